@@ -1,0 +1,257 @@
+// The agent façade: Start() wires the components, Stop() unwinds them in
+// reverse. No profiling logic lives here; each piece is in its own folder.
+
+#include "inprof/agent.h"
+
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/cpu/address_map.h"
+#include "agent/cpu/cpu_profile.h"
+#include "agent/cpu/cpu_sampler.h"
+#include "agent/http/pprof_backend.h"
+#include "agent/http/pprof_handlers.h"
+#include "agent/http/server.h"
+#include "agent/profile/encode.h"
+#include "agent/symbolize/symbolizer.h"
+
+namespace inprof {
+
+using internal::CpuProfileInfo;
+using internal::CpuProfileRecorder;
+using internal::CpuSampler;
+using internal::CpuSamplerOptions;
+using internal::HttpServer;
+using internal::HttpServerOptions;
+
+namespace {
+
+// Only one agent may own the signal handler and the port at a time.
+std::atomic<bool> g_agent_running{false};
+
+int64_t UnixNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+Status ValidateOptions(const Options& options) {
+  if (!options.env_error.empty())
+    return InvalidArgumentError(options.env_error);
+  if (options.port < 0 || options.port > 65535) {
+    return InvalidArgumentError("port=" + std::to_string(options.port) +
+                                ": must be in 0..65535");
+  }
+  if (options.hz < 1 || options.hz > 1000) {
+    return InvalidArgumentError("hz=" + std::to_string(options.hz) +
+                                ": must be in 1..1000");
+  }
+  if (options.max_profile_seconds < 1) {
+    return InvalidArgumentError(
+        "max_profile_seconds=" + std::to_string(options.max_profile_seconds) +
+        ": must be at least 1");
+  }
+  if (options.max_stack_depth < 1 ||
+      options.max_stack_depth > internal::kMaxStackDepth) {
+    return InvalidArgumentError(
+        "max_stack_depth=" + std::to_string(options.max_stack_depth) +
+        ": must be in 1..128");
+  }
+  if (options.host.empty()) return InvalidArgumentError("host is empty");
+  return OkStatus();
+}
+
+}  // namespace
+
+// Agent::Impl
+//
+// Ownership: owns the sampler and the HTTP server; HTTP handlers borrow
+// `this` and are stopped (server_->Stop()) before the rest is destroyed.
+// Thread safety: thread-safe; Stop() from the owner's thread.
+class Agent::Impl {
+ public:
+  explicit Impl(const Options& options) : options_(options) {}
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() { Stop(); }
+
+  Status Start();
+  void Stop();
+  int port() const { return server_ ? server_->port() : 0; }
+  const Options& options() const { return options_; }
+
+ private:
+  StatusOr<std::string> CollectCpuProfile(
+      int seconds, const std::function<bool()>& client_gone);
+  std::string SymbolName(uint64_t address);
+  internal::Profile SymbolizeCpuProfile(const CpuProfileRecorder& recorder,
+                                        const CpuProfileInfo& info);
+  std::vector<std::string> CpuComments(const CpuProfileRecorder& recorder);
+
+  const Options options_;
+  std::atomic<bool> stopping_{false};
+  std::unique_ptr<CpuSampler> sampler_;
+  std::unique_ptr<HttpServer> server_;
+
+  std::mutex symbolizer_mu_;
+  internal::Symbolizer symbolizer_;  // guarded by symbolizer_mu_
+  internal::LoaderGeneration symbolizer_generation_;  // guarded too
+};
+
+Status Agent::Impl::Start() {
+  CpuSamplerOptions sampler_options;
+  sampler_options.signo = options_.cpu_signal;
+  sampler_options.hz = options_.hz;
+  sampler_options.max_depth = options_.max_stack_depth;
+  StatusOr<std::unique_ptr<CpuSampler>> sampler =
+      CpuSampler::Start(sampler_options);
+  if (!sampler.ok()) return sampler.status();
+  sampler_ = std::move(*sampler);
+
+  internal::PprofBackend backend;
+  backend.cpu_profile = [this](int seconds,
+                               const std::function<bool()>& client_gone) {
+    return CollectCpuProfile(seconds, client_gone);
+  };
+  backend.symbol_name = [this](uint64_t address) {
+    return SymbolName(address);
+  };
+  HttpServerOptions http_options;
+  http_options.host = options_.host;
+  http_options.port = options_.port;
+  StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
+      http_options,
+      [&](httplib::Server& s, const std::function<bool()>& server_stopping) {
+        internal::PprofOptions pprof;
+        pprof.max_profile_seconds = options_.max_profile_seconds;
+        pprof.default_profile_seconds =
+            std::min(30, options_.max_profile_seconds);
+        pprof.stopping = [this, server_stopping] {
+          return stopping_.load() || server_stopping();
+        };
+        internal::InstallPprofHandlers(s, backend, pprof);
+      });
+  if (!server.ok()) {
+    sampler_.reset();  // restores the signal handler
+    return server.status();
+  }
+  server_ = std::move(*server);
+  return OkStatus();
+}
+
+void Agent::Impl::Stop() {
+  stopping_.store(true);
+  if (server_) server_->Stop();  // waits for handlers, which see stopping_
+  server_.reset();
+  sampler_.reset();
+}
+
+StatusOr<std::string> Agent::Impl::CollectCpuProfile(
+    int seconds, const std::function<bool()>& client_gone) {
+  using Clock = std::chrono::steady_clock;
+  CpuProfileRecorder recorder(CpuSampler::MonotonicNanos());
+  CpuProfileInfo info;
+  info.hz = sampler_->hz();
+  info.start_unix_nanos = UnixNanos();
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point deadline = start + std::chrono::seconds(seconds);
+
+  sampler_->Subscribe(&recorder);
+  while (Clock::now() < deadline && !stopping_.load() && !client_gone()) {
+    std::this_thread::sleep_for(std::min<Clock::duration>(
+        std::chrono::milliseconds(100), deadline - Clock::now()));
+  }
+  sampler_->Unsubscribe(&recorder);
+  info.duration_nanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start)
+          .count();
+  info.comments = CpuComments(recorder);
+  return internal::SerializeProfile(SymbolizeCpuProfile(recorder, info));
+}
+
+internal::Profile Agent::Impl::SymbolizeCpuProfile(
+    const CpuProfileRecorder& recorder, const CpuProfileInfo& info) {
+  std::lock_guard<std::mutex> lock(symbolizer_mu_);
+  internal::LoaderGeneration generation = internal::CurrentLoaderGeneration();
+  if (!(generation == symbolizer_generation_)) {
+    symbolizer_.Refresh();  // modules were loaded or unloaded
+    symbolizer_generation_ = generation;
+  }
+  return internal::BuildCpuProfile(recorder, info, &symbolizer_);
+}
+
+std::vector<std::string> Agent::Impl::CpuComments(
+    const CpuProfileRecorder& recorder) {
+  internal::CpuSamplerStats stats = sampler_->stats();
+  return {
+      "inprof cpu profile: " + std::to_string(options_.hz) +
+          " Hz per-thread CPU-time timers",
+      "lost samples: " + std::to_string(recorder.lost()) + " (reported as " +
+          internal::kLostSamplesFrame + ")",
+      "truncated stacks: " + std::to_string(recorder.truncated()),
+      "agent totals: signals=" + std::to_string(stats.signals) +
+          " threads_armed=" + std::to_string(stats.threads_armed) +
+          " timer_failures=" + std::to_string(stats.timer_failures),
+  };
+}
+
+std::string Agent::Impl::SymbolName(uint64_t address) {
+  std::lock_guard<std::mutex> lock(symbolizer_mu_);
+  if (symbolizer_.MappingFor(address) == nullptr) return "";
+  std::vector<internal::SourceFrame> frames = symbolizer_.Symbolize(address);
+  return frames.empty() ? "" : frames.back().name;
+}
+
+StatusOr<Agent> Agent::Start(const Options& options) {
+  Status valid = ValidateOptions(options);
+  if (!valid.ok()) return valid;
+  bool expected = false;
+  if (!g_agent_running.compare_exchange_strong(expected, true)) {
+    return FailedPreconditionError(
+        "an inprof agent is already running in this process");
+  }
+  auto impl = std::make_unique<Impl>(options);
+  Status started = impl->Start();
+  if (!started.ok()) {
+    impl.reset();
+    g_agent_running.store(false);
+    return started;
+  }
+  return Agent(std::move(impl));
+}
+
+Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Agent::Agent(Agent&&) noexcept = default;
+
+Agent& Agent::operator=(Agent&& other) noexcept {
+  if (this != &other) {
+    Stop();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
+Agent::~Agent() { Stop(); }
+
+void Agent::Stop() {
+  if (!impl_) return;
+  impl_.reset();
+  g_agent_running.store(false);
+}
+
+int Agent::port() const { return impl_ ? impl_->port() : 0; }
+
+std::string Agent::url() const {
+  if (!impl_) return "";
+  const std::string& host = impl_->options().host;
+  bool ipv6 = host.find(':') != std::string::npos;
+  return "http://" + (ipv6 ? "[" + host + "]" : host) + ":" +
+         std::to_string(port());
+}
+
+}  // namespace inprof

@@ -1,0 +1,102 @@
+// Options::FromEnvironment(): INPROF_* variables overlaid on the defaults.
+// A malformed value is never ignored silently: the first problem is kept in
+// Options::env_error and Agent::Start() reports it.
+
+#include <signal.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "inprof/agent.h"
+
+namespace inprof {
+namespace {
+
+bool ParseInt(std::string_view text, int* out) {
+  if (text.empty()) return false;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+  return ec == std::errc() && ptr == end;
+}
+
+void Fail(Options* options, std::string message) {
+  if (options->env_error.empty()) options->env_error = std::move(message);
+}
+
+// INPROF_ADDR: "host:port", ":port", "port" or "[ipv6]:port".
+void ApplyAddress(std::string_view value, Options* options) {
+  std::string_view host, port;
+  if (value.starts_with("[")) {
+    size_t close = value.find(']');
+    if (close == std::string_view::npos || close + 1 >= value.size() ||
+        value[close + 1] != ':') {
+      return Fail(options, "INPROF_ADDR=" + std::string(value) +
+                               ": expected [ipv6]:port");
+    }
+    host = value.substr(1, close - 1);
+    port = value.substr(close + 2);
+  } else if (size_t colon = value.rfind(':'); colon != std::string_view::npos) {
+    host = value.substr(0, colon);
+    port = value.substr(colon + 1);
+  } else {
+    port = value;
+  }
+  int parsed = 0;
+  if (!ParseInt(port, &parsed) || parsed < 0 || parsed > 65535) {
+    return Fail(options, "INPROF_ADDR=" + std::string(value) +
+                             ": port must be an integer in 0..65535");
+  }
+  if (!host.empty()) options->host = std::string(host);
+  options->port = parsed;
+}
+
+void ApplyInt(const char* name, int low, int high, int* field,
+              Options* options) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return;
+  int parsed = 0;
+  if (!ParseInt(value, &parsed) || parsed < low || parsed > high) {
+    return Fail(options, std::string(name) + "=" + value +
+                             ": must be an integer in " + std::to_string(low) +
+                             ".." + std::to_string(high));
+  }
+  *field = parsed;
+}
+
+void ApplySignal(Options* options) {
+  const char* value = std::getenv("INPROF_SIGNAL");
+  if (value == nullptr) return;
+  std::string_view text(value);
+  if (text == "SIGPROF" || text == "PROF") {
+    options->cpu_signal = SIGPROF;
+    return;
+  }
+  int parsed = 0;
+  if (!ParseInt(text, &parsed) || parsed < 1 || parsed >= NSIG) {
+    return Fail(options, "INPROF_SIGNAL=" + std::string(text) +
+                             ": expected SIGPROF or a signal number below " +
+                             std::to_string(NSIG));
+  }
+  options->cpu_signal = parsed;
+}
+
+}  // namespace
+
+Options Options::FromEnvironment() {
+  Options options;
+  if (const char* addr = std::getenv("INPROF_ADDR")) {
+    ApplyAddress(addr, &options);
+  }
+  ApplyInt("INPROF_PORT", 0, 65535, &options.port, &options);
+  ApplyInt("INPROF_HZ", 1, 1000, &options.hz, &options);
+  ApplyInt("INPROF_MAX_SECONDS", 1, 86400, &options.max_profile_seconds,
+           &options);
+  ApplyInt("INPROF_MAX_STACK_DEPTH", 1, 128, &options.max_stack_depth,
+           &options);
+  ApplySignal(&options);
+  return options;
+}
+
+}  // namespace inprof

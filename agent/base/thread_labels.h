@@ -1,0 +1,37 @@
+// The calling thread's current label-set id, read by the CPU signal handler
+// and stamped on every sample (ARCHITECTURE.md decision 3). 0 means "no
+// labels". RequestScope (a later public API) sets it; the id refers to an
+// interned label set owned by the label registry.
+#ifndef INPROF_AGENT_BASE_THREAD_LABELS_H_
+#define INPROF_AGENT_BASE_THREAD_LABELS_H_
+
+// SIGNAL CONTEXT. Code in this file runs inside the CPU-profiling signal
+// handler, on any thread, at any instruction of the host: inside malloc,
+// inside libunwind, during thread exit. Rules:
+//   - no allocation (no new/malloc, no std::string/vector growth, no
+//   std::function)
+//   - no locks; lock-free atomics only
+//   - no stdio/iostream/fmt; log with RawLog() (write(2) to stderr)
+//   - errno is saved and restored by the handler entry point
+//   - every function is noexcept and does not throw
+//   - thread_local only of trivial types, initial-exec TLS model
+// Checked by tests/lint/signal_context_test and the ThreadSanitizer job.
+
+#include <cstdint>
+
+namespace inprof::internal {
+
+// Initial-exec TLS: reading it is a plain load, safe in a signal handler
+// (the general-dynamic model may call __tls_get_addr, which can allocate).
+inline __attribute__((
+    tls_model("initial-exec"))) thread_local uint64_t t_label_set = 0;
+
+// Async-signal-safe.
+inline uint64_t CurrentLabelSet() noexcept { return t_label_set; }
+
+// Async-signal-safe.
+inline void SetCurrentLabelSet(uint64_t id) noexcept { t_label_set = id; }
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_BASE_THREAD_LABELS_H_

@@ -1,0 +1,77 @@
+// CpuProfileRecorder is the sink behind one /debug/pprof/profile request: it
+// counts samples per (stack, label set) from its start on. BuildCpuProfile
+// turns the counts into a symbolized pprof profile with the sample types,
+// period and times Go's CPU profiles carry (pprof-spec.md §2.9).
+//
+// Thread safety: the recorder is called by the CpuSampler under its mutex
+// while subscribed; read it only after Unsubscribe(). BuildCpuProfile is
+// thread-compatible (the caller serializes use of the Symbolizer).
+#ifndef INPROF_AGENT_CPU_CPU_PROFILE_H_
+#define INPROF_AGENT_CPU_CPU_PROFILE_H_
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/cpu/cpu_sampler.h"
+#include "agent/cpu/raw_sample.h"
+#include "agent/profile/profile.h"
+
+namespace inprof::internal {
+
+class Symbolizer;
+
+// A stack exactly as sampled: pcs[0] is the interrupted pc, the rest are
+// return addresses; plus the thread's label-set id.
+struct StackKey {
+  std::vector<uint64_t> pcs;
+  uint64_t label_set = 0;
+  bool operator==(const StackKey&) const = default;
+};
+
+struct StackKeyHash {
+  size_t operator()(const StackKey& key) const noexcept;
+};
+
+class CpuProfileRecorder : public CpuSampleSink {
+ public:
+  // Counts samples whose timestamp is at or after `start_monotonic_ns`.
+  explicit CpuProfileRecorder(uint64_t start_monotonic_ns);
+
+  void OnSample(const RawSample& sample) override;
+  void OnLost(uint64_t count) override;
+
+  const std::unordered_map<StackKey, int64_t, StackKeyHash>& counts() const {
+    return counts_;
+  }
+  int64_t lost() const { return lost_; }
+  int64_t truncated() const { return truncated_; }
+
+ private:
+  const uint64_t start_ns_;
+  std::unordered_map<StackKey, int64_t, StackKeyHash> counts_;
+  int64_t lost_ = 0;
+  int64_t truncated_ = 0;
+};
+
+struct CpuProfileInfo {
+  int hz = 100;
+  int64_t start_unix_nanos = 0;
+  int64_t duration_nanos = 0;
+  std::vector<std::string> comments;
+};
+
+// The frame name under which lost samples are reported, like Go's
+// runtime/pprof.lostProfileEvent.
+inline constexpr char kLostSamplesFrame[] = "inprof.LostSamples";
+
+// Builds the (unencoded) profile. Sample values: samples/count and
+// cpu/nanoseconds = count * period. Caller frames get return address - 1 so
+// they symbolize to the call site (pprof-spec.md §2.5).
+Profile BuildCpuProfile(const CpuProfileRecorder& recorder,
+                        const CpuProfileInfo& info, Symbolizer* symbolizer);
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_CPU_CPU_PROFILE_H_

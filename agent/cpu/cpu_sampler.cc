@@ -1,0 +1,170 @@
+#include "agent/cpu/cpu_sampler.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include <algorithm>
+
+namespace inprof::internal {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// The collector drains the ring this often while profiling. At 100 Hz and a
+// few dozen busy threads that is well under the ring's capacity.
+constexpr milliseconds kDrainInterval{20};
+// New threads get a timer within this delay.
+constexpr milliseconds kTimerSyncInterval{50};
+// Rebuilds asked for by handlers (a stack the map did not know) are rate
+// limited: reading /proc/self/maps is not free in a big process.
+constexpr milliseconds kMinMapRebuildInterval{50};
+
+}  // namespace
+
+uint64_t CpuSampler::MonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+CpuSampler::CpuSampler(const CpuSamplerOptions& options)
+    : options_(options),
+      ring_(options.ring_capacity),
+      timers_(options.signo, options.hz) {}
+
+StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Start(
+    const CpuSamplerOptions& requested) {
+  CpuSamplerOptions options = requested;
+  if (options.signo == 0) options.signo = SIGPROF;
+  if (options.hz < 1 || options.hz > 1000) {
+    return InvalidArgumentError("hz=" + std::to_string(options.hz) +
+                                ": must be between 1 and 1000");
+  }
+  options.max_depth = std::clamp(options.max_depth, 1, kMaxStackDepth);
+  std::unique_ptr<CpuSampler> sampler(new CpuSampler(options));
+  Status status = sampler->Init();
+  if (!status.ok()) return status;
+  return sampler;
+}
+
+Status CpuSampler::Init() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RebuildMapLocked();
+  }
+  const AddressMap* map = maps_.Acquire();
+  Status status = unwinder_.Init(*map);
+  maps_.Release();
+  if (!status.ok()) return status;
+  HandlerTarget target{&ring_, &unwinder_, &maps_, &counters_,
+                       options_.max_depth};
+  status = InstallCpuSignalHandler(options_.signo, target);
+  if (!status.ok()) return status;
+  handler_installed_ = true;
+  collector_ = std::thread([this] { CollectorLoop(); });
+  return OkStatus();
+}
+
+CpuSampler::~CpuSampler() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    timers_.DisarmAll();
+  }
+  wake_.notify_all();
+  if (collector_.joinable()) collector_.join();
+  if (handler_installed_) UninstallCpuSignalHandler();
+}
+
+void CpuSampler::Subscribe(CpuSampleSink* sink) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DrainLocked();  // earlier samples belong to earlier sinks
+  sinks_.push_back(sink);
+  if (sinks_.size() == 1) {
+    RebuildMapLocked();  // know every current thread's stack from the start
+    MaintainLocked(/*force_sync=*/true);
+  }
+  wake_.notify_all();
+}
+
+void CpuSampler::Unsubscribe(CpuSampleSink* sink) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DrainLocked();
+  sinks_.erase(std::remove(sinks_.begin(), sinks_.end(), sink), sinks_.end());
+  if (sinks_.empty()) {
+    timers_.DisarmAll();
+    DrainLocked();  // signals in flight at disarm time
+  }
+}
+
+void CpuSampler::CollectorLoop() {
+  // The collector must not be interrupted by our own signal in the middle of
+  // a map rebuild: it would only produce samples of the agent itself.
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    if (sinks_.empty()) {
+      wake_.wait(lock, [this] { return stopping_ || !sinks_.empty(); });
+      continue;
+    }
+    wake_.wait_for(lock, kDrainInterval, [this] { return stopping_; });
+    if (stopping_) break;
+    DrainLocked();
+    MaintainLocked(/*force_sync=*/false);
+  }
+}
+
+void CpuSampler::DrainLocked() {
+  samples_ += ring_.Drain([this](const RawSample& sample) {
+    for (CpuSampleSink* sink : sinks_) sink->OnSample(sample);
+  });
+  uint64_t lost = ring_.dropped() +
+                  counters_.reentrant.load(std::memory_order_relaxed) +
+                  counters_.no_map.load(std::memory_order_relaxed);
+  if (lost > lost_reported_) {
+    for (CpuSampleSink* sink : sinks_) sink->OnLost(lost - lost_reported_);
+    lost_reported_ = lost;
+  }
+}
+
+void CpuSampler::MaintainLocked(bool force_sync) {
+  steady_clock::time_point now = steady_clock::now();
+  LoaderGeneration generation = CurrentLoaderGeneration();
+  if (!(generation == loader_generation_)) {
+    bool unloaded = generation.subs != loader_generation_.subs;
+    RebuildMapLocked();
+    // Cached unwind rules may describe code that is gone.
+    if (unloaded) unwinder_.FlushCache();
+  } else if (maps_.TakeRefreshRequest() &&
+             now - last_map_build_ >= kMinMapRebuildInterval) {
+    RebuildMapLocked();
+  }
+  if (force_sync || now - last_timer_sync_ >= kTimerSyncInterval) {
+    timers_.Sync();
+    last_timer_sync_ = now;
+  }
+}
+
+void CpuSampler::RebuildMapLocked() {
+  loader_generation_ = CurrentLoaderGeneration();
+  maps_.Publish(AddressMap::Build());
+  last_map_build_ = steady_clock::now();
+  ++map_rebuilds_;
+}
+
+CpuSamplerStats CpuSampler::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  CpuSamplerStats stats;
+  stats.signals = counters_.signals.load(std::memory_order_relaxed);
+  stats.samples = samples_;
+  stats.lost = lost_reported_;
+  stats.truncated = counters_.truncated.load(std::memory_order_relaxed);
+  stats.timer_failures = timers_.create_failures();
+  stats.threads_armed = timers_.armed();
+  stats.map_rebuilds = map_rebuilds_;
+  return stats;
+}
+
+}  // namespace inprof::internal

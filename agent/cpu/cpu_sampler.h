@@ -1,0 +1,129 @@
+// CpuSampler owns the CPU-sampling pipeline: the signal handler, the
+// per-thread timers, the sample ring, the address map and the collector
+// thread that drains the ring into any number of sinks (ARCHITECTURE.md
+// decision 1: two people fetching a CPU profile at once both get one).
+//
+//   timer signal ─► handler ─► SampleRing ─► collector ─► sink, sink, ...
+//
+// Timers run only while at least one sink is subscribed; with none, the
+// collector thread sleeps and the process pays nothing but an installed
+// signal handler.
+//
+// Ownership: owns everything above. Sinks are borrowed between Subscribe()
+// and Unsubscribe().
+// Thread safety: thread-safe. Sinks are called on the collector thread or on
+// the thread calling Subscribe/Unsubscribe, always under the sampler's mutex
+// (so one sink never sees two calls at once).
+#ifndef INPROF_AGENT_CPU_CPU_SAMPLER_H_
+#define INPROF_AGENT_CPU_CPU_SAMPLER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/cpu/address_map.h"
+#include "agent/cpu/raw_sample.h"
+#include "agent/cpu/sample_ring.h"
+#include "agent/cpu/signal_handler.h"
+#include "agent/cpu/thread_timers.h"
+#include "agent/cpu/unwind.h"
+#include "inprof/status.h"
+
+namespace inprof::internal {
+
+// A consumer of CPU samples.
+class CpuSampleSink {
+ public:
+  virtual ~CpuSampleSink() = default;
+  // One sample from the ring. Samples taken before the sink subscribed may
+  // still arrive: compare sample.timestamp_ns with your own start.
+  virtual void OnSample(const RawSample& sample) = 0;
+  // `count` samples were lost (ring full, handler re-entered, no map yet).
+  virtual void OnLost(uint64_t count) = 0;
+};
+
+struct CpuSamplerOptions {
+  int signo = 0;  // 0: SIGPROF
+  int hz = 100;
+  int max_depth = kMaxStackDepth;
+  size_t ring_capacity = 4096;
+};
+
+// Health counters, for profile comments and (later) /metrics.
+struct CpuSamplerStats {
+  uint64_t signals = 0;
+  uint64_t samples = 0;    // drained from the ring
+  uint64_t lost = 0;       // ring full + re-entered + no map
+  uint64_t truncated = 0;  // unwinds that stopped at a bad frame
+  uint64_t timer_failures = 0;
+  uint64_t threads_armed = 0;
+  uint64_t map_rebuilds = 0;
+};
+
+class CpuSampler {
+ public:
+  // Installs the signal handler and starts the (idle) collector thread.
+  // Fails if the signal is taken by the host; leaves nothing behind then.
+  [[nodiscard]] static StatusOr<std::unique_ptr<CpuSampler>> Start(
+      const CpuSamplerOptions& options);
+
+  CpuSampler(const CpuSampler&) = delete;
+  CpuSampler& operator=(const CpuSampler&) = delete;
+  // Stops the timers, restores the previous signal action, joins the thread.
+  ~CpuSampler();
+
+  // Starts delivering samples to `sink`; arms the timers if it is the first.
+  void Subscribe(CpuSampleSink* sink);
+
+  // Delivers every sample already in the ring (to all sinks), then stops
+  // delivering to `sink`; disarms the timers if it was the last.
+  void Unsubscribe(CpuSampleSink* sink);
+
+  int hz() const { return options_.hz; }
+  CpuSamplerStats stats() const;
+
+  // CLOCK_MONOTONIC now, in the handler's timestamp base.
+  static uint64_t MonotonicNanos();
+
+ private:
+  explicit CpuSampler(const CpuSamplerOptions& options);
+  [[nodiscard]] Status Init();
+  void CollectorLoop();
+  void DrainLocked();
+  void MaintainLocked(bool force_sync);
+  void RebuildMapLocked();
+
+  // Immutable after construction.
+  const CpuSamplerOptions options_;
+
+  // Shared with signal handlers (internally synchronized, lock-free).
+  SampleRing ring_;
+  AddressMapHolder maps_;
+  HandlerCounters counters_;
+  Unwinder unwinder_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  // Guarded by mu_.
+  std::vector<CpuSampleSink*> sinks_;
+  ThreadTimers timers_;
+  bool stopping_ = false;
+  bool handler_installed_ = false;
+  uint64_t samples_ = 0;
+  uint64_t lost_reported_ = 0;
+  uint64_t map_rebuilds_ = 0;
+  LoaderGeneration loader_generation_;
+  std::chrono::steady_clock::time_point last_map_build_;
+  std::chrono::steady_clock::time_point last_timer_sync_;
+
+  std::thread collector_;
+};
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_CPU_CPU_SAMPLER_H_

@@ -1,0 +1,27 @@
+// RawSample is what the CPU signal handler records: a stack of program
+// counters plus the few values every sample source shares (ARCHITECTURE.md
+// decision 1). Fixed size, trivially copyable, so that the handler fills one
+// in a preallocated ring slot without allocating.
+#ifndef INPROF_AGENT_CPU_RAW_SAMPLE_H_
+#define INPROF_AGENT_CPU_RAW_SAMPLE_H_
+
+#include <cstdint>
+
+namespace inprof::internal {
+
+inline constexpr int kMaxStackDepth = 128;
+
+struct RawSample {
+  uint64_t timestamp_ns;  // CLOCK_MONOTONIC when the signal was handled
+  uint64_t label_set;     // the thread's label-set id (0 = no labels)
+  uint32_t tid;           // kernel thread id
+  uint32_t weight;        // 1 + timer overruns: sampling periods this covers
+  uint32_t depth;         // number of valid entries in pcs
+  uint32_t truncated;     // 1 if the unwinder stopped early (bad frame)
+  // pcs[0] is the interrupted instruction; pcs[1..] are return addresses.
+  uint64_t pcs[kMaxStackDepth];
+};
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_CPU_RAW_SAMPLE_H_

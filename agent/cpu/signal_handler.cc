@@ -1,0 +1,106 @@
+#include "agent/cpu/signal_handler.h"
+
+// SIGNAL CONTEXT. HandleCpuSignal() and RecordSample() run inside the signal
+// handler on any thread: no allocation, no locks, no stdio; errno is saved
+// and restored; thread_locals are trivial and initial-exec. See unwind.h.
+
+#include <errno.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/base/thread_labels.h"
+
+namespace inprof::internal {
+namespace {
+
+// Published before the handler is installed, cleared before uninstall.
+std::atomic<HandlerTarget*> g_target{nullptr};
+// Handlers currently running; Uninstall waits for zero.
+std::atomic<int> g_in_flight{0};
+
+__attribute__((tls_model("initial-exec"))) thread_local bool t_in_handler =
+    false;
+
+uint64_t MonotonicNanos() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint32_t SampleWeight(const siginfo_t* info) noexcept {
+  // Timer expirations the kernel merged into this signal still consumed CPU:
+  // count them (LESSONS.md: honour si_overrun).
+  if (info != nullptr && info->si_code == SI_TIMER && info->si_overrun > 0) {
+    return 1u + static_cast<uint32_t>(info->si_overrun);
+  }
+  return 1;
+}
+
+void RecordSample(HandlerTarget& target, const siginfo_t* info,
+                  const ucontext_t& context) noexcept {
+  const AddressMap* map = target.maps->Acquire();
+  if (map == nullptr) {
+    target.maps->Release();
+    target.counters->no_map.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  SampleRing::Claim claim = target.ring->TryClaim();
+  if (claim.sample != nullptr) {
+    RawSample& sample = *claim.sample;
+    sample.timestamp_ns = MonotonicNanos();
+    sample.label_set = CurrentLabelSet();
+    sample.tid = static_cast<uint32_t>(syscall(SYS_gettid));
+    sample.weight = SampleWeight(info);
+    UnwindResult unwound =
+        target.unwinder->Unwind(context, *map, sample.pcs, target.max_depth);
+    sample.depth = static_cast<uint32_t>(unwound.depth);
+    sample.truncated = unwound.truncated ? 1 : 0;
+    target.ring->Commit(claim);
+    if (unwound.truncated) {
+      target.counters->truncated.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (unwound.unknown_stack) {
+      target.counters->unknown_stack.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (unwound.unknown_stack || unwound.unknown_code) {
+      target.maps->RequestRefresh();  // a new thread's stack or a new module
+    }
+  }
+  target.maps->Release();
+}
+
+void HandleCpuSignal(int, siginfo_t* info, void* context) {
+  const int saved_errno = errno;
+  g_in_flight.fetch_add(1, std::memory_order_seq_cst);
+  HandlerTarget* target = g_target.load(std::memory_order_seq_cst);
+  if (target != nullptr && context != nullptr) {
+    target->counters->signals.fetch_add(1, std::memory_order_relaxed);
+    if (t_in_handler) {
+      target->counters->reentrant.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      t_in_handler = true;
+      RecordSample(*target, info, *static_cast<const ucontext_t*>(context));
+      t_in_handler = false;
+    }
+  }
+  g_in_flight.fetch_sub(1, std::memory_order_seq_cst);
+  errno = saved_errno;
+}
+
+}  // namespace
+
+void SetHandlerTarget(HandlerTarget* target) noexcept {
+  g_target.store(target, std::memory_order_seq_cst);
+}
+
+int HandlersInFlight() noexcept {
+  return g_in_flight.load(std::memory_order_seq_cst);
+}
+
+void (*CpuSignalHandlerEntry())(int, siginfo_t*, void*) {
+  return HandleCpuSignal;
+}
+
+}  // namespace inprof::internal

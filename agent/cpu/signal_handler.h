@@ -1,0 +1,71 @@
+// The CPU-profiling signal handler and its installation.
+//
+// The handler records one RawSample per timer signal: it pins the current
+// AddressMap, unwinds the interrupted context into a claimed ring slot and
+// publishes it. Everything that may allocate (aggregation, symbolization,
+// encoding) happens later on the collector thread, which reads the ring.
+//
+// Install refuses a signal that the host already handles: silently stealing
+// it would break the host (gperftools' CPUPROFILE uses SIGPROF too).
+// Uninstall discards pending signals before restoring the previous action,
+// so a late timer signal can never meet SIG_DFL and kill the process.
+//
+// Thread safety: Install/Uninstall from one thread (the agent's owner), at
+// most one installation per process; the handler runs on any thread.
+#ifndef INPROF_AGENT_CPU_SIGNAL_HANDLER_H_
+#define INPROF_AGENT_CPU_SIGNAL_HANDLER_H_
+
+#include <signal.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "agent/cpu/address_map.h"
+#include "agent/cpu/sample_ring.h"
+#include "agent/cpu/unwind.h"
+#include "inprof/status.h"
+
+namespace inprof::internal {
+
+// Counters the handler bumps; the profile reports them (lost-samples frame
+// and comments), never silently.
+struct HandlerCounters {
+  std::atomic<uint64_t> signals{0};        // handler invocations
+  std::atomic<uint64_t> reentrant{0};      // dropped: handler re-entered
+  std::atomic<uint64_t> no_map{0};         // dropped: no AddressMap yet
+  std::atomic<uint64_t> truncated{0};      // kept, but the unwind stopped early
+  std::atomic<uint64_t> unknown_stack{0};  // kept as leaf only: new stack
+};
+
+// What the handler works with. Everything is owned by the CpuSampler and
+// outlives the installation.
+struct HandlerTarget {
+  SampleRing* ring;
+  const Unwinder* unwinder;
+  AddressMapHolder* maps;
+  HandlerCounters* counters;
+  int max_depth;
+};
+
+// Installs the handler for `signo` with SA_RESTART | SA_SIGINFO. Fails with
+// kFailedPrecondition if the host already installed a handler for it, or if
+// another installation is active. Not async-signal-safe.
+[[nodiscard]] Status InstallCpuSignalHandler(int signo, HandlerTarget target);
+
+// Restores the action that was in place before Install and returns once no
+// handler is running, so the target may be destroyed. Stop the timers first.
+// Not async-signal-safe.
+void UninstallCpuSignalHandler();
+
+// "SIGPROF" for SIGPROF, "signal 40" otherwise.
+const char* SignalName(int signo);
+
+// Used by the installer (signal_install.cc); the handler itself lives in
+// signal_handler.cc, the only file of the two that runs in signal context.
+void SetHandlerTarget(HandlerTarget* target) noexcept;
+int HandlersInFlight() noexcept;
+void (*CpuSignalHandlerEntry())(int, siginfo_t*, void*);
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_CPU_SIGNAL_HANDLER_H_

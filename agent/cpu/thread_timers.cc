@@ -1,0 +1,101 @@
+#include "agent/cpu/thread_timers.h"
+
+#include <dirent.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <unordered_set>
+
+namespace inprof::internal {
+namespace {
+
+// Linux encodes "the CPU clock of thread tid" as a negative clockid
+// (include/linux/posix-timers.h: MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)),
+// the same value pthread_getcpuclockid() returns for a pthread_t. Computing it
+// from a tid lets us reach threads we did not create.
+clockid_t ThreadCpuClock(pid_t tid) {
+  constexpr clockid_t kCpuClockSched = 2;
+  constexpr clockid_t kCpuClockPerThread = 4;
+  return static_cast<clockid_t>((~static_cast<unsigned>(tid)) << 3) |
+         kCpuClockSched | kCpuClockPerThread;
+}
+
+std::unordered_set<pid_t> ListThreads() {
+  std::unordered_set<pid_t> tids;
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return tids;
+  while (dirent* entry = readdir(dir)) {
+    char* end = nullptr;
+    long tid = std::strtol(entry->d_name, &end, 10);
+    if (end != entry->d_name && *end == '\0' && tid > 0) {
+      tids.insert(static_cast<pid_t>(tid));
+    }
+  }
+  closedir(dir);
+  return tids;
+}
+
+}  // namespace
+
+ThreadTimers::ThreadTimers(int signo, int hz)
+    : signo_(signo),
+      period_ns_(1000000000 / hz),
+      random_state_(static_cast<uint64_t>(getpid()) * 0x9E3779B97F4A7C15u |
+                    1u) {}
+
+ThreadTimers::~ThreadTimers() { DisarmAll(); }
+
+bool ThreadTimers::Arm(pid_t tid) {
+  sigevent event;
+  std::memset(&event, 0, sizeof(event));
+  event.sigev_notify = SIGEV_THREAD_ID;
+  event.sigev_signo = signo_;
+  event._sigev_un._tid = tid;
+  timer_t timer;
+  if (timer_create(ThreadCpuClock(tid), &event, &timer) != 0) {
+    ++create_failures_;  // thread already gone, or the signal quota is full
+    return false;
+  }
+  // A random first expiry spreads threads' samples over the period, so
+  // threads started together are not sampled in lock-step and short work
+  // still has a fair chance to be seen (LESSONS.md, ClickHouse).
+  random_state_ ^= random_state_ << 13;
+  random_state_ ^= random_state_ >> 7;
+  random_state_ ^= random_state_ << 17;
+  int64_t first = 1 + static_cast<int64_t>(random_state_ % period_ns_);
+  itimerspec spec;
+  spec.it_interval.tv_sec = period_ns_ / 1000000000;
+  spec.it_interval.tv_nsec = period_ns_ % 1000000000;
+  spec.it_value.tv_sec = first / 1000000000;
+  spec.it_value.tv_nsec = first % 1000000000;
+  if (timer_settime(timer, 0, &spec, nullptr) != 0) {
+    timer_delete(timer);
+    ++create_failures_;
+    return false;
+  }
+  timers_.emplace(tid, timer);
+  return true;
+}
+
+void ThreadTimers::Sync() {
+  std::unordered_set<pid_t> live = ListThreads();
+  for (auto it = timers_.begin(); it != timers_.end();) {
+    if (live.count(it->first) == 0) {
+      timer_delete(it->second);
+      it = timers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (pid_t tid : live) {
+    if (timers_.count(tid) == 0 && Arm(tid)) ++threads_seen_;
+  }
+}
+
+void ThreadTimers::DisarmAll() {
+  for (auto& [tid, timer] : timers_) timer_delete(timer);
+  timers_.clear();
+}
+
+}  // namespace inprof::internal

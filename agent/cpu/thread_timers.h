@@ -1,0 +1,60 @@
+// ThreadTimers keeps one POSIX timer per thread of the process, each on that
+// thread's own CPU-time clock and delivered to that thread
+// (SIGEV_THREAD_ID), as Go does since 1.18 (ARCHITECTURE.md decision 2). A
+// process-wide setitimer would land signals on whichever thread the kernel
+// picks and bias the profile (golang/go#14434). A thread blocked in read()
+// or sleep() burns no CPU time, so its timer never fires there: the agent
+// cannot make the host see EINTR.
+//
+// Threads are found in /proc/self/task, so threads that existed before the
+// agent started and threads created later are both covered; Sync() is called
+// periodically while profiling to pick up new threads and forget dead ones.
+// Creation failures (e.g. the pending-signal quota, ClickHouse #86760) are
+// counted and the thread simply goes unsampled.
+//
+// Ownership: owns its timers; the destructor deletes them.
+// Thread safety: not thread-safe; the CpuSampler calls it under its mutex.
+#ifndef INPROF_AGENT_CPU_THREAD_TIMERS_H_
+#define INPROF_AGENT_CPU_THREAD_TIMERS_H_
+
+#include <sys/types.h>
+#include <time.h>
+
+#include <cstdint>
+#include <unordered_map>
+
+namespace inprof::internal {
+
+class ThreadTimers {
+ public:
+  // Timers will send `signo` every 1/hz seconds of each thread's CPU time.
+  ThreadTimers(int signo, int hz);
+  ThreadTimers(const ThreadTimers&) = delete;
+  ThreadTimers& operator=(const ThreadTimers&) = delete;
+  ~ThreadTimers();
+
+  // Arms a timer on every thread that has none and deletes the timers of
+  // threads that exited. Not async-signal-safe.
+  void Sync();
+
+  // Deletes every timer. Not async-signal-safe.
+  void DisarmAll();
+
+  size_t armed() const { return timers_.size(); }
+  uint64_t create_failures() const { return create_failures_; }
+  uint64_t threads_seen() const { return threads_seen_; }
+
+ private:
+  bool Arm(pid_t tid);
+
+  const int signo_;
+  const int64_t period_ns_;
+  std::unordered_map<pid_t, timer_t> timers_;
+  uint64_t create_failures_ = 0;
+  uint64_t threads_seen_ = 0;
+  uint64_t random_state_;
+};
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_CPU_THREAD_TIMERS_H_

@@ -1,0 +1,223 @@
+#include "agent/cpu/unwind.h"
+
+// SIGNAL CONTEXT. Unwind() and the accessors below run inside the signal
+// handler: no allocation, no locks of ours, no stdio. libunwind's dwarf code
+// allocates from its own mmap-backed pool under a lock it takes with all
+// signals masked, so one thread can never re-enter it. See unwind.h.
+
+#include <libunwind.h>
+
+#include <cstring>
+
+// libunwind exports this for remote unwinders (perf uses it) without
+// declaring it in a public header.
+extern "C" int UNW_OBJ(dwarf_search_unwind_table)(
+    unw_addr_space_t as, unw_word_t ip, unw_dyn_info_t* di, unw_proc_info_t* pi,
+    int need_unwind_info, void* arg);
+
+namespace inprof::internal {
+namespace {
+
+struct AccessorArgs {
+  const ucontext_t* context;
+  const AddressMap* map;
+};
+
+int GregIndex(unw_regnum_t reg) noexcept {
+  switch (reg) {
+    case UNW_X86_64_RAX:
+      return REG_RAX;
+    case UNW_X86_64_RDX:
+      return REG_RDX;
+    case UNW_X86_64_RCX:
+      return REG_RCX;
+    case UNW_X86_64_RBX:
+      return REG_RBX;
+    case UNW_X86_64_RSI:
+      return REG_RSI;
+    case UNW_X86_64_RDI:
+      return REG_RDI;
+    case UNW_X86_64_RBP:
+      return REG_RBP;
+    case UNW_X86_64_RSP:
+      return REG_RSP;
+    case UNW_X86_64_R8:
+      return REG_R8;
+    case UNW_X86_64_R9:
+      return REG_R9;
+    case UNW_X86_64_R10:
+      return REG_R10;
+    case UNW_X86_64_R11:
+      return REG_R11;
+    case UNW_X86_64_R12:
+      return REG_R12;
+    case UNW_X86_64_R13:
+      return REG_R13;
+    case UNW_X86_64_R14:
+      return REG_R14;
+    case UNW_X86_64_R15:
+      return REG_R15;
+    case UNW_X86_64_RIP:
+      return REG_RIP;
+    default:
+      return -1;
+  }
+}
+
+int FindProcInfo(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t* pi,
+                 int need_unwind_info, void* arg) noexcept {
+  const auto* args = static_cast<const AccessorArgs*>(arg);
+  const UnwindModule* module = args->map->ModuleFor(ip);
+  if (module == nullptr || module->eh_frame_hdr == 0) return -UNW_ENOINFO;
+  unw_dyn_info_t info;
+  std::memset(&info, 0, sizeof(info));
+  info.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+  info.start_ip = module->text_start;
+  info.end_ip = module->text_end;
+  info.u.rti.segbase = module->eh_frame_hdr;
+  info.u.rti.table_data = module->fde_table;
+  // The table holds fde_count pairs of 4-byte entries, measured in words.
+  info.u.rti.table_len = module->fde_count * 8 / sizeof(unw_word_t);
+  return UNW_OBJ(dwarf_search_unwind_table)(as, ip, &info, pi, need_unwind_info,
+                                            arg);
+}
+
+void PutUnwindInfo(unw_addr_space_t, unw_proc_info_t*, void*) noexcept {
+  // libunwind frees table-format unwind info itself.
+}
+
+int GetDynInfoListAddr(unw_addr_space_t, unw_word_t*, void*) noexcept {
+  return -UNW_ENOINFO;  // no JIT-registered unwind info
+}
+
+int AccessMem(unw_addr_space_t, unw_word_t address, unw_word_t* value,
+              int write, void* arg) noexcept {
+  const auto* args = static_cast<const AccessorArgs*>(arg);
+  if (write != 0 || !args->map->IsReadable(address, sizeof(unw_word_t))) {
+    return -UNW_EINVAL;
+  }
+  std::memcpy(value, reinterpret_cast<const void*>(address), sizeof(*value));
+  return 0;
+}
+
+int AccessReg(unw_addr_space_t, unw_regnum_t reg, unw_word_t* value, int write,
+              void* arg) noexcept {
+  const auto* args = static_cast<const AccessorArgs*>(arg);
+  int index = GregIndex(reg);
+  if (write != 0) return -UNW_EREADONLYREG;
+  if (index < 0) return -UNW_EBADREG;
+  *value = static_cast<unw_word_t>(args->context->uc_mcontext.gregs[index]);
+  return 0;
+}
+
+int AccessFpreg(unw_addr_space_t, unw_regnum_t, unw_fpreg_t*, int,
+                void*) noexcept {
+  return -UNW_EBADREG;
+}
+
+int Resume(unw_addr_space_t, unw_cursor_t*, void*) noexcept {
+  return -UNW_EINVAL;
+}
+
+int GetProcName(unw_addr_space_t, unw_word_t, char*, size_t, unw_word_t*,
+                void*) noexcept {
+  return -UNW_ENOINFO;
+}
+
+unw_accessors_t MakeAccessors() {
+  unw_accessors_t accessors;
+  std::memset(&accessors, 0, sizeof(accessors));
+  accessors.find_proc_info = FindProcInfo;
+  accessors.put_unwind_info = PutUnwindInfo;
+  accessors.get_dyn_info_list_addr = GetDynInfoListAddr;
+  accessors.access_mem = AccessMem;
+  accessors.access_reg = AccessReg;
+  accessors.access_fpreg = AccessFpreg;
+  accessors.resume = Resume;
+  accessors.get_proc_name = GetProcName;
+  return accessors;
+}
+
+}  // namespace
+
+Unwinder::~Unwinder() {
+  if (address_space_ != nullptr) {
+    unw_destroy_addr_space(static_cast<unw_addr_space_t>(address_space_));
+  }
+}
+
+Status Unwinder::Init(const AddressMap& map) {
+  unw_accessors_t accessors = MakeAccessors();
+  unw_addr_space_t space = unw_create_addr_space(&accessors, 0);
+  if (space == nullptr) {
+    return InternalError("libunwind: cannot create an address space");
+  }
+  // The global cache is shared by every thread's handler; libunwind guards
+  // it with a mutex taken with all signals blocked, so a handler can wait
+  // for another thread's handler but never for itself.
+  unw_set_caching_policy(space, UNW_CACHE_GLOBAL);
+  address_space_ = space;
+
+  // Warm-up: the first unwind initializes libunwind's lazy state (locks,
+  // tables), which must not happen for the first time inside a handler.
+  ucontext_t context;
+  if (getcontext(&context) != 0) {
+    return InternalError("getcontext failed while warming up the unwinder");
+  }
+  uint64_t pcs[8];
+  Unwind(context, map, pcs, 8);
+  return OkStatus();
+}
+
+void Unwinder::FlushCache() {
+  if (address_space_ != nullptr) {
+    unw_flush_cache(static_cast<unw_addr_space_t>(address_space_), 0, 0);
+  }
+}
+
+UnwindResult Unwinder::Unwind(const ucontext_t& context, const AddressMap& map,
+                              uint64_t* pcs, int max_depth) const noexcept {
+  UnwindResult result;
+  if (max_depth <= 0) return result;
+  const auto& gregs = context.uc_mcontext.gregs;
+  pcs[result.depth++] = static_cast<uint64_t>(gregs[REG_RIP]);
+  uint64_t sp = static_cast<uint64_t>(gregs[REG_RSP]);
+  result.unknown_code = map.ModuleFor(pcs[0]) == nullptr;
+  if (!map.IsReadable(sp, sizeof(uint64_t))) {
+    result.unknown_stack = true;
+    result.truncated = true;
+    return result;
+  }
+  AccessorArgs args{&context, &map};
+  unw_cursor_t cursor;
+  if (unw_init_remote(&cursor, static_cast<unw_addr_space_t>(address_space_),
+                      &args) < 0) {
+    result.truncated = true;
+    return result;
+  }
+  while (result.depth < max_depth) {
+    int step = unw_step(&cursor);
+    if (step <= 0) {
+      result.truncated = step < 0;
+      break;
+    }
+    unw_word_t ip = 0, next_sp = 0;
+    if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 ||
+        unw_get_reg(&cursor, UNW_REG_SP, &next_sp) < 0) {
+      result.truncated = true;
+      break;
+    }
+    if (ip == 0) break;  // the outermost frame
+    // Validate: a caller's pc lies in loaded code and its frame sits above
+    // the callee's on the stack; anything else is a corrupt or unknown frame.
+    if (map.ModuleFor(ip) == nullptr || next_sp <= sp) {
+      result.truncated = true;
+      break;
+    }
+    pcs[result.depth++] = ip;
+    sp = next_sp;
+  }
+  return result;
+}
+
+}  // namespace inprof::internal

@@ -1,0 +1,72 @@
+// Unwinder walks the stack of an interrupted thread from its signal context.
+//
+// It drives libunwind through a private address space whose accessors (a) take
+// registers from the signal's ucontext, (b) read memory only inside ranges the
+// AddressMap says are readable, and (c) find unwind tables in the AddressMap's
+// module list instead of calling dl_iterate_phdr. So the handler never takes
+// the loader lock, never faults on a bad frame, and a bad frame costs one
+// truncated sample. This is libunwind's "remote" mode aimed at our own
+// process, as perf uses it on copied stacks.
+//
+// Ownership: owns the libunwind address space; AddressMaps are borrowed.
+// Thread safety: Init() and the destructor from one thread while no handler
+// runs; Unwind() from any number of signal handlers at once (libunwind's
+// global cache takes its own lock with signals masked).
+#ifndef INPROF_AGENT_CPU_UNWIND_H_
+#define INPROF_AGENT_CPU_UNWIND_H_
+
+// SIGNAL CONTEXT. Code in this file runs inside the CPU-profiling signal
+// handler, on any thread, at any instruction of the host: inside malloc,
+// inside libunwind, during thread exit. Rules:
+//   - no allocation (no new/malloc, no std::string/vector growth, no
+//   std::function)
+//   - no locks; lock-free atomics only
+//   - no stdio/iostream/fmt; log with RawLog() (write(2) to stderr)
+//   - errno is saved and restored by the handler entry point
+//   - every function is noexcept and does not throw
+//   - thread_local only of trivial types, initial-exec TLS model
+// Checked by tests/lint/signal_context_test and the ThreadSanitizer job.
+
+#include <ucontext.h>
+
+#include <cstdint>
+
+#include "agent/cpu/address_map.h"
+#include "inprof/status.h"
+
+namespace inprof::internal {
+
+struct UnwindResult {
+  int depth = 0;               // entries written to pcs
+  bool truncated = false;      // stopped at a frame it could not trust
+  bool unknown_stack = false;  // the stack pointer is outside the map
+  bool unknown_code = false;   // the interrupted pc is in no known module
+};
+
+class Unwinder {
+ public:
+  Unwinder() = default;
+  Unwinder(const Unwinder&) = delete;
+  Unwinder& operator=(const Unwinder&) = delete;
+  ~Unwinder();
+
+  // Creates the address space and warms libunwind up by unwinding the
+  // calling thread once. Not async-signal-safe.
+  [[nodiscard]] Status Init(const AddressMap& map);
+
+  // Writes the interrupted pc, then return addresses, into pcs[0..max_depth).
+  // Async-signal-safe.
+  UnwindResult Unwind(const ucontext_t& context, const AddressMap& map,
+                      uint64_t* pcs, int max_depth) const noexcept;
+
+  // Forgets cached unwind rules, after modules were unloaded.
+  // Not async-signal-safe.
+  void FlushCache();
+
+ private:
+  void* address_space_ = nullptr;  // unw_addr_space_t
+};
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_CPU_UNWIND_H_

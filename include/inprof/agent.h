@@ -1,0 +1,115 @@
+// -----------------------------------------------------------------------------
+// File: inprof/agent.h
+// -----------------------------------------------------------------------------
+//
+// The inprof agent: an HTTP endpoint inside your process that serves
+// Go-compatible pprof profiles (`go tool pprof http://host:port/debug/pprof/
+// profile` works as against a Go service).
+//
+// Example (the two lines):
+//
+//   auto agent = inprof::Agent::Start(inprof::Options::FromEnvironment());
+//   if (!agent.ok()) std::fprintf(stderr, "%s\n",
+//   agent.status().ToString().c_str());
+//
+// The agent runs until the handle is destroyed. CPU timers run only while
+// someone is fetching a CPU profile; between requests the agent costs an idle
+// HTTP thread.
+//
+#ifndef INPROF_AGENT_H_
+#define INPROF_AGENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "inprof/export.h"
+#include "inprof/status.h"
+
+namespace inprof {
+
+// Options
+//
+// Configuration of an Agent. A plain struct: every field has a documented
+// default, and FromEnvironment() overlays INPROF_* variables on the defaults.
+//
+// Thread safety: thread-compatible (a value type).
+struct INPROF_EXPORT Options {
+  // Address to bind. The default serves only this machine; set "0.0.0.0"
+  // deliberately (profiles reveal code structure). Env: INPROF_ADDR=host:port.
+  std::string host = "127.0.0.1";
+
+  // TCP port; 0 picks any free port (read it back with Agent::port()).
+  // Env: INPROF_ADDR=host:port or INPROF_PORT.
+  int port = 6060;
+
+  // CPU sampling rate in samples per second of CPU time, per thread; 1..1000.
+  // Linux delivers per-thread CPU timers on the scheduler tick, so rates above
+  // CONFIG_HZ (often 250) are capped by the kernel. Env: INPROF_HZ.
+  int hz = 100;
+
+  // Upper bound for /debug/pprof/profile?seconds=N. Env: INPROF_MAX_SECONDS.
+  int max_profile_seconds = 300;
+
+  // Signal used for CPU sampling. Start() refuses if the host already handles
+  // it. Env: INPROF_SIGNAL (a number, or "SIGPROF").
+  int cpu_signal = 0;  // 0 means SIGPROF.
+
+  // Deepest stack recorded per sample; deeper stacks keep their leaf-most
+  // frames. 1..128. Env: INPROF_MAX_STACK_DEPTH.
+  int max_stack_depth = 128;
+
+  // Defaults overlaid with the INPROF_* environment variables above. A
+  // malformed variable is reported by Start() (see env_error), so a typo is
+  // never silently ignored.
+  static Options FromEnvironment();
+
+  // Set by FromEnvironment() when a variable could not be parsed; Start()
+  // fails with this message. Empty when all is well.
+  std::string env_error;
+};
+
+// Agent
+//
+// A running agent: an HTTP server on its own thread plus the CPU sampler.
+// Obtain one with Start(); destroying it (or moving a new value into it)
+// stops the server, stops every timer, and restores the signal handler that
+// was installed before Start().
+//
+// Ownership: move-only handle; the process may hold at most one running
+// Agent at a time (Start() fails with kFailedPrecondition otherwise).
+//
+// Thread safety: thread-safe; destroy it from one thread only.
+class INPROF_EXPORT Agent {
+ public:
+  // Binds the HTTP port, installs the CPU-profiling signal handler and starts
+  // serving. On failure (port in use, bad address, signal already handled by
+  // the host, invalid options) returns a non-OK status with a one-line reason
+  // and leaves no thread, timer or signal handler behind.
+  [[nodiscard]] static StatusOr<Agent> Start(const Options& options);
+
+  Agent(Agent&&) noexcept;
+  Agent& operator=(Agent&&) noexcept;
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+  ~Agent();
+
+  // The TCP port actually bound.
+  int port() const;
+
+  // "http://127.0.0.1:6060" — the base URL of the endpoints.
+  std::string url() const;
+
+  // Stops everything now; the destructor does the same. Idempotent.
+  void Stop();
+
+  class Impl;
+
+ private:
+  explicit Agent(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace inprof
+
+#endif  // INPROF_AGENT_H_
