@@ -1,0 +1,111 @@
+#include "agent/cpu/cpu_profile.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "agent/profile/check_valid.h"
+#include "agent/profile/encode.h"
+#include "agent/symbolize/symbolizer.h"
+
+namespace inprof::internal {
+namespace {
+
+using ::testing::HasSubstr;
+
+__attribute__((noinline)) int Leaf(int x) { return x * 7 + 3; }
+__attribute__((noinline)) int Caller(int x) { return Leaf(x) + 1; }
+
+RawSample MakeSample(uint64_t timestamp, std::vector<uint64_t> pcs,
+                     uint32_t weight = 1) {
+  RawSample sample{};
+  sample.timestamp_ns = timestamp;
+  sample.weight = weight;
+  sample.depth = static_cast<uint32_t>(pcs.size());
+  for (size_t i = 0; i < pcs.size(); ++i) sample.pcs[i] = pcs[i];
+  return sample;
+}
+
+const Function& FunctionOf(const Profile& profile, uint64_t location_id) {
+  const Location& location = profile.locations.at(location_id - 1);
+  return profile.functions.at(location.lines.back().function_id - 1);
+}
+
+TEST(CpuProfileRecorderTest, CountsByStackAndIgnoresSamplesBeforeItsStart) {
+  CpuProfileRecorder recorder(/*start_monotonic_ns=*/100);
+  recorder.OnSample(MakeSample(50, {1, 2}));  // before the start
+  recorder.OnSample(MakeSample(100, {1, 2}));
+  recorder.OnSample(MakeSample(150, {1, 2}, /*weight=*/3));
+  recorder.OnSample(MakeSample(160, {1, 3}));
+  recorder.OnLost(4);
+  EXPECT_EQ(recorder.counts().size(), 2u);
+  EXPECT_EQ(recorder.counts().at(StackKey{{1, 2}, 0}), 4);
+  EXPECT_EQ(recorder.lost(), 4);
+}
+
+TEST(CpuProfileTest, CarriesGoCpuProfileHeaderAndValues) {
+  uint64_t leaf = reinterpret_cast<uint64_t>(&Leaf) + 4;
+  // A return address into Caller: just after its call instruction.
+  uint64_t ret = reinterpret_cast<uint64_t>(&Caller) + 9;
+  CpuProfileRecorder recorder(0);
+  for (int i = 0; i < 5; ++i) recorder.OnSample(MakeSample(1, {leaf, ret}));
+  recorder.OnLost(2);
+  CpuProfileInfo info;
+  info.hz = 100;
+  info.start_unix_nanos = 1700000000000000000;
+  info.duration_nanos = 5000000000;
+  info.comments = {"hello"};
+  Symbolizer symbolizer;
+  Profile profile = BuildCpuProfile(recorder, info, &symbolizer);
+
+  ASSERT_TRUE(CheckValid(profile).ok()) << CheckValid(profile).ToString();
+  ASSERT_EQ(profile.sample_types.size(), 2u);
+  EXPECT_EQ(profile.sample_types[0].type, "samples");
+  EXPECT_EQ(profile.sample_types[0].unit, "count");
+  EXPECT_EQ(profile.sample_types[1].type, "cpu");
+  EXPECT_EQ(profile.sample_types[1].unit, "nanoseconds");
+  EXPECT_EQ(profile.period_type.type, "cpu");
+  EXPECT_EQ(profile.period, 10000000);
+  EXPECT_EQ(profile.time_nanos, info.start_unix_nanos);
+  EXPECT_EQ(profile.duration_nanos, info.duration_nanos);
+  EXPECT_EQ(profile.comments, info.comments);
+
+  ASSERT_EQ(profile.samples.size(), 2u);
+  const Sample& hot = profile.samples[0];
+  EXPECT_EQ(hot.values, (std::vector<int64_t>{5, 50000000}));
+  ASSERT_EQ(hot.location_ids.size(), 2u);
+  // The leaf keeps its pc; the caller frame is the return address - 1.
+  EXPECT_EQ(profile.locations[hot.location_ids[0] - 1].address, leaf);
+  EXPECT_EQ(profile.locations[hot.location_ids[1] - 1].address, ret - 1);
+  EXPECT_THAT(FunctionOf(profile, hot.location_ids[0]).name, HasSubstr("Leaf"));
+  EXPECT_THAT(FunctionOf(profile, hot.location_ids[1]).name,
+              HasSubstr("Caller"));
+
+  const Sample& lost = profile.samples[1];
+  EXPECT_EQ(lost.values, (std::vector<int64_t>{2, 20000000}));
+  EXPECT_EQ(FunctionOf(profile, lost.location_ids[0]).name, kLostSamplesFrame);
+
+  ASSERT_FALSE(profile.mappings.empty());
+  EXPECT_TRUE(profile.mappings[0].has_functions);
+  EXPECT_TRUE(ValidateEncoded(SerializeProfile(profile)).ok());
+}
+
+TEST(CpuProfileTest, OutputIsDeterministic) {
+  CpuProfileRecorder recorder(0);
+  uint64_t leaf = reinterpret_cast<uint64_t>(&Leaf) + 2;
+  for (uint64_t i = 0; i < 20; ++i) {
+    recorder.OnSample(MakeSample(1, {leaf, leaf + 100 + i % 5}));
+  }
+  Symbolizer symbolizer;
+  CpuProfileInfo info;
+  info.start_unix_nanos = 1;
+  std::string first =
+      EncodeProfile(BuildCpuProfile(recorder, info, &symbolizer));
+  std::string second =
+      EncodeProfile(BuildCpuProfile(recorder, info, &symbolizer));
+  EXPECT_EQ(first, second);
+}
+
+}  // namespace
+}  // namespace inprof::internal
