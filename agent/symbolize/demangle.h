@@ -1,0 +1,21 @@
+// C++ symbol demangling for Function.name (pprof-spec.md §2.6).
+//
+// Thread safety: thread-safe.
+#ifndef INPROF_AGENT_SYMBOLIZE_DEMANGLE_H_
+#define INPROF_AGENT_SYMBOLIZE_DEMANGLE_H_
+
+#include <string>
+#include <string_view>
+
+namespace inprof::internal {
+
+// Returns the full demangled form of an Itanium-ABI symbol
+// ("_ZN3app6Worker4SpinEi" -> "app::Worker::Spin(int)"), keeping parameters
+// and template arguments: pprof shows `name` verbatim when it differs from
+// system_name. Returns `mangled` unchanged when it is not a mangled C++ name
+// or cannot be demangled. Not async-signal-safe (allocates).
+std::string Demangle(std::string_view mangled);
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_SYMBOLIZE_DEMANGLE_H_

@@ -1,0 +1,218 @@
+#include "agent/symbolize/symbolizer.h"
+
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <set>
+#include <utility>
+
+#include "agent/symbolize/compile_unit_index.h"
+#include "agent/symbolize/demangle.h"
+#include "agent/symbolize/symbol_table.h"
+#include "agent/symbolize/utf8.h"
+
+namespace inprof::internal {
+namespace {
+
+// libdwfl keeps a pointer to the callbacks (and to the debuginfo path) for
+// the session's lifetime; both are immutable, so sessions share them safely.
+char* debuginfo_path = nullptr;  // default search: .debug, /usr/lib/debug
+const Dwfl_Callbacks kCallbacks = {
+    .find_elf = dwfl_linux_proc_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = nullptr,
+    .debuginfo_path = &debuginfo_path,
+};
+
+std::string Hex(uint64_t value) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%" PRIx64, value);
+  return buf;
+}
+
+std::string Basename(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+const ProcessMapping* FindMapping(const std::vector<ProcessMapping>& mappings,
+                                  const std::vector<size_t>& by_start,
+                                  uint64_t address) {
+  // The last mapping starting at or before `address`.
+  auto it = std::upper_bound(
+      by_start.begin(), by_start.end(), address,
+      [&](uint64_t a, size_t i) { return a < mappings[i].start; });
+  if (it == by_start.begin()) return nullptr;
+  const ProcessMapping& m = mappings[*std::prev(it)];
+  return address < m.limit ? &m : nullptr;
+}
+
+int CollectModule(Dwfl_Module* module, void**, const char*, Dwarf_Addr,
+                  void* arg) {
+  static_cast<std::set<Dwfl_Module*>*>(arg)->insert(module);
+  return DWARF_CB_OK;
+}
+
+bool SameMapping(const ProcessMapping* a, const ProcessMapping* b) {
+  return a != nullptr && b != nullptr && a->start == b->start &&
+         a->limit == b->limit && a->offset == b->offset && a->path == b->path &&
+         a->build_id == b->build_id;
+}
+
+}  // namespace
+
+Symbolizer::Symbolizer() = default;
+
+Symbolizer::~Symbolizer() {
+  cu_indexes_.clear();
+  symbol_tables_.clear();
+  if (dwfl_ != nullptr) dwfl_end(dwfl_);
+}
+
+void Symbolizer::EnsureMappings() {
+  if (mappings_loaded_) return;
+  mappings_loaded_ = true;
+  mappings_ = ReadExecutableMappings();
+  mappings_by_start_.resize(mappings_.size());
+  for (size_t i = 0; i < mappings_.size(); ++i) mappings_by_start_[i] = i;
+  std::sort(mappings_by_start_.begin(), mappings_by_start_.end(),
+            [this](size_t a, size_t b) {
+              return mappings_[a].start < mappings_[b].start;
+            });
+}
+
+Dwfl* Symbolizer::EnsureDwfl() {
+  if (dwfl_tried_) return dwfl_;
+  dwfl_tried_ = true;
+  EnsureMappings();  // one snapshot for both views of the modules
+  dwfl_ = dwfl_begin(&kCallbacks);
+  if (dwfl_ == nullptr) return nullptr;
+  // Reporting only records module names and ranges; ELF and DWARF files are
+  // opened lazily, per module, by the first lookup that needs them.
+  dwfl_report_begin(dwfl_);
+  if (dwfl_linux_proc_report(dwfl_, getpid()) != 0 ||
+      dwfl_report_end(dwfl_, nullptr, nullptr) != 0) {
+    dwfl_end(dwfl_);
+    dwfl_ = nullptr;
+  }
+  return dwfl_;
+}
+
+const std::vector<ProcessMapping>& Symbolizer::mappings() {
+  EnsureMappings();
+  return mappings_;
+}
+
+const ProcessMapping* Symbolizer::MappingFor(uint64_t address) {
+  EnsureMappings();
+  return FindMapping(mappings_, mappings_by_start_, address);
+}
+
+void Symbolizer::Refresh() {
+  std::vector<ProcessMapping> old_mappings = std::move(mappings_);
+  std::vector<size_t> old_by_start = std::move(mappings_by_start_);
+  mappings_.clear();
+  mappings_by_start_.clear();
+  mappings_loaded_ = false;
+  EnsureMappings();
+  if (dwfl_ != nullptr) {
+    // libdwfl keeps a module re-reported with the same name and range (and
+    // its loaded DWARF) and frees the ones not reported again.
+    dwfl_report_begin(dwfl_);
+    if (dwfl_linux_proc_report(dwfl_, getpid()) != 0 ||
+        dwfl_report_end(dwfl_, nullptr, nullptr) != 0) {
+      dwfl_end(dwfl_);
+      dwfl_ = nullptr;
+      dwfl_tried_ = false;  // start a fresh session on next use
+      cache_.clear();
+      cu_indexes_.clear();
+      symbol_tables_.clear();
+      symbol_tables_.clear();
+      return;
+    }
+  }
+  // Modules that libdwfl kept have the same Dwfl_Module*; new ones were
+  // allocated while all old ones were alive, so no pointer is reused.
+  std::set<Dwfl_Module*> live;
+  if (dwfl_ != nullptr) dwfl_getmodules(dwfl_, CollectModule, &live, 0);
+  std::erase_if(cu_indexes_, [&live](const auto& entry) {
+    return live.count(entry.first.first) == 0;
+  });
+  std::erase_if(symbol_tables_, [&live](const auto& entry) {
+    return live.count(entry.first) == 0;
+  });
+  std::erase_if(cache_, [&](const auto& entry) {
+    return !SameMapping(FindMapping(old_mappings, old_by_start, entry.first),
+                        MappingFor(entry.first));
+  });
+}
+
+std::vector<SourceFrame> Symbolizer::Symbolize(uint64_t address) {
+  auto it = cache_.find(address);
+  if (it == cache_.end()) {
+    it = cache_.emplace(address, SymbolizeUncached(address)).first;
+  }
+  return it->second;
+}
+
+SourceFrame Symbolizer::UnknownFrame(uint64_t address) {
+  SourceFrame frame;
+  if (const ProcessMapping* m = MappingFor(address)) {
+    frame.name = SanitizeUtf8(Basename(m->path) + "+" +
+                              Hex(address - m->start + m->offset));
+  } else {
+    frame.name = Hex(address);
+  }
+  frame.system_name = frame.name;
+  return frame;
+}
+
+std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
+  std::vector<SourceFrame> frames;
+  Dwfl* dwfl = EnsureDwfl();
+  Dwfl_Module* module =
+      dwfl != nullptr ? dwfl_addrmodule(dwfl, address) : nullptr;
+  if (module == nullptr) {
+    frames.push_back(UnknownFrame(address));
+    return frames;
+  }
+  std::string file;
+  int64_t line = 0;
+  if (Dwfl_Line* row = dwfl_module_getsrc(module, address)) {
+    int lineno = 0;
+    const char* src =
+        dwfl_lineinfo(row, nullptr, &lineno, nullptr, nullptr, nullptr);
+    if (src != nullptr) file = SanitizeUtf8(src);
+    line = lineno;
+  }
+  Dwarf_Addr bias = 0;
+  if (Dwarf_Die* cu = dwfl_module_addrdie(module, address, &bias)) {
+    std::unique_ptr<CompileUnitIndex>& index =
+        cu_indexes_[{module, dwarf_dieoffset(cu)}];
+    if (index == nullptr) index = std::make_unique<CompileUnitIndex>(cu);
+    if (index->Lookup(address - bias, &file, &line, &frames)) return frames;
+  }
+  // No DWARF (stripped library, no debuginfo package): the symbol table
+  // still names the physical function.
+  SourceFrame physical;
+  std::unique_ptr<SymbolTable>& symbols = symbol_tables_[module];
+  if (symbols == nullptr) symbols = std::make_unique<SymbolTable>(module);
+  if (const std::string* name = symbols->Find(address)) {
+    physical.system_name = SanitizeUtf8(*name);
+    physical.name = SanitizeUtf8(Demangle(*name));
+  } else {
+    physical = UnknownFrame(address);
+  }
+  physical.file = file;
+  physical.line = line;
+  frames.push_back(std::move(physical));
+  return frames;
+}
+
+}  // namespace inprof::internal

@@ -1,0 +1,110 @@
+// Symbolizer turns code addresses of the current process into source frames
+// (function names, files, lines, inlined calls) in-process with elfutils'
+// libdwfl, so that profiles ship fully symbolized (pprof-spec.md §2.8).
+//
+// Example:
+//
+//   Symbolizer symbolizer;
+//   for (uint64_t pc : stack) {  // return addresses already minus 1
+//     for (const SourceFrame& f : symbolizer.Symbolize(pc)) ...
+//   }
+//   dlopen(...);
+//   symbolizer.Refresh();  // see the new module
+//
+#ifndef INPROF_AGENT_SYMBOLIZE_SYMBOLIZER_H_
+#define INPROF_AGENT_SYMBOLIZE_SYMBOLIZER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "agent/symbolize/mappings.h"
+
+struct Dwfl;
+struct Dwfl_Module;
+
+namespace inprof::internal {
+
+class CompileUnitIndex;
+class SymbolTable;
+
+// One (possibly inlined) function activation at an address. All strings are
+// valid UTF-8.
+struct SourceFrame {
+  std::string name;         // demangled, with parameters: "app::f(int)"
+  std::string system_name;  // as linked: "_ZN3app1fEi"; == name for C
+  std::string file;         // source path from DWARF; "" when unknown
+  int64_t line = 0;         // 0 when unknown
+  int64_t start_line = 0;   // DW_AT_decl_line of the function; 0 if unknown
+};
+
+// Symbolizer
+//
+// Reads /proc/self/maps and reports the modules to libdwfl on first use; a
+// module's ELF and DWARF are loaded the first time an address in it is
+// symbolized. Each DWARF compile unit is indexed once on first touch
+// (compile_unit_index.h), each module's symbol table is sorted once
+// (symbol_table.h), and every symbolized address is cached, so a warm
+// lookup is a few binary searches. Results for modules
+// loaded later (dlopen) or unloaded (dlclose) are only right after Refresh().
+// Addresses in modules unloaded since the last Refresh() still yield frames
+// (the module's file is read, never its memory) but they may be stale.
+//
+// Ownership: owns its libdwfl session and caches; pointers returned by
+// MappingFor() and mappings() stay valid until the next Refresh().
+//
+// Thread safety: thread-compatible; every method mutates caches, so one
+// instance must be used by one thread at a time. Separate instances share no
+// state and may be used concurrently. Not async-signal-safe.
+class Symbolizer {
+ public:
+  Symbolizer();  // cheap: reads nothing until first use
+  ~Symbolizer();
+  Symbolizer(const Symbolizer&) = delete;
+  Symbolizer& operator=(const Symbolizer&) = delete;
+
+  // Returns the frames at `address` (callers pass return address − 1,
+  // pprof-spec.md §2.5), innermost inlined function first and the physical
+  // function last. Never empty: an address without a symbol gets the name
+  // "<module basename>+0x<file offset>" (or "0x<address>" outside every
+  // module) and an empty file.
+  std::vector<SourceFrame> Symbolize(uint64_t address);
+
+  // Returns the executable mapping containing `address`, or nullptr.
+  const ProcessMapping* MappingFor(uint64_t address);
+
+  // Returns all executable mappings, main executable first (mappings.h).
+  const std::vector<ProcessMapping>& mappings();
+
+  // Re-reads the mappings and re-reports modules to libdwfl after dlopen or
+  // dlclose. Modules that did not change keep their loaded DWARF and cached
+  // addresses; state of changed or vanished modules is dropped.
+  void Refresh();
+
+ private:
+  void EnsureMappings();
+  Dwfl* EnsureDwfl();
+  std::vector<SourceFrame> SymbolizeUncached(uint64_t address);
+  SourceFrame UnknownFrame(uint64_t address);
+
+  bool mappings_loaded_ = false;
+  std::vector<ProcessMapping> mappings_;   // main executable first
+  std::vector<size_t> mappings_by_start_;  // indices into mappings_
+  bool dwfl_tried_ = false;
+  Dwfl* dwfl_ = nullptr;  // null until first Symbolize() or if it failed
+  std::unordered_map<uint64_t, std::vector<SourceFrame>> cache_;
+  // Inline-aware index per (module, compile unit DIE offset), built on the
+  // first address in that unit.
+  std::map<std::pair<Dwfl_Module*, uint64_t>, std::unique_ptr<CompileUnitIndex>>
+      cu_indexes_;
+  // Function symbols per module, for addresses DWARF does not cover.
+  std::map<Dwfl_Module*, std::unique_ptr<SymbolTable>> symbol_tables_;
+};
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_SYMBOLIZE_SYMBOLIZER_H_

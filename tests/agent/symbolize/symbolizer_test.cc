@@ -1,0 +1,267 @@
+#include "agent/symbolize/symbolizer.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/symbolize/mappings.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/agent/symbolize/test_functions.h"
+
+namespace inprof::internal {
+namespace {
+
+using ::testing::AnyOf;
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// The real libc entry point (not a PLT stub or a sanitizer interceptor).
+uint64_t LibcAddress(const char* symbol) {
+  void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+  if (libc == nullptr) return 0;
+  void* address = dlsym(libc, symbol);
+  dlclose(libc);
+  return reinterpret_cast<uint64_t>(address);
+}
+
+TEST(SymbolizerTest, NamesANoinlineFunctionWithFileAndLine) {
+  Symbolizer symbolizer;
+  std::vector<SourceFrame> frames = symbolizer.Symbolize(app::Worker::Spin(1));
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_THAT(frames[0].name, HasSubstr("app::Worker::Spin"));
+  EXPECT_EQ(frames[0].name, "app::Worker::Spin(int)");
+  EXPECT_THAT(frames[0].system_name, StartsWith("_ZN"));
+  EXPECT_EQ(frames[0].system_name, "_ZN3app6Worker4SpinEi");
+  EXPECT_THAT(frames[0].file, EndsWith("test_functions.cc"));
+  EXPECT_TRUE(app::Worker::SpinIntLines().Contains(frames[0].line))
+      << frames[0].line;
+  EXPECT_TRUE(app::Worker::SpinIntLines().Contains(frames[0].start_line))
+      << frames[0].start_line;
+}
+
+TEST(SymbolizerTest, TellsOverloadsApart) {
+  Symbolizer symbolizer;
+  std::vector<SourceFrame> d = symbolizer.Symbolize(app::Worker::Spin(2.0));
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].name, "app::Worker::Spin(double)");
+  EXPECT_EQ(d[0].system_name, "_ZN3app6Worker4SpinEd");
+  EXPECT_TRUE(app::Worker::SpinDoubleLines().Contains(d[0].line)) << d[0].line;
+}
+
+TEST(SymbolizerTest, NamesTheFunctionEntryAddress) {
+  Symbolizer symbolizer;
+  uint64_t (*spin)(int) = &app::Worker::Spin;
+  std::vector<SourceFrame> frames =
+      symbolizer.Symbolize(reinterpret_cast<uint64_t>(spin));
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.back().name, "app::Worker::Spin(int)");
+  EXPECT_TRUE(app::Worker::SpinIntLines().Contains(frames.back().line));
+}
+
+TEST(SymbolizerTest, InlinedFunctionComesFirst) {
+  Symbolizer symbolizer;
+  std::vector<SourceFrame> frames =
+      symbolizer.Symbolize(app::OuterWithInline());
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].name, "app::InlinedLeaf()");
+  EXPECT_EQ(frames[0].system_name, "_ZN3app11InlinedLeafEv");
+  EXPECT_THAT(frames[0].file, EndsWith("test_functions.cc"));
+  EXPECT_TRUE(app::InlinedLeafLines().Contains(frames[0].line))
+      << frames[0].line;
+  EXPECT_EQ(frames[1].name, "app::OuterWithInline()");
+  EXPECT_THAT(frames[1].file, EndsWith("test_functions.cc"));
+  EXPECT_TRUE(app::OuterWithInlineLines().Contains(frames[1].line))
+      << frames[1].line;
+}
+
+TEST(SymbolizerTest, NamesLibcFunctions) {
+  Symbolizer symbolizer;
+  uint64_t write_address = LibcAddress("write");
+  ASSERT_NE(write_address, 0u);
+  std::vector<SourceFrame> frames = symbolizer.Symbolize(write_address);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_THAT(frames.back().name, HasSubstr("write")) << frames.back().name;
+
+  frames = symbolizer.Symbolize(LibcAddress("malloc"));
+  ASSERT_FALSE(frames.empty());
+  EXPECT_THAT(frames.back().name,
+              AnyOf(HasSubstr("malloc"), HasSubstr("alloc")))
+      << frames.back().name;
+}
+
+TEST(SymbolizerTest, UnknownAddressesGetAHexName) {
+  Symbolizer symbolizer;
+  std::vector<SourceFrame> frames = symbolizer.Symbolize(0x10);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].name, "0x10");
+  EXPECT_EQ(frames[0].file, "");
+  EXPECT_EQ(symbolizer.MappingFor(0x10), nullptr);
+}
+
+TEST(SymbolizerTest, MappingForFindsTheMainExecutable) {
+  Symbolizer symbolizer;
+  const ProcessMapping* m = symbolizer.MappingFor(app::Worker::Spin(3));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m, &symbolizer.mappings().front());
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(m->path, std::string(exe, static_cast<size_t>(n)));
+}
+
+TEST(SymbolizerTest, SymbolizesTheVdsoWithoutCrashing) {
+  Symbolizer symbolizer;
+  for (const ProcessMapping& m : symbolizer.mappings()) {
+    if (m.path != "[vdso]") continue;
+    for (uint64_t a = m.start; a < m.limit; a += 64) {
+      std::vector<SourceFrame> frames = symbolizer.Symbolize(a);
+      ASSERT_FALSE(frames.empty());
+      EXPECT_FALSE(frames.back().name.empty());
+    }
+  }
+}
+
+TEST(SymbolizerTest, DlopenedLibraryAfterRefreshAndDlcloseAfterRefresh) {
+  Symbolizer symbolizer;
+  symbolizer.Symbolize(app::Worker::Spin(4));  // initialize the session
+
+  void* lib = dlopen(SYMTEST_LIB_PATH, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << dlerror();
+  auto entry = reinterpret_cast<uint64_t>(dlsym(lib, "SymtestEntry"));
+  auto triple_address =
+      reinterpret_cast<void* (*)()>(dlsym(lib, "SymtestTripleAddress"));
+  ASSERT_NE(entry, 0u);
+  ASSERT_NE(triple_address, nullptr);
+  auto triple = reinterpret_cast<uint64_t>(triple_address());
+
+  const ProcessMapping* stale = symbolizer.MappingFor(entry);
+  EXPECT_EQ(stale, nullptr) << stale->path;  // not refreshed yet
+  symbolizer.Refresh();
+  const ProcessMapping* m = symbolizer.MappingFor(entry);
+  ASSERT_NE(m, nullptr);
+  EXPECT_THAT(m->path, EndsWith("libsymtest_lib.so"));
+  EXPECT_FALSE(m->build_id.empty());
+
+  std::vector<SourceFrame> frames = symbolizer.Symbolize(entry);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.back().name, "SymtestEntry");
+  EXPECT_THAT(frames.back().file, EndsWith("symtest_lib.cc"));
+  frames = symbolizer.Symbolize(triple);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.back().name, "symtest::Triple(int)");
+  EXPECT_EQ(frames.back().system_name, "_ZN7symtest6TripleEi");
+
+  // Still mapped in our tables but gone from the process: must not crash.
+  ASSERT_EQ(dlclose(lib), 0);
+  symbolizer.Symbolize(entry + 1);
+  symbolizer.Refresh();
+  frames = symbolizer.Symbolize(entry);
+  ASSERT_FALSE(frames.empty());
+  frames = symbolizer.Symbolize(triple + 2);
+  ASSERT_FALSE(frames.empty());
+  if (dlopen(SYMTEST_LIB_PATH, RTLD_NOW | RTLD_NOLOAD) == nullptr) {
+    EXPECT_EQ(symbolizer.MappingFor(entry), nullptr);
+    EXPECT_THAT(symbolizer.Symbolize(entry).back().name, StartsWith("0x"));
+  }
+  // Other modules keep working after the refresh.
+  EXPECT_EQ(symbolizer.Symbolize(app::Worker::Spin(5)).back().name,
+            "app::Worker::Spin(int)");
+}
+
+TEST(SymbolizerTest, DlopenedSystemLibraryByName) {
+  Symbolizer symbolizer;
+  void* zlib = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (zlib == nullptr) GTEST_SKIP() << "libz.so.1 not installed";
+  auto crc32 = reinterpret_cast<uint64_t>(dlsym(zlib, "crc32"));
+  ASSERT_NE(crc32, 0u);
+  symbolizer.Refresh();
+  EXPECT_THAT(symbolizer.Symbolize(crc32).back().name, HasSubstr("crc32"));
+  dlclose(zlib);
+  symbolizer.Refresh();
+  EXPECT_FALSE(symbolizer.Symbolize(crc32).empty());
+}
+
+// Addresses spread over the main executable's code and libc's.
+std::vector<uint64_t> SpreadAddresses(Symbolizer* symbolizer, size_t count) {
+  std::vector<const ProcessMapping*> targets = {
+      &symbolizer->mappings().front(),
+      symbolizer->MappingFor(LibcAddress("write"))};
+  std::vector<uint64_t> addresses;
+  for (const ProcessMapping* m : targets) {
+    if (m == nullptr) continue;
+    size_t n = count / targets.size();
+    uint64_t step = std::max<uint64_t>(1, (m->limit - m->start) / n);
+    for (size_t i = 0; i < n; ++i) addresses.push_back(m->start + i * step);
+  }
+  return addresses;
+}
+
+TEST(SymbolizerTest, TenThousandAddressesInAWarmSymbolizerAreFast) {
+  Symbolizer symbolizer;
+  std::vector<uint64_t> addresses = SpreadAddresses(&symbolizer, 10000);
+  // Warm: load both modules' ELF and DWARF with addresses not timed below.
+  for (uint64_t a : addresses) symbolizer.Symbolize(a + 1);
+
+  auto start = std::chrono::steady_clock::now();
+  size_t frames = 0;
+  for (uint64_t a : addresses) frames += symbolizer.Symbolize(a).size();
+  auto cold_ms = std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - start)
+                     .count();
+  start = std::chrono::steady_clock::now();
+  for (uint64_t a : addresses) frames += symbolizer.Symbolize(a).size();
+  auto cached_ms = std::chrono::duration<double, std::milli>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  std::printf("symbolized %zu new addresses in %.1f ms, again in %.1f ms\n",
+              addresses.size(), cold_ms, cached_ms);
+  EXPECT_GT(frames, addresses.size());
+  // Generous bound for sanitizer builds; the target is well under 100 ms.
+  EXPECT_LT(cold_ms, 2000);
+}
+
+TEST(SymbolizerTest, SeparateInstancesWorkConcurrently) {
+  std::vector<uint64_t> addresses;
+  {
+    Symbolizer probe;
+    addresses = SpreadAddresses(&probe, 2000);
+  }
+  addresses.push_back(app::Worker::Spin(6));
+  addresses.push_back(app::OuterWithInline());
+  std::vector<std::vector<SourceFrame>> expected;
+  {
+    Symbolizer reference;
+    for (uint64_t a : addresses) expected.push_back(reference.Symbolize(a));
+  }
+  auto run = [&](std::vector<std::vector<SourceFrame>>* out) {
+    Symbolizer symbolizer;
+    for (uint64_t a : addresses) out->push_back(symbolizer.Symbolize(a));
+  };
+  std::vector<std::vector<SourceFrame>> first, second;
+  std::thread t1(run, &first);
+  std::thread t2(run, &second);
+  t1.join();
+  t2.join();
+  ASSERT_EQ(first.size(), expected.size());
+  ASSERT_EQ(second.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    for (const auto* got : {&first[i], &second[i]}) {
+      ASSERT_EQ(got->size(), expected[i].size()) << i;
+      for (size_t j = 0; j < got->size(); ++j) {
+        EXPECT_EQ((*got)[j].name, expected[i][j].name);
+        EXPECT_EQ((*got)[j].file, expected[i][j].file);
+        EXPECT_EQ((*got)[j].line, expected[i][j].line);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace inprof::internal
