@@ -1,0 +1,46 @@
+// PprofBackend is what the /debug/pprof handlers call to get their data. The
+// agent wires real implementations (the CPU pipeline, the symbolizer); tests
+// wire fakes. Keeping this seam a plain struct of std::functions keeps the
+// HTTP layer free of profiling logic (ARCHITECTURE.md decision 9).
+#ifndef INPROF_AGENT_HTTP_PPROF_BACKEND_H_
+#define INPROF_AGENT_HTTP_PPROF_BACKEND_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "inprof/status.h"
+
+namespace inprof::internal {
+
+// PprofBackend
+//
+// Ownership: handlers hold a copy; whatever the functions capture must
+// outlive the HttpServer they are installed in.
+//
+// Thread safety: the functions are called concurrently from several HTTP
+// worker threads and must be thread-safe.
+struct PprofBackend {
+  // Returns the gzip-compressed profile.proto of the CPU profile over
+  // `seconds` (1..max_profile_seconds); blocks about that long. The backend
+  // should poll `client_gone()` (cheap: one poll(2) after the first call) a
+  // few times per second and return early (with whatever it collected, or
+  // any Status) once it returns true: the requester disconnected or the
+  // server is stopping. `client_gone` is valid only during the call.
+  //
+  // Errors map to HTTP statuses (agent/http/responses.h): kUnavailable
+  // (e.g. the profiler is busy or cannot start) and kFailedPrecondition
+  // (e.g. CPU profiling is disabled in this process) → 503; kInvalidArgument
+  // → 400; kNotFound → 404; kInternal → 500. An empty function → 503.
+  std::function<StatusOr<std::string>(int seconds,
+                                      const std::function<bool()>& client_gone)>
+      cpu_profile;
+
+  // Returns the name of the function containing `address`, or "" if unknown
+  // (for /debug/pprof/symbol). An empty function means "nothing is known".
+  std::function<std::string(uint64_t address)> symbol_name;
+};
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_HTTP_PPROF_BACKEND_H_

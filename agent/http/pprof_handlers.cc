@@ -1,0 +1,298 @@
+#include "agent/http/pprof_handlers.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "agent/http/connection_probe.h"
+#include "agent/http/params.h"
+#include "agent/http/responses.h"
+
+namespace inprof::internal {
+namespace {
+
+// One row of the index page; also the list of names the 404 message offers.
+// Keep sorted by name (Go sorts its index). A new profile kind is one line
+// here plus its route below.
+struct IndexEntry {
+  const char* name;
+  const char* href;  // relative to /debug/pprof/
+  const char* description;
+};
+
+constexpr IndexEntry kIndexEntries[] = {
+    {"cmdline", "cmdline",
+     "The command line invocation of the current program, arguments "
+     "separated by NUL bytes."},
+    {"profile", "profile?seconds=30",
+     "CPU profile. You can specify the duration in the seconds GET "
+     "parameter. After you get the profile file, use the go tool pprof "
+     "command to investigate the profile."},
+    {"symbol", "symbol",
+     "Maps addresses to function names (Go's symbol protocol, used by go "
+     "tool pprof): GET with addresses joined by '+' in the query string, "
+     "or POST them in the body."},
+};
+
+std::string KnownProfileNames() {
+  std::string names;
+  for (const IndexEntry& entry : kIndexEntries) {
+    if (!names.empty()) names += ", ";
+    names += entry.name;
+  }
+  return names;
+}
+
+std::string IndexHtml() {
+  std::string html =
+      "<html>\n<head>\n<title>/debug/pprof/</title>\n</head>\n<body>\n"
+      "/debug/pprof/\n<br>\n<p>Set debug=1 as a query parameter to export "
+      "in legacy text format (profiles that support it)</p>\n<br>\n"
+      "Types of profiles available:\n<table>\n"
+      "<thead><td>Profile</td></thead>\n";
+  for (const IndexEntry& entry : kIndexEntries) {
+    html += "<tr><td><a href='";
+    html += entry.href;
+    html += "'>";
+    html += entry.name;
+    html += "</a></td></tr>\n";
+  }
+  html += "</table>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n";
+  for (const IndexEntry& entry : kIndexEntries) {
+    html += "<li><div class=profile-name>";
+    html += entry.name;
+    html += ": </div> ";
+    html += entry.description;
+    html += "</li>\n";
+  }
+  html += "</ul>\n</p>\n</body>\n</html>\n";
+  return html;
+}
+
+// State shared by the handlers of one server.
+struct HandlerState {
+  PprofBackend backend;
+  PprofOptions options;
+  std::string index_html;
+  std::string known_names;
+  std::atomic<int> profiles_in_flight{0};
+};
+
+// Counts a CPU profile request in flight for its whole scope.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>& counter)
+      : counter_(counter), count_(counter.fetch_add(1) + 1) {}
+  ~InFlight() { counter_.fetch_sub(1); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  int count() const { return count_; }
+
+ private:
+  std::atomic<int>& counter_;
+  const int count_;
+};
+
+void ServeProfile(HandlerState& state, const httplib::Request& req,
+                  httplib::Response& res) {
+  const PprofOptions& options = state.options;
+  StatusOr<int> seconds = ParseProfileSeconds(
+      req, options.default_profile_seconds, options.max_profile_seconds);
+  if (!seconds.ok()) return ServeStatus(res, seconds.status());
+  if (!state.backend.cpu_profile) {
+    return ServeError(res, 503,
+                      "CPU profiling is not available in this process");
+  }
+  InFlight in_flight(state.profiles_in_flight);
+  if (in_flight.count() > options.max_concurrent_profiles) {
+    return ServeError(res, 503,
+                      "too many concurrent CPU profile requests (limit " +
+                          std::to_string(options.max_concurrent_profiles) +
+                          "); retry later");
+  }
+  ConnectionProbe probe(req);
+  const std::function<bool()> client_gone = [&options, &probe] {
+    return (options.stopping && options.stopping()) || probe.ClientGone();
+  };
+  StatusOr<std::string> profile =
+      state.backend.cpu_profile(*seconds, client_gone);
+  if (!profile.ok()) return ServeStatus(res, profile.status());
+  ServeBinary(res, std::move(profile).value(), "profile");
+}
+
+void ServeSymbol(const HandlerState& state, std::string_view input,
+                 httplib::Response& res) {
+  ServeText(res, AnswerSymbolRequest(input, state.backend.symbol_name));
+}
+
+void ServeNamedProfile(const HandlerState& state, const std::string& name,
+                       httplib::Response& res) {
+  if (name == "trace") {
+    return ServeError(res, 404,
+                      "trace: Go execution traces are not available from a "
+                      "C++ process; use /debug/pprof/profile for a CPU "
+                      "profile");
+  }
+  ServeError(res, 404,
+             "Unknown profile: " + OneLine(name, 64) +
+                 " (known: " + state.known_names + ")");
+}
+
+void HandleException(const httplib::Request& req, httplib::Response& res,
+                     std::exception_ptr error) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  ServeError(res, 500,
+             "internal error serving " + OneLine(req.path, 64) + ": " +
+                 OneLine(what, 200));
+}
+
+// Runs `handler`, turning anything it throws into a one-line 500. httplib's
+// exception handler (installed too) covers the same ground, but catching here
+// does not depend on which exceptions a given httplib build catches: an
+// exception escaping a worker thread would terminate the host.
+template <typename Handler>
+httplib::Server::Handler Guarded(Handler handler) {
+  return [handler = std::move(handler)](const httplib::Request& req,
+                                        httplib::Response& res) {
+    try {
+      handler(req, res);
+    } catch (...) {
+      HandleException(req, res, std::current_exception());
+    }
+  };
+}
+
+httplib::Server::HandlerResponse HandleError(const httplib::Request& req,
+                                             httplib::Response& res) {
+  // Our own errors already carry a body; only fill in httplib's bare ones.
+  if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+  if (res.status == 404) {
+    ServeError(res, 404,
+               "Not found: " + OneLine(req.path, 64) +
+                   " (profiling endpoints are under /debug/pprof/)");
+  } else {
+    ServeError(res, res.status, "HTTP status " + std::to_string(res.status));
+  }
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+}  // namespace
+
+StatusOr<std::string> ReadSelfCmdline() {
+  const int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return InternalError(std::string("cannot read /proc/self/cmdline: ") +
+                         std::strerror(errno));
+  }
+  std::string cmdline;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int saved = errno;
+      close(fd);
+      return InternalError(std::string("cannot read /proc/self/cmdline: ") +
+                           std::strerror(saved));
+    }
+    if (n == 0) break;
+    cmdline.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  // Each argument ends in NUL; Go joins with NUL, so drop the last one.
+  if (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
+  return cmdline;
+}
+
+std::string AnswerSymbolRequest(
+    std::string_view input,
+    const std::function<std::string(uint64_t)>& symbol_name) {
+  // pprof-spec.md §1.8: "num_symbols: 1" says symbols are available.
+  std::string out = "num_symbols: 1\n";
+  while (true) {
+    const size_t plus = input.find('+');
+    const std::string_view token = input.substr(0, plus);
+    const std::optional<uint64_t> address = ParseSymbolAddress(token);
+    if (address.has_value() && *address != 0 && symbol_name) {
+      const std::string name = symbol_name(*address);
+      if (!name.empty()) {
+        char hex[24];
+        std::snprintf(hex, sizeof(hex), "0x%" PRIx64 " ", *address);
+        out += hex;
+        out += OneLine(name, 4096);  // A newline would split the answer.
+        out += '\n';
+      }
+    }
+    if (plus == std::string_view::npos) break;
+    input.remove_prefix(plus + 1);
+  }
+  return out;
+}
+
+void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
+                          PprofOptions options) {
+  auto state = std::make_shared<HandlerState>();
+  state->backend = std::move(backend);
+  state->options = std::move(options);
+  state->index_html = IndexHtml();
+  state->known_names = KnownProfileNames();
+
+  server.set_exception_handler(HandleException);
+  server.set_error_handler(httplib::Server::HandlerWithResponse(HandleError));
+
+  // Routes are regexes over the decoded path, tried in registration order:
+  // specific names first, the catch-all for unknown names last.
+  using Request = httplib::Request;
+  using Response = httplib::Response;
+  server.Get("/debug/pprof", Guarded([](const Request& req, Response& res) {
+               std::string location = "/debug/pprof/";
+               const std::string_view query = RawQuery(req);
+               if (!query.empty()) location += "?" + std::string(query);
+               res.set_header("X-Content-Type-Options", "nosniff");
+               res.set_redirect(location, 301);
+             }));
+  server.Get("/debug/pprof/", Guarded([state](const Request&, Response& res) {
+               res.status = 200;
+               res.set_header("X-Content-Type-Options", "nosniff");
+               res.set_content(state->index_html, "text/html; charset=utf-8");
+             }));
+  server.Get("/debug/pprof/cmdline", Guarded([](const Request&, Response& res) {
+               StatusOr<std::string> cmdline = ReadSelfCmdline();
+               if (!cmdline.ok()) return ServeStatus(res, cmdline.status());
+               ServeText(res, std::move(cmdline).value());
+             }));
+  server.Get("/debug/pprof/profile",
+             Guarded([state](const Request& req, Response& res) {
+               ServeProfile(*state, req, res);
+             }));
+  // Go reads the POST body, and the raw query for any other method.
+  server.Get("/debug/pprof/symbol",
+             Guarded([state](const Request& req, Response& res) {
+               ServeSymbol(*state, RawQuery(req), res);
+             }));
+  server.Post("/debug/pprof/symbol",
+              Guarded([state](const Request& req, Response& res) {
+                ServeSymbol(*state, req.body, res);
+              }));
+  server.Get(R"(/debug/pprof/([\s\S]+))",
+             Guarded([state](const Request& req, Response& res) {
+               ServeNamedProfile(*state, req.matches[1], res);
+             }));
+}
+
+}  // namespace inprof::internal

@@ -1,0 +1,88 @@
+#include "agent/http/responses.h"
+
+#include <cstdio>
+#include <string>
+#include <utility>
+
+namespace inprof::internal {
+namespace {
+
+constexpr char kTextPlain[] = "text/plain; charset=utf-8";
+
+// Response::set_content copies; profiles can be megabytes, so move instead.
+void SetBody(httplib::Response& res, std::string body,
+             const char* content_type) {
+  res.body = std::move(body);
+  res.headers.erase("Content-Type");
+  res.set_header("Content-Type", content_type);
+}
+
+}  // namespace
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kOk:
+    case StatusCode::kInternal:
+      break;
+  }
+  return 500;
+}
+
+std::string OneLine(std::string_view text, size_t max_bytes) {
+  std::string out;
+  out.reserve(text.size() < max_bytes ? text.size() : max_bytes);
+  for (char c : text) {
+    if (out.size() >= max_bytes) {
+      out += "...";
+      break;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\x%02x", byte);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void ServeError(httplib::Response& res, int status, std::string_view message) {
+  // Go's serveError deletes Content-Disposition; starting from an empty
+  // header set also drops anything else a handler set before failing.
+  res.headers.clear();
+  res.status = status;
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("X-Go-Pprof", "1");
+  // Room for long messages such as the list of known profiles.
+  SetBody(res, OneLine(message, 512) + "\n", kTextPlain);
+}
+
+void ServeStatus(httplib::Response& res, const Status& status) {
+  ServeError(res, HttpStatusFor(status.code()), status.message());
+}
+
+void ServeText(httplib::Response& res, std::string body) {
+  res.status = 200;
+  res.set_header("X-Content-Type-Options", "nosniff");
+  SetBody(res, std::move(body), kTextPlain);
+}
+
+void ServeBinary(httplib::Response& res, std::string body,
+                 std::string_view filename) {
+  res.status = 200;
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Content-Disposition",
+                 "attachment; filename=\"" + std::string(filename) + "\"");
+  SetBody(res, std::move(body), "application/octet-stream");
+}
+
+}  // namespace inprof::internal

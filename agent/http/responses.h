@@ -1,0 +1,45 @@
+// Response helpers shared by every /debug/pprof route: Go's net/http/pprof
+// header conventions (pprof-spec.md §1.2) and its error shape (`serveError`,
+// §1.3), so that `go tool pprof` prints our error text to its user.
+#ifndef INPROF_AGENT_HTTP_RESPONSES_H_
+#define INPROF_AGENT_HTTP_RESPONSES_H_
+
+#include <httplib.h>
+
+#include <string>
+#include <string_view>
+
+#include "inprof/status.h"
+
+namespace inprof::internal {
+
+// HTTP status for a non-OK Status: kInvalidArgument → 400, kNotFound → 404,
+// kFailedPrecondition and kUnavailable → 503, everything else → 500.
+int HttpStatusFor(StatusCode code);
+
+// Returns `text` made safe for a one-line message: control characters
+// (newlines included) become "\xNN" and the result is cut at `max_bytes`
+// with "..." appended. Used for user-supplied values echoed in errors.
+std::string OneLine(std::string_view text, size_t max_bytes = 128);
+
+// Writes an error the way Go's serveError does: `status`,
+// `Content-Type: text/plain; charset=utf-8`, `X-Go-Pprof: 1`,
+// `X-Content-Type-Options: nosniff`, no Content-Disposition, body =
+// OneLine(message) + "\n". Other headers already set on `res` are removed.
+void ServeError(httplib::Response& res, int status, std::string_view message);
+
+// ServeError with the status chosen by HttpStatusFor(status.code()) and the
+// message status.message(). `status` must not be OK (OK is served as 500).
+void ServeStatus(httplib::Response& res, const Status& status);
+
+// 200, `Content-Type: text/plain; charset=utf-8`, nosniff, body as is.
+void ServeText(httplib::Response& res, std::string body);
+
+// 200, `Content-Type: application/octet-stream`,
+// `Content-Disposition: attachment; filename="<filename>"`, nosniff.
+void ServeBinary(httplib::Response& res, std::string body,
+                 std::string_view filename);
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_HTTP_RESPONSES_H_
