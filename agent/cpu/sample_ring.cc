@@ -18,6 +18,8 @@ constexpr int kMaxClaimAttempts = 64;
 
 }  // namespace
 
+// NOT SIGNAL CONTEXT BEGIN: the ring is allocated once, before the handler
+// is installed.
 SampleRing::SampleRing(size_t capacity)
     : mask_(RoundUpCapacity(capacity) - 1),
       slots_(new Slot[RoundUpCapacity(capacity)]) {
@@ -25,6 +27,7 @@ SampleRing::SampleRing(size_t capacity)
     slots_[i].sequence.store(i, std::memory_order_relaxed);
   }
 }
+// NOT SIGNAL CONTEXT END
 
 SampleRing::Claim SampleRing::TryClaim() noexcept {
   uint64_t pos = write_pos_.load(std::memory_order_relaxed);

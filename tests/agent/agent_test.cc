@@ -1,0 +1,219 @@
+#include "inprof/agent.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <thread>
+
+namespace inprof {
+namespace {
+
+using ::testing::HasSubstr;
+
+int CountThreads() {
+  int count = 0;
+  DIR* dir = opendir("/proc/self/task");
+  while (dirent* entry = readdir(dir)) count += entry->d_name[0] != '.';
+  closedir(dir);
+  return count;
+}
+
+bool SigprofIsDefault() {
+  struct sigaction action;
+  sigaction(SIGPROF, nullptr, &action);
+  return (action.sa_flags & SA_SIGINFO) == 0 && action.sa_handler == SIG_DFL;
+}
+
+// A listening socket on 127.0.0.1 that holds a port for the test.
+class HeldPort {
+ public:
+  HeldPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    listen(fd_, 1);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~HeldPort() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_;
+};
+
+Options AnyPort() {
+  Options options;
+  options.port = 0;
+  return options;
+}
+
+TEST(AgentTest, ServesOnTheBoundPort) {
+  StatusOr<Agent> agent = Agent::Start(AnyPort());
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  EXPECT_GT(agent->port(), 0);
+  EXPECT_EQ(agent->url(), "http://127.0.0.1:" + std::to_string(agent->port()));
+  httplib::Client client("127.0.0.1", agent->port());
+  httplib::Result index = client.Get("/debug/pprof/");
+  ASSERT_TRUE(index);
+  EXPECT_EQ(index->status, 200);
+  EXPECT_THAT(index->body, HasSubstr("profile"));
+}
+
+TEST(AgentTest, PortInUseFailsWithTheReasonAndLeavesNothingBehind) {
+  HeldPort held;
+  int threads_before = CountThreads();
+  Options options;
+  options.port = held.port();
+  StatusOr<Agent> agent = Agent::Start(options);
+  ASSERT_FALSE(agent.ok());
+  EXPECT_THAT(agent.status().message(), HasSubstr("Address already in use"));
+  EXPECT_THAT(agent.status().message(),
+              HasSubstr(std::to_string(held.port())));
+  EXPECT_TRUE(SigprofIsDefault()) << "signal handler restored";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(CountThreads(), threads_before) << "no thread left behind";
+  // And a later start works.
+  StatusOr<Agent> later = Agent::Start(AnyPort());
+  EXPECT_TRUE(later.ok()) << later.status().ToString();
+}
+
+TEST(AgentTest, BadAddressFailsWithTheReason) {
+  Options options = AnyPort();
+  options.host = "256.1.1.1";
+  StatusOr<Agent> agent = Agent::Start(options);
+  ASSERT_FALSE(agent.ok());
+  EXPECT_THAT(agent.status().message(), HasSubstr("256.1.1.1"));
+  EXPECT_TRUE(SigprofIsDefault());
+}
+
+TEST(AgentTest, RefusesASecondAgentInTheSameProcess) {
+  StatusOr<Agent> first = Agent::Start(AnyPort());
+  ASSERT_TRUE(first.ok());
+  StatusOr<Agent> second = Agent::Start(AnyPort());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(AgentTest, DestroyingTheHandleStopsEverythingAndRestoresTheSignal) {
+  int threads_before = CountThreads();
+  int port = 0;
+  {
+    StatusOr<Agent> agent = Agent::Start(AnyPort());
+    ASSERT_TRUE(agent.ok());
+    port = agent->port();
+    EXPECT_FALSE(SigprofIsDefault());
+  }
+  EXPECT_TRUE(SigprofIsDefault());
+  EXPECT_EQ(CountThreads(), threads_before);
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(std::chrono::milliseconds(300));
+  EXPECT_FALSE(client.Get("/debug/pprof/"));
+}
+
+TEST(AgentTest, StopEndsAProfileRequestInProgress) {
+  StatusOr<Agent> agent = Agent::Start(AnyPort());
+  ASSERT_TRUE(agent.ok());
+  int port = agent->port();
+  std::thread request([port] {
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(std::chrono::seconds(60));
+    client.Get("/debug/pprof/profile?seconds=60");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto start = std::chrono::steady_clock::now();
+  agent->Stop();
+  request.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(AgentTest, RejectsInvalidOptionsWithTheValue) {
+  Options options = AnyPort();
+  options.hz = 0;
+  StatusOr<Agent> agent = Agent::Start(options);
+  ASSERT_FALSE(agent.ok());
+  EXPECT_EQ(agent.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(agent.status().message(), HasSubstr("hz=0"));
+}
+
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+TEST(OptionsTest, FromEnvironmentReadsEveryVariable) {
+  ScopedEnv addr("INPROF_ADDR", "0.0.0.0:7070");
+  ScopedEnv hz("INPROF_HZ", "250");
+  ScopedEnv max("INPROF_MAX_SECONDS", "60");
+  ScopedEnv depth("INPROF_MAX_STACK_DEPTH", "32");
+  ScopedEnv sig("INPROF_SIGNAL", "40");
+  Options options = Options::FromEnvironment();
+  EXPECT_EQ(options.env_error, "");
+  EXPECT_EQ(options.host, "0.0.0.0");
+  EXPECT_EQ(options.port, 7070);
+  EXPECT_EQ(options.hz, 250);
+  EXPECT_EQ(options.max_profile_seconds, 60);
+  EXPECT_EQ(options.max_stack_depth, 32);
+  EXPECT_EQ(options.cpu_signal, 40);
+}
+
+TEST(OptionsTest, FromEnvironmentDefaultsAreGoLike) {
+  Options options = Options::FromEnvironment();
+  EXPECT_EQ(options.host, "127.0.0.1");
+  EXPECT_EQ(options.port, 6060);
+  EXPECT_EQ(options.hz, 100);
+  EXPECT_EQ(options.max_profile_seconds, 300);
+}
+
+TEST(OptionsTest, PortOnlyAndIpv6Addresses) {
+  {
+    ScopedEnv addr("INPROF_ADDR", ":9999");
+    Options options = Options::FromEnvironment();
+    EXPECT_EQ(options.host, "127.0.0.1");
+    EXPECT_EQ(options.port, 9999);
+  }
+  {
+    ScopedEnv addr("INPROF_ADDR", "[::1]:0");
+    Options options = Options::FromEnvironment();
+    EXPECT_EQ(options.host, "::1");
+    EXPECT_EQ(options.port, 0);
+  }
+}
+
+TEST(OptionsTest, MalformedVariableIsReportedByStart) {
+  ScopedEnv hz("INPROF_HZ", "fast");
+  Options options = Options::FromEnvironment();
+  EXPECT_THAT(options.env_error, HasSubstr("INPROF_HZ=fast"));
+  StatusOr<Agent> agent = Agent::Start(options);
+  ASSERT_FALSE(agent.ok());
+  EXPECT_THAT(agent.status().message(), HasSubstr("INPROF_HZ=fast"));
+}
+
+TEST(OptionsTest, MalformedAddressIsReported) {
+  ScopedEnv addr("INPROF_ADDR", "localhost:http");
+  EXPECT_THAT(Options::FromEnvironment().env_error,
+              HasSubstr("INPROF_ADDR=localhost:http"));
+}
+
+}  // namespace
+}  // namespace inprof

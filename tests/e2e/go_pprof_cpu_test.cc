@@ -1,0 +1,186 @@
+// The issue's acceptance test: a program with two hot functions on two
+// threads is profiled over HTTP by the real `go tool pprof`; the CPU split
+// between the functions and the total CPU time must be true.
+
+#include <time.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/profile/check_valid.h"
+#include "agent/profile/decode.h"
+#include "inprof/agent.h"
+#include "tests/support/go_tool.h"
+#include "tests/support/temp_dir.h"
+
+namespace inprof::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Burns CPU until `stop`. Alpha does three times the work per call of Beta,
+// but both loop until told to stop, so each owns its thread's CPU.
+__attribute__((noinline)) uint64_t HotAlpha(const std::atomic<bool>& stop) {
+  uint64_t x = 1;
+  while (!stop.load(std::memory_order_relaxed)) {
+    for (int i = 0; i < 30000; ++i) x = x * 6364136223846793005u + 1;
+  }
+  return x;
+}
+
+__attribute__((noinline)) uint64_t HotBeta(const std::atomic<bool>& stop) {
+  uint64_t x = 3;
+  while (!stop.load(std::memory_order_relaxed)) {
+    for (int i = 0; i < 10000; ++i) x ^= x << 7, x ^= x >> 9;
+  }
+  return x;
+}
+
+int64_t ThreadCpuNanos(pthread_t thread) {
+  clockid_t clock;
+  timespec ts{};
+  if (pthread_getcpuclockid(thread, &clock) != 0) return 0;
+  clock_gettime(clock, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// Milliseconds in the flat column of the `-top -unit=ms` row naming `name`.
+double FlatMillis(const std::string& top, const std::string& name) {
+  std::istringstream lines(top);
+  std::string line;
+  std::regex row(R"(^\s*([-0-9.]+)ms\s+[-0-9.]+%\s+[-0-9.]+%\s+[-0-9.]+ms)");
+  while (std::getline(lines, line)) {
+    std::smatch m;
+    if (line.find(name) != std::string::npos && std::regex_search(line, m, row)) {
+      return std::stod(m[1]);
+    }
+  }
+  return -1;
+}
+
+double TotalMillis(const std::string& top) {
+  std::smatch m;
+  if (std::regex_search(top, m, std::regex(R"(Total samples = ([0-9.]+)(m?s))"))) {
+    double value = std::stod(m[1]);
+    return m[2] == "s" ? value * 1000 : value;
+  }
+  return -1;
+}
+
+class BusyThreads {
+ public:
+  BusyThreads() {
+    alpha_ = std::thread([this] { HotAlpha(stop_); });
+    beta_ = std::thread([this] { HotBeta(stop_); });
+  }
+  ~BusyThreads() {
+    stop_ = true;
+    alpha_.join();
+    beta_.join();
+  }
+  int64_t alpha_cpu() { return ThreadCpuNanos(alpha_.native_handle()); }
+  int64_t beta_cpu() { return ThreadCpuNanos(beta_.native_handle()); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread alpha_, beta_;
+};
+
+TEST(GoPprofCpuTest, SplitAndTotalThroughTheRealGoToolPprof) {
+  Options options;
+  options.port = 0;
+  StatusOr<Agent> agent = Agent::Start(options);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  BusyThreads busy;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+  constexpr int kSeconds = 4;
+  test::TempDir scratch;
+  int64_t alpha0 = busy.alpha_cpu(), beta0 = busy.beta_cpu();
+  test::CommandResult top = test::GoToolPprof(
+      {"-top", "-nodecount=200", "-nodefraction=0", "-unit=ms",
+       "-output=" + scratch.path() + "/top.txt",
+       agent->url() + "/debug/pprof/profile?seconds=" +
+           std::to_string(kSeconds)});
+  int64_t alpha = busy.alpha_cpu() - alpha0, beta = busy.beta_cpu() - beta0;
+  ASSERT_EQ(top.exit_code, 0) << top.Describe();
+  std::optional<std::string> text = test::ReadFile(scratch.path() + "/top.txt");
+  ASSERT_TRUE(text.has_value());
+
+  double alpha_ms = FlatMillis(*text, "HotAlpha");
+  double beta_ms = FlatMillis(*text, "HotBeta");
+  double total_ms = TotalMillis(*text);
+  ASSERT_GT(alpha_ms, 0) << *text;
+  ASSERT_GT(beta_ms, 0) << *text;
+  // The split between the two functions, against each thread's own clock.
+  double measured_share = 100.0 * alpha / (alpha + beta);
+  double profiled_share = 100.0 * alpha_ms / (alpha_ms + beta_ms);
+  EXPECT_NEAR(profiled_share, measured_share, 5.0) << *text;
+  // The total: threads x seconds, and the threads' measured CPU time.
+  EXPECT_NEAR(total_ms, 2 * kSeconds * 1000.0, 0.2 * 2 * kSeconds * 1000.0)
+      << *text;
+  double measured_ms = (alpha + beta) / 1e6;
+  EXPECT_NEAR(alpha_ms + beta_ms, measured_ms, 0.2 * measured_ms) << *text;
+}
+
+TEST(GoPprofCpuTest, SavedProfileIsValidAndFullySymbolized) {
+  Options options;
+  options.port = 0;
+  StatusOr<Agent> agent = Agent::Start(options);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  BusyThreads busy;
+  test::TempDir scratch;
+  test::CommandResult raw = test::GoToolPprof(
+      {"-raw", "-output=" + scratch.path() + "/raw.txt",
+       agent->url() + "/debug/pprof/profile?seconds=2"});
+  ASSERT_EQ(raw.exit_code, 0) << raw.Describe();
+  // pprof printed nothing about symbolization: it found nothing to do.
+  EXPECT_THAT(raw.err, ::testing::Not(HasSubstr("symbolz")));
+  EXPECT_THAT(raw.err, ::testing::Not(HasSubstr("Local symbolization")));
+  std::optional<std::string> text = test::ReadFile(scratch.path() + "/raw.txt");
+  ASSERT_TRUE(text.has_value());
+  EXPECT_THAT(*text, HasSubstr("PeriodType: cpu nanoseconds"));
+  EXPECT_THAT(*text, HasSubstr("Period: 10000000"));
+  EXPECT_THAT(*text, HasSubstr("samples/count cpu/nanoseconds"));
+  EXPECT_THAT(*text, HasSubstr("HotAlpha"));
+  EXPECT_THAT(*text, HasSubstr("[FN]"));  // mapping flags: has_functions
+}
+
+TEST(GoPprofCpuTest, TwoConcurrentFetchesBothGetCompleteProfiles) {
+  Options options;
+  options.port = 0;
+  StatusOr<Agent> agent = Agent::Start(options);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  BusyThreads busy;
+  std::string url = agent->url() + "/debug/pprof/profile?seconds=3";
+  test::TempDir scratch;
+  test::CommandResult first, second;
+  std::thread other([&] {
+    second = test::GoToolPprof(
+        {"-top", "-unit=ms", "-output=" + scratch.path() + "/b.txt", url});
+  });
+  first = test::GoToolPprof(
+      {"-top", "-unit=ms", "-output=" + scratch.path() + "/a.txt", url});
+  other.join();
+  ASSERT_EQ(first.exit_code, 0) << first.Describe();
+  ASSERT_EQ(second.exit_code, 0) << second.Describe();
+  for (const char* name : {"/a.txt", "/b.txt"}) {
+    std::optional<std::string> text = test::ReadFile(scratch.path() + name);
+    ASSERT_TRUE(text.has_value());
+    EXPECT_THAT(*text, HasSubstr("Duration: 3"));
+    EXPECT_GT(TotalMillis(*text), 3000) << *text;  // two busy threads
+    EXPECT_GT(FlatMillis(*text, "HotBeta"), 0) << *text;
+  }
+}
+
+}  // namespace
+}  // namespace inprof::e2e
