@@ -6,7 +6,11 @@
 // signals masked, so one thread can never re-enter it. See unwind.h.
 
 #include <libunwind.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 
 // libunwind exports this for remote unwinders (perf uses it) without
@@ -18,10 +22,68 @@ extern "C" int UNW_OBJ(dwarf_search_unwind_table)(
 namespace inprof::internal {
 namespace {
 
+// Reads go through the kernel (process_vm_readv on our own pid): memory that
+// was unmapped after the AddressMap was built then yields EFAULT instead of
+// SIGSEGV, and sanitizers do not see the unwinder peeking at freed memory.
+// A small cache of chunks keeps that to a few syscalls per sample, since an
+// unwind reads the stack mostly upwards and contiguously.
+constexpr size_t kChunkSize = 512;
+constexpr int kChunks = 2;
+
+// Set by Init() after probing: false if the kernel refuses the syscall (some
+// seccomp profiles); reads are then direct, restricted to mapped memory.
+std::atomic<bool> g_kernel_reads{false};
+
+// A thread's stack may be newer than the AddressMap: with kernel reads, the
+// window above the interrupted stack pointer is readable anyway.
+constexpr uint64_t kRedZone = 128;
+constexpr uint64_t kStackWindow = 256 * 1024;
+
+struct ChunkCache {
+  uint64_t base[kChunks] = {};
+  size_t valid[kChunks] = {};
+  int next = 0;
+  alignas(8) unsigned char data[kChunks][kChunkSize];
+};
+
 struct AccessorArgs {
   const ucontext_t* context;
   const AddressMap* map;
+  uint64_t stack_low;
+  uint64_t stack_high;
+  ChunkCache* cache;
 };
+
+bool KernelRead(uint64_t address, void* out, size_t length) noexcept {
+  iovec local{out, length};
+  iovec remote{reinterpret_cast<void*>(address), length};
+  ssize_t n = syscall(SYS_process_vm_readv, syscall(SYS_getpid), &local, 1,
+                      &remote, 1, 0);
+  return n == static_cast<ssize_t>(length);
+}
+
+bool CachedRead(ChunkCache& cache, uint64_t address,
+                unw_word_t* value) noexcept {
+  uint64_t base = address & ~(kChunkSize - 1);
+  size_t offset = address - base;
+  for (int i = 0; i < kChunks; ++i) {
+    if (cache.base[i] == base && offset + sizeof(*value) <= cache.valid[i]) {
+      std::memcpy(value, cache.data[i] + offset, sizeof(*value));
+      return true;
+    }
+  }
+  int slot = cache.next;
+  cache.next = (cache.next + 1) % kChunks;
+  cache.base[slot] = base;
+  cache.valid[slot] = 0;
+  if (KernelRead(base, cache.data[slot], kChunkSize)) {
+    cache.valid[slot] = kChunkSize;
+    std::memcpy(value, cache.data[slot] + offset, sizeof(*value));
+    return true;
+  }
+  // The chunk straddles an unmapped page: read just the word.
+  return KernelRead(address, value, sizeof(*value));
+}
 
 int GregIndex(unw_regnum_t reg) noexcept {
   switch (reg) {
@@ -93,9 +155,15 @@ int GetDynInfoListAddr(unw_addr_space_t, unw_word_t*, void*) noexcept {
 int AccessMem(unw_addr_space_t, unw_word_t address, unw_word_t* value,
               int write, void* arg) noexcept {
   const auto* args = static_cast<const AccessorArgs*>(arg);
-  if (write != 0 || !args->map->IsReadable(address, sizeof(unw_word_t))) {
-    return -UNW_EINVAL;
+  if (write != 0) return -UNW_EINVAL;
+  bool mapped = args->map->IsReadable(address, sizeof(unw_word_t));
+  if (g_kernel_reads.load(std::memory_order_relaxed)) {
+    bool in_stack = address >= args->stack_low &&
+                    address + sizeof(unw_word_t) <= args->stack_high;
+    if (!mapped && !in_stack) return -UNW_EINVAL;
+    return CachedRead(*args->cache, address, value) ? 0 : -UNW_EINVAL;
   }
+  if (!mapped) return -UNW_EINVAL;
   std::memcpy(value, reinterpret_cast<const void*>(address), sizeof(*value));
   return 0;
 }
@@ -156,7 +224,15 @@ Status Unwinder::Init(const AddressMap& map) {
   // it with a mutex taken with all signals blocked, so a handler can wait
   // for another thread's handler but never for itself.
   unw_set_caching_policy(space, UNW_CACHE_GLOBAL);
+  // Room for the unwind rules of a big server's hot code; each entry is a
+  // few hundred bytes of libunwind's own mmap'ed memory.
+  unw_set_cache_size(space, 4096, 0);
   address_space_ = space;
+
+  uint64_t probe = 0x1234, copy = 0;
+  g_kernel_reads.store(
+      KernelRead(reinterpret_cast<uint64_t>(&probe), &copy, sizeof(copy)) &&
+      copy == probe);
 
   // Warm-up: the first unwind initializes libunwind's lazy state (locks,
   // tables), which must not happen for the first time inside a handler.
@@ -185,10 +261,13 @@ UnwindResult Unwinder::Unwind(const ucontext_t& context, const AddressMap& map,
   result.unknown_code = map.ModuleFor(pcs[0]) == nullptr;
   if (!map.IsReadable(sp, sizeof(uint64_t))) {
     result.unknown_stack = true;
-    result.truncated = true;
-    return result;
+    if (!g_kernel_reads.load(std::memory_order_relaxed)) {
+      result.truncated = true;
+      return result;
+    }
   }
-  AccessorArgs args{&context, &map};
+  ChunkCache cache;
+  AccessorArgs args{&context, &map, sp - kRedZone, sp + kStackWindow, &cache};
   unw_cursor_t cursor;
   if (unw_init_remote(&cursor, static_cast<unw_addr_space_t>(address_space_),
                       &args) < 0) {

@@ -2,10 +2,9 @@
 // threads is profiled over HTTP by the real `go tool pprof`; the CPU split
 // between the functions and the total CPU time must be true.
 
-#include <time.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <time.h>
 
 #include <atomic>
 #include <cmath>
@@ -60,7 +59,8 @@ double FlatMillis(const std::string& top, const std::string& name) {
   std::regex row(R"(^\s*([-0-9.]+)ms\s+[-0-9.]+%\s+[-0-9.]+%\s+[-0-9.]+ms)");
   while (std::getline(lines, line)) {
     std::smatch m;
-    if (line.find(name) != std::string::npos && std::regex_search(line, m, row)) {
+    if (line.find(name) != std::string::npos &&
+        std::regex_search(line, m, row)) {
       return std::stod(m[1]);
     }
   }
@@ -69,7 +69,8 @@ double FlatMillis(const std::string& top, const std::string& name) {
 
 double TotalMillis(const std::string& top) {
   std::smatch m;
-  if (std::regex_search(top, m, std::regex(R"(Total samples = ([0-9.]+)(m?s))"))) {
+  if (std::regex_search(top, m,
+                        std::regex(R"(Total samples = ([0-9.]+)(m?s))"))) {
     double value = std::stod(m[1]);
     return m[2] == "s" ? value * 1000 : value;
   }
@@ -106,11 +107,11 @@ TEST(GoPprofCpuTest, SplitAndTotalThroughTheRealGoToolPprof) {
   constexpr int kSeconds = 4;
   test::TempDir scratch;
   int64_t alpha0 = busy.alpha_cpu(), beta0 = busy.beta_cpu();
-  test::CommandResult top = test::GoToolPprof(
-      {"-top", "-nodecount=200", "-nodefraction=0", "-unit=ms",
-       "-output=" + scratch.path() + "/top.txt",
-       agent->url() + "/debug/pprof/profile?seconds=" +
-           std::to_string(kSeconds)});
+  test::CommandResult top =
+      test::GoToolPprof({"-top", "-nodecount=200", "-nodefraction=0",
+                         "-unit=ms", "-output=" + scratch.path() + "/top.txt",
+                         agent->url() + "/debug/pprof/profile?seconds=" +
+                             std::to_string(kSeconds)});
   int64_t alpha = busy.alpha_cpu() - alpha0, beta = busy.beta_cpu() - beta0;
   ASSERT_EQ(top.exit_code, 0) << top.Describe();
   std::optional<std::string> text = test::ReadFile(scratch.path() + "/top.txt");
@@ -139,9 +140,9 @@ TEST(GoPprofCpuTest, SavedProfileIsValidAndFullySymbolized) {
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   BusyThreads busy;
   test::TempDir scratch;
-  test::CommandResult raw = test::GoToolPprof(
-      {"-raw", "-output=" + scratch.path() + "/raw.txt",
-       agent->url() + "/debug/pprof/profile?seconds=2"});
+  test::CommandResult raw =
+      test::GoToolPprof({"-raw", "-output=" + scratch.path() + "/raw.txt",
+                         agent->url() + "/debug/pprof/profile?seconds=2"});
   ASSERT_EQ(raw.exit_code, 0) << raw.Describe();
   // pprof printed nothing about symbolization: it found nothing to do.
   EXPECT_THAT(raw.err, ::testing::Not(HasSubstr("symbolz")));
