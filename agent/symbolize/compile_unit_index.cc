@@ -58,7 +58,7 @@ uint32_t CompileUnitIndex::InternFunction(Dwarf_Die* die) {
     info.named = true;
     info.system_name = SanitizeUtf8(symbol);
     info.name =
-        linkage != nullptr ? SanitizeUtf8(Demangle(linkage)) : info.system_name;
+        linkage != nullptr ? SanitizeUtf8(FunctionDisplayName(linkage)) : info.system_name;
   }
   functions_.push_back(std::move(info));
   return it->second;

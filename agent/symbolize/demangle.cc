@@ -20,4 +20,40 @@ std::string Demangle(std::string_view mangled) {
   return std::string(demangled.get());
 }
 
+namespace {
+
+bool ConsumeSuffix(std::string_view* name, std::string_view suffix) {
+  if (!name->ends_with(suffix)) return false;
+  name->remove_suffix(suffix.size());
+  return true;
+}
+
+}  // namespace
+
+std::string StripParameters(std::string_view demangled) {
+  std::string_view name = demangled;
+  // Qualifiers after the parameter list: " const", " volatile", " &", ...
+  while (ConsumeSuffix(&name, " const") || ConsumeSuffix(&name, " volatile") ||
+         ConsumeSuffix(&name, " &&") || ConsumeSuffix(&name, " &") ||
+         ConsumeSuffix(&name, " noexcept")) {
+  }
+  if (!name.ends_with(')')) return std::string(demangled);
+  // The '(' matching the final ')': parameter lists may hold parentheses
+  // of their own ("f(void (*)(int))").
+  int depth = 0;
+  for (size_t i = name.size(); i-- > 0;) {
+    if (name[i] == ')') ++depth;
+    if (name[i] == '(' && --depth == 0) {
+      // "(anonymous namespace)" alone, or a cast operator's type: keep all.
+      if (i == 0) return std::string(demangled);
+      return std::string(name.substr(0, i));
+    }
+  }
+  return std::string(demangled);
+}
+
+std::string FunctionDisplayName(std::string_view symbol) {
+  return StripParameters(Demangle(symbol));
+}
+
 }  // namespace inprof::internal

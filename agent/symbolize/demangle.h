@@ -16,6 +16,17 @@ namespace inprof::internal {
 // or cannot be demangled. Not async-signal-safe (allocates).
 std::string Demangle(std::string_view mangled);
 
+// Returns `demangled` without its parameter list and the qualifiers after it
+// ("app::Worker::Spin(int) const" -> "app::Worker::Spin"), keeping template
+// arguments: what pprof's own C++ demangling shows by default, and what
+// reads well in -top and flame graphs. Overloads stay distinct functions
+// through their mangled system_name. Names without a parameter list are
+// returned unchanged. Not async-signal-safe (allocates).
+std::string StripParameters(std::string_view demangled);
+
+// The Function.name the agent ships: StripParameters(Demangle(symbol)).
+std::string FunctionDisplayName(std::string_view symbol);
+
 }  // namespace inprof::internal
 
 #endif  // INPROF_AGENT_SYMBOLIZE_DEMANGLE_H_

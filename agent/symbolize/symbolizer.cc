@@ -205,7 +205,7 @@ std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
   if (symbols == nullptr) symbols = std::make_unique<SymbolTable>(module);
   if (const std::string* name = symbols->Find(address)) {
     physical.system_name = SanitizeUtf8(*name);
-    physical.name = SanitizeUtf8(Demangle(*name));
+    physical.name = SanitizeUtf8(FunctionDisplayName(*name));
   } else {
     physical = UnknownFrame(address);
   }

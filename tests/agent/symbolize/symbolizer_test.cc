@@ -36,7 +36,7 @@ TEST(SymbolizerTest, NamesANoinlineFunctionWithFileAndLine) {
   std::vector<SourceFrame> frames = symbolizer.Symbolize(app::Worker::Spin(1));
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_THAT(frames[0].name, HasSubstr("app::Worker::Spin"));
-  EXPECT_EQ(frames[0].name, "app::Worker::Spin(int)");
+  EXPECT_EQ(frames[0].name, "app::Worker::Spin");
   EXPECT_THAT(frames[0].system_name, StartsWith("_ZN"));
   EXPECT_EQ(frames[0].system_name, "_ZN3app6Worker4SpinEi");
   EXPECT_THAT(frames[0].file, EndsWith("test_functions.cc"));
@@ -50,7 +50,7 @@ TEST(SymbolizerTest, TellsOverloadsApart) {
   Symbolizer symbolizer;
   std::vector<SourceFrame> d = symbolizer.Symbolize(app::Worker::Spin(2.0));
   ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].name, "app::Worker::Spin(double)");
+  EXPECT_EQ(d[0].name, "app::Worker::Spin");
   EXPECT_EQ(d[0].system_name, "_ZN3app6Worker4SpinEd");
   EXPECT_TRUE(app::Worker::SpinDoubleLines().Contains(d[0].line)) << d[0].line;
 }
@@ -61,7 +61,7 @@ TEST(SymbolizerTest, NamesTheFunctionEntryAddress) {
   std::vector<SourceFrame> frames =
       symbolizer.Symbolize(reinterpret_cast<uint64_t>(spin));
   ASSERT_FALSE(frames.empty());
-  EXPECT_EQ(frames.back().name, "app::Worker::Spin(int)");
+  EXPECT_EQ(frames.back().name, "app::Worker::Spin");
   EXPECT_TRUE(app::Worker::SpinIntLines().Contains(frames.back().line));
 }
 
@@ -70,12 +70,12 @@ TEST(SymbolizerTest, InlinedFunctionComesFirst) {
   std::vector<SourceFrame> frames =
       symbolizer.Symbolize(app::OuterWithInline());
   ASSERT_EQ(frames.size(), 2u);
-  EXPECT_EQ(frames[0].name, "app::InlinedLeaf()");
+  EXPECT_EQ(frames[0].name, "app::InlinedLeaf");
   EXPECT_EQ(frames[0].system_name, "_ZN3app11InlinedLeafEv");
   EXPECT_THAT(frames[0].file, EndsWith("test_functions.cc"));
   EXPECT_TRUE(app::InlinedLeafLines().Contains(frames[0].line))
       << frames[0].line;
-  EXPECT_EQ(frames[1].name, "app::OuterWithInline()");
+  EXPECT_EQ(frames[1].name, "app::OuterWithInline");
   EXPECT_THAT(frames[1].file, EndsWith("test_functions.cc"));
   EXPECT_TRUE(app::OuterWithInlineLines().Contains(frames[1].line))
       << frames[1].line;
@@ -155,7 +155,7 @@ TEST(SymbolizerTest, DlopenedLibraryAfterRefreshAndDlcloseAfterRefresh) {
   EXPECT_THAT(frames.back().file, EndsWith("symtest_lib.cc"));
   frames = symbolizer.Symbolize(triple);
   ASSERT_FALSE(frames.empty());
-  EXPECT_EQ(frames.back().name, "symtest::Triple(int)");
+  EXPECT_EQ(frames.back().name, "symtest::Triple");
   EXPECT_EQ(frames.back().system_name, "_ZN7symtest6TripleEi");
 
   // Still mapped in our tables but gone from the process: must not crash.
@@ -172,7 +172,7 @@ TEST(SymbolizerTest, DlopenedLibraryAfterRefreshAndDlcloseAfterRefresh) {
   }
   // Other modules keep working after the refresh.
   EXPECT_EQ(symbolizer.Symbolize(app::Worker::Spin(5)).back().name,
-            "app::Worker::Spin(int)");
+            "app::Worker::Spin");
 }
 
 TEST(SymbolizerTest, DlopenedSystemLibraryByName) {
