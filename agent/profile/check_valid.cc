@@ -5,14 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "agent/base/status_macros.h"
 #include "agent/profile/decode.h"
 #include "agent/profile/gzip.h"
 #include "agent/profile/utf8_validate.h"
-
-#define INPROF_RETURN_IF_ERROR(expr)                       \
-  do {                                                     \
-    if (::inprof::Status s_ = (expr); !s_.ok()) return s_; \
-  } while (false)
 
 namespace inprof::internal {
 namespace {

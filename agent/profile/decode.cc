@@ -4,15 +4,10 @@
 #include <string>
 #include <utility>
 
+#include "agent/base/status_macros.h"
 #include "agent/profile/gzip.h"
 #include "agent/profile/profile_fields.h"
 #include "agent/profile/proto_reader.h"
-
-// Returns from the enclosing function if `expr` yields a non-OK Status.
-#define INPROF_RETURN_IF_ERROR(expr)                       \
-  do {                                                     \
-    if (::inprof::Status s_ = (expr); !s_.ok()) return s_; \
-  } while (false)
 
 namespace inprof::internal {
 namespace {

@@ -18,6 +18,7 @@
 #include "agent/profile/check_valid.h"
 #include "agent/profile/decode.h"
 #include "inprof/agent.h"
+#include "tests/e2e/busy_work.h"
 #include "tests/support/go_tool.h"
 #include "tests/support/temp_dir.h"
 
@@ -25,24 +26,6 @@ namespace inprof::e2e {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Burns CPU until `stop`. Alpha does three times the work per call of Beta,
-// but both loop until told to stop, so each owns its thread's CPU.
-__attribute__((noinline)) uint64_t HotAlpha(const std::atomic<bool>& stop) {
-  uint64_t x = 1;
-  while (!stop.load(std::memory_order_relaxed)) {
-    for (int i = 0; i < 30000; ++i) x = x * 6364136223846793005u + 1;
-  }
-  return x;
-}
-
-__attribute__((noinline)) uint64_t HotBeta(const std::atomic<bool>& stop) {
-  uint64_t x = 3;
-  while (!stop.load(std::memory_order_relaxed)) {
-    for (int i = 0; i < 10000; ++i) x ^= x << 7, x ^= x >> 9;
-  }
-  return x;
-}
 
 int64_t ThreadCpuNanos(pthread_t thread) {
   clockid_t clock;
@@ -97,9 +80,7 @@ class BusyThreads {
 };
 
 TEST(GoPprofCpuTest, SplitAndTotalThroughTheRealGoToolPprof) {
-  Options options;
-  options.port = 0;
-  StatusOr<Agent> agent = Agent::Start(options);
+  StatusOr<Agent> agent = StartAgentOnAnyPort();
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   BusyThreads busy;
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -134,9 +115,7 @@ TEST(GoPprofCpuTest, SplitAndTotalThroughTheRealGoToolPprof) {
 }
 
 TEST(GoPprofCpuTest, SavedProfileIsValidAndFullySymbolized) {
-  Options options;
-  options.port = 0;
-  StatusOr<Agent> agent = Agent::Start(options);
+  StatusOr<Agent> agent = StartAgentOnAnyPort();
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   BusyThreads busy;
   test::TempDir scratch;
@@ -157,9 +136,7 @@ TEST(GoPprofCpuTest, SavedProfileIsValidAndFullySymbolized) {
 }
 
 TEST(GoPprofCpuTest, TwoConcurrentFetchesBothGetCompleteProfiles) {
-  Options options;
-  options.port = 0;
-  StatusOr<Agent> agent = Agent::Start(options);
+  StatusOr<Agent> agent = StartAgentOnAnyPort();
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   BusyThreads busy;
   std::string url = agent->url() + "/debug/pprof/profile?seconds=3";

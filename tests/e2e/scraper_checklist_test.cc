@@ -14,6 +14,7 @@
 #include "agent/profile/decode.h"
 #include "agent/profile/profile.h"
 #include "inprof/agent.h"
+#include "tests/e2e/busy_work.h"
 
 namespace inprof::e2e {
 namespace {
@@ -21,21 +22,11 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-__attribute__((noinline)) uint64_t Work(const std::atomic<bool>& stop) {
-  uint64_t x = 1;
-  while (!stop.load(std::memory_order_relaxed)) {
-    for (int i = 0; i < 10000; ++i) x = x * 2862933555777941757u + 1;
-  }
-  return x;
-}
-
 TEST(ScraperChecklistTest, CpuEndpointAnswersLikeGoForAlloyAndParca) {
-  Options options;
-  options.port = 0;
-  StatusOr<Agent> agent = Agent::Start(options);
+  StatusOr<Agent> agent = StartAgentOnAnyPort();
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   std::atomic<bool> stop{false};
-  std::thread busy([&] { Work(stop); });
+  std::thread busy([&] { HotAlpha(stop); });
 
   httplib::Client client("127.0.0.1", agent->port());
   client.set_read_timeout(std::chrono::seconds(30));
@@ -86,9 +77,7 @@ TEST(ScraperChecklistTest, CpuEndpointAnswersLikeGoForAlloyAndParca) {
 }
 
 TEST(ScraperChecklistTest, ErrorsAreOneLineTextThatGoToolPprofShows) {
-  Options options;
-  options.port = 0;
-  StatusOr<Agent> agent = Agent::Start(options);
+  StatusOr<Agent> agent = StartAgentOnAnyPort();
   ASSERT_TRUE(agent.ok());
   httplib::Client client("127.0.0.1", agent->port());
   httplib::Result result = client.Get("/debug/pprof/profile?seconds=301");
