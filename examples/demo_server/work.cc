@@ -1,0 +1,46 @@
+#include "examples/demo_server/work.h"
+
+#include <algorithm>
+#include <vector>
+
+// Every function here is noinline so that the profile names it even in an
+// optimized build; the point of the demo is a readable profile.
+
+namespace demo {
+
+[[gnu::noinline]] uint64_t Mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+[[gnu::noinline]] bool IsPrime(int64_t n) {
+  if (n < 2) return false;
+  for (int64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+[[gnu::noinline]] int64_t CountPrimes(int64_t n) {
+  int64_t count = 0;
+  for (int64_t i = 2; i <= n; ++i) count += IsPrime(i) ? 1 : 0;
+  return count;
+}
+
+[[gnu::noinline]] uint64_t HashChain(uint64_t seed, int64_t rounds) {
+  uint64_t h = seed;
+  for (int64_t i = 0; i < rounds; ++i) h = Mix64(h ^ static_cast<uint64_t>(i));
+  return h;
+}
+
+[[gnu::noinline]] uint64_t SortRandom(uint64_t seed, int64_t n) {
+  if (n <= 0) return 0;
+  std::vector<uint64_t> values(static_cast<size_t>(n));
+  for (uint64_t& v : values) v = seed = Mix64(seed);
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+}  // namespace demo

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Runs every check CI runs (.ci/run calls this), in phases:
+#   1. format   clang-format --dry-run --Werror on every .h/.cc in git
+#   2. build    RelWithDebInfo with -Werror (build/), ctest
+#   3. asan     AddressSanitizer + UBSan (build-asan/), ctest -LE nosan
+#   4. tsan     ThreadSanitizer (build-tsan/), ctest -LE nosan
+#   5. install  tests/install/run_install_test.sh (find_package + add_subdirectory)
+# Missing Debian packages are installed first (scripts/install-deps.sh).
+# Ends with "N passed, N failed" (ctest cases, plus one per format/install
+# phase, plus one failure per configure/build error); exits 1 on any failure.
+#
+# Usage: scripts/test.sh [--quick] [--no-deps]
+#   --quick    skip the sanitizer phases (3 and 4), for local iteration
+#   --no-deps  do not run scripts/install-deps.sh
+# Environment: JOBS (parallelism for builds and ctest, default 2);
+#   BUILD_DIR (default build; the sanitizer builds use BUILD_DIR-asan and
+#   BUILD_DIR-tsan); INPROF_TEST_CMAKE_ARGS (extra arguments for every
+#   configure, e.g. "-DCMAKE_CXX_COMPILER=clang++").
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${root}" || exit 1
+jobs="${JOBS:-2}"
+build_dir="${BUILD_DIR:-build}"
+read -r -a extra_cmake_args <<<"${INPROF_TEST_CMAKE_ARGS:-}"
+quick=0
+deps=1
+for arg in "$@"; do
+  case "${arg}" in
+    --quick) quick=1 ;;
+    --no-deps) deps=0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *)
+      echo "test.sh: unknown argument '${arg}'" >&2
+      echo "usage: scripts/test.sh [--quick] [--no-deps]" >&2
+      exit 2
+      ;;
+  esac
+done
+
+if [[ "${deps}" == 1 ]]; then
+  bash scripts/install-deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+fi
+
+export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_init_order=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=1:suppressions=$PWD/tests/sanitizers/tsan.supp"
+export CTEST_OUTPUT_ON_FAILURE=1
+
+total_passed=0
+total_failed=0
+summary=()
+phase_passed=0
+phase_failed=0
+
+banner() { printf '\n==== %s ====\n' "$*"; }
+
+# run_phase <name> <function>: runs the phase, times it and adds its counts.
+run_phase() {
+  local name="$1" fn="$2"
+  phase_passed=0
+  phase_failed=0
+  banner "phase ${name}"
+  local start=${SECONDS}
+  "${fn}"
+  local elapsed=$((SECONDS - start))
+  total_passed=$((total_passed + phase_passed))
+  total_failed=$((total_failed + phase_failed))
+  local verdict="ok"
+  [[ "${phase_failed}" -ne 0 ]] && verdict="FAILED"
+  summary+=("$(printf '%-8s %-6s %4d passed %4d failed %4dm%02ds' "${name}" \
+    "${verdict}" "${phase_passed}" "${phase_failed}" $((elapsed / 60)) $((elapsed % 60)))")
+}
+
+phase_format() {
+  local files=() f bad=()
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    # Tracked files plus new ones not yet added (ignored files excluded).
+    while IFS= read -r f; do
+      [[ -f "${f}" ]] && files+=("${f}")
+    done < <(git ls-files --cached --others --exclude-standard -- '*.h' '*.cc' | sort -u)
+  else
+    while IFS= read -r f; do files+=("${f}"); done < <(
+      find agent include tests examples viewer -name '*.h' -o -name '*.cc' 2>/dev/null | sort)
+  fi
+  for f in "${files[@]}"; do
+    clang-format --dry-run --Werror "${f}" >/dev/null 2>&1 || bad+=("${f}")
+  done
+  if [[ ${#bad[@]} -eq 0 ]]; then
+    echo "format: ${#files[@]} files are clang-formatted"
+    phase_passed=1
+  else
+    echo "format: ${#bad[@]} of ${#files[@]} files need clang-format -i:" >&2
+    printf '  %s\n' "${bad[@]}" >&2
+    clang-format --dry-run "${bad[0]}" 2>&1 | head -n 20 >&2
+    phase_failed=1
+  fi
+}
+
+# build_and_ctest <build dir> <ctest args...> -- <cmake args...>
+build_and_ctest() {
+  local dir="$1"
+  shift
+  local ctest_args=()
+  while [[ $# -gt 0 && "$1" != "--" ]]; do ctest_args+=("$1"); shift; done
+  shift
+  if ! cmake -S "${root}" -B "${dir}" "$@" "${extra_cmake_args[@]}"; then
+    echo "test.sh: configure of ${dir} failed" >&2
+    phase_failed=1
+    return
+  fi
+  if ! cmake --build "${dir}" -j "${jobs}"; then
+    echo "test.sh: build of ${dir} failed" >&2
+    phase_failed=1
+    return
+  fi
+  local log="${dir}/ctest.log"
+  ctest --test-dir "${dir}" --output-on-failure --no-tests=error -j "${jobs}" \
+    "${ctest_args[@]}" 2>&1 | tee "${log}"
+  local rc=${PIPESTATUS[0]}
+  local line total failed
+  line="$(grep -Eo '[0-9]+ tests? failed out of [0-9]+' "${log}" | tail -n 1)"
+  if [[ -n "${line}" ]]; then
+    failed="$(awk '{print $1}' <<<"${line}")"
+    total="$(awk '{print $NF}' <<<"${line}")"
+    phase_passed=$((total - failed))
+    phase_failed=${failed}
+  fi
+  # ctest failed without a count (no tests, crash of ctest itself).
+  if [[ "${rc}" -ne 0 && "${phase_failed}" -eq 0 ]]; then
+    phase_failed=1
+  fi
+}
+
+phase_build() {
+  build_and_ctest "${build_dir}" -- \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINPROF_WERROR=ON \
+    -DINPROF_BUILD_TESTS=ON -DINPROF_BUILD_EXAMPLES=ON
+}
+
+phase_asan() {
+  build_and_ctest "${build_dir}-asan" -LE nosan -- \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINPROF_SANITIZE=address,undefined \
+    -DINPROF_BUILD_TESTS=ON -DINPROF_BUILD_BENCH=OFF -DINPROF_BUILD_EXAMPLES=OFF
+}
+
+phase_tsan() {
+  build_and_ctest "${build_dir}-tsan" -LE nosan -- \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINPROF_SANITIZE=thread \
+    -DINPROF_BUILD_TESTS=ON -DINPROF_BUILD_BENCH=OFF -DINPROF_BUILD_EXAMPLES=OFF
+}
+
+phase_install() {
+  if JOBS="${jobs}" bash tests/install/run_install_test.sh; then
+    phase_passed=1
+  else
+    phase_failed=1
+  fi
+}
+
+run_phase format phase_format
+run_phase build phase_build
+if [[ "${quick}" == 1 ]]; then
+  summary+=("asan     skipped (--quick)")
+  summary+=("tsan     skipped (--quick)")
+else
+  run_phase asan phase_asan
+  run_phase tsan phase_tsan
+fi
+run_phase install phase_install
+
+banner "summary"
+printf '%s\n' "${summary[@]}"
+echo "${total_passed} passed, ${total_failed} failed"
+[[ "${total_failed}" -eq 0 ]]
