@@ -190,12 +190,13 @@ std::vector<std::string> Agent::Impl::CpuComments(
   internal::CpuSamplerStats stats = sampler_->stats();
   return {
       "inprof cpu profile: " + std::to_string(options_.hz) +
-          " Hz per-thread CPU-time timers",
+          " Hz per-thread CPU-time timers; " +
+          std::to_string(recorder.threads()) + " threads sampled",
       "lost samples: " + std::to_string(recorder.lost()) + " (reported as " +
           internal::kLostSamplesFrame + ")",
       "truncated stacks: " + std::to_string(recorder.truncated()),
-      "agent totals: signals=" + std::to_string(stats.signals) +
-          " threads_armed=" + std::to_string(stats.threads_armed) +
+      "agent totals since start: signals=" + std::to_string(stats.signals) +
+          " lost=" + std::to_string(stats.lost) +
           " timer_failures=" + std::to_string(stats.timer_failures),
   };
 }

@@ -26,6 +26,7 @@ void CpuProfileRecorder::OnSample(const RawSample& sample) {
   key.pcs.assign(sample.pcs, sample.pcs + sample.depth);
   key.label_set = sample.label_set;
   counts_[std::move(key)] += sample.weight;
+  tids_.insert(sample.tid);
   if (sample.truncated != 0) ++truncated_;
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "agent/cpu/cpu_sampler.h"
@@ -47,10 +48,13 @@ class CpuProfileRecorder : public CpuSampleSink {
   }
   int64_t lost() const { return lost_; }
   int64_t truncated() const { return truncated_; }
+  // Distinct threads that contributed at least one sample.
+  size_t threads() const { return tids_.size(); }
 
  private:
   const uint64_t start_ns_;
   std::unordered_map<StackKey, int64_t, StackKeyHash> counts_;
+  std::unordered_set<uint32_t> tids_;
   int64_t lost_ = 0;
   int64_t truncated_ = 0;
 };

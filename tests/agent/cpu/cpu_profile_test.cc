@@ -42,6 +42,7 @@ TEST(CpuProfileRecorderTest, CountsByStackAndIgnoresSamplesBeforeItsStart) {
   EXPECT_EQ(recorder.counts().size(), 2u);
   EXPECT_EQ(recorder.counts().at(StackKey{{1, 2}, 0}), 4);
   EXPECT_EQ(recorder.lost(), 4);
+  EXPECT_EQ(recorder.threads(), 1u);
 }
 
 TEST(CpuProfileTest, CarriesGoCpuProfileHeaderAndValues) {
