@@ -25,7 +25,11 @@ namespace {
 char* debuginfo_path = nullptr;  // default search: .debug, /usr/lib/debug
 const Dwfl_Callbacks kCallbacks = {
     .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    // Local build-id directories only (where Debian's -dbg packages install).
+    // dwfl_standard_find_debuginfo would, as a last resort, ask debuginfod
+    // servers named by DEBUGINFOD_URLS: network I/O from inside the host,
+    // stalling the profile. Never.
+    .find_debuginfo = dwfl_build_id_find_debuginfo,
     .section_address = nullptr,
     .debuginfo_path = &debuginfo_path,
 };

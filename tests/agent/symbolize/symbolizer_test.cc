@@ -1,6 +1,9 @@
 #include "agent/symbolize/symbolizer.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -261,6 +264,66 @@ TEST(SymbolizerTest, SeparateInstancesWorkConcurrently) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace inprof::internal
+
+namespace inprof::internal {
+namespace {
+
+// A debuginfod "server" on loopback that only counts connection attempts.
+class ListeningSocket {
+ public:
+  ListeningSocket() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    listen(fd_, 16);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~ListeningSocket() { close(fd_); }
+  int port() const { return port_; }
+  bool SomeoneConnected() const {
+    int client = accept(fd_, nullptr, nullptr);
+    if (client < 0) return false;
+    close(client);
+    return true;
+  }
+
+ private:
+  int fd_;
+  int port_;
+};
+
+TEST(SymbolizerTest, NeverAsksDebuginfodServers) {
+  // Hosts often have DEBUGINFOD_URLS set (Debian's profile.d does it); the
+  // agent must never turn a profile request into network I/O.
+  ListeningSocket server;
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  setenv("DEBUGINFOD_URLS", url.c_str(), 1);
+  setenv("DEBUGINFOD_TIMEOUT", "2", 1);
+  setenv("DEBUGINFOD_CACHE_PATH", "/tmp/inprof-debuginfod-test-cache", 1);
+  void* zlib = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(zlib, nullptr);
+  void* crc32 = dlsym(zlib, "crc32");
+  ASSERT_NE(crc32, nullptr);
+  {
+    Symbolizer symbolizer;
+    std::vector<SourceFrame> frames =
+        symbolizer.Symbolize(reinterpret_cast<uint64_t>(crc32));
+    ASSERT_FALSE(frames.empty());
+    EXPECT_EQ(frames.back().name, "crc32");
+  }
+  EXPECT_FALSE(server.SomeoneConnected());
+  unsetenv("DEBUGINFOD_URLS");
+  unsetenv("DEBUGINFOD_TIMEOUT");
+  unsetenv("DEBUGINFOD_CACHE_PATH");
+  dlclose(zlib);
 }
 
 }  // namespace
