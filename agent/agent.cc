@@ -197,7 +197,8 @@ std::vector<std::string> Agent::Impl::CpuComments(
       "truncated stacks: " + std::to_string(recorder.truncated()),
       "agent totals since start: signals=" + std::to_string(stats.signals) +
           " lost=" + std::to_string(stats.lost) +
-          " timer_failures=" + std::to_string(stats.timer_failures),
+          " timer_failures=" + std::to_string(stats.timer_failures) +
+          " map_rebuilds=" + std::to_string(stats.map_rebuilds),
   };
 }
 

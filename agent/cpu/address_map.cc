@@ -133,7 +133,7 @@ std::vector<AddressRange> SortAndMerge(std::vector<AddressRange> ranges) {
             });
   std::vector<AddressRange> merged;
   for (const AddressRange& r : ranges) {
-    if (!merged.empty() && r.start <= merged.back().end) {
+    if (!merged.empty() && r.start < merged.back().end) {
       merged.back().end = std::max(merged.back().end, r.end);
     } else {
       merged.push_back(r);
@@ -172,7 +172,7 @@ AddressMap::AddressMap(std::vector<AddressRange> readable,
             });
 }
 
-bool AddressMap::IsReadable(uint64_t address, size_t length) const noexcept {
+AddressRange AddressMap::RangeContaining(uint64_t address) const noexcept {
   // Last range whose start <= address.
   size_t lo = 0, hi = readable_.size();
   while (lo < hi) {
@@ -183,10 +183,13 @@ bool AddressMap::IsReadable(uint64_t address, size_t length) const noexcept {
       hi = mid;
     }
   }
-  if (lo == 0) return false;
-  const AddressRange& r = readable_[lo - 1];
-  return address >= r.start && address + length <= r.end &&
-         address + length >= address;
+  if (lo == 0 || address >= readable_[lo - 1].end) return AddressRange{};
+  return readable_[lo - 1];
+}
+
+bool AddressMap::IsReadable(uint64_t address, size_t length) const noexcept {
+  AddressRange r = RangeContaining(address);
+  return r.end != 0 && address + length <= r.end && address + length >= address;
 }
 
 const UnwindModule* AddressMap::ModuleFor(uint64_t pc) const noexcept {

@@ -52,6 +52,10 @@ class AddressMap {
   // Async-signal-safe.
   bool IsReadable(uint64_t address, size_t length) const noexcept;
 
+  // The readable range containing `address`, or an empty range.
+  // Async-signal-safe.
+  AddressRange RangeContaining(uint64_t address) const noexcept;
+
   // The module whose code contains `pc`, or nullptr. Async-signal-safe.
   const UnwindModule* ModuleFor(uint64_t pc) const noexcept;
 
@@ -59,8 +63,10 @@ class AddressMap {
   size_t modules() const { return modules_.size(); }
 
  private:
-  std::vector<AddressRange> readable_;  // sorted, non-overlapping
-  std::vector<UnwindModule> modules_;   // sorted by text_start
+  // Sorted, non-overlapping; adjacent mappings stay separate so that the
+  // range holding a stack pointer is that stack's own mapping.
+  std::vector<AddressRange> readable_;
+  std::vector<UnwindModule> modules_;  // sorted by text_start
 };
 
 // The loader's module counters; they change on every dlopen/dlclose, so a

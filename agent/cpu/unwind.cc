@@ -6,6 +6,7 @@
 // signals masked, so one thread can never re-enter it. See unwind.h.
 
 #include <libunwind.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -33,6 +34,8 @@ constexpr int kChunks = 2;
 // Set by Init() after probing: false if the kernel refuses the syscall (some
 // seccomp profiles); reads are then direct, restricted to mapped memory.
 std::atomic<bool> g_kernel_reads{false};
+// Our pid, for process_vm_readv; refreshed in a forked child.
+std::atomic<pid_t> g_pid{0};
 
 // A thread's stack may be newer than the AddressMap: with kernel reads, the
 // window above the interrupted stack pointer is readable anyway.
@@ -49,16 +52,23 @@ struct ChunkCache {
 struct AccessorArgs {
   const ucontext_t* context;
   const AddressMap* map;
-  uint64_t stack_low;
-  uint64_t stack_high;
+  // The interrupted thread's live stack: from its stack pointer to the end of
+  // the mapping holding it. A running thread's own stack cannot be unmapped
+  // under it, so these reads (most of an unwind's) are direct.
+  uint64_t live_low;
+  uint64_t live_high;
+  // Where kernel reads may look for a stack the map does not know yet.
+  uint64_t window_low;
+  uint64_t window_high;
   ChunkCache* cache;
 };
 
 bool KernelRead(uint64_t address, void* out, size_t length) noexcept {
   iovec local{out, length};
   iovec remote{reinterpret_cast<void*>(address), length};
-  ssize_t n = syscall(SYS_process_vm_readv, syscall(SYS_getpid), &local, 1,
-                      &remote, 1, 0);
+  ssize_t n =
+      syscall(SYS_process_vm_readv, g_pid.load(std::memory_order_relaxed),
+              &local, 1, &remote, 1, 0);
   return n == static_cast<ssize_t>(length);
 }
 
@@ -152,15 +162,24 @@ int GetDynInfoListAddr(unw_addr_space_t, unw_word_t*, void*) noexcept {
   return -UNW_ENOINFO;  // no JIT-registered unwind info
 }
 
+bool Within(uint64_t address, uint64_t low, uint64_t high) noexcept {
+  return address >= low && address + sizeof(unw_word_t) <= high &&
+         address + sizeof(unw_word_t) > address;
+}
+
 int AccessMem(unw_addr_space_t, unw_word_t address, unw_word_t* value,
               int write, void* arg) noexcept {
   const auto* args = static_cast<const AccessorArgs*>(arg);
   if (write != 0) return -UNW_EINVAL;
+  if (Within(address, args->live_low, args->live_high)) {
+    std::memcpy(value, reinterpret_cast<const void*>(address), sizeof(*value));
+    return 0;
+  }
   bool mapped = args->map->IsReadable(address, sizeof(unw_word_t));
   if (g_kernel_reads.load(std::memory_order_relaxed)) {
-    bool in_stack = address >= args->stack_low &&
-                    address + sizeof(unw_word_t) <= args->stack_high;
-    if (!mapped && !in_stack) return -UNW_EINVAL;
+    if (!mapped && !Within(address, args->window_low, args->window_high)) {
+      return -UNW_EINVAL;
+    }
     return CachedRead(*args->cache, address, value) ? 0 : -UNW_EINVAL;
   }
   if (!mapped) return -UNW_EINVAL;
@@ -229,6 +248,12 @@ Status Unwinder::Init(const AddressMap& map) {
   unw_set_cache_size(space, 4096, 0);
   address_space_ = space;
 
+  static pthread_once_t at_fork_once = PTHREAD_ONCE_INIT;
+  pthread_once(&at_fork_once, [] {
+    pthread_atfork(nullptr, nullptr,
+                   [] { g_pid.store(getpid(), std::memory_order_relaxed); });
+  });
+  g_pid.store(getpid(), std::memory_order_relaxed);
   uint64_t probe = 0x1234, copy = 0;
   g_kernel_reads.store(
       KernelRead(reinterpret_cast<uint64_t>(&probe), &copy, sizeof(copy)) &&
@@ -267,7 +292,10 @@ UnwindResult Unwinder::Unwind(const ucontext_t& context, const AddressMap& map,
     }
   }
   ChunkCache cache;
-  AccessorArgs args{&context, &map, sp - kRedZone, sp + kStackWindow, &cache};
+  AddressRange live = map.RangeContaining(sp);
+  AccessorArgs args{&context, &map,          live.end != 0 ? sp : 0,
+                    live.end, sp - kRedZone, sp + kStackWindow,
+                    &cache};
   unw_cursor_t cursor;
   if (unw_init_remote(&cursor, static_cast<unw_addr_space_t>(address_space_),
                       &args) < 0) {

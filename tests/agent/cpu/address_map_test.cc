@@ -62,11 +62,17 @@ TEST(AddressMapTest, FileBackedDataMappingsAreNotReadable) {
   unlink(path);
 }
 
-TEST(AddressMapTest, RangeBoundsAreExactAndRangesMerge) {
-  AddressMap map({{0x3000, 0x4000}, {0x1000, 0x2000}, {0x2000, 0x2800}},
-                 {{0x1000, 0x1800, 0, 0, 0}});
-  EXPECT_EQ(map.readable_ranges(), 2u);
-  EXPECT_TRUE(map.IsReadable(0x1ff8, 16));  // crosses the merged boundary
+TEST(AddressMapTest, RangeBoundsAreExactAndOverlapsMerge) {
+  AddressMap map(
+      {{0x3000, 0x4000}, {0x1000, 0x2000}, {0x1800, 0x2000}, {0x2000, 0x2800}},
+      {{0x1000, 0x1800, 0, 0, 0}});
+  // Overlapping ranges merge; adjacent ones stay apart (one mapping each).
+  EXPECT_EQ(map.readable_ranges(), 3u);
+  EXPECT_TRUE(map.IsReadable(0x1ff8, 8));
+  EXPECT_FALSE(map.IsReadable(0x1ff8, 16));  // crosses into the next mapping
+  EXPECT_EQ(map.RangeContaining(0x2100).start, 0x2000u);
+  EXPECT_EQ(map.RangeContaining(0x2100).end, 0x2800u);
+  EXPECT_EQ(map.RangeContaining(0x2900).end, 0u);
   EXPECT_FALSE(map.IsReadable(0x27fc, 8));  // runs past the end
   EXPECT_TRUE(map.IsReadable(0x3ff8, 8));
   EXPECT_FALSE(map.IsReadable(0x4000, 1));
