@@ -51,7 +51,7 @@ struct CpuSamplerOptions {
   int signo = 0;  // 0: SIGPROF
   int hz = 100;
   int max_depth = kMaxStackDepth;
-  // Samples arrive at most at (busy cores x hz); drained every 20 ms, 1024
+  // Samples arrive at most at (busy cores x hz); drained every 50 ms, 1024
   // slots (about 1 MiB) cover 64 busy cores at 100 Hz with room to spare.
   size_t ring_capacity = 1024;
 };
