@@ -57,8 +57,8 @@ uint32_t CompileUnitIndex::InternFunction(Dwarf_Die* die) {
   if (symbol != nullptr) {
     info.named = true;
     info.system_name = SanitizeUtf8(symbol);
-    info.name =
-        linkage != nullptr ? SanitizeUtf8(FunctionDisplayName(linkage)) : info.system_name;
+    info.name = linkage != nullptr ? SanitizeUtf8(FunctionDisplayName(linkage))
+                                   : info.system_name;
   }
   functions_.push_back(std::move(info));
   return it->second;

@@ -1,0 +1,509 @@
+// The CPU-overhead benchmark of issue 2, item 9: throughput of a CPU-bound
+// two-thread program while a 100 Hz CPU profile is being taken, by inprof or
+// by gperftools' libprofiler, against the same program with no profiler.
+//
+//   cpu_overhead_benchmark --mode=none|inprof|inprof_warm|gperftools
+//       [--seconds=5] [--threads=2] [--warmup_ms=1000] [--profile_out=PATH]
+//
+// One run measures one mode and prints one line of key=value pairs; the
+// alternation of modes, the rounds and the medians are in
+// tests/bench/run_cpu_overhead.sh, and the figures in BENCHMARKS.md.
+//
+// All modes are the same binary, so the workload's machine code and its
+// addresses are identical between them (a 1% figure is within reach of
+// code-alignment effects). libprofiler is dlopen()ed by the gperftools mode
+// only; the inprof agent is linked in but only started by the inprof modes,
+// and an unstarted agent has no thread, timer or signal handler.
+//
+// The measured window:
+//   none:       S seconds of sleep on the main thread.
+//   inprof:     from sending GET /debug/pprof/profile?seconds=S to having the
+//               whole 200 response, so the agent's symbolization, encoding
+//               and gzip (which run while the workers keep working) count.
+//               This is the process's first profile: the symbolizer starts
+//               cold (reads and indexes the DWARF of every module).
+//   inprof_warm: the same, after a 1 s profile fetched during the warm-up,
+//               as for the second and later fetches of a long-running
+//               server (the agent keeps its symbolizer between requests).
+//   gperftools: from ProfilerStart() to the return of ProfilerStop(), which
+//               writes the profile file.
+// Throughput is work units completed by the workers inside the window,
+// divided by the window's wall time.
+
+#include <dlfcn.h>
+#include <httplib.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/profile/decode.h"
+#include "inprof/agent.h"
+
+namespace inprof::bench {
+namespace {
+
+// ---------------------------------------------------------------------------
+// The workload: a toy request handler. Each request formats a name, looks it
+// up in or updates a per-thread hash map (node allocation and freeing), and
+// scores it with a few rounds of integer mixing. The calls are kept out of
+// line so a sample's stack is about a dozen frames deep, as in a server, and
+// the unwinder has real work to do.
+// ---------------------------------------------------------------------------
+
+constexpr uint64_t kKeySpace = 1 << 14;  // table settles near 10k entries
+constexpr int kRequestsPerUnit = 64;
+
+struct Entry {
+  uint64_t hits = 0;
+  std::string name;  // past the small-string buffer half of the time
+};
+
+using Table = std::unordered_map<uint64_t, Entry>;
+
+struct Request {
+  uint64_t key;
+  uint32_t op;  // 0..9: 0-4 lookup, 5-7 upsert, 8-9 erase
+  char name[48];
+};
+
+uint64_t NextRandom(uint64_t& state) {
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state;
+}
+
+__attribute__((noinline)) uint64_t MixRound(uint64_t x, int rounds) {
+  if (rounds == 0) return x;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return MixRound(x, rounds - 1) + static_cast<uint64_t>(rounds);
+}
+
+__attribute__((noinline)) uint64_t ScoreRequest(const Request& request) {
+  uint64_t h = std::hash<std::string_view>()(request.name);
+  return MixRound(h ^ request.key, 6);
+}
+
+__attribute__((noinline)) void DecodeRequest(uint64_t& rng, Request& request) {
+  uint64_t r = NextRandom(rng);
+  request.key = r % kKeySpace;
+  request.op = static_cast<uint32_t>((r >> 20) % 10);
+  // Every other name is too long for std::string's inline buffer.
+  std::snprintf(request.name, sizeof(request.name),
+                (r >> 40) & 1 ? "user-%" PRIu64 "-session-%" PRIx64
+                              : "u%" PRIu64 "-%" PRIx64,
+                request.key, (r >> 44) & 0xffff);
+}
+
+__attribute__((noinline)) uint64_t UpsertEntry(Table& table,
+                                               const Request& request) {
+  Entry& entry = table[request.key];
+  if (entry.hits++ == 0) entry.name = request.name;
+  return entry.hits;
+}
+
+__attribute__((noinline)) uint64_t ApplyToTable(Table& table,
+                                                const Request& request) {
+  if (request.op < 5) {
+    auto it = table.find(request.key);
+    return it == table.end() ? 0 : it->second.hits + it->second.name.size();
+  }
+  if (request.op < 8) return UpsertEntry(table, request);
+  return table.erase(request.key);
+}
+
+__attribute__((noinline)) uint64_t HandleRequest(uint64_t& rng, Table& table) {
+  Request request;
+  DecodeRequest(rng, request);
+  uint64_t result = ApplyToTable(table, request);
+  return result + ScoreRequest(request);
+}
+
+// One work unit.
+__attribute__((noinline)) uint64_t HandleBatch(uint64_t& rng, Table& table) {
+  uint64_t sum = 0;
+  for (int i = 0; i < kRequestsPerUnit; ++i) sum += HandleRequest(rng, table);
+  return sum;
+}
+
+// Per-worker counters, each on its own cache line so the main thread's
+// reads do not slow the workers down.
+struct alignas(64) WorkerSlot {
+  std::atomic<uint64_t> units{0};
+  std::atomic<uint64_t> sink{0};
+};
+
+__attribute__((noinline)) void WorkerLoop(const std::atomic<bool>& stop,
+                                          uint64_t seed, WorkerSlot& slot) {
+  Table table;
+  uint64_t rng = seed;
+  uint64_t sink = 0;
+  uint64_t units = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    sink += HandleBatch(rng, table);
+    slot.units.store(++units, std::memory_order_relaxed);
+  }
+  slot.sink.store(sink, std::memory_order_relaxed);
+}
+
+int64_t ClockNanos(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// A point in time as the benchmark sees it.
+struct Snapshot {
+  int64_t wall_ns = 0;
+  int64_t process_cpu_ns = 0;
+  int64_t worker_cpu_ns = 0;
+  uint64_t units = 0;
+};
+
+// The worker threads. Not thread-safe: owned by the main thread.
+class Workers {
+ public:
+  explicit Workers(int count) : slots_(count) {
+    for (int i = 0; i < count; ++i) {
+      threads_.emplace_back(WorkerLoop, std::cref(stop_),
+                            0x9e3779b97f4a7c15ULL * (i + 1),
+                            std::ref(slots_[i]));
+    }
+  }
+  Workers(const Workers&) = delete;
+  Workers& operator=(const Workers&) = delete;
+  ~Workers() { Stop(); }
+
+  Snapshot Take() {
+    Snapshot s;
+    s.wall_ns = ClockNanos(CLOCK_MONOTONIC);
+    s.process_cpu_ns = ClockNanos(CLOCK_PROCESS_CPUTIME_ID);
+    for (size_t i = 0; i < threads_.size(); ++i) {
+      s.units += slots_[i].units.load(std::memory_order_relaxed);
+      clockid_t clock;
+      if (pthread_getcpuclockid(threads_[i].native_handle(), &clock) == 0) {
+        s.worker_cpu_ns += ClockNanos(clock);
+      }
+    }
+    return s;
+  }
+
+  void Stop() {
+    stop_ = true;
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<WorkerSlot> slots_;
+  std::vector<std::thread> threads_;
+};
+
+// ---------------------------------------------------------------------------
+// Flags and modes.
+// ---------------------------------------------------------------------------
+
+struct Flags {
+  std::string mode;
+  int seconds = 5;
+  int threads = 2;
+  int warmup_ms = 1000;
+  std::string profile_out;  // empty: a temporary file, removed afterwards
+};
+
+bool ParseFlags(int argc, char** argv, Flags& flags) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto take = [&](std::string_view name, std::string& value) {
+      if (arg.substr(0, name.size()) != name) return false;
+      value = std::string(arg.substr(name.size()));
+      return true;
+    };
+    std::string value;
+    if (take("--mode=", value)) {
+      flags.mode = value;
+    } else if (take("--seconds=", value)) {
+      flags.seconds = std::atoi(value.c_str());
+    } else if (take("--threads=", value)) {
+      flags.threads = std::atoi(value.c_str());
+    } else if (take("--warmup_ms=", value)) {
+      flags.warmup_ms = std::atoi(value.c_str());
+    } else if (take("--profile_out=", value)) {
+      flags.profile_out = value;
+    } else {
+      std::fprintf(stderr, "unknown argument: %s\n", argv[i]);
+      return false;
+    }
+  }
+  if (flags.mode != "none" && flags.mode != "inprof" &&
+      flags.mode != "inprof_warm" && flags.mode != "gperftools") {
+    std::fprintf(stderr,
+                 "--mode must be none, inprof, inprof_warm or gperftools\n");
+    return false;
+  }
+  if (flags.seconds < 1 || flags.threads < 1 || flags.warmup_ms < 0) {
+    std::fprintf(stderr, "--seconds and --threads must be >= 1\n");
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+bool WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary);
+  out << data;
+  return static_cast<bool>(out);
+}
+
+// Counts the samples in a gperftools (legacy binary) CPU profile: a header
+// of five words (0, 3, 0, period in microseconds, 0), then records of
+// (count, depth, pc...), ended by the record (0, 1, 0). All words are
+// uintptr_t in native byte order. Returns -1 if the file does not parse.
+int64_t CountLegacySamples(const std::string& data, int64_t& period_us) {
+  size_t words = data.size() / sizeof(uintptr_t);
+  auto word = [&](size_t i) {
+    uintptr_t w;
+    std::memcpy(&w, data.data() + i * sizeof(uintptr_t), sizeof(w));
+    return w;
+  };
+  if (words < 5 || word(0) != 0 || word(1) != 3) return -1;
+  period_us = static_cast<int64_t>(word(3));
+  int64_t samples = 0;
+  size_t i = 5;
+  while (i + 2 <= words) {
+    uintptr_t count = word(i), depth = word(i + 1);
+    if (count == 0 && depth == 1) return samples;  // the trailer
+    samples += static_cast<int64_t>(count);
+    i += 2 + depth;
+  }
+  return -1;
+}
+
+// The profiler-specific part of a run. A Window starts profiling, blocks
+// for the window, stops, and keeps the profile it got in `data`; it returns
+// false (with a message on stderr) if no profile was taken. Checking and
+// decoding the profile happen after the window closes, in a Describe
+// function that appends key=value results to `out`.
+using WindowFn = bool (*)(const Flags&, std::string& data);
+using DescribeFn = bool (*)(const Flags&, const std::string& data,
+                            std::ostringstream& out);
+
+bool WindowNone(const Flags& flags, std::string&) {
+  std::this_thread::sleep_for(std::chrono::seconds(flags.seconds));
+  return true;
+}
+
+bool DescribeNone(const Flags&, const std::string&, std::ostringstream&) {
+  return true;
+}
+
+// The agent is started before the workers (outside the window) and the
+// profile is fetched over real HTTP, as `go tool pprof` would.
+std::optional<Agent> g_agent;
+
+// Fetches a `seconds`-long CPU profile into `data`.
+bool FetchProfile(int seconds, std::string& data) {
+  httplib::Client client("127.0.0.1", g_agent->port());
+  client.set_read_timeout(seconds + 60, 0);
+  std::string path = "/debug/pprof/profile?seconds=" + std::to_string(seconds);
+  httplib::Result result = client.Get(path.c_str());
+  if (!result) {
+    std::fprintf(stderr, "GET %s failed: %s\n", path.c_str(),
+                 httplib::to_string(result.error()).c_str());
+    return false;
+  }
+  if (result->status != 200 || result->body.empty()) {
+    std::fprintf(stderr, "GET %s: status %d, %zu bytes: %s\n", path.c_str(),
+                 result->status, result->body.size(),
+                 result->body.substr(0, 200).c_str());
+    return false;
+  }
+  data = std::move(result->body);
+  return true;
+}
+
+bool WindowInprof(const Flags& flags, std::string& data) {
+  return FetchProfile(flags.seconds, data);
+}
+
+bool DescribeInprof(const Flags& flags, const std::string& data,
+                    std::ostringstream& out) {
+  StatusOr<internal::Profile> profile = internal::DecodeProfile(data);
+  if (!profile.ok()) {
+    std::fprintf(stderr, "profile does not decode: %s\n",
+                 profile.status().ToString().c_str());
+    return false;
+  }
+  int64_t samples = 0, cpu_ns = 0;
+  for (const internal::Sample& sample : profile->samples) {
+    if (sample.values.size() >= 2) {
+      samples += sample.values[0];
+      cpu_ns += sample.values[1];
+    }
+  }
+  out << " profile_bytes=" << data.size() << " samples=" << samples
+      << " sampled_cpu_ms=" << cpu_ns / 1000000
+      << " period_ns=" << profile->period
+      << " profile_duration_ms=" << profile->duration_nanos / 1000000;
+  if (!flags.profile_out.empty() && !WriteFile(flags.profile_out, data)) {
+    std::fprintf(stderr, "cannot write %s\n", flags.profile_out.c_str());
+    return false;
+  }
+  return true;
+}
+
+// libprofiler's entry points, resolved with dlsym.
+struct Gperftools {
+  void* handle = nullptr;
+  int (*start)(const char*) = nullptr;
+  void (*stop)() = nullptr;
+};
+Gperftools g_gperftools;
+
+bool LoadGperftools() {
+  g_gperftools.handle = dlopen("libprofiler.so.0", RTLD_NOW | RTLD_LOCAL);
+  if (g_gperftools.handle == nullptr) {
+    std::fprintf(stderr,
+                 "dlopen libprofiler.so.0: %s (apt-get install "
+                 "libgoogle-perftools4)\n",
+                 dlerror());
+    return false;
+  }
+  g_gperftools.start = reinterpret_cast<int (*)(const char*)>(
+      dlsym(g_gperftools.handle, "ProfilerStart"));
+  g_gperftools.stop =
+      reinterpret_cast<void (*)()>(dlsym(g_gperftools.handle, "ProfilerStop"));
+  if (g_gperftools.start == nullptr || g_gperftools.stop == nullptr) {
+    std::fprintf(stderr, "libprofiler.so.0 lacks ProfilerStart/Stop\n");
+    return false;
+  }
+  return true;
+}
+
+std::string GperftoolsPath(const Flags& flags) {
+  if (!flags.profile_out.empty()) return flags.profile_out;
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir && *dir ? dir : "/tmp") + "/cpu_overhead." +
+         std::to_string(getpid()) + ".gperftools.prof";
+}
+
+bool WindowGperftools(const Flags& flags, std::string& data) {
+  std::string path = GperftoolsPath(flags);
+  if (!g_gperftools.start(path.c_str())) {
+    std::fprintf(stderr, "ProfilerStart(%s) failed\n", path.c_str());
+    return false;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(flags.seconds));
+  g_gperftools.stop();  // writes the rest of the profile and closes the file
+  data = path;
+  return true;
+}
+
+bool DescribeGperftools(const Flags& flags, const std::string& path,
+                        std::ostringstream& out) {
+  std::optional<std::string> data = ReadFile(path);
+  if (flags.profile_out.empty()) std::remove(path.c_str());
+  if (!data.has_value() || data->empty()) {
+    std::fprintf(stderr, "gperftools wrote no profile to %s\n", path.c_str());
+    return false;
+  }
+  int64_t period_us = 0;
+  int64_t samples = CountLegacySamples(*data, period_us);
+  if (samples < 0) {
+    std::fprintf(stderr, "cannot parse the gperftools profile %s\n",
+                 path.c_str());
+    return false;
+  }
+  out << " profile_bytes=" << data->size() << " samples=" << samples
+      << " period_ns=" << period_us * 1000;
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(argc, argv, flags)) return 2;
+
+  WindowFn window = WindowNone;
+  DescribeFn describe = DescribeNone;
+  bool prefetch = flags.mode == "inprof_warm";
+  if (flags.mode == "inprof" || flags.mode == "inprof_warm") {
+    Options options;
+    options.port = 0;
+    StatusOr<Agent> agent = Agent::Start(options);
+    if (!agent.ok()) {
+      std::fprintf(stderr, "Agent::Start: %s\n",
+                   agent.status().ToString().c_str());
+      return 1;
+    }
+    g_agent.emplace(std::move(*agent));
+    window = WindowInprof;
+    describe = DescribeInprof;
+  } else if (flags.mode == "gperftools") {
+    if (!LoadGperftools()) return 1;
+    window = WindowGperftools;
+    describe = DescribeGperftools;
+  }
+
+  std::string data;
+  Snapshot before, after;
+  bool ok;
+  {
+    Workers workers(flags.threads);
+    std::string first_profile;
+    if (prefetch && !FetchProfile(1, first_profile)) return 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(flags.warmup_ms));
+    before = workers.Take();
+    ok = window(flags, data);
+    after = workers.Take();
+  }
+  g_agent.reset();
+  std::ostringstream details;
+  if (!ok || !describe(flags, data, details)) return 1;
+
+  double wall_s = (after.wall_ns - before.wall_ns) / 1e9;
+  double worker_cpu_s = (after.worker_cpu_ns - before.worker_cpu_ns) / 1e9;
+  double other_cpu_s =
+      (after.process_cpu_ns - before.process_cpu_ns) / 1e9 - worker_cpu_s;
+  uint64_t units = after.units - before.units;
+  std::printf("mode=%s threads=%d window_s=%.3f work_units=%" PRIu64
+              " work_units_per_second=%.1f worker_cpu_s=%.3f"
+              " units_per_worker_cpu_second=%.1f other_cpu_ms=%.1f%s\n",
+              flags.mode.c_str(), flags.threads, wall_s, units, units / wall_s,
+              worker_cpu_s, units / worker_cpu_s, other_cpu_s * 1000,
+              details.str().c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace inprof::bench
+
+int main(int argc, char** argv) { return inprof::bench::Main(argc, argv); }

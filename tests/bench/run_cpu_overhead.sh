@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# CPU overhead of a 100 Hz profile (issue 2, item 9; figures in BENCHMARKS.md).
+#
+# Runs tests/bench/cpu_overhead_benchmark in four modes -- no profiler; an
+# inprof profile fetched over HTTP as the process's first (cold symbolizer)
+# and as a later fetch (inprof_warm); gperftools' ProfilerStart/ProfilerStop
+# -- alternating them round by round (the order rotates each round, so no
+# mode is always first or always follows another), and prints every run,
+# then the per-mode medians and the overhead of each profiler against no
+# profiler, over all rounds and over the quiet rounds only.
+#
+# Usage: tests/bench/run_cpu_overhead.sh [ROUNDS [SECONDS]]
+#   ROUNDS   rounds of four runs each (default 7)
+#   SECONDS  measured window per run (default 5)
+# Environment:
+#   BUILD_DIR  build directory (default <repo>/build-bench; configured and
+#              built here if the benchmark binary is missing or stale)
+#   THREADS    worker threads (default 2)
+#   RAW_OUT    also keep the raw key=value lines in this file
+#
+# Two overhead figures are printed for each profiler:
+#   wall:  work units per wall second against no profiler, median of the
+#          per-round ratios (the issue's figure; on a shared machine it also
+#          carries whatever else ran in that second);
+#   cpu:   cost in CPU time: the slowdown of the workers per second of their
+#          own CPU time (signal handler, unwinding, cache pollution) plus the
+#          profiler's own threads' CPU time (collector, HTTP, symbolization,
+#          encoding) relative to the workers' -- less sensitive to other
+#          processes stealing the cores.
+# A round is quiet when, in each of its runs, the workers got at least 95% of
+# THREADS cores for the whole window (on a 2-core machine any other busy
+# process breaks that); the quiet-round medians are the cleaner figures.
+set -euo pipefail
+
+rounds=${1:-7}
+seconds=${2:-5}
+threads=${THREADS:-2}
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build_dir=${BUILD_DIR:-$repo/build-bench}
+binary=$build_dir/tests/bench/cpu_overhead_benchmark
+
+if ! [[ $rounds =~ ^[1-9][0-9]*$ && $seconds =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: $0 [ROUNDS [SECONDS]]  (positive integers)" >&2
+  exit 2
+fi
+
+if [[ ! -f $build_dir/CMakeCache.txt ]]; then
+  cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DINPROF_BUILD_TESTS=ON -DINPROF_BUILD_BENCH=ON >&2
+fi
+cmake --build "$build_dir" -j2 --target cpu_overhead_benchmark >&2
+
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+
+echo "# cpu_overhead_benchmark: $rounds rounds x 4 modes, ${seconds}s window," \
+  "$threads worker threads"
+echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  nproc=$(nproc)" \
+  "cpu=\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)\"" \
+  "kernel=$(uname -r)"
+echo "# loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+modes=(none inprof inprof_warm gperftools)
+for ((r = 0; r < rounds; r++)); do
+  for ((k = 0; k < ${#modes[@]}; k++)); do
+    mode=${modes[$(((r + k) % ${#modes[@]}))]}
+    line=$("$binary" --mode="$mode" --seconds="$seconds" --threads="$threads" \
+      2>/dev/null) || {
+      echo "run failed: $binary --mode=$mode (rerun it to see why)" >&2
+      exit 1
+    }
+    echo "round=$((r + 1)) $line" | tee -a "$raw"
+  done
+done
+echo "# loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ -n ${RAW_OUT:-} ]]; then cp "$raw" "$RAW_OUT"; fi
+
+awk -v rounds="$rounds" -v seconds="$seconds" -v threads="$threads" '
+function field(key,   i, kv) {
+  for (i = 1; i <= NF; i++) {
+    split($i, kv, "=")
+    if (kv[1] == key) return kv[2]
+  }
+  return ""
+}
+# Median of a[1..n]; sorts a in place (mawk has no asort).
+function median(a, n,   i, j, t) {
+  if (n == 0) return "nan"
+  for (i = 2; i <= n; i++) {
+    t = a[i]
+    for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
+    a[j + 1] = t
+  }
+  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{
+  r = field("round"); m = field("mode")
+  split("work_units_per_second units_per_worker_cpu_second worker_cpu_s " \
+        "other_cpu_ms samples window_s", keys, " ")
+  for (k in keys) v[r, m, keys[k]] = field(keys[k])
+  if (field("worker_cpu_s") < 0.95 * threads * field("window_s")) busy[r] = 1
+}
+# Prints the summary table over the rounds with use[r] set.
+function summary(title, use,   i, m, r, n, a, w, c, s, q, wall, percpu, other,
+                 window, wall_ratio, cpu_ratio, extra_cpu, sampled_cpu_s,
+                 wall_ovh, cpu_ovh, samples, rate, used) {
+  used = 0
+  for (r = 1; r <= rounds; r++) used += use[r]
+  printf "\n%s (%d rounds)\n", title, used
+  if (used == 0) return
+  printf "%-12s %11s %11s %9s %9s %8s %8s %9s %9s\n", "mode", "units/s",
+    "units/cpu_s", "wall_ovh%", "cpu_ovh%", "samples", "hz/cpu_s",
+    "other_ms", "window_s"
+  for (i = 1; i <= nmodes; i++) {
+    m = modes[i]
+    n = 0; for (r = 1; r <= rounds; r++) if (use[r]) a[++n] = v[r, m, "work_units_per_second"]
+    wall = median(a, n)
+    n = 0; for (r = 1; r <= rounds; r++) if (use[r]) a[++n] = v[r, m, "units_per_worker_cpu_second"]
+    percpu = median(a, n)
+    n = 0; for (r = 1; r <= rounds; r++) if (use[r]) a[++n] = v[r, m, "other_cpu_ms"]
+    other = median(a, n)
+    n = 0; for (r = 1; r <= rounds; r++) if (use[r]) a[++n] = v[r, m, "window_s"]
+    window = median(a, n)
+    wall_ovh = "-"; cpu_ovh = "-"; samples = "-"; rate = "-"
+    if (m != "none") {
+      # Paired per round: this mode against the none run of the same round.
+      n = 0
+      for (r = 1; r <= rounds; r++) {
+        if (!use[r]) continue
+        wall_ratio = v[r, m, "work_units_per_second"] / v[r, "none", "work_units_per_second"]
+        cpu_ratio = v[r, m, "units_per_worker_cpu_second"] / v[r, "none", "units_per_worker_cpu_second"]
+        extra_cpu = v[r, m, "other_cpu_ms"] / (1000 * v[r, m, "worker_cpu_s"])
+        w[++n] = 100 * (1 - wall_ratio)
+        c[n] = 100 * (1 - cpu_ratio / (1 + extra_cpu))
+        s[n] = v[r, m, "samples"]
+        # Worker CPU time while the profiler was sampling: the inprof
+        # window also holds the encoding after the S seconds of sampling.
+        sampled_cpu_s = v[r, m, "worker_cpu_s"] * seconds / v[r, m, "window_s"]
+        q[n] = v[r, m, "samples"] / sampled_cpu_s
+      }
+      wall_ovh = sprintf("%.2f", median(w, n))
+      cpu_ovh = sprintf("%.2f", median(c, n))
+      samples = sprintf("%.0f", median(s, n))
+      rate = sprintf("%.1f", median(q, n))
+    }
+    printf "%-12s %11.0f %11.0f %9s %9s %8s %8s %9.1f %9.3f\n", m, wall,
+      percpu, wall_ovh, cpu_ovh, samples, rate, other, window
+  }
+}
+END {
+  nmodes = split("none inprof inprof_warm gperftools", modes, " ")
+  printf "\nper round: work units per wall second (per worker CPU second)\n"
+  printf "%-7s", "round"
+  for (i = 1; i <= nmodes; i++) printf " %21s", modes[i]
+  printf "\n"
+  for (r = 1; r <= rounds; r++) {
+    printf "%-7s", r (busy[r] ? "" : "*")
+    for (i = 1; i <= nmodes; i++)
+      printf " %11.0f (%7.0f)", v[r, modes[i], "work_units_per_second"],
+        v[r, modes[i], "units_per_worker_cpu_second"]
+    printf "\n"
+    all[r] = 1
+    quiet[r] = busy[r] ? 0 : 1
+  }
+  printf "(* = quiet round: every run had the workers on >= 95%% of %d cores)\n", threads
+  summary("medians, all rounds", all)
+  summary("medians, quiet rounds only", quiet)
+  printf "\nwall_ovh%%: median over rounds of 1 - (units/wall s) / (same of none, same round)\n"
+  printf "cpu_ovh%%:  median over rounds of 1 - (units per worker CPU s ratio) /\n"
+  printf "           (1 + profiler threads CPU / worker threads CPU)\n"
+  printf "hz/cpu_s:  samples per worker CPU second while sampling (100 = 100 Hz)\n"
+  printf "other_ms:  CPU ms of non-worker threads in the window (agent, libprofiler)\n"
+}' "$raw"
