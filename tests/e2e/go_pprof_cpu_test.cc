@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -107,11 +108,20 @@ TEST(GoPprofCpuTest, SplitAndTotalThroughTheRealGoToolPprof) {
   double measured_share = 100.0 * alpha / (alpha + beta);
   double profiled_share = 100.0 * alpha_ms / (alpha_ms + beta_ms);
   EXPECT_NEAR(profiled_share, measured_share, 5.0) << *text;
-  // The total: threads x seconds, and the threads' measured CPU time.
-  EXPECT_NEAR(total_ms, 2 * kSeconds * 1000.0, 0.2 * 2 * kSeconds * 1000.0)
-      << *text;
+  // The total against the threads' own CPU clocks: what they really ran.
   double measured_ms = (alpha + beta) / 1e6;
   EXPECT_NEAR(alpha_ms + beta_ms, measured_ms, 0.2 * measured_ms) << *text;
+  EXPECT_NEAR(total_ms, measured_ms, 0.2 * measured_ms) << *text;
+  // And against threads x seconds, when the machine gave the two threads
+  // their two cores (a busy CI neighbour can take one; then the clocks above
+  // are the truth and this comparison would only measure the neighbour).
+  double ideal_ms = 2 * kSeconds * 1000.0;
+  if (measured_ms >= 0.8 * ideal_ms) {
+    EXPECT_NEAR(total_ms, ideal_ms, 0.2 * ideal_ms) << *text;
+  } else {
+    std::printf("note: machine busy, the threads ran %.0f of %.0f ms\n",
+                measured_ms, ideal_ms);
+  }
 }
 
 TEST(GoPprofCpuTest, SavedProfileIsValidAndFullySymbolized) {
@@ -142,6 +152,7 @@ TEST(GoPprofCpuTest, TwoConcurrentFetchesBothGetCompleteProfiles) {
   std::string url = agent->url() + "/debug/pprof/profile?seconds=3";
   test::TempDir scratch;
   test::CommandResult first, second;
+  int64_t cpu0 = busy.alpha_cpu() + busy.beta_cpu();
   std::thread other([&] {
     second = test::GoToolPprof(
         {"-top", "-unit=ms", "-output=" + scratch.path() + "/b.txt", url});
@@ -149,13 +160,16 @@ TEST(GoPprofCpuTest, TwoConcurrentFetchesBothGetCompleteProfiles) {
   first = test::GoToolPprof(
       {"-top", "-unit=ms", "-output=" + scratch.path() + "/a.txt", url});
   other.join();
+  double measured_ms = (busy.alpha_cpu() + busy.beta_cpu() - cpu0) / 1e6;
   ASSERT_EQ(first.exit_code, 0) << first.Describe();
   ASSERT_EQ(second.exit_code, 0) << second.Describe();
   for (const char* name : {"/a.txt", "/b.txt"}) {
     std::optional<std::string> text = test::ReadFile(scratch.path() + name);
     ASSERT_TRUE(text.has_value());
     EXPECT_THAT(*text, HasSubstr("Duration: 3"));
-    EXPECT_GT(TotalMillis(*text), 3000) << *text;  // two busy threads
+    // Each profile saw (nearly) all the CPU the threads used meanwhile; the
+    // windows overlap by all but the few ms between the two requests.
+    EXPECT_NEAR(TotalMillis(*text), measured_ms, 0.25 * measured_ms) << *text;
     EXPECT_GT(FlatMillis(*text, "HotBeta"), 0) << *text;
   }
 }
