@@ -52,8 +52,67 @@ std::string StripParameters(std::string_view demangled) {
   return std::string(demangled);
 }
 
+namespace {
+
+// True if the "operator" keyword ends right before position `i` of `name`,
+// so that the '<' or '>' at `i` belongs to an operator's name.
+bool IsOperatorSymbol(std::string_view name, size_t i) {
+  size_t start = name.rfind("operator", i);
+  if (start == std::string_view::npos) return false;
+  for (size_t j = start + 8; j < i; ++j) {
+    if (name[j] != '<' && name[j] != '>' && name[j] != '=') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string RemoveTemplateArguments(std::string_view name) {
+  std::string out;
+  int depth = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if ((c == '<' || c == '>') && IsOperatorSymbol(name, i)) {
+      if (depth == 0) out += c;
+      continue;
+    }
+    if (c == '<') {
+      ++depth;
+    } else if (c == '>' && depth > 0) {
+      --depth;
+    } else if (depth == 0) {
+      out += c;
+    }
+  }
+  if (depth != 0) return std::string(name);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// Drops "RetType " before the qualified name: the last space outside
+// parentheses and braces that does not belong to "operator new" & co.
+std::string RemoveReturnType(std::string_view name) {
+  int depth = 0;
+  for (size_t i = name.size(); i-- > 0;) {
+    char c = name[i];
+    if (c == ')' || c == '}' || c == ']') ++depth;
+    if (c == '(' || c == '{' || c == '[') --depth;
+    if (c != ' ' || depth != 0) continue;
+    std::string_view before = name.substr(0, i);
+    if (before.ends_with("operator") || before.ends_with(",")) continue;
+    return std::string(name.substr(i + 1));
+  }
+  return std::string(name);
+}
+
+}  // namespace
+
+std::string StripTemplatesAndReturnType(std::string_view name) {
+  return RemoveReturnType(RemoveTemplateArguments(name));
+}
+
 std::string FunctionDisplayName(std::string_view symbol) {
-  return StripParameters(Demangle(symbol));
+  return StripTemplatesAndReturnType(StripParameters(Demangle(symbol)));
 }
 
 }  // namespace inprof::internal

@@ -24,7 +24,17 @@ std::string Demangle(std::string_view mangled);
 // returned unchanged. Not async-signal-safe (allocates).
 std::string StripParameters(std::string_view demangled);
 
-// The Function.name the agent ships: StripParameters(Demangle(symbol)).
+// Returns `name` without template argument lists and without the return
+// type that demangled template functions carry: "std::vector<int>::push_back"
+// -> "std::vector::push_back", "bool std::__insertion_sort<It>" ->
+// "std::__insertion_sort". Operator names ("operator<", "operator new") are
+// kept whole. Not async-signal-safe (allocates).
+std::string StripTemplatesAndReturnType(std::string_view name);
+
+// The Function.name the agent ships: what pprof's own C++ demangling shows
+// by default (no parameters, no template arguments, no return type), which
+// reads well in -top and flame graphs. The full name can always be
+// recovered from system_name (the mangled symbol).
 std::string FunctionDisplayName(std::string_view symbol);
 
 }  // namespace inprof::internal

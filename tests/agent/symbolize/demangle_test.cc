@@ -58,3 +58,50 @@ TEST(StripParametersTest, DisplayNameDemanglesThenStrips) {
 
 }  // namespace
 }  // namespace inprof::internal
+
+namespace inprof::internal {
+namespace {
+
+TEST(StripTemplatesAndReturnTypeTest, ShowsWhatPprofShowsForCpp) {
+  EXPECT_EQ(StripTemplatesAndReturnType(
+                "std::vector<int, std::allocator<int> >::push_back"),
+            "std::vector::push_back");
+  EXPECT_EQ(StripTemplatesAndReturnType(
+                "__gnu_cxx::__normal_iterator<unsigned long*, "
+                "std::vector<unsigned long> > std::__unguarded_partition<"
+                "__gnu_cxx::__normal_iterator<unsigned long*, "
+                "std::vector<unsigned long> > >"),
+            "std::__unguarded_partition");
+  EXPECT_EQ(StripTemplatesAndReturnType("void std::__introsort_loop<It, long>"),
+            "std::__introsort_loop");
+}
+
+TEST(StripTemplatesAndReturnTypeTest, KeepsOperatorsLambdasAndNamespaces) {
+  EXPECT_EQ(StripTemplatesAndReturnType("Foo::operator<"), "Foo::operator<");
+  EXPECT_EQ(StripTemplatesAndReturnType("Foo::operator<<"), "Foo::operator<<");
+  EXPECT_EQ(StripTemplatesAndReturnType("Foo::operator>="), "Foo::operator>=");
+  EXPECT_EQ(StripTemplatesAndReturnType("Foo::operator<=>"),
+            "Foo::operator<=>");
+  EXPECT_EQ(StripTemplatesAndReturnType("bool std::operator< <int>"),
+            "std::operator<");
+  EXPECT_EQ(StripTemplatesAndReturnType("Foo::operator->"), "Foo::operator->");
+  EXPECT_EQ(StripTemplatesAndReturnType("operator new"), "operator new");
+  EXPECT_EQ(StripTemplatesAndReturnType("operator delete[]"),
+            "operator delete[]");
+  EXPECT_EQ(StripTemplatesAndReturnType("(anonymous namespace)::Run"),
+            "(anonymous namespace)::Run");
+  EXPECT_EQ(StripTemplatesAndReturnType("main::{lambda()#1}::operator()"),
+            "main::{lambda()#1}::operator()");
+  EXPECT_EQ(StripTemplatesAndReturnType("app::Worker::Spin"),
+            "app::Worker::Spin");
+  EXPECT_EQ(StripTemplatesAndReturnType("malloc"), "malloc");
+}
+
+TEST(StripTemplatesAndReturnTypeTest, DisplayNameOfATemplateFunction) {
+  // bool std::operator< <int>(...) style and a member template.
+  EXPECT_EQ(FunctionDisplayName("_ZNSt6vectorIiSaIiEE9push_backEOi"),
+            "std::vector::push_back");
+}
+
+}  // namespace
+}  // namespace inprof::internal
