@@ -4,10 +4,18 @@
 //
 //   cpu_overhead_benchmark --mode=none|inprof|inprof_warm|gperftools
 //       [--seconds=5] [--threads=2] [--warmup_ms=1000] [--profile_out=PATH]
+//   cpu_overhead_benchmark
+//       --mode=interleaved-inprof|interleaved-gperftools|interleaved-none
+//       [--seconds=5] [--pairs=60] [--threads=2] [--warmup_ms=1000]
 //
-// One run measures one mode and prints one line of key=value pairs; the
-// alternation of modes, the rounds and the medians are in
-// tests/bench/run_cpu_overhead.sh, and the figures in BENCHMARKS.md.
+// One run of the first form measures one mode and prints one line of
+// key=value pairs; the alternation of modes, the rounds and the medians are
+// in tests/bench/run_cpu_overhead.sh, and the figures in BENCHMARKS.md.
+//
+// The interleaved modes measure inside ONE process, so the process-to-process
+// variation (code placement, page colouring, what else the machine runs in
+// that minute: +-5% of throughput here) cancels. See the comment above
+// InterleavedMain(); tests/bench/run_cpu_overhead_interleaved.sh runs them.
 //
 // All modes are the same binary, so the workload's machine code and its
 // addresses are identical between them (a 1% figure is within reach of
@@ -36,9 +44,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -196,10 +206,13 @@ class Workers {
   Workers& operator=(const Workers&) = delete;
   ~Workers() { Stop(); }
 
+  // The process CPU clock is read before and after the workers' clocks and
+  // averaged, so that the workers' progress while their clocks are read
+  // does not show up as negative CPU of the other threads.
   Snapshot Take() {
     Snapshot s;
     s.wall_ns = ClockNanos(CLOCK_MONOTONIC);
-    s.process_cpu_ns = ClockNanos(CLOCK_PROCESS_CPUTIME_ID);
+    int64_t process_before = ClockNanos(CLOCK_PROCESS_CPUTIME_ID);
     for (size_t i = 0; i < threads_.size(); ++i) {
       s.units += slots_[i].units.load(std::memory_order_relaxed);
       clockid_t clock;
@@ -207,6 +220,8 @@ class Workers {
         s.worker_cpu_ns += ClockNanos(clock);
       }
     }
+    int64_t process_after = ClockNanos(CLOCK_PROCESS_CPUTIME_ID);
+    s.process_cpu_ns = process_before + (process_after - process_before) / 2;
     return s;
   }
 
@@ -232,7 +247,10 @@ struct Flags {
   int seconds = 5;
   int threads = 2;
   int warmup_ms = 1000;
+  int pairs = 60;           // interleaved modes: measured (OFF, ON) pairs
   std::string profile_out;  // empty: a temporary file, removed afterwards
+
+  bool interleaved() const { return mode.rfind("interleaved-", 0) == 0; }
 };
 
 bool ParseFlags(int argc, char** argv, Flags& flags) {
@@ -252,6 +270,8 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.threads = std::atoi(value.c_str());
     } else if (take("--warmup_ms=", value)) {
       flags.warmup_ms = std::atoi(value.c_str());
+    } else if (take("--pairs=", value)) {
+      flags.pairs = std::atoi(value.c_str());
     } else if (take("--profile_out=", value)) {
       flags.profile_out = value;
     } else {
@@ -260,9 +280,18 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
     }
   }
   if (flags.mode != "none" && flags.mode != "inprof" &&
-      flags.mode != "inprof_warm" && flags.mode != "gperftools") {
+      flags.mode != "inprof_warm" && flags.mode != "gperftools" &&
+      flags.mode != "interleaved-inprof" &&
+      flags.mode != "interleaved-gperftools" &&
+      flags.mode != "interleaved-none") {
     std::fprintf(stderr,
-                 "--mode must be none, inprof, inprof_warm or gperftools\n");
+                 "--mode must be none, inprof, inprof_warm, gperftools, "
+                 "interleaved-inprof, interleaved-gperftools or "
+                 "interleaved-none\n");
+    return false;
+  }
+  if (flags.pairs < 2 || flags.pairs % 2 != 0) {
+    std::fprintf(stderr, "--pairs must be even and >= 2 (ABBA blocks)\n");
     return false;
   }
   if (flags.seconds < 1 || flags.threads < 1 || flags.warmup_ms < 0) {
@@ -448,9 +477,317 @@ bool DescribeGperftools(const Flags& flags, const std::string& path,
   return true;
 }
 
+// ---------------------------------------------------------------------------
+// Interleaved modes: paired OFF/ON slices inside one process.
+//
+// The workers run for the whole process. The main thread cuts the run into
+// slices of about S seconds and alternates them in ABBA order (OFF ON ON OFF,
+// OFF ON ON OFF, ...), so a linear drift of the machine's speed cancels
+// within each block of four and neither kind is always first. Each ON slice
+// is paired with the adjacent OFF slice of its block: (OFF, ON) then
+// (ON, OFF).
+//   ON, interleaved-inprof: GET /debug/pprof/profile?seconds=S over HTTP to
+//       the agent started once at startup; the slice ends when the whole 200
+//       response is in, so the agent's symbolization, encoding and gzip
+//       after the S seconds of sampling count (the slice lasts S + a few ms).
+//   ON, interleaved-gperftools: ProfilerStart(file), sleep S, ProfilerStop()
+//       (which writes the rest of the file); a new file for every slice.
+//   ON, interleaved-none: sleep S. An A/A control: what the method reports
+//       when the two halves of a pair do not differ.
+//   OFF: sleep for the wall length of the ON slice measured last, so both
+//       halves of a pair are about equally long (the figures are rates per
+//       second, so an exact match is not needed).
+// Before the measured pairs come warmup_ms of work and one ON slice whose
+// results are discarded (inprof: the first fetch's symbolizer reads and
+// indexes DWARF; gperftools: the first ProfilerStart sets up its handler).
+// Between slices the main thread only takes snapshots; the profiles are
+// decoded after the last slice.
+//
+// Per pair, with u work units, w worker CPU seconds, t wall seconds and x
+// the CPU seconds of every other thread (agent threads, libprofiler, the
+// main thread's HTTP client) in a slice:
+//   wall overhead   = 1 - (u_on / t_on) / (u_off / t_off)
+//   worker overhead = 1 - (u_on / w_on) / (u_off / w_off)
+//       the cost inside the workers only: signal delivery, handler,
+//       unwinding, cache and TLB pollution;
+//   cpu overhead    = 1 - (u_on / (w_on + x_on - x_off * t_on / t_off))
+//                       / (u_off / w_off)
+//       the worker overhead plus the ON slice's extra CPU in other threads,
+//       charged to the workers' work; insensitive to another process taking
+//       a core away for part of a slice.
+// The medians, quartiles, means and a distribution-free 95% confidence
+// interval of the median (order statistics) are printed over the pairs.
+// ---------------------------------------------------------------------------
+
+struct Slice {
+  bool on = false;
+  Snapshot start, end;
+  std::string data;  // inprof: the response body; gperftools: the file path
+
+  double wall_s() const { return (end.wall_ns - start.wall_ns) / 1e9; }
+  double worker_cpu_s() const {
+    return (end.worker_cpu_ns - start.worker_cpu_ns) / 1e9;
+  }
+  double other_cpu_s() const {
+    return (end.process_cpu_ns - start.process_cpu_ns) / 1e9 - worker_cpu_s();
+  }
+  double units() const { return static_cast<double>(end.units - start.units); }
+};
+
+struct Stats {
+  size_t n = 0;
+  double median = 0, q1 = 0, q3 = 0, mean = 0, se = 0, ci_lo = 0, ci_hi = 0;
+};
+
+Stats Summarize(std::vector<double> v) {
+  Stats s;
+  s.n = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto quantile = [&](double p) {  // linear interpolation (R type 7)
+    double h = (v.size() - 1) * p;
+    size_t lo = static_cast<size_t>(h);
+    size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (h - lo) * (v[hi] - v[lo]);
+  };
+  s.median = quantile(0.5);
+  s.q1 = quantile(0.25);
+  s.q3 = quantile(0.75);
+  double sum = 0, sum2 = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / v.size();
+  for (double x : v) sum2 += (x - s.mean) * (x - s.mean);
+  s.se = v.size() > 1 ? std::sqrt(sum2 / (v.size() - 1) / v.size()) : 0;
+  // Order statistics j < k with P(x_(j) <= median <= x_(k)) ~ 95%.
+  double n = static_cast<double>(v.size());
+  double half = 0.98 * std::sqrt(n);
+  long j = std::max(1L, static_cast<long>(std::floor(n / 2 - half)));
+  long k = std::min(static_cast<long>(n),
+                    static_cast<long>(std::ceil(n / 2 + 1 + half)));
+  s.ci_lo = v[j - 1];
+  s.ci_hi = v[k - 1];
+  return s;
+}
+
+// Runs one ON slice's profiler part (the slice's snapshots are taken by the
+// caller). Returns false if no profile was taken.
+bool InterleavedOn(const Flags& flags, int index, std::string& data) {
+  if (flags.mode == "interleaved-inprof") {
+    return FetchProfile(flags.seconds, data);
+  }
+  if (flags.mode == "interleaved-gperftools") {
+    std::string path = GperftoolsPath(flags) + "." + std::to_string(index);
+    if (!g_gperftools.start(path.c_str())) {
+      std::fprintf(stderr, "ProfilerStart(%s) failed\n", path.c_str());
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(flags.seconds));
+    g_gperftools.stop();
+    data = std::move(path);
+    return true;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(flags.seconds));
+  return true;
+}
+
+// What the profile of an ON slice holds: samples, and (inprof) the length
+// of the sampling window and the lost / truncated counts from its comments.
+struct ProfileFacts {
+  int64_t samples = -1;
+  double sampling_s = 0;  // 0: unknown, use the slice's wall time
+  int64_t lost = 0, truncated = 0;
+  size_t bytes = 0;
+};
+
+int64_t CommentNumber(const std::vector<std::string>& comments,
+                      std::string_view prefix) {
+  for (const std::string& c : comments) {
+    if (c.rfind(prefix, 0) == 0) {
+      return std::atoll(c.c_str() + prefix.size());
+    }
+  }
+  return -1;
+}
+
+bool InspectProfile(const Flags& flags, const std::string& data,
+                    ProfileFacts& facts) {
+  if (flags.mode == "interleaved-inprof") {
+    StatusOr<internal::Profile> profile = internal::DecodeProfile(data);
+    if (!profile.ok()) {
+      std::fprintf(stderr, "profile does not decode: %s\n",
+                   profile.status().ToString().c_str());
+      return false;
+    }
+    facts.samples = 0;
+    for (const internal::Sample& sample : profile->samples) {
+      if (!sample.values.empty()) facts.samples += sample.values[0];
+    }
+    facts.sampling_s = profile->duration_nanos / 1e9;
+    facts.lost = CommentNumber(profile->comments, "lost samples: ");
+    facts.truncated = CommentNumber(profile->comments, "truncated stacks: ");
+    facts.bytes = data.size();
+    return true;
+  }
+  if (flags.mode == "interleaved-gperftools") {
+    std::optional<std::string> bytes = ReadFile(data);
+    std::remove(data.c_str());
+    int64_t period_us = 0;
+    if (!bytes.has_value() ||
+        (facts.samples = CountLegacySamples(*bytes, period_us)) < 0) {
+      std::fprintf(stderr, "cannot read the gperftools profile %s\n",
+                   data.c_str());
+      return false;
+    }
+    facts.bytes = bytes->size();
+    return true;
+  }
+  return true;  // interleaved-none: no profile
+}
+
+int InterleavedMain(const Flags& flags) {
+  bool inprof = flags.mode == "interleaved-inprof";
+  if (inprof) {
+    Options options;
+    options.port = 0;
+    StatusOr<Agent> agent = Agent::Start(options);
+    if (!agent.ok()) {
+      std::fprintf(stderr, "Agent::Start: %s\n",
+                   agent.status().ToString().c_str());
+      return 1;
+    }
+    g_agent.emplace(std::move(*agent));
+  } else if (flags.mode == "interleaved-gperftools") {
+    if (!LoadGperftools()) return 1;
+  }
+
+  // Slice 0 is the discarded warm-up ON slice; then blocks of OFF ON ON OFF.
+  std::vector<Slice> slices;
+  slices.reserve(1 + 2 * static_cast<size_t>(flags.pairs));
+  {
+    Workers workers(flags.threads);
+    std::this_thread::sleep_for(std::chrono::milliseconds(flags.warmup_ms));
+    int64_t last_on_ns = flags.seconds * 1000000000LL;
+    auto run = [&](bool on) {
+      Slice& slice = slices.emplace_back();
+      slice.on = on;
+      int index = static_cast<int>(slices.size() - 1);
+      slice.start = workers.Take();
+      if (on) {
+        if (!InterleavedOn(flags, index, slice.data)) return false;
+      } else {
+        std::this_thread::sleep_for(std::chrono::nanoseconds(last_on_ns));
+      }
+      slice.end = workers.Take();
+      if (on) last_on_ns = slice.end.wall_ns - slice.start.wall_ns;
+      return true;
+    };
+    if (!run(true)) return 1;  // warm-up
+    for (int block = 0; block < flags.pairs / 2; ++block) {
+      if (!run(false) || !run(true) || !run(true) || !run(false)) return 1;
+    }
+  }
+  g_agent.reset();
+
+  std::vector<ProfileFacts> facts(slices.size());
+  for (size_t i = 0; i < slices.size(); ++i) {
+    if (slices[i].on && !InspectProfile(flags, slices[i].data, facts[i])) {
+      return 1;
+    }
+  }
+
+  auto quiet = [&](const Slice& s) {
+    return s.worker_cpu_s() >= 0.95 * flags.threads * s.wall_s();
+  };
+  std::vector<double> wall_all, worker_all, cpu_all, wall_q, worker_q, cpu_q;
+  std::vector<double> samples, hz, extra_ms, on_excess_ms, off_rate;
+  int64_t lost = 0, truncated = 0;
+  size_t bytes = 0;
+  int quiet_pairs = 0;
+  for (int p = 0; p < flags.pairs; ++p) {
+    // Block b = p / 2 holds slices 1 + 4b .. 4 + 4b: OFF ON ON OFF.
+    size_t base = 1 + 4 * static_cast<size_t>(p / 2);
+    bool off_first = p % 2 == 0;
+    const Slice& off = slices[off_first ? base : base + 3];
+    size_t on_index = off_first ? base + 1 : base + 2;
+    const Slice& on = slices[on_index];
+    const ProfileFacts& f = facts[on_index];
+    double wall_ovh =
+        1 - (on.units() / on.wall_s()) / (off.units() / off.wall_s());
+    double worker_ovh = 1 - (on.units() / on.worker_cpu_s()) /
+                                (off.units() / off.worker_cpu_s());
+    double extra_s =
+        on.other_cpu_s() - off.other_cpu_s() * on.wall_s() / off.wall_s();
+    double cpu_ovh = 1 - (on.units() / (on.worker_cpu_s() + extra_s)) /
+                             (off.units() / off.worker_cpu_s());
+    bool q = quiet(on) && quiet(off);
+    double rate = -1;
+    if (f.samples >= 0) {
+      double sampling_s = f.sampling_s > 0 ? f.sampling_s : on.wall_s();
+      rate = f.samples / (on.worker_cpu_s() * sampling_s / on.wall_s());
+      samples.push_back(static_cast<double>(f.samples));
+      hz.push_back(rate);
+      lost += std::max<int64_t>(f.lost, 0);
+      truncated += std::max<int64_t>(f.truncated, 0);
+      bytes += f.bytes;
+    }
+    wall_all.push_back(100 * wall_ovh);
+    worker_all.push_back(100 * worker_ovh);
+    cpu_all.push_back(100 * cpu_ovh);
+    if (q) {
+      ++quiet_pairs;
+      wall_q.push_back(100 * wall_ovh);
+      worker_q.push_back(100 * worker_ovh);
+      cpu_q.push_back(100 * cpu_ovh);
+    }
+    extra_ms.push_back(1000 * extra_s);
+    on_excess_ms.push_back(1000 * (on.wall_s() - flags.seconds));
+    off_rate.push_back(off.units() / off.wall_s());
+    std::printf(
+        "kind=pair mode=%s pair=%d order=%s quiet=%d on_wall_s=%.4f "
+        "off_wall_s=%.4f on_units=%.0f off_units=%.0f on_worker_cpu_s=%.4f "
+        "off_worker_cpu_s=%.4f on_other_cpu_ms=%.2f off_other_cpu_ms=%.2f "
+        "wall_ovh_pct=%.3f worker_ovh_pct=%.3f cpu_ovh_pct=%.3f "
+        "samples=%" PRId64 " hz_per_cpu_s=%.2f\n",
+        flags.mode.c_str(), p + 1, off_first ? "off_on" : "on_off", q ? 1 : 0,
+        on.wall_s(), off.wall_s(), on.units(), off.units(), on.worker_cpu_s(),
+        off.worker_cpu_s(), 1000 * on.other_cpu_s(), 1000 * off.other_cpu_s(),
+        100 * wall_ovh, 100 * worker_ovh, 100 * cpu_ovh, f.samples, rate);
+  }
+  auto print = [&](const char* metric, const std::vector<double>& v) {
+    Stats s = Summarize(v);
+    std::printf(
+        "kind=summary mode=%s metric=%s n=%zu median=%.3f q1=%.3f q3=%.3f "
+        "mean=%.3f se=%.3f median_ci95_lo=%.3f median_ci95_hi=%.3f\n",
+        flags.mode.c_str(), metric, s.n, s.median, s.q1, s.q3, s.mean, s.se,
+        s.ci_lo, s.ci_hi);
+  };
+  print("wall_ovh_pct", wall_all);
+  print("worker_ovh_pct", worker_all);
+  print("cpu_ovh_pct", cpu_all);
+  print("wall_ovh_pct_quiet", wall_q);
+  print("worker_ovh_pct_quiet", worker_q);
+  print("cpu_ovh_pct_quiet", cpu_q);
+  print("on_extra_other_cpu_ms", extra_ms);
+  print("on_wall_beyond_s_ms", on_excess_ms);
+  print("off_units_per_s", off_rate);
+  if (!samples.empty()) {
+    print("samples_per_profile", samples);
+    print("samples_per_worker_cpu_s", hz);
+  }
+  std::printf(
+      "kind=info mode=%s seconds=%d pairs=%d quiet_pairs=%d "
+      "threads=%d lost_samples=%" PRId64 " truncated_stacks=%" PRId64
+      " mean_profile_bytes=%zu\n",
+      flags.mode.c_str(), flags.seconds, flags.pairs, quiet_pairs,
+      flags.threads, lost, truncated,
+      samples.empty() ? 0 : bytes / samples.size());
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, flags)) return 2;
+  if (flags.interleaved()) return InterleavedMain(flags);
 
   WindowFn window = WindowNone;
   DescribeFn describe = DescribeNone;

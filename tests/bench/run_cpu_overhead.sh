@@ -27,6 +27,10 @@
 #          profiler's own threads' CPU time (collector, HTTP, symbolization,
 #          encoding) relative to the workers' -- less sensitive to other
 #          processes stealing the cores.
+# The process-to-process variation of this design (+-5% of throughput on a
+# shared 2-core VM) is larger than a 1% effect; run_cpu_overhead_interleaved.sh
+# measures paired ON/OFF slices inside one process instead.
+#
 # A round is quiet when, in each of its runs, the workers got at least 95% of
 # THREADS cores for the whole window (on a 2-core machine any other busy
 # process breaks that); the quiet-round medians are the cleaner figures.
