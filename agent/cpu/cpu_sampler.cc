@@ -104,8 +104,8 @@ void CpuSampler::Unsubscribe(CpuSampleSink* sink) {
 }
 
 void CpuSampler::CollectorLoop() {
-  // The collector must not be interrupted by our own signal in the middle of
-  // a map rebuild: it would only produce samples of the agent itself.
+  // The agent's own threads are sampled like the host's, so a profile shows
+  // what the agent itself costs (named "inprof-collect" in thread lists).
   pthread_setname_np(pthread_self(), "inprof-collect");
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {

@@ -23,13 +23,15 @@ extern "C" int UNW_OBJ(dwarf_search_unwind_table)(
 namespace inprof::internal {
 namespace {
 
-// Reads go through the kernel (process_vm_readv on our own pid): memory that
-// was unmapped after the AddressMap was built then yields EFAULT instead of
-// SIGSEGV, and sanitizers do not see the unwinder peeking at freed memory.
-// A small cache of chunks keeps that to a few syscalls per sample, since an
-// unwind reads the stack mostly upwards and contiguously.
-constexpr size_t kChunkSize = 512;
-constexpr int kChunks = 2;
+// Every read goes through the kernel (process_vm_readv on our own pid), so
+// memory unmapped since the AddressMap was built yields EFAULT instead of
+// SIGSEGV: a coroutine stack in memory the host has partly given back, a
+// stale map range, a corrupt frame pointer. Sanitizers do not see the
+// unwinder peeking at other frames either. Reads are copied in blocks into a
+// per-unwind cache, because an unwind reads the stack upwards and mostly
+// contiguously: a typical sample costs a handful of syscalls.
+constexpr size_t kBlockSize = 1024;
+constexpr int kBlocks = 8;
 
 // Set by Init() after probing: false if the kernel refuses the syscall (some
 // seccomp profiles); reads are then direct, restricted to mapped memory.
@@ -42,25 +44,76 @@ std::atomic<pid_t> g_pid{0};
 constexpr uint64_t kRedZone = 128;
 constexpr uint64_t kStackWindow = 256 * 1024;
 
-struct ChunkCache {
-  uint64_t base[kChunks] = {};
-  size_t valid[kChunks] = {};
-  int next = 0;
-  alignas(8) unsigned char data[kChunks][kChunkSize];
+// The stack just above the interrupted stack pointer, copied with one
+// syscall when the unwind starts: most of an unwind's reads land there.
+constexpr size_t kPage = 4096;
+constexpr int kStackPages = 4;
+
+struct BlockCache {
+  uint64_t stack_base;
+  size_t stack_valid;
+  alignas(16) unsigned char stack[kStackPages * kPage];
+  uint64_t base[kBlocks];
+  size_t valid[kBlocks];
+  int next;
+  alignas(16) unsigned char data[kBlocks][kBlockSize];
+
+  void Reset() noexcept {
+    stack_base = 0;
+    stack_valid = 0;
+    std::memset(valid, 0, sizeof(valid));
+    std::memset(base, 0, sizeof(base));
+    next = 0;
+  }
+};
+
+// Caches live in a static pool rather than on the interrupted thread's stack,
+// which may be a small coroutine stack. A handler claims one with a CAS; when
+// all are busy it reads word by word, uncached.
+constexpr int kPoolSize = 64;
+BlockCache g_cache_pool[kPoolSize];
+std::atomic<uint64_t> g_cache_busy{0};
+
+BlockCache* AcquireCache() noexcept {
+  uint64_t busy = g_cache_busy.load(std::memory_order_relaxed);
+  while (busy != ~uint64_t{0}) {
+    int slot = __builtin_ctzll(~busy);
+    if (g_cache_busy.compare_exchange_weak(busy, busy | (uint64_t{1} << slot),
+                                           std::memory_order_acquire,
+                                           std::memory_order_relaxed)) {
+      g_cache_pool[slot].Reset();
+      return &g_cache_pool[slot];
+    }
+  }
+  return nullptr;
+}
+
+void ReleaseCache(BlockCache* cache) noexcept {
+  if (cache == nullptr) return;
+  int slot = static_cast<int>(cache - g_cache_pool);
+  g_cache_busy.fetch_and(~(uint64_t{1} << slot), std::memory_order_release);
+}
+
+// Holds a pool cache for the duration of one unwind.
+class CacheLease {
+ public:
+  CacheLease() noexcept : cache_(AcquireCache()) {}
+  CacheLease(const CacheLease&) = delete;
+  CacheLease& operator=(const CacheLease&) = delete;
+  ~CacheLease() { ReleaseCache(cache_); }
+  BlockCache* get() const noexcept { return cache_; }
+
+ private:
+  BlockCache* cache_;
 };
 
 struct AccessorArgs {
   const ucontext_t* context;
   const AddressMap* map;
-  // The interrupted thread's live stack: from its stack pointer to the end of
-  // the mapping holding it. A running thread's own stack cannot be unmapped
-  // under it, so these reads (most of an unwind's) are direct.
-  uint64_t live_low;
-  uint64_t live_high;
   // Where kernel reads may look for a stack the map does not know yet.
   uint64_t window_low;
   uint64_t window_high;
-  ChunkCache* cache;
+  BlockCache* cache;  // nullptr when the pool was exhausted
 };
 
 bool KernelRead(uint64_t address, void* out, size_t length) noexcept {
@@ -72,26 +125,48 @@ bool KernelRead(uint64_t address, void* out, size_t length) noexcept {
   return n == static_cast<ssize_t>(length);
 }
 
-bool CachedRead(ChunkCache& cache, uint64_t address,
+// Copies the pages from `sp` up; a page that is not mapped ends the copy
+// (the kernel transfers whole iovec elements only).
+void CopyStack(BlockCache& cache, uint64_t sp) noexcept {
+  cache.stack_base = sp & ~(kPage - 1);
+  iovec local{cache.stack, sizeof(cache.stack)};
+  iovec remote[kStackPages];
+  for (int i = 0; i < kStackPages; ++i) {
+    remote[i] = {reinterpret_cast<void*>(cache.stack_base + i * kPage), kPage};
+  }
+  ssize_t n =
+      syscall(SYS_process_vm_readv, g_pid.load(std::memory_order_relaxed),
+              &local, 1, remote, kStackPages, 0);
+  cache.stack_valid = n > 0 ? static_cast<size_t>(n) : 0;
+}
+
+bool CachedRead(BlockCache* cache, uint64_t address,
                 unw_word_t* value) noexcept {
-  uint64_t base = address & ~(kChunkSize - 1);
+  if (cache == nullptr) return KernelRead(address, value, sizeof(*value));
+  if (address >= cache->stack_base &&
+      address - cache->stack_base + sizeof(*value) <= cache->stack_valid) {
+    std::memcpy(value, cache->stack + (address - cache->stack_base),
+                sizeof(*value));
+    return true;
+  }
+  uint64_t base = address & ~(kBlockSize - 1);
   size_t offset = address - base;
-  for (int i = 0; i < kChunks; ++i) {
-    if (cache.base[i] == base && offset + sizeof(*value) <= cache.valid[i]) {
-      std::memcpy(value, cache.data[i] + offset, sizeof(*value));
+  for (int i = 0; i < kBlocks; ++i) {
+    if (cache->base[i] == base && offset + sizeof(*value) <= cache->valid[i]) {
+      std::memcpy(value, cache->data[i] + offset, sizeof(*value));
       return true;
     }
   }
-  int slot = cache.next;
-  cache.next = (cache.next + 1) % kChunks;
-  cache.base[slot] = base;
-  cache.valid[slot] = 0;
-  if (KernelRead(base, cache.data[slot], kChunkSize)) {
-    cache.valid[slot] = kChunkSize;
-    std::memcpy(value, cache.data[slot] + offset, sizeof(*value));
+  int slot = cache->next;
+  cache->next = (cache->next + 1) % kBlocks;
+  cache->base[slot] = base;
+  cache->valid[slot] = 0;
+  if (KernelRead(base, cache->data[slot], kBlockSize)) {
+    cache->valid[slot] = kBlockSize;
+    std::memcpy(value, cache->data[slot] + offset, sizeof(*value));
     return true;
   }
-  // The chunk straddles an unmapped page: read just the word.
+  // The block straddles an unmapped page: read just the word.
   return KernelRead(address, value, sizeof(*value));
 }
 
@@ -171,16 +246,12 @@ int AccessMem(unw_addr_space_t, unw_word_t address, unw_word_t* value,
               int write, void* arg) noexcept {
   const auto* args = static_cast<const AccessorArgs*>(arg);
   if (write != 0) return -UNW_EINVAL;
-  if (Within(address, args->live_low, args->live_high)) {
-    std::memcpy(value, reinterpret_cast<const void*>(address), sizeof(*value));
-    return 0;
-  }
   bool mapped = args->map->IsReadable(address, sizeof(unw_word_t));
   if (g_kernel_reads.load(std::memory_order_relaxed)) {
     if (!mapped && !Within(address, args->window_low, args->window_high)) {
       return -UNW_EINVAL;
     }
-    return CachedRead(*args->cache, address, value) ? 0 : -UNW_EINVAL;
+    return CachedRead(args->cache, address, value) ? 0 : -UNW_EINVAL;
   }
   if (!mapped) return -UNW_EINVAL;
   std::memcpy(value, reinterpret_cast<const void*>(address), sizeof(*value));
@@ -291,11 +362,13 @@ UnwindResult Unwinder::Unwind(const ucontext_t& context, const AddressMap& map,
       return result;
     }
   }
-  ChunkCache cache;
-  AddressRange live = map.RangeContaining(sp);
-  AccessorArgs args{&context, &map,          live.end != 0 ? sp : 0,
-                    live.end, sp - kRedZone, sp + kStackWindow,
-                    &cache};
+  CacheLease cache;
+  if (cache.get() != nullptr &&
+      g_kernel_reads.load(std::memory_order_relaxed)) {
+    CopyStack(*cache.get(), sp);
+  }
+  AccessorArgs args{&context, &map, sp - kRedZone, sp + kStackWindow,
+                    cache.get()};
   unw_cursor_t cursor;
   if (unw_init_remote(&cursor, static_cast<unw_addr_space_t>(address_space_),
                       &args) < 0) {

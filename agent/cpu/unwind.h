@@ -1,16 +1,18 @@
 // Unwinder walks the stack of an interrupted thread from its signal context.
 //
 // It drives libunwind through a private address space whose accessors (a) take
-// registers from the signal's ucontext, (b) read memory through the kernel
-// (process_vm_readv on our own pid), and only where the AddressMap or the
-// interrupted stack says memory may be, so that memory unmapped since the map
-// was built yields an error instead of SIGSEGV, and (c) find unwind tables in
-// the AddressMap's module list instead of calling dl_iterate_phdr. So the
-// handler never takes the loader lock, never faults on a bad frame, and a bad
-// frame costs one truncated sample. Where the kernel refuses that syscall
-// (some seccomp profiles), reads are direct and limited to mapped memory. This
-// is libunwind's "remote" mode aimed at our own process, as perf uses it on
-// copied stacks.
+// registers from the signal's ucontext, (b) read memory only through the
+// kernel (process_vm_readv on our own pid), copying the pages above the stack
+// pointer once per unwind and other memory in small cached blocks, and only
+// where the AddressMap or the interrupted stack says memory may be, so that
+// memory unmapped since the map was built (a coroutine stack the host gave
+// back, a stale range, a corrupt frame pointer) yields an error instead of
+// SIGSEGV, and (c) find unwind tables in the AddressMap's module list instead
+// of calling dl_iterate_phdr. So the handler never takes the loader lock,
+// never faults on a bad frame, and a bad frame costs one truncated sample.
+// Where the kernel refuses that syscall (some seccomp profiles), reads are
+// direct and limited to mapped memory. This is libunwind's "remote" mode aimed
+// at our own process, as perf uses it on copied stacks.
 //
 // Ownership: owns the libunwind address space; AddressMaps are borrowed.
 // Thread safety: Init() and the destructor from one thread while no handler
