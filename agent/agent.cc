@@ -11,7 +11,6 @@
 #include <string>
 #include <thread>
 
-#include "agent/cpu/address_map.h"
 #include "agent/cpu/cpu_profile.h"
 #include "agent/cpu/cpu_sampler.h"
 #include "agent/http/pprof_backend.h"
@@ -19,6 +18,8 @@
 #include "agent/http/server.h"
 #include "agent/profile/encode.h"
 #include "agent/symbolize/symbolizer.h"
+#include "agent/unwind/address_map.h"
+#include "agent/unwind/stack_walker.h"
 
 namespace inprof {
 
@@ -95,6 +96,8 @@ class Agent::Impl {
 
   const Options options_;
   std::atomic<bool> stopping_{false};
+  // Shared by every sampler; destroyed after them.
+  std::unique_ptr<internal::StackWalker> walker_;
   std::unique_ptr<CpuSampler> sampler_;
   std::unique_ptr<HttpServer> server_;
 
@@ -104,12 +107,17 @@ class Agent::Impl {
 };
 
 Status Agent::Impl::Start() {
+  StatusOr<std::unique_ptr<internal::StackWalker>> walker =
+      internal::StackWalker::Start();
+  if (!walker.ok()) return walker.status();
+  walker_ = std::move(*walker);
+
   CpuSamplerOptions sampler_options;
   sampler_options.signo = options_.cpu_signal;
   sampler_options.hz = options_.hz;
   sampler_options.max_depth = options_.max_stack_depth;
   StatusOr<std::unique_ptr<CpuSampler>> sampler =
-      CpuSampler::Start(sampler_options);
+      CpuSampler::Start(sampler_options, walker_.get());
   if (!sampler.ok()) return sampler.status();
   sampler_ = std::move(*sampler);
 
@@ -149,6 +157,7 @@ void Agent::Impl::Stop() {
   if (server_) server_->Stop();  // waits for handlers, which see stopping_
   server_.reset();
   sampler_.reset();
+  walker_.reset();
 }
 
 StatusOr<std::string> Agent::Impl::CollectCpuProfile(

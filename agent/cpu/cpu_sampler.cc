@@ -20,9 +20,6 @@ constexpr milliseconds kDrainInterval{50};
 // costs tens of microseconds: 50 ms rescans and 20 ms drains measured
 // 1.7 ms of collector CPU per second of profiling.
 constexpr milliseconds kTimerSyncInterval{100};
-// Rebuilds asked for by handlers (a stack the map did not know) are rate
-// limited: reading /proc/self/maps is not free in a big process.
-constexpr milliseconds kMinMapRebuildInterval{50};
 
 }  // namespace
 
@@ -39,7 +36,7 @@ CpuSampler::CpuSampler(const CpuSamplerOptions& options)
       timers_(options.signo, options.hz) {}
 
 StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Start(
-    const CpuSamplerOptions& requested) {
+    const CpuSamplerOptions& requested, StackWalker* walker) {
   CpuSamplerOptions options = requested;
   if (options.signo == 0) options.signo = SIGPROF;
   if (options.hz < 1 || options.hz > 1000) {
@@ -48,23 +45,21 @@ StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Start(
   }
   options.max_depth = std::clamp(options.max_depth, 1, kMaxStackDepth);
   std::unique_ptr<CpuSampler> sampler(new CpuSampler(options));
+  if (walker == nullptr) {
+    StatusOr<std::unique_ptr<StackWalker>> owned = StackWalker::Start();
+    if (!owned.ok()) return owned.status();
+    sampler->owned_walker_ = std::move(*owned);
+    walker = sampler->owned_walker_.get();
+  }
+  sampler->walker_ = walker;
   Status status = sampler->Init();
   if (!status.ok()) return status;
   return sampler;
 }
 
 Status CpuSampler::Init() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    RebuildMapLocked();
-  }
-  const AddressMap* map = maps_.Acquire();
-  Status status = unwinder_.Init(*map);
-  maps_.Release();
-  if (!status.ok()) return status;
-  HandlerTarget target{&ring_, &unwinder_, &maps_, &counters_,
-                       options_.max_depth};
-  status = InstallCpuSignalHandler(options_.signo, target);
+  HandlerTarget target{&ring_, walker_, &counters_, options_.max_depth};
+  Status status = InstallCpuSignalHandler(options_.signo, target);
   if (!status.ok()) return status;
   handler_installed_ = true;
   collector_ = std::thread([this] { CollectorLoop(); });
@@ -87,7 +82,7 @@ void CpuSampler::Subscribe(CpuSampleSink* sink) {
   DrainLocked();  // earlier samples belong to earlier sinks
   sinks_.push_back(sink);
   if (sinks_.size() == 1) {
-    RebuildMapLocked();  // know every current thread's stack from the start
+    walker_->Rebuild();  // know every current thread's stack from the start
     MaintainLocked(/*force_sync=*/true);
   }
   wake_.notify_all();
@@ -134,28 +129,12 @@ void CpuSampler::DrainLocked() {
 }
 
 void CpuSampler::MaintainLocked(bool force_sync) {
+  walker_->RefreshIfNeeded();
   steady_clock::time_point now = steady_clock::now();
-  LoaderGeneration generation = CurrentLoaderGeneration();
-  if (!(generation == loader_generation_)) {
-    bool unloaded = generation.subs != loader_generation_.subs;
-    RebuildMapLocked();
-    // Cached unwind rules may describe code that is gone.
-    if (unloaded) unwinder_.FlushCache();
-  } else if (maps_.TakeRefreshRequest() &&
-             now - last_map_build_ >= kMinMapRebuildInterval) {
-    RebuildMapLocked();
-  }
   if (force_sync || now - last_timer_sync_ >= kTimerSyncInterval) {
     timers_.Sync();
     last_timer_sync_ = now;
   }
-}
-
-void CpuSampler::RebuildMapLocked() {
-  loader_generation_ = CurrentLoaderGeneration();
-  maps_.Publish(AddressMap::Build());
-  last_map_build_ = steady_clock::now();
-  ++map_rebuilds_;
 }
 
 CpuSamplerStats CpuSampler::stats() const {
@@ -167,7 +146,7 @@ CpuSamplerStats CpuSampler::stats() const {
   stats.truncated = counters_.truncated.load(std::memory_order_relaxed);
   stats.timer_failures = timers_.create_failures();
   stats.threads_armed = timers_.armed();
-  stats.map_rebuilds = map_rebuilds_;
+  stats.map_rebuilds = walker_->map_rebuilds();
   return stats;
 }
 

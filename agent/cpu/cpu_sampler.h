@@ -1,7 +1,7 @@
 // CpuSampler owns the CPU-sampling pipeline: the signal handler, the
-// per-thread timers, the sample ring, the address map and the collector
-// thread that drains the ring into any number of sinks (ARCHITECTURE.md
-// decision 1: two people fetching a CPU profile at once both get one).
+// per-thread timers, the sample ring and the collector thread that drains the
+// ring into any number of sinks (ARCHITECTURE.md decision 1: two people
+// fetching a CPU profile at once both get one).
 //
 //   timer signal ─► handler ─► SampleRing ─► collector ─► sink, sink, ...
 //
@@ -9,8 +9,9 @@
 // collector thread sleeps and the process pays nothing but an installed
 // signal handler.
 //
-// Ownership: owns everything above. Sinks are borrowed between Subscribe()
-// and Unsubscribe().
+// Ownership: owns everything above. The StackWalker is borrowed (the agent
+// shares one between samplers) or owned when none is given. Sinks are
+// borrowed between Subscribe() and Unsubscribe().
 // Thread safety: thread-safe. Sinks are called on the collector thread or on
 // the thread calling Subscribe/Unsubscribe, always under the sampler's mutex
 // (so one sink never sees two calls at once).
@@ -26,12 +27,11 @@
 #include <thread>
 #include <vector>
 
-#include "agent/cpu/address_map.h"
 #include "agent/cpu/raw_sample.h"
 #include "agent/cpu/sample_ring.h"
 #include "agent/cpu/signal_handler.h"
 #include "agent/cpu/thread_timers.h"
-#include "agent/cpu/unwind.h"
+#include "agent/unwind/stack_walker.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
@@ -71,8 +71,9 @@ class CpuSampler {
  public:
   // Installs the signal handler and starts the (idle) collector thread.
   // Fails if the signal is taken by the host; leaves nothing behind then.
+  // `walker` must outlive the sampler; nullptr: the sampler starts its own.
   [[nodiscard]] static StatusOr<std::unique_ptr<CpuSampler>> Start(
-      const CpuSamplerOptions& options);
+      const CpuSamplerOptions& options, StackWalker* walker = nullptr);
 
   CpuSampler(const CpuSampler&) = delete;
   CpuSampler& operator=(const CpuSampler&) = delete;
@@ -98,16 +99,15 @@ class CpuSampler {
   void CollectorLoop();
   void DrainLocked();
   void MaintainLocked(bool force_sync);
-  void RebuildMapLocked();
 
   // Immutable after construction.
   const CpuSamplerOptions options_;
 
   // Shared with signal handlers (internally synchronized, lock-free).
   SampleRing ring_;
-  AddressMapHolder maps_;
   HandlerCounters counters_;
-  Unwinder unwinder_;
+  std::unique_ptr<StackWalker> owned_walker_;
+  StackWalker* walker_ = nullptr;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
@@ -118,9 +118,6 @@ class CpuSampler {
   bool handler_installed_ = false;
   uint64_t samples_ = 0;
   uint64_t lost_reported_ = 0;
-  uint64_t map_rebuilds_ = 0;
-  LoaderGeneration loader_generation_;
-  std::chrono::steady_clock::time_point last_map_build_;
   std::chrono::steady_clock::time_point last_timer_sync_;
 
   std::thread collector_;

@@ -40,35 +40,26 @@ uint32_t SampleWeight(const siginfo_t* info) noexcept {
 
 void RecordSample(HandlerTarget& target, const siginfo_t* info,
                   const ucontext_t& context) noexcept {
-  const AddressMap* map = target.maps->Acquire();
-  if (map == nullptr) {
-    target.maps->Release();
-    target.counters->no_map.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
   SampleRing::Claim claim = target.ring->TryClaim();
-  if (claim.sample != nullptr) {
-    RawSample& sample = *claim.sample;
-    sample.timestamp_ns = MonotonicNanos();
-    sample.label_set = CurrentLabelSet();
-    sample.tid = static_cast<uint32_t>(syscall(SYS_gettid));
-    sample.weight = SampleWeight(info);
-    UnwindResult unwound =
-        target.unwinder->Unwind(context, *map, sample.pcs, target.max_depth);
-    sample.depth = static_cast<uint32_t>(unwound.depth);
-    sample.truncated = unwound.truncated ? 1 : 0;
-    target.ring->Commit(claim);
-    if (unwound.truncated) {
-      target.counters->truncated.fetch_add(1, std::memory_order_relaxed);
-    }
-    if (unwound.unknown_stack) {
-      target.counters->unknown_stack.fetch_add(1, std::memory_order_relaxed);
-    }
-    if (unwound.unknown_stack || unwound.unknown_code) {
-      target.maps->RequestRefresh();  // a new thread's stack or a new module
-    }
+  if (claim.sample == nullptr) return;  // the ring counts it
+  RawSample& sample = *claim.sample;
+  sample.timestamp_ns = MonotonicNanos();
+  sample.label_set = CurrentLabelSet();
+  sample.tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  sample.weight = SampleWeight(info);
+  StackWalk walk = target.walker->Walk(context, sample.pcs, target.max_depth);
+  // A sample without a stack (no map yet) is committed empty: sinks skip
+  // it, and it is reported as lost through no_map.
+  sample.depth = static_cast<uint32_t>(walk.depth);
+  sample.truncated = walk.truncated ? 1 : 0;
+  target.ring->Commit(claim);
+  HandlerCounters& counters = *target.counters;
+  if (walk.no_map) counters.no_map.fetch_add(1, std::memory_order_relaxed);
+  if (walk.truncated)
+    counters.truncated.fetch_add(1, std::memory_order_relaxed);
+  if (walk.unknown_stack) {
+    counters.unknown_stack.fetch_add(1, std::memory_order_relaxed);
   }
-  target.maps->Release();
 }
 
 void HandleCpuSignal(int, siginfo_t* info, void* context) {

@@ -1,9 +1,9 @@
 // The CPU-profiling signal handler and its installation.
 //
-// The handler records one RawSample per timer signal: it pins the current
-// AddressMap, unwinds the interrupted context into a claimed ring slot and
-// publishes it. Everything that may allocate (aggregation, symbolization,
-// encoding) happens later on the collector thread, which reads the ring.
+// The handler records one RawSample per timer signal: it unwinds the
+// interrupted context into a claimed ring slot and publishes it. Everything
+// that may allocate (aggregation, symbolization, encoding) happens later on the
+// collector thread, which reads the ring.
 //
 // Install refuses a signal that the host already handles: silently stealing
 // it would break the host (gperftools' CPUPROFILE uses SIGPROF too).
@@ -20,9 +20,8 @@
 #include <atomic>
 #include <cstdint>
 
-#include "agent/cpu/address_map.h"
 #include "agent/cpu/sample_ring.h"
-#include "agent/cpu/unwind.h"
+#include "agent/unwind/stack_walker.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
@@ -37,12 +36,10 @@ struct HandlerCounters {
   std::atomic<uint64_t> unknown_stack{0};  // kept as leaf only: new stack
 };
 
-// What the handler works with. Everything is owned by the CpuSampler and
-// outlives the installation.
+// What the handler works with. Everything outlives the installation.
 struct HandlerTarget {
   SampleRing* ring;
-  const Unwinder* unwinder;
-  AddressMapHolder* maps;
+  StackWalker* walker;
   HandlerCounters* counters;
   int max_depth;
 };

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "agent/cpu/address_map.h"
-#include "agent/cpu/unwind.h"
+#include "agent/unwind/address_map.h"
+#include "agent/unwind/unwind.h"
 
 namespace inprof::internal {
 namespace {

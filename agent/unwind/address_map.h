@@ -13,8 +13,8 @@
 // Thread safety: AddressMap is immutable, hence thread-safe and its queries
 // async-signal-safe. AddressMapHolder: Acquire/Release from any thread or
 // signal handler; Publish() from one thread at a time.
-#ifndef INPROF_AGENT_CPU_ADDRESS_MAP_H_
-#define INPROF_AGENT_CPU_ADDRESS_MAP_H_
+#ifndef INPROF_AGENT_UNWIND_ADDRESS_MAP_H_
+#define INPROF_AGENT_UNWIND_ADDRESS_MAP_H_
 
 #include <atomic>
 #include <cstddef>
@@ -115,4 +115,4 @@ class AddressMapHolder {
 
 }  // namespace inprof::internal
 
-#endif  // INPROF_AGENT_CPU_ADDRESS_MAP_H_
+#endif  // INPROF_AGENT_UNWIND_ADDRESS_MAP_H_

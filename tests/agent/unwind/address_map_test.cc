@@ -1,4 +1,4 @@
-#include "agent/cpu/address_map.h"
+#include "agent/unwind/address_map.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>

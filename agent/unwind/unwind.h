@@ -18,8 +18,8 @@
 // Thread safety: Init() and the destructor from one thread while no handler
 // runs; Unwind() from any number of signal handlers at once (libunwind's
 // global cache takes its own lock with signals masked).
-#ifndef INPROF_AGENT_CPU_UNWIND_H_
-#define INPROF_AGENT_CPU_UNWIND_H_
+#ifndef INPROF_AGENT_UNWIND_UNWIND_H_
+#define INPROF_AGENT_UNWIND_UNWIND_H_
 
 // SIGNAL CONTEXT. Code in this file runs inside the CPU-profiling signal
 // handler, on any thread, at any instruction of the host: inside malloc,
@@ -37,7 +37,7 @@
 
 #include <cstdint>
 
-#include "agent/cpu/address_map.h"
+#include "agent/unwind/address_map.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
@@ -75,4 +75,4 @@ class Unwinder {
 
 }  // namespace inprof::internal
 
-#endif  // INPROF_AGENT_CPU_UNWIND_H_
+#endif  // INPROF_AGENT_UNWIND_UNWIND_H_

@@ -1,4 +1,4 @@
-#include "agent/cpu/unwind.h"
+#include "agent/unwind/unwind.h"
 
 // SIGNAL CONTEXT. Unwind() and the accessors below run inside the signal
 // handler: no allocation, no locks of ours, no stdio. libunwind's dwarf code

@@ -1,4 +1,4 @@
-#include "agent/cpu/unwind.h"
+#include "agent/unwind/unwind.h"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>

@@ -1,0 +1,93 @@
+// StackWalker captures call stacks of the running process for every source
+// of samples: the CPU signal handler (from the interrupted context) and the
+// heap and contention hooks (from the calling thread itself). It owns the
+// AddressMap the unwinder reads through and keeps it fresh on a background
+// thread ("inprof-maps"): rebuilt when the loader's module list changes
+// (dlopen, dlclose) and, rate limited, when a walk met a stack or code the
+// map did not know.
+//
+// Ownership: owns the unwinder, the published maps and the thread.
+// Thread safety: Walk() and WalkHere() are async-signal-safe and may run on
+// any number of threads at once; everything else is thread-safe but not
+// async-signal-safe.
+#ifndef INPROF_AGENT_UNWIND_STACK_WALKER_H_
+#define INPROF_AGENT_UNWIND_STACK_WALKER_H_
+
+#include <ucontext.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "agent/unwind/address_map.h"
+#include "agent/unwind/unwind.h"
+#include "inprof/status.h"
+
+namespace inprof::internal {
+
+struct StackWalk {
+  int depth = 0;               // entries written to pcs
+  bool truncated = false;      // stopped at a frame it could not trust
+  bool unknown_stack = false;  // the stack pointer was outside the map
+  bool no_map = false;         // no map published yet: nothing was written
+};
+
+class StackWalker {
+ public:
+  // Builds the first map, warms libunwind up and starts the refresh thread.
+  [[nodiscard]] static StatusOr<std::unique_ptr<StackWalker>> Start();
+
+  StackWalker(const StackWalker&) = delete;
+  StackWalker& operator=(const StackWalker&) = delete;
+  // Joins the refresh thread. No Walk may run any more.
+  ~StackWalker();
+
+  // pcs[0] = the context's pc, then return addresses. Async-signal-safe.
+  StackWalk Walk(const ucontext_t& context, uint64_t* pcs,
+                 int max_depth) noexcept;
+
+  // The calling thread's stack: return addresses only, pcs[0] being the one
+  // into WalkHere's caller (symbolize every frame at pc - 1).
+  // Async-signal-safe.
+  __attribute__((noinline)) StackWalk WalkHere(uint64_t* pcs,
+                                               int max_depth) noexcept;
+
+  // Rebuilds the map now (so that a profile starting now knows every current
+  // thread's stack). Not async-signal-safe.
+  void Rebuild();
+
+  // Rebuilds the map if a walk asked for it (rate limited) or the loader's
+  // modules changed. The refresh thread does this every 200 ms; a CPU
+  // profile's collector calls it every drain so that code loaded during the
+  // profile is unwound within 50 ms. Not async-signal-safe.
+  void RefreshIfNeeded();
+
+  uint64_t map_rebuilds() const;
+
+ private:
+  StackWalker() = default;
+  void RefreshLoop();
+  void RebuildLocked();
+  void RefreshIfNeededLocked();
+
+  // Shared with walkers in signal handlers and hooks (lock-free).
+  AddressMapHolder maps_;
+  Unwinder unwinder_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  // Guarded by mu_.
+  bool stopping_ = false;
+  uint64_t map_rebuilds_ = 0;
+  LoaderGeneration loader_generation_;
+  std::chrono::steady_clock::time_point last_build_;
+
+  std::thread refresher_;
+};
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_UNWIND_STACK_WALKER_H_
