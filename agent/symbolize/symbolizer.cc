@@ -177,6 +177,31 @@ SourceFrame Symbolizer::UnknownFrame(uint64_t address) {
   return frame;
 }
 
+SymbolTable& Symbolizer::SymbolTableFor(Dwfl_Module* module) {
+  std::unique_ptr<SymbolTable>& symbols = symbol_tables_[module];
+  if (symbols == nullptr) symbols = std::make_unique<SymbolTable>(module);
+  return *symbols;
+}
+
+void Symbolizer::QualifyPhysicalFrame(Dwfl_Module* module, uint64_t address,
+                                      SourceFrame* frame) {
+  // GCC gives functions with internal linkage (anonymous namespaces, members
+  // of local classes) no DW_AT_linkage_name, so DWARF names them bare
+  // ("Hold" for app::(anonymous namespace)::Hold). The symbol table keeps
+  // their mangled name: use it when it names the same function.
+  if (frame->system_name.starts_with("_Z")) return;
+  const std::string* symbol = SymbolTableFor(module).Find(address);
+  if (symbol == nullptr || !symbol->starts_with("_Z")) return;
+  // GCC's clones (".isra.0", ".constprop.0", ".part.0", ".cold") are the
+  // same function: demangle the name without the suffix.
+  std::string_view mangled = *symbol;
+  mangled = mangled.substr(0, mangled.find('.'));
+  std::string qualified = SanitizeUtf8(FunctionDisplayName(mangled));
+  if (!qualified.ends_with("::" + frame->name)) return;
+  frame->name = std::move(qualified);
+  frame->system_name = SanitizeUtf8(*symbol);
+}
+
 std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
   std::vector<SourceFrame> frames;
   Dwfl* dwfl = EnsureDwfl();
@@ -200,14 +225,15 @@ std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
     std::unique_ptr<CompileUnitIndex>& index =
         cu_indexes_[{module, dwarf_dieoffset(cu)}];
     if (index == nullptr) index = std::make_unique<CompileUnitIndex>(cu);
-    if (index->Lookup(address - bias, &file, &line, &frames)) return frames;
+    if (index->Lookup(address - bias, &file, &line, &frames)) {
+      QualifyPhysicalFrame(module, address, &frames.back());
+      return frames;
+    }
   }
   // No DWARF (stripped library, no debuginfo package): the symbol table
   // still names the physical function.
   SourceFrame physical;
-  std::unique_ptr<SymbolTable>& symbols = symbol_tables_[module];
-  if (symbols == nullptr) symbols = std::make_unique<SymbolTable>(module);
-  if (const std::string* name = symbols->Find(address)) {
+  if (const std::string* name = SymbolTableFor(module).Find(address)) {
     physical.system_name = SanitizeUtf8(*name);
     physical.name = SanitizeUtf8(FunctionDisplayName(*name));
   } else {

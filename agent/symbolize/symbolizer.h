@@ -89,6 +89,9 @@ class Symbolizer {
   void EnsureMappings();
   Dwfl* EnsureDwfl();
   std::vector<SourceFrame> SymbolizeUncached(uint64_t address);
+  SymbolTable& SymbolTableFor(Dwfl_Module* module);
+  void QualifyPhysicalFrame(Dwfl_Module* module, uint64_t address,
+                            SourceFrame* frame);
   SourceFrame UnknownFrame(uint64_t address);
 
   bool mappings_loaded_ = false;

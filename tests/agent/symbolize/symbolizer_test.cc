@@ -49,6 +49,25 @@ TEST(SymbolizerTest, NamesANoinlineFunctionWithFileAndLine) {
       << frames[0].start_line;
 }
 
+// Internal linkage: GCC emits no DW_AT_linkage_name, so DWARF alone would
+// name it "HiddenHelper".
+__attribute__((noinline)) uint64_t HiddenHelper(int n) {
+  uint64_t x = 1;
+  for (int i = 0; i < n; ++i) x = x * 31 + static_cast<uint64_t>(i);
+  return x;
+}
+
+TEST(SymbolizerTest, QualifiesFunctionsInAnonymousNamespaces) {
+  Symbolizer symbolizer;
+  std::vector<SourceFrame> frames =
+      symbolizer.Symbolize(reinterpret_cast<uint64_t>(&HiddenHelper) + 4);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.back().name,
+            "inprof::internal::(anonymous namespace)::HiddenHelper");
+  EXPECT_THAT(frames.back().system_name, StartsWith("_ZN"));
+  EXPECT_GT(HiddenHelper(3), 0u);
+}
+
 TEST(SymbolizerTest, TellsOverloadsApart) {
   Symbolizer symbolizer;
   std::vector<SourceFrame> d = symbolizer.Symbolize(app::Worker::Spin(2.0));
