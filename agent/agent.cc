@@ -13,6 +13,9 @@
 
 #include "agent/cpu/cpu_profile.h"
 #include "agent/cpu/cpu_sampler.h"
+#include "agent/heap/heap_profile.h"
+#include "agent/heap/heap_sampler.h"
+#include "agent/heap/tcmalloc_api.h"
 #include "agent/http/pprof_backend.h"
 #include "agent/http/pprof_handlers.h"
 #include "agent/http/server.h"
@@ -64,6 +67,8 @@ Status ValidateOptions(const Options& options) {
         ": must be in 1..128");
   }
   if (options.host.empty()) return InvalidArgumentError("host is empty");
+  Status heap_rate = internal::ValidateHeapSampleRate(options.heap_sample_rate);
+  if (!heap_rate.ok()) return heap_rate;
   return OkStatus();
 }
 
@@ -84,12 +89,19 @@ class Agent::Impl {
   Status Start();
   void Stop();
   int port() const { return server_ ? server_->port() : 0; }
+  Status SetHeapSampleRate(int64_t bytes);
   const Options& options() const { return options_; }
 
  private:
   StatusOr<std::string> CollectCpuProfile(
       int seconds, const std::function<bool()>& client_gone);
+  StatusOr<std::string> CollectNamedProfile(
+      const internal::PprofBackend::NamedProfileRequest& request);
+  void StartHeapSampler();
+  std::vector<std::string> HeapComments();
   std::string SymbolName(uint64_t address);
+  // Refreshes the symbolizer after dlopen/dlclose; call under symbolizer_mu_.
+  void RefreshSymbolizerLocked();
   internal::Profile SymbolizeCpuProfile(const CpuProfileRecorder& recorder,
                                         const CpuProfileInfo& info);
   std::vector<std::string> CpuComments(const CpuProfileRecorder& recorder);
@@ -99,6 +111,10 @@ class Agent::Impl {
   // Shared by every sampler; destroyed after them.
   std::unique_ptr<internal::StackWalker> walker_;
   std::unique_ptr<CpuSampler> sampler_;
+  // Null when the process does not run on tcmalloc; heap_unavailable_ says
+  // why (served with 501).
+  std::unique_ptr<internal::HeapSampler> heap_sampler_;
+  std::string heap_unavailable_;
   std::unique_ptr<HttpServer> server_;
 
   std::mutex symbolizer_mu_;
@@ -120,11 +136,27 @@ Status Agent::Impl::Start() {
       CpuSampler::Start(sampler_options, walker_.get());
   if (!sampler.ok()) return sampler.status();
   sampler_ = std::move(*sampler);
+  StartHeapSampler();
 
   internal::PprofBackend backend;
   backend.cpu_profile = [this](int seconds,
                                const std::function<bool()>& client_gone) {
     return CollectCpuProfile(seconds, client_gone);
+  };
+  backend.named_profile =
+      [this](const internal::PprofBackend::NamedProfileRequest& request) {
+        return CollectNamedProfile(request);
+      };
+  backend.heap_rate = [this]() -> StatusOr<int64_t> {
+    if (!heap_sampler_) return UnimplementedError(heap_unavailable_);
+    return heap_sampler_->rate();
+  };
+  backend.set_heap_rate = [this](int64_t bytes) -> StatusOr<int64_t> {
+    if (!heap_sampler_) return UnimplementedError(heap_unavailable_);
+    int64_t previous = heap_sampler_->rate();
+    Status status = heap_sampler_->set_rate(bytes);
+    if (!status.ok()) return status;
+    return previous;
   };
   backend.symbol_name = [this](uint64_t address) {
     return SymbolName(address);
@@ -145,7 +177,8 @@ Status Agent::Impl::Start() {
         internal::InstallPprofHandlers(s, backend, pprof);
       });
   if (!server.ok()) {
-    sampler_.reset();  // restores the signal handler
+    heap_sampler_.reset();  // removes the allocation hooks
+    sampler_.reset();       // restores the signal handler
     return server.status();
   }
   server_ = std::move(*server);
@@ -156,8 +189,84 @@ void Agent::Impl::Stop() {
   stopping_.store(true);
   if (server_) server_->Stop();  // waits for handlers, which see stopping_
   server_.reset();
+  heap_sampler_.reset();
   sampler_.reset();
   walker_.reset();
+}
+
+void Agent::Impl::StartHeapSampler() {
+  const internal::TcmallocApi* tcmalloc =
+      internal::TcmallocApi::Find(&heap_unavailable_);
+  if (tcmalloc == nullptr) {
+    heap_unavailable_ = "heap profiling is not available: " + heap_unavailable_;
+    return;
+  }
+  StatusOr<std::unique_ptr<internal::HeapSampler>> heap =
+      internal::HeapSampler::Start(tcmalloc, walker_.get(),
+                                   options_.heap_sample_rate);
+  if (!heap.ok()) {
+    heap_unavailable_ =
+        "heap profiling could not start: " + heap.status().message();
+    return;
+  }
+  heap_sampler_ = std::move(*heap);
+}
+
+Status Agent::Impl::SetHeapSampleRate(int64_t bytes) {
+  if (!heap_sampler_) return UnimplementedError(heap_unavailable_);
+  return heap_sampler_->set_rate(bytes);
+}
+
+StatusOr<std::string> Agent::Impl::CollectNamedProfile(
+    const internal::PprofBackend::NamedProfileRequest& request) {
+  if (request.name != "heap" && request.name != "allocs") {
+    return NotFoundError("unknown profile: " + request.name);
+  }
+  if (!heap_sampler_) return UnimplementedError(heap_unavailable_);
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  internal::HeapSnapshot snapshot = internal::TakeHeapSnapshot(
+      heap_sampler_->tables(), heap_sampler_->rate());
+  int64_t duration_nanos = 0;
+  if (request.seconds > 0) {
+    const Clock::time_point deadline =
+        start + std::chrono::seconds(request.seconds);
+    while (Clock::now() < deadline && !stopping_.load() &&
+           !request.client_gone()) {
+      std::this_thread::sleep_for(std::min<Clock::duration>(
+          std::chrono::milliseconds(100), deadline - Clock::now()));
+    }
+    if (Clock::now() < deadline) {
+      return UnavailableError("profile cancelled: client gone");
+    }
+    internal::HeapSnapshot later = internal::TakeHeapSnapshot(
+        heap_sampler_->tables(), heap_sampler_->rate());
+    duration_nanos = later.unix_nanos - snapshot.unix_nanos;
+    snapshot = internal::SubtractHeapSnapshots(later, snapshot);
+  }
+  std::lock_guard<std::mutex> lock(symbolizer_mu_);
+  RefreshSymbolizerLocked();
+  if (request.debug != 0) {
+    return internal::HeapProfileText(snapshot, &symbolizer_);
+  }
+  internal::HeapProfileKind kind = request.name == "allocs"
+                                       ? internal::HeapProfileKind::kAllocs
+                                       : internal::HeapProfileKind::kHeap;
+  return internal::SerializeProfile(internal::BuildHeapProfile(
+      snapshot, kind, duration_nanos, HeapComments(), &symbolizer_));
+}
+
+std::vector<std::string> Agent::Impl::HeapComments() {
+  internal::HeapSamplerStats stats = heap_sampler_->stats();
+  return {
+      "inprof heap profile: tcmalloc hooks, one sample per " +
+          std::to_string(heap_sampler_->rate()) + " bytes allocated on average",
+      "agent totals since start: samples=" + std::to_string(stats.samples) +
+          " live_sampled_blocks=" + std::to_string(stats.live_blocks) +
+          " untracked=" + std::to_string(stats.untracked) +
+          " overflowed=" + std::to_string(stats.overflowed) +
+          " sampler_ms=" + std::to_string(stats.nanos_in_sampler / 1000000),
+  };
 }
 
 StatusOr<std::string> Agent::Impl::CollectCpuProfile(
@@ -186,12 +295,16 @@ StatusOr<std::string> Agent::Impl::CollectCpuProfile(
 internal::Profile Agent::Impl::SymbolizeCpuProfile(
     const CpuProfileRecorder& recorder, const CpuProfileInfo& info) {
   std::lock_guard<std::mutex> lock(symbolizer_mu_);
+  RefreshSymbolizerLocked();
+  return internal::BuildCpuProfile(recorder, info, &symbolizer_);
+}
+
+void Agent::Impl::RefreshSymbolizerLocked() {
   internal::LoaderGeneration generation = internal::CurrentLoaderGeneration();
   if (!(generation == symbolizer_generation_)) {
     symbolizer_.Refresh();  // modules were loaded or unloaded
     symbolizer_generation_ = generation;
   }
-  return internal::BuildCpuProfile(recorder, info, &symbolizer_);
 }
 
 std::vector<std::string> Agent::Impl::CpuComments(
@@ -256,6 +369,11 @@ void Agent::Stop() {
 }
 
 int Agent::port() const { return impl_ ? impl_->port() : 0; }
+
+Status Agent::SetHeapSampleRate(int64_t bytes) {
+  if (!impl_) return FailedPreconditionError("the agent is stopped");
+  return impl_->SetHeapSampleRate(bytes);
+}
 
 std::string Agent::url() const {
   if (!impl_) return "";

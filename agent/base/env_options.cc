@@ -14,7 +14,8 @@
 namespace inprof {
 namespace {
 
-bool ParseInt(std::string_view text, int* out) {
+template <typename Int>
+bool ParseInt(std::string_view text, Int* out) {
   if (text.empty()) return false;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, *out);
@@ -52,11 +53,12 @@ void ApplyAddress(std::string_view value, Options* options) {
   options->port = parsed;
 }
 
-void ApplyInt(const char* name, int low, int high, int* field,
+template <typename Int>
+void ApplyInt(const char* name, Int low, Int high, Int* field,
               Options* options) {
   const char* value = std::getenv(name);
   if (value == nullptr) return;
-  int parsed = 0;
+  Int parsed = 0;
   if (!ParseInt(value, &parsed) || parsed < low || parsed > high) {
     return Fail(options, std::string(name) + "=" + value +
                              ": must be an integer in " + std::to_string(low) +
@@ -95,6 +97,8 @@ Options Options::FromEnvironment() {
            &options);
   ApplyInt("INPROF_MAX_STACK_DEPTH", 1, 128, &options.max_stack_depth,
            &options);
+  ApplyInt<int64_t>("INPROF_HEAP_RATE", 0, int64_t{1} << 30,
+                    &options.heap_sample_rate, &options);
   ApplySignal(&options);
   return options;
 }

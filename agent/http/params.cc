@@ -44,6 +44,41 @@ StatusOr<int> ParseProfileSeconds(const httplib::Request& req,
   return ParseSecondsValue(req.get_param_value("seconds"), max_seconds);
 }
 
+int ParseDebugValue(const httplib::Request& req) {
+  // Go: debug, _ := strconv.Atoi(r.FormValue("debug")).
+  const std::string value = req.get_param_value("debug");
+  std::string_view digits = value;
+  const bool negative = !digits.empty() && digits.front() == '-';
+  if (negative || (!digits.empty() && digits.front() == '+')) {
+    digits.remove_prefix(1);
+  }
+  if (digits.empty() || digits.size() > 9) return 0;
+  int debug = 0;
+  for (char c : digits) {
+    if (!IsDigit(c)) return 0;
+    debug = debug * 10 + (c - '0');
+  }
+  return negative ? -debug : debug;
+}
+
+StatusOr<int64_t> ParseByteCount(std::string_view value) {
+  const std::string shown = "bytes=" + OneLine(value, 32);
+  if (value.empty()) {
+    return InvalidArgumentError(shown + ": not a byte count (want digits)");
+  }
+  int64_t bytes = 0;
+  for (char c : value) {
+    if (!IsDigit(c)) {
+      return InvalidArgumentError(shown + ": not a byte count (want digits)");
+    }
+    bytes = bytes * 10 + (c - '0');
+    if (bytes > (int64_t{1} << 62)) {
+      return InvalidArgumentError(shown + ": too large");
+    }
+  }
+  return bytes;
+}
+
 std::optional<uint64_t> ParseSymbolAddress(std::string_view token) {
   // strtoull would also accept leading spaces, a sign and trailing junk;
   // Go's ParseUint does not, so check the shape first.

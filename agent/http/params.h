@@ -29,6 +29,14 @@ namespace inprof::internal {
 [[nodiscard]] StatusOr<int> ParseSecondsValue(std::string_view value,
                                               int max_seconds);
 
+// The `debug` query parameter as Go reads it: an integer, anything
+// unparsable (or absent) is 0.
+int ParseDebugValue(const httplib::Request& req);
+
+// A byte count for rate settings: base-10 digits, 0..2^62. Fails with
+// kInvalidArgument naming the value ("bytes=abc: not a byte count").
+[[nodiscard]] StatusOr<int64_t> ParseByteCount(std::string_view value);
+
 // Parses one /debug/pprof/symbol token like Go's strconv.ParseUint(s, 0, 64):
 // "0x"/"0X" hex, a leading "0" octal, else decimal; the whole token must be
 // consumed and fit in 64 bits. Returns nullopt for anything else (Go then

@@ -36,6 +36,25 @@ struct PprofBackend {
                                       const std::function<bool()>& client_gone)>
       cpu_profile;
 
+  // A named profile other than the CPU profile (heap, allocs). `seconds` 0:
+  // cumulative since start; N > 0: the difference over the next N seconds
+  // (poll `client_gone` as for cpu_profile). `debug` nonzero: Go's legacy
+  // text form instead of gzipped profile.proto. kUnimplemented (→ 501) when
+  // the profile cannot exist in this process, with how to enable it.
+  struct NamedProfileRequest {
+    std::string name;
+    int seconds = 0;
+    int debug = 0;
+    std::function<bool()> client_gone;
+  };
+  std::function<StatusOr<std::string>(const NamedProfileRequest&)>
+      named_profile;
+
+  // The heap sampling rate (mean bytes between samples), read and set at
+  // run time by /debug/heap/rate. Set returns the previous rate.
+  std::function<StatusOr<int64_t>()> heap_rate;
+  std::function<StatusOr<int64_t>(int64_t bytes)> set_heap_rate;
+
   // Returns the name of the function containing `address`, or "" if unknown
   // (for /debug/pprof/symbol). An empty function means "nothing is known".
   std::function<std::string(uint64_t address)> symbol_name;

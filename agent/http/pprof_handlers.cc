@@ -30,9 +30,16 @@ struct IndexEntry {
 };
 
 constexpr IndexEntry kIndexEntries[] = {
+    {"allocs", "allocs?debug=1",
+     "A sampling of all past memory allocations (needs tcmalloc)."},
     {"cmdline", "cmdline",
      "The command line invocation of the current program, arguments "
      "separated by NUL bytes."},
+    {"heap", "heap?debug=1",
+     "A sampling of memory allocations of live objects (needs tcmalloc). "
+     "You can specify the seconds GET parameter for the difference over "
+     "that many seconds. The sampling rate is read with GET and set with "
+     "POST /debug/heap/rate?bytes=N."},
     {"profile", "profile?seconds=30",
      "CPU profile. You can specify the duration in the seconds GET "
      "parameter. After you get the profile file, use the go tool pprof "
@@ -127,6 +134,70 @@ void ServeProfile(HandlerState& state, const httplib::Request& req,
       state.backend.cpu_profile(*seconds, client_gone);
   if (!profile.ok()) return ServeStatus(res, profile.status());
   ServeBinary(res, std::move(profile).value(), "profile");
+}
+
+// /debug/pprof/heap and /allocs, in Go's order of checks (pprof-spec.md
+// §1.5, §1.6): `seconds` present → delta (400 when combined with debug);
+// `gc` accepted and ignored; `debug` unparsable → 0.
+void ServeHeapProfile(HandlerState& state, const std::string& name,
+                      const httplib::Request& req, httplib::Response& res) {
+  PprofBackend::NamedProfileRequest request;
+  request.name = name;
+  request.debug = ParseDebugValue(req);
+  const std::string seconds = req.get_param_value("seconds");
+  if (!seconds.empty()) {
+    StatusOr<int> parsed =
+        ParseSecondsValue(seconds, state.options.max_profile_seconds);
+    if (!parsed.ok()) return ServeStatus(res, parsed.status());
+    if (request.debug != 0) {
+      return ServeError(res, 400,
+                        "seconds and debug=" + std::to_string(request.debug) +
+                            " cannot be combined: a delta profile is binary "
+                            "only");
+    }
+    request.seconds = *parsed;
+  }
+  if (!state.backend.named_profile) {
+    return ServeError(res, 501, name + " profiles are not available");
+  }
+  InFlight in_flight(state.profiles_in_flight);
+  if (request.seconds > 0 &&
+      in_flight.count() > state.options.max_concurrent_profiles) {
+    return ServeError(
+        res, 503,
+        "too many concurrent profile requests (limit " +
+            std::to_string(state.options.max_concurrent_profiles) +
+            "); retry later");
+  }
+  ConnectionProbe probe(req);
+  const PprofOptions& options = state.options;
+  request.client_gone = [&options, &probe] {
+    return (options.stopping && options.stopping()) || probe.ClientGone();
+  };
+  StatusOr<std::string> body = state.backend.named_profile(request);
+  if (!body.ok()) return ServeStatus(res, body.status());
+  if (request.debug != 0) return ServeText(res, std::move(body).value());
+  ServeBinary(res, std::move(body).value(),
+              request.seconds > 0 ? name + "-delta" : name);
+}
+
+// GET: the current rate; POST ?bytes=N: sets it.
+void ServeHeapRate(const HandlerState& state, const httplib::Request& req,
+                   httplib::Response& res) {
+  if (!state.backend.heap_rate || !state.backend.set_heap_rate) {
+    return ServeError(res, 501, "heap profiling is not available");
+  }
+  if (req.method != "POST") {
+    StatusOr<int64_t> rate = state.backend.heap_rate();
+    if (!rate.ok()) return ServeStatus(res, rate.status());
+    return ServeText(res, std::to_string(*rate) + "\n");
+  }
+  StatusOr<int64_t> bytes = ParseByteCount(req.get_param_value("bytes"));
+  if (!bytes.ok()) return ServeStatus(res, bytes.status());
+  StatusOr<int64_t> previous = state.backend.set_heap_rate(*bytes);
+  if (!previous.ok()) return ServeStatus(res, previous.status());
+  ServeText(res, "heap sample rate: " + std::to_string(*bytes) +
+                     " bytes (was " + std::to_string(*previous) + ")\n");
 }
 
 void ServeSymbol(const HandlerState& state, std::string_view input,
@@ -289,6 +360,18 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
               Guarded([state](const Request& req, Response& res) {
                 ServeSymbol(*state, req.body, res);
               }));
+  for (const char* name : {"heap", "allocs"}) {
+    server.Get(std::string("/debug/pprof/") + name,
+               Guarded([state, name = std::string(name)](const Request& req,
+                                                         Response& res) {
+                 ServeHeapProfile(*state, name, req, res);
+               }));
+  }
+  const auto heap_rate = Guarded([state](const Request& req, Response& res) {
+    ServeHeapRate(*state, req, res);
+  });
+  server.Get("/debug/heap/rate", heap_rate);
+  server.Post("/debug/heap/rate", heap_rate);
   server.Get(R"(/debug/pprof/([\s\S]+))",
              Guarded([state](const Request& req, Response& res) {
                ServeNamedProfile(*state, req.matches[1], res);

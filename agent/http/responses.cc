@@ -28,6 +28,8 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kFailedPrecondition:
     case StatusCode::kUnavailable:
       return 503;
+    case StatusCode::kUnimplemented:
+      return 501;
     case StatusCode::kOk:
     case StatusCode::kInternal:
       break;

@@ -14,7 +14,8 @@
 namespace inprof::internal {
 
 // HTTP status for a non-OK Status: kInvalidArgument → 400, kNotFound → 404,
-// kFailedPrecondition and kUnavailable → 503, everything else → 500.
+// kFailedPrecondition and kUnavailable → 503, kUnimplemented → 501,
+// everything else → 500.
 int HttpStatusFor(StatusCode code);
 
 // Returns `text` made safe for a one-line message: control characters

@@ -64,6 +64,13 @@ struct INPROF_EXPORT Options {
   // never silently ignored.
   static Options FromEnvironment();
 
+  // Heap profiling (needs tcmalloc as the process's malloc): mean bytes
+  // allocated between two sampled allocations, as Go's MemProfileRate.
+  // 0 turns sampling off; 1 samples every allocation. 0..1073741824.
+  // Changeable at run time: SetHeapSampleRate(), or POST
+  // /debug/heap/rate?bytes=N. Env: INPROF_HEAP_RATE.
+  int64_t heap_sample_rate = 512 * 1024;
+
   // Set by FromEnvironment() when a variable could not be parsed; Start()
   // fails with this message. Empty when all is well.
   std::string env_error;
@@ -99,6 +106,11 @@ class INPROF_EXPORT Agent {
 
   // "http://127.0.0.1:6060" — the base URL of the endpoints.
   std::string url() const;
+
+  // Changes the heap sampling rate (see Options::heap_sample_rate); takes
+  // effect at each thread's next sample. kUnimplemented when the process
+  // does not run on tcmalloc, kInvalidArgument for a rate out of range.
+  [[nodiscard]] Status SetHeapSampleRate(int64_t bytes);
 
   // Stops everything now; the destructor does the same. Idempotent.
   void Stop();

@@ -33,6 +33,7 @@ enum class StatusCode {
   kFailedPrecondition,
   kUnavailable,
   kInternal,
+  kUnimplemented,  // not available in this process (e.g. needs tcmalloc)
 };
 
 // Returns "OK", "INVALID_ARGUMENT", ... for `code`.
@@ -73,6 +74,9 @@ inline Status FailedPreconditionError(std::string message) {
 }
 inline Status UnavailableError(std::string message) {
   return Status(StatusCode::kUnavailable, std::move(message));
+}
+inline Status UnimplementedError(std::string message) {
+  return Status(StatusCode::kUnimplemented, std::move(message));
 }
 inline Status InternalError(std::string message) {
   return Status(StatusCode::kInternal, std::move(message));

@@ -159,6 +159,38 @@ TEST(AgentTest, RejectsInvalidOptionsWithTheValue) {
   EXPECT_THAT(agent.status().message(), HasSubstr("hz=0"));
 }
 
+TEST(AgentTest, RejectsAHeapRateOutOfRange) {
+  Options options = AnyPort();
+  options.heap_sample_rate = -1;
+  StatusOr<Agent> agent = Agent::Start(options);
+  ASSERT_FALSE(agent.ok());
+  EXPECT_THAT(agent.status().message(), HasSubstr("heap sample rate -1"));
+}
+
+// This test binary runs on glibc malloc (it does not link tcmalloc):
+// heap endpoints say why they are unavailable and how to fix it; the rest
+// of the agent works.
+TEST(AgentTest, WithoutTcmallocHeapEndpointsAre501WithTheRemedy) {
+  StatusOr<Agent> agent = Agent::Start(AnyPort());
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  httplib::Client client("127.0.0.1", agent->port());
+  for (const char* path : {"/debug/pprof/heap", "/debug/pprof/allocs?debug=1",
+                           "/debug/pprof/heap?seconds=1", "/debug/heap/rate"}) {
+    SCOPED_TRACE(path);
+    httplib::Result result = client.Get(path);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 501);
+    EXPECT_EQ(result->get_header_value("X-Go-Pprof"), "1");
+    EXPECT_THAT(result->body, HasSubstr("-ltcmalloc"));
+    EXPECT_EQ(result->body.find('\n'), result->body.size() - 1);
+  }
+  Status set = agent->SetHeapSampleRate(4096);
+  EXPECT_EQ(set.code(), StatusCode::kUnimplemented);
+  httplib::Result cmdline = client.Get("/debug/pprof/cmdline");
+  ASSERT_TRUE(cmdline);
+  EXPECT_EQ(cmdline->status, 200);
+}
+
 class ScopedEnv {
  public:
   ScopedEnv(const char* name, const char* value) : name_(name) {
@@ -176,6 +208,7 @@ TEST(OptionsTest, FromEnvironmentReadsEveryVariable) {
   ScopedEnv max("INPROF_MAX_SECONDS", "60");
   ScopedEnv depth("INPROF_MAX_STACK_DEPTH", "32");
   ScopedEnv sig("INPROF_SIGNAL", "40");
+  ScopedEnv heap("INPROF_HEAP_RATE", "1048576");
   Options options = Options::FromEnvironment();
   EXPECT_EQ(options.env_error, "");
   EXPECT_EQ(options.host, "0.0.0.0");
@@ -184,6 +217,7 @@ TEST(OptionsTest, FromEnvironmentReadsEveryVariable) {
   EXPECT_EQ(options.max_profile_seconds, 60);
   EXPECT_EQ(options.max_stack_depth, 32);
   EXPECT_EQ(options.cpu_signal, 40);
+  EXPECT_EQ(options.heap_sample_rate, 1048576);
 }
 
 TEST(OptionsTest, FromEnvironmentDefaultsAreGoLike) {
@@ -192,6 +226,7 @@ TEST(OptionsTest, FromEnvironmentDefaultsAreGoLike) {
   EXPECT_EQ(options.port, 6060);
   EXPECT_EQ(options.hz, 100);
   EXPECT_EQ(options.max_profile_seconds, 300);
+  EXPECT_EQ(options.heap_sample_rate, 512 * 1024);  // Go's MemProfileRate
 }
 
 TEST(OptionsTest, PortOnlyAndIpv6Addresses) {

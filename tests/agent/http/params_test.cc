@@ -90,6 +90,7 @@ TEST(ResponsesTest, MapsStatusCodesToHttp) {
   EXPECT_EQ(HttpStatusFor(StatusCode::kFailedPrecondition), 503);
   EXPECT_EQ(HttpStatusFor(StatusCode::kUnavailable), 503);
   EXPECT_EQ(HttpStatusFor(StatusCode::kInternal), 500);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kUnimplemented), 501);
   EXPECT_EQ(HttpStatusFor(StatusCode::kOk), 500);
 }
 

@@ -2,6 +2,7 @@
 // HttpServer on 127.0.0.1, port 0) with a fake PprofBackend.
 #include "agent/http/pprof_handlers.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -37,6 +38,15 @@ class FakeBackend {
                                  const std::function<bool()>& client_gone) {
       return self->CpuProfile(secs, client_gone);
     };
+    backend.named_profile = [self](const PprofBackend::NamedProfileRequest& r)
+        -> StatusOr<std::string> {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->named_seen_.push_back(r.name +
+                                  " seconds=" + std::to_string(r.seconds) +
+                                  " debug=" + std::to_string(r.debug));
+      if (!self->failure_.ok()) return self->failure_;
+      return r.debug != 0 ? std::string("heap profile: text\n") : kProfileBytes;
+    };
     backend.symbol_name = [](uint64_t address) -> std::string {
       return address == 0x1234 ? "app::foo" : "";
     };
@@ -59,6 +69,10 @@ class FakeBackend {
   void Throw() {
     std::lock_guard<std::mutex> lock(mu_);
     throw_ = true;
+  }
+  std::vector<std::string> named_seen() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return named_seen_;
   }
   std::vector<int> seconds_seen() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -109,6 +123,7 @@ class FakeBackend {
   int in_call_ = 0;
   bool saw_client_gone_ = false;
   std::vector<int> seconds_seen_;
+  std::vector<std::string> named_seen_;
 };
 
 class PprofHandlersTest : public ::testing::Test {
@@ -251,10 +266,47 @@ TEST_F(PprofHandlersTest, BackendExceptionGives500OneLine) {
 
 TEST_F(PprofHandlersTest, UnknownProfileIs404ListingKnownProfiles) {
   ExpectPprofError(Get("/debug/pprof/nosuch"), 404,
-                   "Unknown profile: nosuch (known: cmdline, profile, symbol)");
-  ExpectPprofError(
-      Get("/debug/pprof/a%0Ab"), 404,
-      "Unknown profile: a\\x0ab (known: cmdline, profile, symbol)");
+                   "Unknown profile: nosuch (known: allocs, cmdline, heap, "
+                   "profile, symbol)");
+  ExpectPprofError(Get("/debug/pprof/a%0Ab"), 404,
+                   "Unknown profile: a\\x0ab (known: allocs, cmdline, heap, "
+                   "profile, symbol)");
+}
+
+TEST_F(PprofHandlersTest, HeapParametersAreReadAsGoReadsThem) {
+  ExpectPprofError(Get("/debug/pprof/heap?seconds=abc"), 400,
+                   "seconds=abc: not an integer");
+  ExpectPprofError(Get("/debug/pprof/heap?seconds=0"), 400,
+                   "seconds=0: must be between 1 and 300");
+  ExpectPprofError(Get("/debug/pprof/heap?seconds=1&debug=1"), 400,
+                   "seconds and debug=1 cannot be combined: a delta profile "
+                   "is binary only");
+  httplib::Result plain = Get("/debug/pprof/heap?gc=1&debug=x&seconds=");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 200);
+  EXPECT_EQ(plain->get_header_value("Content-Disposition"),
+            "attachment; filename=\"heap\"");
+  httplib::Result delta = Get("/debug/pprof/allocs?seconds=2");
+  ASSERT_TRUE(delta);
+  EXPECT_EQ(delta->get_header_value("Content-Disposition"),
+            "attachment; filename=\"allocs-delta\"");
+  httplib::Result text = Get("/debug/pprof/heap?debug=2");
+  ASSERT_TRUE(text);
+  EXPECT_EQ(text->get_header_value("Content-Type"),
+            "text/plain; charset=utf-8");
+  EXPECT_FALSE(text->has_header("Content-Disposition"));
+  EXPECT_EQ(text->body, "heap profile: text\n");
+  EXPECT_THAT(backend_->named_seen(),
+              ::testing::ElementsAre("heap seconds=0 debug=0",
+                                     "allocs seconds=2 debug=0",
+                                     "heap seconds=0 debug=2"));
+}
+
+TEST_F(PprofHandlersTest, HeapWithoutTcmallocIs501WithTheRemedy) {
+  backend_->FailWith(UnimplementedError(
+      "heap profiling is not available: link with -ltcmalloc"));
+  ExpectPprofError(Get("/debug/pprof/heap"), 501,
+                   "heap profiling is not available: link with -ltcmalloc");
 }
 
 TEST_F(PprofHandlersTest, TraceIs404GoOnly) {

@@ -1,0 +1,238 @@
+#include "agent/heap/heap_profile.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <regex>
+#include <tuple>
+
+#include "agent/symbolize/location_table.h"
+#include "agent/symbolize/symbolizer.h"
+
+namespace inprof::internal {
+namespace {
+
+int64_t UnixNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+bool SameKey(const HeapRecord& a, const HeapRecord& b) {
+  return a.size == b.size && a.pcs == b.pcs;
+}
+
+bool KeyLess(const HeapRecord& a, const HeapRecord& b) {
+  return std::tie(a.pcs, a.size) < std::tie(b.pcs, b.size);
+}
+
+void Add(HeapRecord& into, const HeapRecord& from, int64_t sign) {
+  into.alloc_weight += sign * from.alloc_weight;
+  into.free_weight += sign * from.free_weight;
+  into.alloc_bytes_weight += sign * from.alloc_bytes_weight;
+  into.free_bytes_weight += sign * from.free_bytes_weight;
+  into.allocs_raw += sign * from.allocs_raw;
+  into.frees_raw += sign * from.frees_raw;
+  into.alloc_bytes_raw += sign * from.alloc_bytes_raw;
+  into.free_bytes_raw += sign * from.free_bytes_raw;
+}
+
+bool AllZero(const HeapRecord& r) {
+  return r.alloc_weight == 0 && r.free_weight == 0 &&
+         r.alloc_bytes_weight == 0 && r.free_bytes_weight == 0;
+}
+
+// Sorts and merges records with the same key (the tables may hold the same
+// stack twice when two threads inserted it at once).
+void Normalize(std::vector<HeapRecord>& records) {
+  std::sort(records.begin(), records.end(), KeyLess);
+  std::vector<HeapRecord> merged;
+  merged.reserve(records.size());
+  for (HeapRecord& r : records) {
+    if (!merged.empty() && SameKey(merged.back(), r)) {
+      Add(merged.back(), r, 1);
+    } else {
+      merged.push_back(std::move(r));
+    }
+  }
+  records = std::move(merged);
+}
+
+// Frames of the allocator itself, pruned from the leaf end of heap stacks.
+bool IsAllocatorFrame(const std::string& name) {
+  static const std::regex* const pattern = new std::regex(
+      "^(malloc|calloc|realloc|free|valloc|pvalloc|memalign|aligned_alloc|"
+      "posix_memalign|__libc_\\w+|__GI_\\w+|operator new(\\[\\])?|tc_\\w+|"
+      "tcmalloc::.*|MallocHook::.*|MallocHook_\\w+)$");
+  return std::regex_match(name, *pattern);
+}
+
+bool IsAllocatorModule(const std::string& path) {
+  return path.find("libtcmalloc") != std::string::npos;
+}
+
+// How many leading frames of `pcs` belong to the allocator; never all.
+size_t AllocatorFrames(const std::vector<uint64_t>& pcs,
+                       Symbolizer* symbolizer) {
+  size_t skip = 0;
+  for (; skip + 1 < pcs.size(); ++skip) {
+    uint64_t address = pcs[skip] - 1;
+    const ProcessMapping* mapping = symbolizer->MappingFor(address);
+    if (mapping != nullptr && IsAllocatorModule(mapping->path)) continue;
+    std::vector<SourceFrame> frames = symbolizer->Symbolize(address);
+    // The outermost function of an inlined chain decides.
+    if (frames.empty() || !IsAllocatorFrame(frames.back().name)) break;
+  }
+  return skip;
+}
+
+// Converts a sum of weights (kWeightOne units) to a count, truncating as Go.
+int64_t Unweight(int64_t weighted) {
+  return weighted / static_cast<int64_t>(kWeightOne);
+}
+
+}  // namespace
+
+HeapSnapshot TakeHeapSnapshot(const HeapTables& tables, int64_t rate) {
+  HeapSnapshot snapshot;
+  snapshot.rate = rate;
+  tables.ForEachBucket([&](const HeapTables::BucketView& view) {
+    HeapRecord r;
+    r.pcs.assign(view.pcs.begin(), view.pcs.end());
+    r.size = view.size;
+    const HeapBucketCounts& c = view.counts;
+    r.alloc_weight = static_cast<int64_t>(c.alloc_weight);
+    r.free_weight = static_cast<int64_t>(c.free_weight);
+    r.alloc_bytes_weight = static_cast<int64_t>(c.alloc_bytes_weight);
+    r.free_bytes_weight = static_cast<int64_t>(c.free_bytes_weight);
+    r.allocs_raw = static_cast<int64_t>(c.allocs);
+    r.frees_raw = static_cast<int64_t>(c.frees);
+    r.alloc_bytes_raw = static_cast<int64_t>(c.alloc_bytes_raw);
+    r.free_bytes_raw = static_cast<int64_t>(c.free_bytes_raw);
+    snapshot.records.push_back(std::move(r));
+  });
+  snapshot.unix_nanos = UnixNanos();
+  Normalize(snapshot.records);
+  return snapshot;
+}
+
+HeapSnapshot SubtractHeapSnapshots(const HeapSnapshot& later,
+                                   const HeapSnapshot& earlier) {
+  HeapSnapshot delta;
+  delta.rate = later.rate;
+  delta.unix_nanos = later.unix_nanos;
+  delta.records = later.records;
+  for (const HeapRecord& r : earlier.records) {
+    HeapRecord negative;
+    negative.pcs = r.pcs;
+    negative.size = r.size;
+    Add(negative, r, -1);
+    delta.records.push_back(std::move(negative));
+  }
+  Normalize(delta.records);
+  std::erase_if(delta.records, AllZero);
+  return delta;
+}
+
+Profile BuildHeapProfile(const HeapSnapshot& snapshot, HeapProfileKind kind,
+                         int64_t duration_nanos,
+                         const std::vector<std::string>& comments,
+                         Symbolizer* symbolizer) {
+  Profile profile;
+  profile.sample_types = {{"alloc_objects", "count"},
+                          {"alloc_space", "bytes"},
+                          {"inuse_objects", "count"},
+                          {"inuse_space", "bytes"}};
+  profile.period_type = {"space", "bytes"};
+  profile.period = snapshot.rate;
+  profile.time_nanos = snapshot.unix_nanos;
+  profile.duration_nanos = duration_nanos;
+  profile.comments = comments;
+  if (kind == HeapProfileKind::kAllocs) {
+    profile.default_sample_type = "alloc_space";
+  }
+
+  LocationTable locations(symbolizer, &profile);
+  for (const HeapRecord& r : snapshot.records) {
+    Sample sample;
+    if (r.pcs.empty()) {
+      sample.location_ids = {locations.SyntheticLocationId(kHeapOverflowFrame)};
+    } else {
+      // Every frame is a return address: symbolize the call (pc - 1).
+      for (size_t i = AllocatorFrames(r.pcs, symbolizer); i < r.pcs.size();
+           ++i) {
+        sample.location_ids.push_back(locations.LocationId(r.pcs[i] - 1));
+      }
+      Label bytes;
+      bytes.key = "bytes";
+      bytes.num = static_cast<int64_t>(r.size);
+      sample.labels.push_back(std::move(bytes));
+    }
+    sample.values = {Unweight(r.alloc_weight), Unweight(r.alloc_bytes_weight),
+                     Unweight(r.alloc_weight - r.free_weight),
+                     Unweight(r.alloc_bytes_weight - r.free_bytes_weight)};
+    profile.samples.push_back(std::move(sample));
+  }
+  locations.Finish();
+  return profile;
+}
+
+std::string HeapProfileText(const HeapSnapshot& snapshot,
+                            Symbolizer* symbolizer) {
+  int64_t inuse = 0, inuse_bytes = 0, allocs = 0, alloc_bytes = 0;
+  for (const HeapRecord& r : snapshot.records) {
+    inuse += r.allocs_raw - r.frees_raw;
+    inuse_bytes += r.alloc_bytes_raw - r.free_bytes_raw;
+    allocs += r.allocs_raw;
+    alloc_bytes += r.alloc_bytes_raw;
+  }
+  // As Go: equal totals would make pprof's legacy parser read a 2-column
+  // profile.
+  if (alloc_bytes == inuse_bytes) ++alloc_bytes;
+  std::string out;
+  char line[512];
+  std::snprintf(
+      line, sizeof(line), "heap profile: %lld: %lld [%lld: %lld] @ heap/%lld\n",
+      static_cast<long long>(inuse), static_cast<long long>(inuse_bytes),
+      static_cast<long long>(allocs), static_cast<long long>(alloc_bytes),
+      static_cast<long long>(2 * snapshot.rate));
+  out += line;
+  for (const HeapRecord& r : snapshot.records) {
+    std::snprintf(line, sizeof(line), "%lld: %lld [%lld: %lld] @",
+                  static_cast<long long>(r.allocs_raw - r.frees_raw),
+                  static_cast<long long>(r.alloc_bytes_raw - r.free_bytes_raw),
+                  static_cast<long long>(r.allocs_raw),
+                  static_cast<long long>(r.alloc_bytes_raw));
+    out += line;
+    const size_t first = r.pcs.empty() ? 0 : AllocatorFrames(r.pcs, symbolizer);
+    for (size_t i = first; i < r.pcs.size(); ++i) {
+      std::snprintf(line, sizeof(line), " %#llx",
+                    static_cast<unsigned long long>(r.pcs[i]));
+      out += line;
+    }
+    out += '\n';
+    if (r.pcs.empty())
+      out += std::string("#\t0x0\t") + kHeapOverflowFrame + '\n';
+    for (size_t i = first; i < r.pcs.size(); ++i) {
+      std::vector<SourceFrame> frames = symbolizer->Symbolize(r.pcs[i] - 1);
+      for (auto it = frames.begin(); it != frames.end(); ++it) {
+        std::snprintf(line, sizeof(line), "#\t%#llx\t%s\t%s:%lld\n",
+                      static_cast<unsigned long long>(r.pcs[i]),
+                      it->name.c_str(), it->file.c_str(),
+                      static_cast<long long>(it->line));
+        out += line;
+      }
+    }
+    out += '\n';
+  }
+  std::snprintf(line, sizeof(line),
+                "# inprof: sampling rate %lld bytes; values above are raw "
+                "sampled counts\n",
+                static_cast<long long>(snapshot.rate));
+  out += line;
+  return out;
+}
+
+}  // namespace inprof::internal

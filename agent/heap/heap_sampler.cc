@@ -1,0 +1,225 @@
+#include "agent/heap/heap_sampler.h"
+
+// SIGNAL CONTEXT. NewHook(), DeleteHook() and what they call run inside
+// malloc and free, on any thread, possibly inside a signal handler that
+// allocates: no allocation, no locks, no stdio; thread_locals are trivial and
+// initial-exec. The rest is marked. See agent/unwind/unwind.h for the rules.
+
+#include <time.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <thread>
+
+namespace inprof::internal {
+namespace {
+
+// The sampler the hooks report to; cleared before the hooks are removed.
+std::atomic<HeapSampler*> g_sampler{nullptr};
+// Slow-path hook calls in progress; the destructor waits for zero.
+std::atomic<int> g_in_flight{0};
+
+// Bytes this thread may still allocate before its next sample. Zero on a new
+// thread, so its first allocation goes to the slow path, which draws.
+__attribute__((tls_model("initial-exec"))) thread_local int64_t t_countdown = 0;
+__attribute__((tls_model("initial-exec"))) thread_local uint64_t t_random = 0;
+// False until this thread drew its first sampling point.
+__attribute__((tls_model("initial-exec"))) thread_local bool t_started = false;
+// Set while this thread takes a sample: an allocation made meanwhile (by a
+// signal handler that interrupted it) is not sampled.
+__attribute__((tls_model("initial-exec"))) thread_local bool t_sampling = false;
+
+// With sampling off (rate 0, or no sampler), a thread still visits the slow
+// path every 64 MiB, so that turning sampling back on reaches every thread.
+constexpr int64_t kOffCountdown = int64_t{64} << 20;
+constexpr int64_t kMaxCountdown = int64_t{1} << 40;
+
+// The tables the delete hook consults; set before the hooks are installed.
+std::atomic<HeapTables*> g_tables{nullptr};
+
+uint64_t NowNanos() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// xorshift64*: enough randomness for sampling intervals, no state to lock.
+uint64_t NextRandom() noexcept {
+  uint64_t x = t_random;
+  if (x == 0) {
+    x = NowNanos() ^ reinterpret_cast<uint64_t>(&t_random) ^
+        0x9E3779B97F4A7C15u;
+    if (x == 0) x = 1;
+  }
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  t_random = x;
+  return x * 0x2545F4914F6CDD1Du;
+}
+
+// Bytes until the next sample: exponential with mean `rate` (a Poisson
+// process over allocated bytes, as Go's and tcmalloc's samplers).
+int64_t DrawCountdown(int64_t rate) noexcept {
+  if (rate <= 0) return kOffCountdown;
+  if (rate == 1) return 1;
+  // Uniform in (0, 1]: 53 random bits, never zero.
+  double u = static_cast<double>((NextRandom() >> 11) + 1) * 0x1.0p-53;
+  double bytes = -std::log(u) * static_cast<double>(rate);
+  if (bytes < 1) return 1;
+  if (bytes > static_cast<double>(kMaxCountdown)) return kMaxCountdown;
+  return static_cast<int64_t>(bytes);
+}
+
+// 1 / P(an allocation of `size` bytes is sampled), in kWeightOne units.
+uint32_t SampleWeight(uint64_t size, int64_t rate) noexcept {
+  if (rate <= 1 || size == 0) return kWeightOne;
+  double p =
+      -std::expm1(-static_cast<double>(size) / static_cast<double>(rate));
+  double weight = static_cast<double>(kWeightOne) / p;
+  if (weight >= static_cast<double>(std::numeric_limits<uint32_t>::max())) {
+    return std::numeric_limits<uint32_t>::max();
+  }
+  return static_cast<uint32_t>(std::lround(weight));
+}
+
+void SlowPath(const void* ptr, size_t size, uint64_t hook_return) noexcept {
+  if (t_sampling) {
+    t_countdown = 1;  // retry on this thread's next allocation
+    return;
+  }
+  t_sampling = true;
+  g_in_flight.fetch_add(1, std::memory_order_seq_cst);
+  HeapSampler* sampler = g_sampler.load(std::memory_order_seq_cst);
+  if (sampler == nullptr) {
+    t_countdown = kOffCountdown;
+  } else {
+    const int64_t rate = sampler->rate();
+    if (t_started && ptr != nullptr && rate > 0) {
+      SampleAllocation(*sampler, ptr, size, hook_return);
+    }
+    t_countdown = DrawCountdown(rate);
+    t_started = true;
+  }
+  g_in_flight.fetch_sub(1, std::memory_order_seq_cst);
+  t_sampling = false;
+}
+
+void NewHook(const void* ptr, size_t size) {
+  t_countdown -= static_cast<int64_t>(size);
+  if (__builtin_expect(t_countdown > 0, 1)) return;
+  SlowPath(ptr, size, reinterpret_cast<uint64_t>(__builtin_return_address(0)));
+}
+
+void DeleteHook(const void* ptr) {
+  HeapTables* tables = g_tables.load(std::memory_order_relaxed);
+  if (ptr == nullptr || tables == nullptr || !tables->MaybeLive(ptr)) return;
+  tables->FreeIfLive(ptr);
+}
+
+}  // namespace
+
+void SampleAllocation(HeapSampler& sampler, const void* ptr, uint64_t size,
+                      uint64_t hook_return) noexcept {
+  const uint64_t start = NowNanos();
+  uint64_t pcs[kHeapMaxDepth];
+  StackWalk walk = sampler.walker_->WalkHere(pcs, kHeapMaxDepth);
+  // Our own frames end where the hook returns into the allocator; the
+  // allocator's frames are pruned by name when the profile is built.
+  int first = 0;
+  for (int i = 0; i < walk.depth; ++i) {
+    if (pcs[i] == hook_return) {
+      first = i;
+      break;
+    }
+  }
+  HeapTables& tables = *sampler.tables_;
+  const uint32_t weight = SampleWeight(size, sampler.rate());
+  const uint32_t bucket =
+      tables.FindOrAddBucket(pcs + first, walk.depth - first, size);
+  tables.RecordAlloc(bucket, weight, size);
+  if (!tables.AddLive(ptr, bucket, weight, size)) {
+    // Untracked blocks are charged as freed at once: the in-use figures
+    // undercount them for a while instead of leaking them forever.
+    tables.RecordFree(bucket, weight, size);
+    sampler.untracked_.fetch_add(1, std::memory_order_relaxed);
+  }
+  sampler.samples_.fetch_add(1, std::memory_order_relaxed);
+  sampler.nanos_.fetch_add(NowNanos() - start, std::memory_order_relaxed);
+}
+
+// NOT SIGNAL CONTEXT BEGIN: setup, teardown and readers
+
+Status ValidateHeapSampleRate(int64_t rate) {
+  if (rate < 0 || rate > (int64_t{1} << 30)) {
+    return InvalidArgumentError("heap sample rate " + std::to_string(rate) +
+                                ": must be 0 (off) to 1073741824 bytes");
+  }
+  return OkStatus();
+}
+
+HeapSampler::HeapSampler(const TcmallocApi* tcmalloc, StackWalker* walker,
+                         HeapTables* tables, int64_t rate)
+    : tcmalloc_(tcmalloc), walker_(walker), tables_(tables), rate_(rate) {}
+
+StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Start(
+    const TcmallocApi* tcmalloc, StackWalker* walker, int64_t rate) {
+  Status valid = ValidateHeapSampleRate(rate);
+  if (!valid.ok()) return valid;
+  HeapTables* tables = HeapTables::Get();
+  if (tables == nullptr) {
+    return InternalError("cannot map the heap profile's tables");
+  }
+  if (g_sampler.load() != nullptr) {
+    return FailedPreconditionError("a heap sampler is already running");
+  }
+  tables->Reset();
+  g_tables.store(tables, std::memory_order_seq_cst);
+  std::unique_ptr<HeapSampler> sampler(
+      new HeapSampler(tcmalloc, walker, tables, rate));
+  g_sampler.store(sampler.get(), std::memory_order_seq_cst);
+  if (!tcmalloc->add_delete_hook(DeleteHook)) {
+    g_sampler.store(nullptr);
+    return InternalError("tcmalloc refused the delete hook");
+  }
+  if (!tcmalloc->add_new_hook(NewHook)) {
+    tcmalloc->remove_delete_hook(DeleteHook);
+    g_sampler.store(nullptr);
+    return InternalError("tcmalloc refused the new hook");
+  }
+  return sampler;
+}
+
+HeapSampler::~HeapSampler() {
+  g_sampler.store(nullptr, std::memory_order_seq_cst);
+  tcmalloc_->remove_new_hook(NewHook);
+  tcmalloc_->remove_delete_hook(DeleteHook);
+  // A hook that loaded the sampler before it was cleared may still use the
+  // walker: wait for it. The tables outlive everything.
+  while (g_in_flight.load(std::memory_order_seq_cst) != 0) {
+    std::this_thread::yield();
+  }
+}
+
+Status HeapSampler::set_rate(int64_t rate) {
+  Status valid = ValidateHeapSampleRate(rate);
+  if (!valid.ok()) return valid;
+  rate_.store(rate, std::memory_order_relaxed);
+  return OkStatus();
+}
+
+HeapSamplerStats HeapSampler::stats() const {
+  HeapSamplerStats stats;
+  stats.samples = samples_.load(std::memory_order_relaxed);
+  stats.untracked = untracked_.load(std::memory_order_relaxed);
+  stats.overflowed = tables_->overflowed();
+  stats.live_blocks = tables_->live_blocks();
+  stats.nanos_in_sampler = nanos_.load(std::memory_order_relaxed);
+  return stats;
+}
+
+// NOT SIGNAL CONTEXT END
+
+}  // namespace inprof::internal

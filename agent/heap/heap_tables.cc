@@ -1,0 +1,285 @@
+#include "agent/heap/heap_tables.h"
+
+// SIGNAL CONTEXT. Everything but Get(), Reset() and the readers runs inside
+// malloc and free hooks: no allocation, no locks, no stdio. See
+// agent/unwind/unwind.h for the rules.
+
+#include <sys/mman.h>
+
+#include <cstring>
+#include <new>
+
+namespace inprof::internal {
+namespace {
+
+// Entry states of the insert-only tables.
+constexpr uint32_t kEmpty = 0;
+constexpr uint32_t kFilling = 1;
+constexpr uint32_t kReady = 2;
+
+// Live-table keys that are not addresses.
+constexpr uint64_t kNoBlock = 0;
+constexpr uint64_t kTombstone = 1;
+constexpr uint64_t kClaimed = 2;  // being filled by an inserting thread
+
+uint64_t HashStack(const uint64_t* pcs, int depth) noexcept {
+  uint64_t h = 0xcbf29ce484222325u;
+  for (int i = 0; i < depth; ++i) {
+    h ^= pcs[i];
+    h *= 0x100000001b3u;
+    h ^= h >> 29;
+  }
+  return h;
+}
+
+uint64_t HashBucket(uint32_t stack, uint64_t size) noexcept {
+  uint64_t h = (uint64_t{stack} << 40) ^ size;
+  h *= 0x9E3779B97F4A7C15u;
+  return h ^ (h >> 31);
+}
+
+// NOT SIGNAL CONTEXT BEGIN: mapping, once, before any hook is installed
+template <typename T>
+T* MapArray(size_t count) {
+  void* memory = mmap(nullptr, sizeof(T) * count, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return memory == MAP_FAILED ? nullptr : static_cast<T*>(memory);
+}
+
+template <typename T>
+void ZeroArray(T* array, size_t count) {
+  // Gives the pages back: zero-filled on next touch, and not resident until.
+  madvise(array, sizeof(T) * count, MADV_DONTNEED);
+}
+// NOT SIGNAL CONTEXT END
+
+}  // namespace
+
+// NOT SIGNAL CONTEXT BEGIN: construction and reset, outside any hook
+HeapTables* HeapTables::Get() {
+  static HeapTables* tables = []() -> HeapTables* {
+    auto* t = new (std::nothrow) HeapTables();
+    if (t == nullptr) return nullptr;
+    t->stacks_ = MapArray<Stack>(kStackCapacity);
+    t->buckets_ = MapArray<Bucket>(kBucketCapacity);
+    t->live_ = MapArray<Live>(kLiveCapacity);
+    t->filter_ = MapArray<std::atomic<uint8_t>>(kFilterCells);
+    t->arena_ = MapArray<uint64_t>(kArenaWords);
+    if (t->stacks_ == nullptr || t->buckets_ == nullptr ||
+        t->live_ == nullptr || t->filter_ == nullptr || t->arena_ == nullptr) {
+      return nullptr;  // leaks what was mapped: this process is out of memory
+    }
+    return t;
+  }();
+  return tables;
+}
+
+void HeapTables::Reset() {
+  ZeroArray(stacks_, kStackCapacity);
+  ZeroArray(buckets_, kBucketCapacity);
+  ZeroArray(live_, kLiveCapacity);
+  ZeroArray(filter_, kFilterCells);
+  ZeroArray(arena_, kArenaWords);
+  arena_used_.store(0);
+  live_count_.store(0);
+  overflowed_.store(0);
+  live_max_probe_.store(0);
+  overflow_alloc_bytes_weight_.store(0);
+  overflow_free_bytes_weight_.store(0);
+  overflow_alloc_bytes_raw_.store(0);
+  overflow_free_bytes_raw_.store(0);
+}
+
+HeapBucketCounts HeapTables::Counts(const Bucket& bucket) const noexcept {
+  HeapBucketCounts c;
+  c.allocs = bucket.allocs.load(std::memory_order_relaxed);
+  c.frees = bucket.frees.load(std::memory_order_relaxed);
+  c.alloc_weight = bucket.alloc_weight.load(std::memory_order_relaxed);
+  c.free_weight = bucket.free_weight.load(std::memory_order_relaxed);
+  if (&bucket == &buckets_[kOverflowBucket]) {
+    c.alloc_bytes_weight =
+        overflow_alloc_bytes_weight_.load(std::memory_order_relaxed);
+    c.free_bytes_weight =
+        overflow_free_bytes_weight_.load(std::memory_order_relaxed);
+    c.alloc_bytes_raw =
+        overflow_alloc_bytes_raw_.load(std::memory_order_relaxed);
+    c.free_bytes_raw = overflow_free_bytes_raw_.load(std::memory_order_relaxed);
+  } else {
+    c.alloc_bytes_weight = c.alloc_weight * bucket.size;
+    c.free_bytes_weight = c.free_weight * bucket.size;
+    c.alloc_bytes_raw = c.allocs * bucket.size;
+    c.free_bytes_raw = c.frees * bucket.size;
+  }
+  // A free may be counted a moment before a reader sees its allocation.
+  if (c.frees > c.allocs) c.frees = c.allocs;
+  if (c.free_weight > c.alloc_weight) c.free_weight = c.alloc_weight;
+  if (c.free_bytes_weight > c.alloc_bytes_weight) {
+    c.free_bytes_weight = c.alloc_bytes_weight;
+  }
+  if (c.free_bytes_raw > c.alloc_bytes_raw)
+    c.free_bytes_raw = c.alloc_bytes_raw;
+  return c;
+}
+// NOT SIGNAL CONTEXT END
+
+int64_t HeapTables::FindOrAddStack(const uint64_t* pcs, int depth) noexcept {
+  const uint64_t hash = HashStack(pcs, depth);
+  for (int probe = 0; probe < kMaxProbe; ++probe) {
+    Stack& entry = stacks_[(hash + probe) & (kStackCapacity - 1)];
+    uint32_t state = entry.state.load(std::memory_order_acquire);
+    if (state == kReady) {
+      if (entry.hash == hash && entry.depth == static_cast<uint32_t>(depth) &&
+          std::memcmp(arena_ + entry.offset, pcs, sizeof(*pcs) * depth) == 0) {
+        return &entry - stacks_;
+      }
+      continue;
+    }
+    // An entry being filled by another thread (or by the code this hook
+    // interrupted) is skipped, never waited for: at worst the same stack
+    // gets two entries, which readers merge.
+    if (state != kEmpty || !entry.state.compare_exchange_strong(
+                               state, kFilling, std::memory_order_acquire)) {
+      continue;
+    }
+    uint64_t offset = arena_used_.fetch_add(depth, std::memory_order_relaxed);
+    if (offset + depth > kArenaWords) {
+      entry.state.store(kEmpty, std::memory_order_release);
+      return -1;
+    }
+    std::memcpy(arena_ + offset, pcs, sizeof(*pcs) * depth);
+    entry.hash = hash;
+    entry.depth = static_cast<uint32_t>(depth);
+    entry.offset = offset;
+    entry.state.store(kReady, std::memory_order_release);
+    return &entry - stacks_;
+  }
+  return -1;
+}
+
+uint32_t HeapTables::FindOrAddBucket(const uint64_t* pcs, int depth,
+                                     uint64_t size) noexcept {
+  int64_t stack = FindOrAddStack(pcs, depth);
+  if (stack < 0) return kOverflowBucket;
+  const uint64_t hash = HashBucket(static_cast<uint32_t>(stack), size);
+  for (int probe = 0; probe < kMaxProbe; ++probe) {
+    uint32_t index = (hash + probe) & (kBucketCapacity - 1);
+    if (index == kOverflowBucket) continue;
+    Bucket& entry = buckets_[index];
+    uint32_t state = entry.state.load(std::memory_order_acquire);
+    if (state == kReady) {
+      if (entry.hash == hash && entry.stack == stack && entry.size == size) {
+        return index;
+      }
+      continue;
+    }
+    if (state != kEmpty || !entry.state.compare_exchange_strong(
+                               state, kFilling, std::memory_order_acquire)) {
+      continue;
+    }
+    entry.stack = static_cast<uint32_t>(stack);
+    entry.size = size;
+    entry.hash = hash;
+    entry.state.store(kReady, std::memory_order_release);
+    return index;
+  }
+  return kOverflowBucket;
+}
+
+namespace {
+
+// One side (allocations or frees) of a bucket's books.
+struct Ledger {
+  std::atomic<uint64_t>& count;
+  std::atomic<uint64_t>& weight;
+  std::atomic<uint64_t>& overflow_bytes_weight;
+  std::atomic<uint64_t>& overflow_bytes_raw;
+};
+
+void Charge(const Ledger& ledger, bool overflow, uint32_t weight,
+            uint64_t size) noexcept {
+  ledger.count.fetch_add(1, std::memory_order_relaxed);
+  ledger.weight.fetch_add(weight, std::memory_order_relaxed);
+  if (!overflow) return;  // a bucket's bytes are its count times its size
+  ledger.overflow_bytes_weight.fetch_add(uint64_t{weight} * size,
+                                         std::memory_order_relaxed);
+  ledger.overflow_bytes_raw.fetch_add(size, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void HeapTables::RecordAlloc(uint32_t bucket, uint32_t weight,
+                             uint64_t size) noexcept {
+  Bucket& entry = buckets_[bucket];
+  const bool overflow = bucket == kOverflowBucket;
+  if (overflow) overflowed_.fetch_add(1, std::memory_order_relaxed);
+  Charge({entry.allocs, entry.alloc_weight, overflow_alloc_bytes_weight_,
+          overflow_alloc_bytes_raw_},
+         overflow, weight, size);
+}
+
+void HeapTables::RecordFree(uint32_t bucket, uint32_t weight,
+                            uint64_t size) noexcept {
+  Bucket& entry = buckets_[bucket];
+  Charge({entry.frees, entry.free_weight, overflow_free_bytes_weight_,
+          overflow_free_bytes_raw_},
+         bucket == kOverflowBucket, weight, size);
+}
+
+bool HeapTables::AddLive(const void* ptr, uint32_t bucket, uint32_t weight,
+                         uint64_t size) noexcept {
+  const uint64_t address = reinterpret_cast<uint64_t>(ptr);
+  const uint64_t hash = LiveHash(address);
+  // Keep the table at most half full so that probes stay short.
+  if (live_count_.load(std::memory_order_relaxed) >= kLiveCapacity / 2) {
+    return false;
+  }
+  for (uint32_t probe = 0; probe < kMaxProbe; ++probe) {
+    Live& entry = live_[(hash + probe) & (kLiveCapacity - 1)];
+    uint64_t key = entry.address.load(std::memory_order_relaxed);
+    if (key != kNoBlock && key != kTombstone) continue;
+    // Claim the slot, fill it, then publish the key: a reader that finds
+    // the key finds the value complete, and no other inserter can write
+    // into a slot it did not win.
+    if (!entry.address.compare_exchange_strong(key, kClaimed,
+                                               std::memory_order_acquire)) {
+      continue;
+    }
+    entry.bucket.store(bucket, std::memory_order_relaxed);
+    entry.weight.store(weight, std::memory_order_relaxed);
+    entry.size.store(size, std::memory_order_relaxed);
+    entry.address.store(address, std::memory_order_release);
+    uint32_t longest = live_max_probe_.load(std::memory_order_relaxed);
+    while (probe > longest && !live_max_probe_.compare_exchange_weak(
+                                  longest, probe, std::memory_order_relaxed)) {
+    }
+    filter_[FilterIndex(ptr)].fetch_add(1, std::memory_order_relaxed);
+    live_count_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+void HeapTables::FreeIfLive(const void* ptr) noexcept {
+  const uint64_t address = reinterpret_cast<uint64_t>(ptr);
+  const uint64_t hash = LiveHash(address);
+  const uint32_t longest = live_max_probe_.load(std::memory_order_relaxed);
+  for (uint32_t probe = 0; probe <= longest; ++probe) {
+    Live& entry = live_[(hash + probe) & (kLiveCapacity - 1)];
+    uint64_t key = entry.address.load(std::memory_order_acquire);
+    if (key == kNoBlock) return;
+    if (key != address) continue;
+    uint32_t bucket = entry.bucket.load(std::memory_order_relaxed);
+    uint32_t weight = entry.weight.load(std::memory_order_relaxed);
+    uint64_t size = entry.size.load(std::memory_order_relaxed);
+    if (!entry.address.compare_exchange_strong(key, kTombstone,
+                                               std::memory_order_acq_rel)) {
+      return;  // another free of the same block won (a double free)
+    }
+    filter_[FilterIndex(ptr)].fetch_sub(1, std::memory_order_relaxed);
+    live_count_.fetch_sub(1, std::memory_order_relaxed);
+    RecordFree(bucket, weight, size);
+    return;
+  }
+}
+
+}  // namespace inprof::internal

@@ -1,0 +1,177 @@
+// HeapTables holds what the heap sampler knows: distinct stacks, buckets
+// keyed by (stack, allocation size) with their sampled allocation and free
+// counts, and the set of sampled blocks still live (address -> bucket), so
+// that a free of a sampled block is charged back to its bucket.
+//
+// Everything lives in memory mapped once with mmap and never grows or moves:
+// the allocation hooks that write here must not call malloc (they run inside
+// it), must not lock (a signal handler on the same thread may allocate), and
+// must never meet freed memory. The tables are insert-only (buckets, stacks)
+// or use tombstones (live blocks); when one is full, new samples go to an
+// overflow bucket that the profile shows as such, never silently dropped.
+//
+// Ownership: process-lifetime singleton (Get()); never unmapped.
+// Thread safety: the hook side (FindOrAddBucket, RecordAlloc, AddLive,
+// MaybeLive, RecordFree) is lock-free and async-signal-safe; ForEachBucket
+// may run concurrently with it; Reset() only while no hook is installed.
+#ifndef INPROF_AGENT_HEAP_HEAP_TABLES_H_
+#define INPROF_AGENT_HEAP_HEAP_TABLES_H_
+
+// SIGNAL CONTEXT. The hook-side methods run inside malloc and free; see
+// agent/unwind/unwind.h for the rules.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace inprof::internal {
+
+// Frames kept per heap sample (Go keeps 32; deep C++ stacks want more).
+inline constexpr int kHeapMaxDepth = 64;
+
+// Sample weights (1 / probability of sampling) are summed in fixed point.
+inline constexpr uint64_t kWeightOne = 16;
+
+struct HeapBucketCounts {
+  uint64_t allocs = 0;              // sampled allocations, raw
+  uint64_t frees = 0;               // sampled allocations freed since, raw
+  uint64_t alloc_weight = 0;        // unbiased allocations x kWeightOne
+  uint64_t free_weight = 0;         // unbiased frees x kWeightOne
+  uint64_t alloc_bytes_weight = 0;  // unbiased bytes x kWeightOne
+  uint64_t free_bytes_weight = 0;
+  uint64_t alloc_bytes_raw = 0;  // sampled bytes, raw
+  uint64_t free_bytes_raw = 0;
+};
+
+class HeapTables {
+ public:
+  static constexpr uint32_t kStackCapacity = 1u << 15;
+  static constexpr uint32_t kBucketCapacity = 1u << 16;
+  static constexpr uint32_t kLiveCapacity = 1u << 17;
+  static constexpr uint64_t kArenaWords = 1u << 19;  // 4 MiB of pcs
+  // The bucket that collects samples once a table is full.
+  static constexpr uint32_t kOverflowBucket = 0;
+
+  // The process's tables, mapped on first use; nullptr if mmap failed.
+  // Not async-signal-safe the first time.
+  static HeapTables* Get();
+
+  // The bucket for (stack, size), created if new. Returns kOverflowBucket
+  // when the stack or bucket table is full.
+  uint32_t FindOrAddBucket(const uint64_t* pcs, int depth,
+                           uint64_t size) noexcept;
+  void RecordAlloc(uint32_t bucket, uint32_t weight, uint64_t size) noexcept;
+  // Remembers a sampled live block. False when the live table is full (the
+  // caller then charges the free at once rather than leak it forever).
+  bool AddLive(const void* ptr, uint32_t bucket, uint32_t weight,
+               uint64_t size) noexcept;
+  void RecordFree(uint32_t bucket, uint32_t weight, uint64_t size) noexcept;
+
+  // A cheap filter: false means `ptr` is certainly not a sampled block.
+  bool MaybeLive(const void* ptr) const noexcept {
+    return filter_[FilterIndex(ptr)].load(std::memory_order_relaxed) != 0;
+  }
+  // Charges the free of `ptr` to its bucket if it is a sampled live block.
+  void FreeIfLive(const void* ptr) noexcept;
+
+  struct BucketView {
+    std::span<const uint64_t> pcs;  // empty for the overflow bucket
+    uint64_t size = 0;
+    HeapBucketCounts counts;
+  };
+  // Calls f(const BucketView&) for every bucket with samples. Not
+  // async-signal-safe; concurrent hooks may add buckets meanwhile.
+  template <typename F>
+  void ForEachBucket(F&& f) const;
+
+  // Forgets everything. Only while no hook is installed or running.
+  void Reset();
+
+  uint64_t live_blocks() const noexcept {
+    return live_count_.load(std::memory_order_relaxed);
+  }
+  uint64_t overflowed() const noexcept {
+    return overflowed_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr uint32_t kFilterCells = 1u << 16;
+  static constexpr int kMaxProbe = 64;
+
+  struct Stack {
+    std::atomic<uint32_t> state;
+    uint32_t depth;
+    uint64_t hash;
+    uint64_t offset;  // into arena_
+  };
+  struct Bucket {
+    std::atomic<uint32_t> state;
+    uint32_t stack;  // index into stacks_
+    uint64_t size;
+    uint64_t hash;
+    std::atomic<uint64_t> allocs;
+    std::atomic<uint64_t> frees;
+    std::atomic<uint64_t> alloc_weight;
+    std::atomic<uint64_t> free_weight;
+  };
+  struct Live {
+    std::atomic<uint64_t> address;  // 0 empty, 1 tombstone
+    std::atomic<uint32_t> bucket;
+    std::atomic<uint32_t> weight;
+    std::atomic<uint64_t> size;
+  };
+
+  HeapTables() = default;
+  static size_t FilterIndex(const void* ptr) noexcept {
+    uint64_t h = (reinterpret_cast<uint64_t>(ptr) >> 4) * 0x9E3779B97F4A7C15u;
+    return static_cast<size_t>(h >> 48);
+  }
+  static uint64_t LiveHash(uint64_t address) noexcept {
+    return (address >> 4) * 0xC2B2AE3D27D4EB4Fu;
+  }
+  int64_t FindOrAddStack(const uint64_t* pcs, int depth) noexcept;
+  HeapBucketCounts Counts(const Bucket& bucket) const noexcept;
+
+  Stack* stacks_ = nullptr;
+  Bucket* buckets_ = nullptr;
+  Live* live_ = nullptr;
+  std::atomic<uint8_t>* filter_ = nullptr;
+  uint64_t* arena_ = nullptr;
+  std::atomic<uint64_t> arena_used_{0};
+  std::atomic<uint64_t> live_count_{0};
+  std::atomic<uint64_t> overflowed_{0};
+  // The overflow bucket mixes sizes, so it sums bytes itself.
+  std::atomic<uint64_t> overflow_alloc_bytes_weight_{0};
+  std::atomic<uint64_t> overflow_free_bytes_weight_{0};
+  std::atomic<uint64_t> overflow_alloc_bytes_raw_{0};
+  std::atomic<uint64_t> overflow_free_bytes_raw_{0};
+  // Longest probe an insertion needed: lookups stop there.
+  std::atomic<uint32_t> live_max_probe_{0};
+};
+
+// NOT SIGNAL CONTEXT BEGIN: readers build profiles on HTTP threads
+template <typename F>
+void HeapTables::ForEachBucket(F&& f) const {
+  for (uint32_t i = 0; i < kBucketCapacity; ++i) {
+    const Bucket& bucket = buckets_[i];
+    if (i != kOverflowBucket &&
+        bucket.state.load(std::memory_order_acquire) != 2) {
+      continue;
+    }
+    BucketView view;
+    view.counts = Counts(bucket);
+    if (view.counts.allocs == 0) continue;
+    if (i != kOverflowBucket) {
+      const Stack& stack = stacks_[bucket.stack];
+      view.pcs = std::span<const uint64_t>(arena_ + stack.offset, stack.depth);
+      view.size = bucket.size;
+    }
+    f(view);
+  }
+}
+// NOT SIGNAL CONTEXT END
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_HEAP_HEAP_TABLES_H_

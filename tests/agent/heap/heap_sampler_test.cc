@@ -1,0 +1,165 @@
+// Drives the sampler's hooks directly, as tcmalloc would call them, through a
+// fake TcmallocApi: so the hook code runs under AddressSanitizer and
+// ThreadSanitizer too (whose own malloc replaces tcmalloc's).
+#include "agent/heap/heap_sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "agent/heap/heap_profile.h"
+
+namespace inprof::internal {
+namespace {
+
+TcmallocApi::NewHook g_new_hook = nullptr;
+TcmallocApi::DeleteHook g_delete_hook = nullptr;
+
+TcmallocApi FakeTcmalloc() {
+  TcmallocApi api;
+  api.add_new_hook = [](TcmallocApi::NewHook hook) {
+    g_new_hook = hook;
+    return 1;
+  };
+  api.remove_new_hook = [](TcmallocApi::NewHook) {
+    g_new_hook = nullptr;
+    return 1;
+  };
+  api.add_delete_hook = [](TcmallocApi::DeleteHook hook) {
+    g_delete_hook = hook;
+    return 1;
+  };
+  api.remove_delete_hook = [](TcmallocApi::DeleteHook) {
+    g_delete_hook = nullptr;
+    return 1;
+  };
+  return api;
+}
+
+struct Fixture {
+  TcmallocApi api = FakeTcmalloc();
+  std::unique_ptr<StackWalker> walker;
+  std::unique_ptr<HeapSampler> sampler;
+
+  explicit Fixture(int64_t rate) {
+    StatusOr<std::unique_ptr<StackWalker>> w = StackWalker::Start();
+    EXPECT_TRUE(w.ok());
+    walker = std::move(*w);
+    StatusOr<std::unique_ptr<HeapSampler>> s =
+        HeapSampler::Start(&api, walker.get(), rate);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    sampler = std::move(*s);
+  }
+};
+
+const void* FakeBlock(uint64_t thread, uint64_t i) {
+  return reinterpret_cast<const void*>(0x200000000ull + thread * (1ull << 32) +
+                                       i * 64);
+}
+
+// Makes the calling thread draw its next sampling point at the current rate.
+void Rearm() { g_new_hook(FakeBlock(99, 0), uint64_t{1} << 40); }
+
+__attribute__((noinline)) void AllocateFromHere(uint64_t thread, int count,
+                                                size_t size) {
+  for (int i = 0; i < count; ++i) g_new_hook(FakeBlock(thread, i), size);
+  asm volatile("" ::: "memory");
+}
+
+HeapSnapshot Snapshot(const HeapSampler& sampler) {
+  return TakeHeapSnapshot(sampler.tables(), sampler.rate());
+}
+
+// Objects of the test's allocations (Rearm()'s huge block excluded).
+int64_t Objects(const HeapSnapshot& s, bool inuse) {
+  int64_t total = 0;
+  for (const HeapRecord& r : s.records) {
+    if (r.size == uint64_t{1} << 40) continue;
+    total += inuse ? r.alloc_weight - r.free_weight : r.alloc_weight;
+  }
+  return total / static_cast<int64_t>(kWeightOne);
+}
+
+TEST(HeapSamplerTest, RateOneRecordsEveryAllocationAndFree) {
+  Fixture f(1);
+  Rearm();
+  AllocateFromHere(1, 500, 48);
+  for (int i = 0; i < 200; ++i) g_delete_hook(FakeBlock(1, i));
+  HeapSnapshot s = Snapshot(*f.sampler);
+  EXPECT_EQ(Objects(s, false), 500);
+  EXPECT_EQ(Objects(s, true), 300);
+  HeapSamplerStats stats = f.sampler->stats();
+  EXPECT_GE(stats.samples, 500u);
+  EXPECT_GE(stats.live_blocks, 300u);
+}
+
+TEST(HeapSamplerTest, UnbiasedTotalsMatchWhatWasAllocated) {
+  constexpr int64_t kRate = 64 * 1024;
+  Fixture f(kRate);
+  Rearm();
+  // 200,000 x 1 KiB = 195 MiB: about 3,000 samples of weight ~64.5.
+  AllocateFromHere(2, 200000, 1024);
+  HeapSnapshot s = Snapshot(*f.sampler);
+  int64_t bytes = 0;
+  for (const HeapRecord& r : s.records) {
+    if (r.size == 1024) bytes += r.alloc_bytes_weight;
+  }
+  bytes /= static_cast<int64_t>(kWeightOne);
+  EXPECT_NEAR(static_cast<double>(bytes), 200000.0 * 1024,
+              200000.0 * 1024 * 0.1);
+}
+
+TEST(HeapSamplerTest, RateZeroStopsSamplingButStillTracksFrees) {
+  Fixture f(1);
+  Rearm();
+  AllocateFromHere(3, 100, 32);
+  ASSERT_TRUE(f.sampler->set_rate(0).ok());
+  Rearm();
+  AllocateFromHere(4, 100, 32);  // not sampled
+  for (int i = 0; i < 100; ++i) g_delete_hook(FakeBlock(3, i));
+  HeapSnapshot s = Snapshot(*f.sampler);
+  EXPECT_EQ(Objects(s, false), 100);
+  EXPECT_EQ(Objects(s, true), 0);
+  EXPECT_EQ(f.sampler->set_rate(-5).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(HeapSamplerTest, ThreadsThatStartAndExitWhileHooksRun) {
+  Fixture f(1);
+  std::atomic<uint64_t> next_thread{10};
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        uint64_t id = next_thread.fetch_add(1);
+        // The first call only draws this thread's sampling point.
+        g_new_hook(FakeBlock(id, 1000), 8);
+        AllocateFromHere(id, 50, 24);
+        for (int i = 0; i < 50; ++i) g_delete_hook(FakeBlock(id, i));
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  HeapSnapshot s = Snapshot(*f.sampler);
+  EXPECT_EQ(Objects(s, false), 20 * 8 * 50);
+  EXPECT_EQ(Objects(s, true), 0);
+}
+
+TEST(HeapSamplerTest, OnlyOneSamplerAtATimeAndHooksGoAway) {
+  {
+    Fixture f(1);
+    ASSERT_NE(g_new_hook, nullptr);
+    TcmallocApi api = FakeTcmalloc();
+    StatusOr<std::unique_ptr<HeapSampler>> second =
+        HeapSampler::Start(&api, f.walker.get(), 1);
+    EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(g_new_hook, nullptr);
+  EXPECT_EQ(g_delete_hook, nullptr);
+}
+
+}  // namespace
+}  // namespace inprof::internal

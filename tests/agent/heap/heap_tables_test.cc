@@ -1,0 +1,145 @@
+#include "agent/heap/heap_tables.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <thread>
+#include <vector>
+
+namespace inprof::internal {
+namespace {
+
+struct Collected {
+  uint64_t buckets = 0;
+  uint64_t allocs = 0;
+  uint64_t frees = 0;
+  uint64_t live_weight = 0;
+};
+
+Collected Collect(const HeapTables& tables) {
+  Collected c;
+  tables.ForEachBucket([&](const HeapTables::BucketView& view) {
+    ++c.buckets;
+    c.allocs += view.counts.allocs;
+    c.frees += view.counts.frees;
+    c.live_weight += view.counts.alloc_weight - view.counts.free_weight;
+  });
+  return c;
+}
+
+const void* FakeBlock(uint64_t i) {
+  return reinterpret_cast<const void*>(0x100000000ull + i * 48);
+}
+
+TEST(HeapTablesTest, SameStackAndSizeShareABucket) {
+  HeapTables* tables = HeapTables::Get();
+  ASSERT_NE(tables, nullptr);
+  tables->Reset();
+  const uint64_t stack[] = {0x1000, 0x2000, 0x3000};
+  uint32_t a = tables->FindOrAddBucket(stack, 3, 64);
+  uint32_t b = tables->FindOrAddBucket(stack, 3, 64);
+  uint32_t c = tables->FindOrAddBucket(stack, 3, 128);
+  uint32_t d = tables->FindOrAddBucket(stack, 2, 64);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_NE(a, d);
+  EXPECT_NE(a, HeapTables::kOverflowBucket);
+}
+
+TEST(HeapTablesTest, FreesAreChargedToTheAllocatingBucket) {
+  HeapTables* tables = HeapTables::Get();
+  tables->Reset();
+  const uint64_t stack[] = {0x1000, 0x2000};
+  uint32_t bucket = tables->FindOrAddBucket(stack, 2, 100);
+  for (uint64_t i = 0; i < 1000; ++i) {
+    tables->RecordAlloc(bucket, 3 * kWeightOne, 100);
+    ASSERT_TRUE(tables->AddLive(FakeBlock(i), bucket, 3 * kWeightOne, 100));
+  }
+  for (uint64_t i = 0; i < 600; ++i) {
+    EXPECT_TRUE(tables->MaybeLive(FakeBlock(i)));
+    tables->FreeIfLive(FakeBlock(i));
+  }
+  // Unknown blocks and a second free of the same block change nothing.
+  tables->FreeIfLive(FakeBlock(5));
+  tables->FreeIfLive(FakeBlock(123456));
+  Collected c = Collect(*tables);
+  EXPECT_EQ(c.allocs, 1000u);
+  EXPECT_EQ(c.frees, 600u);
+  EXPECT_EQ(c.live_weight, 400 * 3 * kWeightOne);
+  EXPECT_EQ(tables->live_blocks(), 400u);
+}
+
+TEST(HeapTablesTest, ChurnThroughTombstonesKeepsTheBooks) {
+  HeapTables* tables = HeapTables::Get();
+  tables->Reset();
+  const uint64_t stack[] = {0x4000};
+  uint32_t bucket = tables->FindOrAddBucket(stack, 1, 16);
+  // Many more insertions than the table has slots: tombstones get reused.
+  for (uint64_t round = 0; round < 40; ++round) {
+    for (uint64_t i = 0; i < 10000; ++i) {
+      uint64_t id = round * 10000 + i;
+      tables->RecordAlloc(bucket, kWeightOne, 16);
+      ASSERT_TRUE(tables->AddLive(FakeBlock(id), bucket, kWeightOne, 16)) << id;
+    }
+    for (uint64_t i = 0; i < 10000; ++i) {
+      tables->FreeIfLive(FakeBlock(round * 10000 + i));
+    }
+  }
+  EXPECT_EQ(tables->live_blocks(), 0u);
+  Collected c = Collect(*tables);
+  EXPECT_EQ(c.allocs, 400000u);
+  EXPECT_EQ(c.frees, 400000u);
+}
+
+TEST(HeapTablesTest, AFullStackTableSendsSamplesToTheOverflowBucket) {
+  HeapTables* tables = HeapTables::Get();
+  tables->Reset();
+  int overflowed = 0;
+  for (uint64_t i = 0; i < HeapTables::kStackCapacity + 1000; ++i) {
+    const uint64_t stack[] = {0x10000 + i, 0x20000};
+    uint32_t bucket = tables->FindOrAddBucket(stack, 2, 8);
+    tables->RecordAlloc(bucket, kWeightOne, 8);
+    overflowed += bucket == HeapTables::kOverflowBucket;
+  }
+  EXPECT_GE(overflowed, 1000);
+  EXPECT_EQ(tables->overflowed(), static_cast<uint64_t>(overflowed));
+  // Nothing is lost: every sample is in some bucket.
+  EXPECT_EQ(Collect(*tables).allocs, HeapTables::kStackCapacity + 1000u);
+}
+
+// Hooks run on every thread at once; the sanitizer jobs run this too.
+TEST(HeapTablesTest, ConcurrentAllocAndFreeFromManyThreads) {
+  HeapTables* tables = HeapTables::Get();
+  tables->Reset();
+  constexpr int kThreads = 8;
+  constexpr uint64_t kPerThread = 20000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([tables, t] {
+      const uint64_t stack[] = {0x5000, 0x6000 + static_cast<uint64_t>(t % 3)};
+      for (uint64_t i = 0; i < kPerThread; ++i) {
+        uint64_t id = t * kPerThread + i;
+        uint32_t bucket = tables->FindOrAddBucket(stack, 2, 32 + (i % 4));
+        tables->RecordAlloc(bucket, kWeightOne, 32 + (i % 4));
+        if (!tables->AddLive(FakeBlock(id), bucket, kWeightOne, 32 + (i % 4))) {
+          tables->RecordFree(bucket, kWeightOne, 32 + (i % 4));
+        }
+        if (i >= 16) tables->FreeIfLive(FakeBlock(id - 16));
+      }
+      for (uint64_t i = kPerThread - 16; i < kPerThread; ++i) {
+        tables->FreeIfLive(FakeBlock(t * kPerThread + i));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  Collected c = Collect(*tables);
+  EXPECT_EQ(c.allocs, kThreads * kPerThread);
+  EXPECT_EQ(c.frees, kThreads * kPerThread);
+  EXPECT_EQ(c.live_weight, 0u);
+  EXPECT_EQ(tables->live_blocks(), 0u);
+}
+
+}  // namespace
+}  // namespace inprof::internal
