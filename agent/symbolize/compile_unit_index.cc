@@ -57,8 +57,11 @@ uint32_t CompileUnitIndex::InternFunction(Dwarf_Die* die) {
   if (symbol != nullptr) {
     info.named = true;
     info.system_name = SanitizeUtf8(symbol);
-    info.name = linkage != nullptr ? SanitizeUtf8(FunctionDisplayName(linkage))
-                                   : info.system_name;
+    // DWARF's plain name of a template instance carries its arguments
+    // ("__invoke_impl<void, ...>"): shown as pprof shows C++, without them.
+    info.name = linkage != nullptr
+                    ? SanitizeUtf8(FunctionDisplayName(linkage))
+                    : SanitizeUtf8(StripTemplatesAndReturnType(symbol));
   }
   functions_.push_back(std::move(info));
   return it->second;
