@@ -64,7 +64,8 @@ void Normalize(std::vector<HeapRecord>& records) {
 bool IsAllocatorFrame(const std::string& name) {
   static const std::regex* const pattern = new std::regex(
       "^(malloc|calloc|realloc|free|valloc|pvalloc|memalign|aligned_alloc|"
-      "posix_memalign|__libc_\\w+|__GI_\\w+|operator new(\\[\\])?|tc_\\w+|"
+      "posix_memalign|__libc_\\w+|__GI_\\w+|__interceptor_\\w+|operator "
+      "new(\\[\\])?|tc_\\w+|"
       "tcmalloc::.*|MallocHook::.*|MallocHook_\\w+)$");
   return std::regex_match(name, *pattern);
 }
