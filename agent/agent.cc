@@ -11,13 +11,17 @@
 #include <string>
 #include <thread>
 
+#include "agent/base/prometheus_text.h"
 #include "agent/cpu/cpu_profile.h"
 #include "agent/cpu/cpu_sampler.h"
+#include "agent/heap/allocator_stats.h"
 #include "agent/heap/heap_profile.h"
 #include "agent/heap/heap_sampler.h"
 #include "agent/heap/tcmalloc_api.h"
+#include "agent/http/debug_handlers.h"
 #include "agent/http/pprof_backend.h"
 #include "agent/http/pprof_handlers.h"
+#include "agent/http/request_stats.h"
 #include "agent/http/server.h"
 #include "agent/profile/encode.h"
 #include "agent/symbolize/symbolizer.h"
@@ -99,6 +103,7 @@ class Agent::Impl {
       const internal::PprofBackend::NamedProfileRequest& request);
   void StartHeapSampler();
   std::vector<std::string> HeapComments();
+  std::string RenderMetrics();
   std::string SymbolName(uint64_t address);
   // Refreshes the symbolizer after dlopen/dlclose; call under symbolizer_mu_.
   void RefreshSymbolizerLocked();
@@ -113,8 +118,10 @@ class Agent::Impl {
   std::unique_ptr<CpuSampler> sampler_;
   // Null when the process does not run on tcmalloc; heap_unavailable_ says
   // why (served with 501).
+  const internal::TcmallocApi* tcmalloc_ = nullptr;  // null on glibc malloc
   std::unique_ptr<internal::HeapSampler> heap_sampler_;
   std::string heap_unavailable_;
+  internal::RequestStats request_stats_;
   std::unique_ptr<HttpServer> server_;
 
   std::mutex symbolizer_mu_;
@@ -158,6 +165,17 @@ Status Agent::Impl::Start() {
     if (!status.ok()) return status;
     return previous;
   };
+  backend.allocator_json = [this] {
+    return internal::AllocatorStatsJson(
+        internal::ReadAllocatorStats(tcmalloc_));
+  };
+  backend.allocator_text = [this] {
+    return internal::AllocatorReport(tcmalloc_);
+  };
+  backend.release_allocator_memory = [this] {
+    return internal::ReleaseFreeMemory(tcmalloc_);
+  };
+  backend.metrics = [this] { return RenderMetrics(); };
   backend.symbol_name = [this](uint64_t address) {
     return SymbolName(address);
   };
@@ -174,7 +192,9 @@ Status Agent::Impl::Start() {
         pprof.stopping = [this, server_stopping] {
           return stopping_.load() || server_stopping();
         };
+        pprof.request_stats = &request_stats_;
         internal::InstallPprofHandlers(s, backend, pprof);
+        internal::InstallDebugHandlers(s, backend);
       });
   if (!server.ok()) {
     heap_sampler_.reset();  // removes the allocation hooks
@@ -197,6 +217,7 @@ void Agent::Impl::Stop() {
 void Agent::Impl::StartHeapSampler() {
   const internal::TcmallocApi* tcmalloc =
       internal::TcmallocApi::Find(&heap_unavailable_);
+  tcmalloc_ = tcmalloc;
   if (tcmalloc == nullptr) {
     heap_unavailable_ = "heap profiling is not available: " + heap_unavailable_;
     return;
@@ -322,6 +343,93 @@ std::vector<std::string> Agent::Impl::CpuComments(
           " timer_failures=" + std::to_string(stats.timer_failures) +
           " map_rebuilds=" + std::to_string(stats.map_rebuilds),
   };
+}
+
+std::string Agent::Impl::RenderMetrics() {
+  using internal::MetricLabels;
+  internal::PrometheusText text;
+  internal::AllocatorStats allocator = internal::ReadAllocatorStats(tcmalloc_);
+  text.Family("inprof_allocator_bytes", "gauge",
+              "Memory as the allocator accounts it, by kind (bytes_in_use: "
+              "held by the application; heap_size: obtained from the OS).");
+  for (const auto& [kind, value] : allocator.values) {
+    if (kind.ends_with("_chunks")) continue;  // counts, not bytes
+    text.Sample("inprof_allocator_bytes",
+                {{"allocator", allocator.allocator}, {"kind", kind}},
+                static_cast<double>(value));
+  }
+
+  internal::CpuSamplerStats cpu = sampler_->stats();
+  uint64_t heap_samples = 0, heap_dropped = 0, heap_nanos = 0;
+  if (heap_sampler_) {
+    internal::HeapSamplerStats heap = heap_sampler_->stats();
+    heap_samples = heap.samples;
+    heap_dropped = heap.untracked + heap.overflowed;
+    heap_nanos = heap.nanos_in_sampler;
+    internal::HeapSnapshot snapshot = internal::TakeHeapSnapshot(
+        heap_sampler_->tables(), heap_sampler_->rate());
+    int64_t alloc_objects = 0, alloc_bytes = 0, inuse_objects = 0,
+            inuse_bytes = 0;
+    for (const internal::HeapRecord& r : snapshot.records) {
+      alloc_objects += r.alloc_weight;
+      alloc_bytes += r.alloc_bytes_weight;
+      inuse_objects += r.alloc_weight - r.free_weight;
+      inuse_bytes += r.alloc_bytes_weight - r.free_bytes_weight;
+    }
+    const double one = static_cast<double>(internal::kWeightOne);
+    text.Single("inprof_heap_sample_rate_bytes", "gauge",
+                "Mean bytes allocated between two heap samples.",
+                static_cast<double>(heap_sampler_->rate()));
+    text.Single("inprof_heap_inuse_bytes", "gauge",
+                "Live heap bytes, estimated from the heap profile's samples.",
+                inuse_bytes / one);
+    text.Single("inprof_heap_inuse_objects", "gauge",
+                "Live heap objects, estimated from the heap profile.",
+                inuse_objects / one);
+    text.Single("inprof_heap_allocated_bytes_total", "counter",
+                "Bytes allocated since the agent started, estimated from "
+                "the heap profile.",
+                alloc_bytes / one);
+    text.Single("inprof_heap_allocated_objects_total", "counter",
+                "Objects allocated since the agent started, estimated from "
+                "the heap profile.",
+                alloc_objects / one);
+  }
+
+  const auto by_source = [&text](const char* name, const char* help,
+                                 double cpu_value, double heap_value) {
+    text.Family(name, "counter", help);
+    text.Sample(name, {{"source", "cpu"}}, cpu_value);
+    text.Sample(name, {{"source", "heap"}}, heap_value);
+  };
+  by_source("inprof_samples_total", "Samples the agent took, by source.",
+            static_cast<double>(cpu.samples),
+            static_cast<double>(heap_samples));
+  by_source("inprof_samples_dropped_total",
+            "Samples lost, by source (CPU: ring full, re-entered handler, no "
+            "map; heap: tables full).",
+            static_cast<double>(cpu.lost), static_cast<double>(heap_dropped));
+  by_source("inprof_sampler_seconds_total",
+            "Time the agent spent taking samples inside the host's threads "
+            "(signal handler, allocation hooks).",
+            static_cast<double>(cpu.nanos_in_handler) / 1e9,
+            static_cast<double>(heap_nanos) / 1e9);
+  text.Single("inprof_cpu_timer_failures_total", "counter",
+              "Per-thread CPU timers the kernel refused to create.",
+              static_cast<double>(cpu.timer_failures));
+  text.Single("inprof_stack_map_rebuilds_total", "counter",
+              "Rebuilds of the unwinder's address map (dlopen, new stacks).",
+              static_cast<double>(cpu.map_rebuilds));
+
+  text.Family("inprof_http_requests_total", "counter",
+              "Requests the agent's HTTP endpoint served, by route and "
+              "status code.");
+  for (const auto& [key, count] : request_stats_.Snapshot()) {
+    text.Sample("inprof_http_requests_total",
+                {{"route", key.first}, {"code", std::to_string(key.second)}},
+                static_cast<double>(count));
+  }
+  return std::move(text).Take();
 }
 
 std::string Agent::Impl::SymbolName(uint64_t address) {

@@ -18,6 +18,7 @@ packages=(
   libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-go                # `go tool pprof`, the real consumer in the tests
+  prometheus               # promtool + a real server scraping /metrics in tests
   clang clang-format libclang-rt-14-dev
 )
 

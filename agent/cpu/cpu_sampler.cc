@@ -147,6 +147,7 @@ CpuSamplerStats CpuSampler::stats() const {
   stats.timer_failures = timers_.create_failures();
   stats.threads_armed = timers_.armed();
   stats.map_rebuilds = walker_->map_rebuilds();
+  stats.nanos_in_handler = counters_.nanos.load(std::memory_order_relaxed);
   return stats;
 }
 

@@ -65,6 +65,7 @@ struct CpuSamplerStats {
   uint64_t timer_failures = 0;
   uint64_t threads_armed = 0;
   uint64_t map_rebuilds = 0;
+  uint64_t nanos_in_handler = 0;  // time the signal handler spent sampling
 };
 
 class CpuSampler {

@@ -60,6 +60,8 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
   if (walk.unknown_stack) {
     counters.unknown_stack.fetch_add(1, std::memory_order_relaxed);
   }
+  counters.nanos.fetch_add(MonotonicNanos() - sample.timestamp_ns,
+                           std::memory_order_relaxed);
 }
 
 void HandleCpuSignal(int, siginfo_t* info, void* context) {

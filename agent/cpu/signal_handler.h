@@ -34,6 +34,7 @@ struct HandlerCounters {
   std::atomic<uint64_t> no_map{0};         // dropped: no AddressMap yet
   std::atomic<uint64_t> truncated{0};      // kept, but the unwind stopped early
   std::atomic<uint64_t> unknown_stack{0};  // kept as leaf only: new stack
+  std::atomic<uint64_t> nanos{0};          // time spent recording samples
 };
 
 // What the handler works with. Everything outlives the installation.

@@ -55,6 +55,15 @@ struct PprofBackend {
   std::function<StatusOr<int64_t>()> heap_rate;
   std::function<StatusOr<int64_t>(int64_t bytes)> set_heap_rate;
 
+  // /debug/allocator: the allocator's figures as JSON, its own report as
+  // text, and a release of free memory to the OS (JSON of what changed).
+  std::function<std::string()> allocator_json;
+  std::function<std::string()> allocator_text;
+  std::function<std::string()> release_allocator_memory;
+
+  // /metrics: the Prometheus text exposition.
+  std::function<std::string()> metrics;
+
   // Returns the name of the function containing `address`, or "" if unknown
   // (for /debug/pprof/symbol). An empty function means "nothing is known".
   std::function<std::string(uint64_t address)> symbol_name;

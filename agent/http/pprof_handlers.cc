@@ -218,36 +218,6 @@ void ServeNamedProfile(const HandlerState& state, const std::string& name,
                  " (known: " + state.known_names + ")");
 }
 
-void HandleException(const httplib::Request& req, httplib::Response& res,
-                     std::exception_ptr error) {
-  std::string what = "unknown exception";
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    what = e.what();
-  } catch (...) {
-  }
-  ServeError(res, 500,
-             "internal error serving " + OneLine(req.path, 64) + ": " +
-                 OneLine(what, 200));
-}
-
-// Runs `handler`, turning anything it throws into a one-line 500. httplib's
-// exception handler (installed too) covers the same ground, but catching here
-// does not depend on which exceptions a given httplib build catches: an
-// exception escaping a worker thread would terminate the host.
-template <typename Handler>
-httplib::Server::Handler Guarded(Handler handler) {
-  return [handler = std::move(handler)](const httplib::Request& req,
-                                        httplib::Response& res) {
-    try {
-      handler(req, res);
-    } catch (...) {
-      HandleException(req, res, std::current_exception());
-    }
-  };
-}
-
 httplib::Server::HandlerResponse HandleError(const httplib::Request& req,
                                              httplib::Response& res) {
   // Our own errors already carry a body; only fill in httplib's bare ones.
@@ -256,6 +226,12 @@ httplib::Server::HandlerResponse HandleError(const httplib::Request& req,
     ServeError(res, 404,
                "Not found: " + OneLine(req.path, 64) +
                    " (profiling endpoints are under /debug/pprof/)");
+  } else if (res.status == 400 && req.method == "POST" &&
+             !req.has_header("Content-Length")) {
+    // cpp-httplib refuses a POST without a body length before routing it.
+    ServeError(res, 400,
+               "a POST needs a Content-Length, even empty: curl -d '' " +
+                   OneLine(req.path, 64));
   } else {
     ServeError(res, res.status, "HTTP status " + std::to_string(res.status));
   }
@@ -324,6 +300,12 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
   state->known_names = KnownProfileNames();
 
   server.set_exception_handler(HandleException);
+  if (RequestStats* stats = state->options.request_stats) {
+    server.set_logger(
+        [stats](const httplib::Request& req, const httplib::Response& res) {
+          stats->Record(req.path, res.status);
+        });
+  }
   server.set_error_handler(httplib::Server::HandlerWithResponse(HandleError));
 
   // Routes are regexes over the decoded path, tried in registration order:

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "agent/http/pprof_backend.h"
+#include "agent/http/request_stats.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
@@ -39,6 +40,9 @@ struct PprofOptions {
   // Returns true once the server is stopping, so that long requests end
   // early and Stop() does not wait for them. May be empty.
   std::function<bool()> stopping;
+  // Counts every request served, by route and status; may be null. Must
+  // outlive the server.
+  RequestStats* request_stats = nullptr;
 };
 
 // Installs the routes on `server`, which must not be listening yet, plus an

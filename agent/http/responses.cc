@@ -87,4 +87,18 @@ void ServeBinary(httplib::Response& res, std::string body,
   SetBody(res, std::move(body), "application/octet-stream");
 }
 
+void HandleException(const httplib::Request& req, httplib::Response& res,
+                     std::exception_ptr error) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  ServeError(res, 500,
+             "internal error serving " + OneLine(req.path, 64) + ": " +
+                 OneLine(what, 200));
+}
+
 }  // namespace inprof::internal

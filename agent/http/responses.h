@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,27 @@ void ServeText(httplib::Response& res, std::string body);
 // `Content-Disposition: attachment; filename="<filename>"`, nosniff.
 void ServeBinary(httplib::Response& res, std::string body,
                  std::string_view filename);
+
+// Writes the one-line 500 for an exception a handler threw. Installed as the
+// server's exception handler, and used by Guarded().
+void HandleException(const httplib::Request& req, httplib::Response& res,
+                     std::exception_ptr error);
+
+// Runs `handler`, turning anything it throws into a one-line 500. httplib's
+// exception handler (installed too) covers the same ground, but catching here
+// does not depend on which exceptions a given httplib build catches: an
+// exception escaping a worker thread would terminate the host.
+template <typename Handler>
+httplib::Server::Handler Guarded(Handler handler) {
+  return [handler = std::move(handler)](const httplib::Request& req,
+                                        httplib::Response& res) {
+    try {
+      handler(req, res);
+    } catch (...) {
+      HandleException(req, res, std::current_exception());
+    }
+  };
+}
 
 }  // namespace inprof::internal
 

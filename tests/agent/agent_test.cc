@@ -186,6 +186,20 @@ TEST(AgentTest, WithoutTcmallocHeapEndpointsAre501WithTheRemedy) {
   }
   Status set = agent->SetHeapSampleRate(4096);
   EXPECT_EQ(set.code(), StatusCode::kUnimplemented);
+  // The allocator page and /metrics fall back to glibc's mallinfo2().
+  httplib::Result allocator = client.Get("/debug/allocator");
+  ASSERT_TRUE(allocator);
+  EXPECT_EQ(allocator->status, 200);
+  EXPECT_THAT(allocator->body, HasSubstr("\"allocator\": \"glibc\""));
+  EXPECT_THAT(allocator->body, HasSubstr("\"bytes_in_use\": "));
+  httplib::Result report = client.Get("/debug/allocator?format=text");
+  ASSERT_TRUE(report);
+  EXPECT_THAT(report->body, HasSubstr("<malloc version="));
+  httplib::Result metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body,
+              HasSubstr("inprof_allocator_bytes{allocator=\"glibc\","));
+  EXPECT_THAT(metrics->body, ::testing::Not(HasSubstr("inprof_heap_inuse")));
   httplib::Result cmdline = client.Get("/debug/pprof/cmdline");
   ASSERT_TRUE(cmdline);
   EXPECT_EQ(cmdline->status, 200);

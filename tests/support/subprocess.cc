@@ -114,6 +114,64 @@ std::string Truncate(const std::string& s) {
 
 }  // namespace
 
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::string& log_path) {
+  if (argv.empty()) return;
+  std::string file = argv[0].find('/') == std::string::npos
+                         ? FindExecutable(argv[0], PathOf({}))
+                         : argv[0];
+  if (file.empty()) return;
+  std::vector<std::string> args = argv;
+  std::vector<std::string> envs = BuildEnvironment({});
+  std::vector<char*> c_args = CStrings(args);
+  std::vector<char*> c_envs = CStrings(envs);
+  int log_fd =
+      open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (log_fd < 0 || null_fd < 0) {
+    if (log_fd >= 0) close(log_fd);
+    if (null_fd >= 0) close(null_fd);
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    ExecChild(file.c_str(), c_args.data(), c_envs.data(), log_fd, log_fd,
+              null_fd);
+  }
+  close(log_fd);
+  close(null_fd);
+  if (pid > 0) {
+    setpgid(pid, pid);  // also in the child: whichever runs first
+    pid_ = pid;
+  }
+}
+
+bool BackgroundProcess::Running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+void BackgroundProcess::Stop() {
+  if (pid_ <= 0) return;
+  kill(-pid_, SIGTERM);
+  for (int i = 0; i < 50; ++i) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    usleep(100 * 1000);
+  }
+  kill(-pid_, SIGKILL);
+  WaitExitCode(pid_);
+  pid_ = -1;
+}
+
 std::string FindExecutable(std::string_view name, std::string_view path_list) {
   if (path_list.empty()) return "";
   size_t start = 0;

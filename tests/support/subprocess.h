@@ -54,6 +54,26 @@ CommandResult RunCommand(
     const std::vector<std::string>& argv, const EnvVars& env = {},
     std::chrono::milliseconds timeout = kDefaultCommandTimeout);
 
+// A server the test starts and stops (a Prometheus scraping the agent): runs
+// argv in its own process group, stdout and stderr appended to `log_path`.
+// Stop() (or the destructor) kills the group and reaps it.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv,
+                    const std::string& log_path);
+  ~BackgroundProcess() { Stop(); }
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  // True while the process has not exited.
+  bool Running();
+  void Stop();
+
+ private:
+  int pid_ = -1;
+};
+
 // Returns the absolute path of executable `name` found in `path_list` (a
 // colon-separated PATH value), or "" if there is none.
 std::string FindExecutable(std::string_view name, std::string_view path_list);

@@ -1,0 +1,76 @@
+#include "agent/http/debug_handlers.h"
+
+#include <string>
+
+#include "agent/base/prometheus_text.h"
+#include "agent/http/responses.h"
+
+namespace inprof::internal {
+namespace {
+
+using Request = httplib::Request;
+using Response = httplib::Response;
+
+void ServeAllocator(const PprofBackend& backend, const Request& req,
+                    Response& res) {
+  const std::string format =
+      req.has_param("format") ? req.get_param_value("format") : "json";
+  if (format == "json") {
+    if (!backend.allocator_json) {
+      return ServeError(res, 501, "allocator statistics are not available");
+    }
+    res.status = 200;
+    res.set_header("X-Content-Type-Options", "nosniff");
+    return res.set_content(backend.allocator_json(), "application/json");
+  }
+  if (format == "text") {
+    if (!backend.allocator_text) {
+      return ServeError(res, 501, "allocator statistics are not available");
+    }
+    return ServeText(res, backend.allocator_text());
+  }
+  ServeError(res, 400,
+             "format=" + OneLine(format, 32) + ": must be json or text");
+}
+
+void ServeRelease(const PprofBackend& backend, const Request& req,
+                  Response& res) {
+  if (req.method != "POST") {
+    res.set_header("Allow", "POST");
+    return ServeError(res, 405,
+                      "use POST to return free memory to the operating system");
+  }
+  if (!backend.release_allocator_memory) {
+    return ServeError(res, 501, "releasing memory is not available");
+  }
+  res.status = 200;
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_content(backend.release_allocator_memory(), "application/json");
+}
+
+void ServeMetrics(const PprofBackend& backend, Response& res) {
+  if (!backend.metrics) return ServeError(res, 501, "no metrics");
+  res.status = 200;
+  res.set_content(backend.metrics(), PrometheusText::kContentType);
+}
+
+template <typename F>
+httplib::Server::Handler Route(const PprofBackend& backend, F serve) {
+  return Guarded([backend, serve](const Request& req, Response& res) {
+    serve(backend, req, res);
+  });
+}
+
+}  // namespace
+
+void InstallDebugHandlers(httplib::Server& server,
+                          const PprofBackend& backend) {
+  server.Get("/debug/allocator", Route(backend, ServeAllocator));
+  server.Get("/debug/allocator/release", Route(backend, ServeRelease));
+  server.Post("/debug/allocator/release", Route(backend, ServeRelease));
+  server.Get("/metrics",
+             Route(backend, [](const PprofBackend& b, const Request&,
+                               Response& res) { ServeMetrics(b, res); }));
+}
+
+}  // namespace inprof::internal

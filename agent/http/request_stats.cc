@@ -1,0 +1,39 @@
+#include "agent/http/request_stats.h"
+
+namespace inprof::internal {
+namespace {
+
+constexpr std::string_view kRoutes[] = {
+    "/debug/pprof/",
+    "/debug/pprof/profile",
+    "/debug/pprof/heap",
+    "/debug/pprof/allocs",
+    "/debug/pprof/cmdline",
+    "/debug/pprof/symbol",
+    "/debug/heap/rate",
+    "/debug/allocator",
+    "/debug/allocator/release",
+    "/metrics",
+};
+
+}  // namespace
+
+std::string RequestStats::RouteOf(std::string_view path) {
+  if (path == "/debug/pprof") return "/debug/pprof/";
+  for (std::string_view route : kRoutes) {
+    if (path == route) return std::string(route);
+  }
+  return "other";
+}
+
+void RequestStats::Record(std::string_view path, int status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++counts_[{RouteOf(path), status}];
+}
+
+std::map<std::pair<std::string, int>, uint64_t> RequestStats::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counts_;
+}
+
+}  // namespace inprof::internal

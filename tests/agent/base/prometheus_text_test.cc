@@ -1,0 +1,30 @@
+#include "agent/base/prometheus_text.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+namespace inprof::internal {
+namespace {
+
+TEST(PrometheusTextTest, WritesFamiliesSamplesAndEscapes) {
+  PrometheusText text;
+  text.Family("inprof_x_total", "counter", "Help with \\ and\nnewline.");
+  text.Sample("inprof_x_total", {{"route", "/a\"b\\c\nd"}, {"code", "200"}}, 3);
+  text.Sample("inprof_x_total", {}, 0.25);
+  text.Sample("inprof_x_total", {}, 12345678901234.0);
+  text.Sample("inprof_x_total", {}, std::numeric_limits<double>::infinity());
+  text.Sample("inprof_x_total", {}, std::nan(""));
+  EXPECT_EQ(std::move(text).Take(),
+            "# HELP inprof_x_total Help with \\\\ and\\nnewline.\n"
+            "# TYPE inprof_x_total counter\n"
+            "inprof_x_total{route=\"/a\\\"b\\\\c\\nd\",code=\"200\"} 3\n"
+            "inprof_x_total 0.25\n"
+            "inprof_x_total 12345678901234\n"
+            "inprof_x_total +Inf\n"
+            "inprof_x_total NaN\n");
+}
+
+}  // namespace
+}  // namespace inprof::internal
