@@ -153,7 +153,9 @@ void AddRoutes(httplib::Server& server) {
         "demo_server endpoints:\n"
         "  /primes?n=N     (1..2000000)   count primes by trial division\n"
         "  /hash?rounds=N  (1..50000000)  run a 64-bit hash chain\n"
-        "  /sort?n=N       (1..5000000)   sort N random numbers\n",
+        "  /sort?n=N       (1..5000000)   sort N random numbers\n"
+        "  /cache?kb=N     (1..1024)      keep an N KiB blob in a 64 MiB "
+        "cache\n",
         "text/plain");
   });
   server.Get("/primes", [](const httplib::Request& request,
@@ -176,6 +178,15 @@ void AddRoutes(httplib::Server& server) {
     if (auto n = IntParam(request, response, "n", 1, demo::kMaxSortN)) {
       response.set_content(std::to_string(demo::SortRandom(7, *n)) + "\n",
                            "text/plain");
+    }
+  });
+  server.Get("/cache", [](const httplib::Request& request,
+                          httplib::Response& response) {
+    static std::atomic<uint64_t> next_id{0};
+    if (auto kib = IntParam(request, response, "kb", 1, demo::kMaxSessionKiB)) {
+      response.set_content(
+          std::to_string(demo::CacheSession(next_id++, *kib)) + "\n",
+          "text/plain");
     }
   });
   server.set_exception_handler([](const httplib::Request&,
@@ -226,15 +237,18 @@ class LoadGenerator {
       state = state * 6364136223846793005ULL + 1442695040888963407ULL;
       int64_t jitter = static_cast<int64_t>((state >> 33) % 1000);
       std::string path;
-      switch (i % 3) {
+      switch (i % 4) {
         case 0:
           path = "/primes?n=" + std::to_string(100'000 + jitter * 50);
           break;
         case 1:
           path = "/hash?rounds=" + std::to_string(2'000'000 + jitter * 1000);
           break;
-        default:
+        case 2:
           path = "/sort?n=" + std::to_string(150'000 + jitter * 100);
+          break;
+        default:
+          path = "/cache?kb=" + std::to_string(64 + jitter % 256);
           break;
       }
       httplib::Result result = client.Get(path.c_str());
@@ -299,18 +313,23 @@ int main(int argc, char** argv) {
   }
 
   std::string profile_url = agent->url() + "/debug/pprof/profile?seconds=10";
+  std::string heap_url = agent->url() + "/debug/pprof/heap";
   std::printf(
-      "demo_server: serving http://127.0.0.1:%d/ (/primes /hash /sort)\n"
+      "demo_server: serving http://127.0.0.1:%d/ (/primes /hash /sort "
+      "/cache)\n"
       "inprof agent: %s/debug/pprof/\n"
       "load generator: %s\n"
       "Try:\n"
       "  go tool pprof -top '%s'\n"
       "  go tool pprof -http=:8081 '%s'\n"
+      "  go tool pprof -top %s\n"
+      "  curl -s %s/debug/allocator\n"
       "Ctrl-C stops.\n",
       port, agent->url().c_str(),
       flags->load ? (std::to_string(flags->load_threads) + " threads").c_str()
                   : "off (--load turns it on)",
-      profile_url.c_str(), profile_url.c_str());
+      profile_url.c_str(), profile_url.c_str(), heap_url.c_str(),
+      agent->url().c_str());
   std::fflush(stdout);
 
   std::optional<LoadGenerator> load;

@@ -1,6 +1,10 @@
 #include "examples/demo_server/work.h"
 
 #include <algorithm>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 // Every function here is noinline so that the profile names it even in an
@@ -41,6 +45,36 @@ namespace demo {
   for (uint64_t& v : values) v = seed = Mix64(seed);
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
+}
+
+namespace {
+
+class SessionCache {
+ public:
+  [[gnu::noinline]] int64_t Put(uint64_t id, int64_t kib) {
+    auto blob = std::make_unique<std::string>(static_cast<size_t>(kib) * 1024,
+                                              static_cast<char>('a' + id % 26));
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ += static_cast<int64_t>(blob->size());
+    blobs_.push_back(std::move(blob));
+    while (held_ > kCacheCapacityBytes) {
+      held_ -= static_cast<int64_t>(blobs_.front()->size());
+      blobs_.pop_front();
+    }
+    return held_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<std::unique_ptr<std::string>> blobs_;  // guarded by mu_
+  int64_t held_ = 0;                                // guarded by mu_
+};
+
+}  // namespace
+
+int64_t CacheSession(uint64_t id, int64_t kib) {
+  static SessionCache* const cache = new SessionCache();
+  return cache->Put(id, kib);
 }
 
 }  // namespace demo

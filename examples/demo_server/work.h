@@ -35,6 +35,13 @@ uint64_t HashChain(uint64_t seed, int64_t rounds);
 // returns its median.
 uint64_t SortRandom(uint64_t seed, int64_t n);
 
+// Memory that stays live, for heap profiles: a bounded cache of session
+// blobs (the oldest are dropped past kCacheCapacityBytes), kept by
+// demo::SessionCache::Put. Returns the bytes now held. Thread-safe.
+inline constexpr int64_t kMaxSessionKiB = 1024;
+inline constexpr int64_t kCacheCapacityBytes = 64 << 20;
+int64_t CacheSession(uint64_t id, int64_t kib);
+
 }  // namespace demo
 
 #endif  // INPROF_EXAMPLES_DEMO_SERVER_WORK_H_

@@ -1,0 +1,236 @@
+// Heap sampling overhead and heap-profile serving cost (BENCHMARKS.md,
+// "Heap"). Linked with tcmalloc, as a host that wants heap profiles is.
+//
+//   heap_overhead_benchmark overhead [ROUNDS [SECONDS]]
+//     Two worker threads run an allocation-heavy workload continuously. The
+//     run alternates OFF slices (agent not started) and ON slices (agent
+//     started, heap sampling at 512 KiB) in ABBA order and pairs each ON
+//     slice with its neighbouring OFF slice; it prints each pair's slowdown
+//     and the median. Two workloads: "mixed" (strings and a hash map, a
+//     server-like mix of allocation and work) and "malloc" (malloc/free of
+//     small blocks and nothing else: the worst case).
+//
+//   heap_overhead_benchmark serve [STACKS]
+//     Records STACKS (default 10,000) distinct allocation stacks at rate 1,
+//     then times GET /debug/pprof/heap: the first request (symbolizing every
+//     frame) and the median of 5 later ones.
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "inprof/agent.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// --- Workloads ------------------------------------------------------------
+
+struct Worker {
+  std::atomic<uint64_t> units{0};
+};
+
+// A server-like mix: build strings, keep a window of them in a hash map,
+// hash their bytes. About 150 ns and 2 allocations per unit.
+__attribute__((noinline)) void MixedUnit(
+    std::unordered_map<uint32_t, std::string>& window, uint32_t& seed,
+    uint64_t& sink) {
+  seed = seed * 1664525u + 1013904223u;
+  std::string value(16 + (seed >> 24), static_cast<char>('a' + (seed & 15)));
+  for (char c : value) sink = sink * 131 + static_cast<unsigned char>(c);
+  window[seed & 4095] = std::move(value);
+}
+
+__attribute__((noinline)) void MallocUnit(void** slots, uint32_t& seed,
+                                          uint64_t& sink) {
+  seed = seed * 1664525u + 1013904223u;
+  void*& slot = slots[seed & 63];
+  std::free(slot);
+  slot = std::malloc(16 + (seed >> 23));
+  sink += reinterpret_cast<uintptr_t>(slot) & 1;
+}
+
+void RunWorkload(const std::string& workload, Worker& worker,
+                 const std::atomic<bool>& stop) {
+  std::unordered_map<uint32_t, std::string> window;
+  void* slots[64] = {};
+  uint32_t seed = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(&worker));
+  uint64_t sink = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    for (int i = 0; i < 256; ++i) {
+      if (workload == "mixed") {
+        MixedUnit(window, seed, sink);
+      } else {
+        MallocUnit(slots, seed, sink);
+      }
+    }
+    worker.units.fetch_add(256, std::memory_order_relaxed);
+  }
+  for (void* p : slots) std::free(p);
+  if (sink == 42) std::puts("");  // keep `sink` alive
+}
+
+// --- Overhead ---------------------------------------------------------------
+
+double Rate(Worker* workers, int n, double seconds) {
+  uint64_t before = 0, after = 0;
+  for (int i = 0; i < n; ++i) before += workers[i].units.load();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  for (int i = 0; i < n; ++i) after += workers[i].units.load();
+  return static_cast<double>(after - before) / seconds;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void Overhead(const std::string& workload, int rounds, double seconds) {
+  constexpr int kThreads = 2;
+  Worker workers[kThreads];
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (Worker& w : workers) {
+    threads.emplace_back([&, workload] { RunWorkload(workload, w, stop); });
+  }
+  Rate(workers, kThreads, 1.0);  // warm-up
+  std::vector<double> slowdowns;
+  for (int round = 0; round < rounds; ++round) {
+    // ABBA: OFF ON ON OFF, ... pairs (OFF, ON) and (ON, OFF).
+    const bool on_first = round % 2 == 1;
+    double off = 0, on = 0;
+    for (int half = 0; half < 2; ++half) {
+      const bool on_now = (half == 0) == on_first;
+      if (on_now) {
+        inprof::Options options;
+        options.port = 0;
+        auto agent = inprof::Agent::Start(options);
+        if (!agent.ok()) {
+          std::fprintf(stderr, "%s\n", agent.status().ToString().c_str());
+          std::exit(1);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        on = Rate(workers, kThreads, seconds);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        off = Rate(workers, kThreads, seconds);
+      }
+    }
+    const double slowdown = (off / on - 1) * 100;
+    slowdowns.push_back(slowdown);
+    std::printf(
+        "workload=%s round=%d off_units_per_s=%.0f on_units_per_s=%.0f "
+        "slowdown_pct=%.2f\n",
+        workload.c_str(), round, off, on, slowdown);
+    std::fflush(stdout);
+  }
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  std::vector<double> sorted = slowdowns;
+  std::sort(sorted.begin(), sorted.end());
+  std::printf(
+      "workload=%s summary rounds=%d median_slowdown_pct=%.2f "
+      "q1=%.2f q3=%.2f\n",
+      workload.c_str(), rounds, Median(slowdowns), sorted[sorted.size() / 4],
+      sorted[sorted.size() * 3 / 4]);
+}
+
+// --- Serving a profile with many stacks ------------------------------------
+
+// 2^depth distinct call paths, told apart by which of two functions each
+// level calls.
+__attribute__((noinline)) void Leaf(std::vector<void*>& kept) {
+  kept.push_back(std::malloc(64));
+}
+__attribute__((noinline)) void Left(int depth, uint32_t path,
+                                    std::vector<void*>& kept);
+__attribute__((noinline)) void Right(int depth, uint32_t path,
+                                     std::vector<void*>& kept);
+void Branch(int depth, uint32_t path, std::vector<void*>& kept) {
+  if (depth == 0) return Leaf(kept);
+  if (path & 1) {
+    Right(depth - 1, path >> 1, kept);
+  } else {
+    Left(depth - 1, path >> 1, kept);
+  }
+}
+void Left(int depth, uint32_t path, std::vector<void*>& kept) {
+  Branch(depth, path, kept);
+  asm volatile("" ::: "memory");
+}
+void Right(int depth, uint32_t path, std::vector<void*>& kept) {
+  Branch(depth, path, kept);
+  asm volatile("" ::: "memory");
+}
+
+double FetchMs(int port) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(std::chrono::seconds(120));
+  Clock::time_point start = Clock::now();
+  httplib::Result result = client.Get("/debug/pprof/heap");
+  double ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  if (!result || result->status != 200) {
+    std::fprintf(stderr, "fetch failed\n");
+    std::exit(1);
+  }
+  return ms;
+}
+
+void Serve(int stacks) {
+  inprof::Options options;
+  options.port = 0;
+  options.heap_sample_rate = 1;
+  auto agent = inprof::Agent::Start(options);
+  if (!agent.ok()) {
+    std::fprintf(stderr, "%s\n", agent.status().ToString().c_str());
+    std::exit(1);
+  }
+  void* volatile rearm = std::malloc(64 << 20);  // draw at rate 1 now
+  std::free(rearm);
+  std::vector<void*> kept;
+  kept.reserve(stacks);
+  int depth = 0;
+  while ((1 << depth) < stacks) ++depth;
+  for (int path = 0; path < stacks; ++path) Branch(depth, path, kept);
+  if (!agent->SetHeapSampleRate(512 * 1024).ok()) std::exit(1);
+  const double first = FetchMs(agent->port());
+  std::vector<double> later;
+  for (int i = 0; i < 5; ++i) later.push_back(FetchMs(agent->port()));
+  std::printf(
+      "serve stacks=%d depth=%d first_request_ms=%.1f "
+      "median_later_request_ms=%.1f\n",
+      stacks, depth + 4, first, Median(later));
+  for (void* p : kept) std::free(p);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "overhead";
+  if (mode == "overhead") {
+    const int rounds = argc > 2 ? std::atoi(argv[2]) : 20;
+    const double seconds = argc > 3 ? std::atof(argv[3]) : 1.0;
+    Overhead("mixed", rounds, seconds);
+    Overhead("malloc", rounds, seconds);
+  } else if (mode == "serve") {
+    Serve(argc > 2 ? std::atoi(argv[2]) : 10000);
+  } else {
+    std::fprintf(stderr,
+                 "usage: %s overhead [ROUNDS [SECONDS]] | serve "
+                 "[STACKS]\n",
+                 argv[0]);
+    return 2;
+  }
+  return 0;
+}
