@@ -10,6 +10,9 @@
 //     server-like mix of allocation and work) and "malloc" (malloc/free of
 //     small blocks and nothing else: the worst case).
 //
+//     INPROF_HEAP_RATE (e.g. 0: hooks installed, no sampling) applies to
+//     the ON slices.
+//
 //   heap_overhead_benchmark serve [STACKS]
 //     Records STACKS (default 10,000) distinct allocation stacks at rate 1,
 //     then times GET /debug/pprof/heap: the first request (symbolizing every
@@ -112,7 +115,9 @@ void Overhead(const std::string& workload, int rounds, double seconds) {
     for (int half = 0; half < 2; ++half) {
       const bool on_now = (half == 0) == on_first;
       if (on_now) {
-        inprof::Options options;
+        // INPROF_HEAP_RATE=0 installs the hooks but takes no samples: the
+        // cost of tcmalloc's hook path alone.
+        inprof::Options options = inprof::Options::FromEnvironment();
         options.port = 0;
         auto agent = inprof::Agent::Start(options);
         if (!agent.ok()) {
