@@ -280,7 +280,8 @@ StatusOr<std::string> Agent::Impl::CollectNamedProfile(
 std::vector<std::string> Agent::Impl::HeapComments() {
   internal::HeapSamplerStats stats = heap_sampler_->stats();
   return {
-      "inprof heap profile: tcmalloc hooks, one sample per " +
+      std::string("inprof heap profile: ") + heap_sampler_->source() +
+          ", one sample per " +
           std::to_string(heap_sampler_->rate()) + " bytes allocated on average",
       "agent totals since start: samples=" + std::to_string(stats.samples) +
           " live_sampled_blocks=" + std::to_string(stats.live_blocks) +

@@ -7,8 +7,8 @@
 #   find_package(inprof CONFIG REQUIRED)
 #   target_link_libraries(app PRIVATE inprof::agent)
 #
-# Only inprof_agent is installed: the per-concern OBJECT libraries are built
-# into it and are never exported on their own.
+# Only inprof_agent (and the malloc shim) are installed: the per-concern
+# OBJECT libraries are built into the agent and never exported on their own.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -21,6 +21,14 @@ install(TARGETS inprof_agent
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+# The malloc shim's object file, linked whole into a consumer that asks for
+# inprof::malloc_shim (with the shared libtcmalloc it forwards to).
+if(TARGET inprof_malloc_shim)
+  install(TARGETS inprof_malloc_shim
+    EXPORT inprofTargets
+    OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/inprof)
+endif()
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/inprof
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}

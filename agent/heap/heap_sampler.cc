@@ -12,7 +12,14 @@
 #include <limits>
 #include <thread>
 
+#include "agent/heap/heap_hooks.h"
+
+__thread int64_t inprof_heap_countdown = 0;
+
 namespace inprof::internal {
+
+std::atomic<HeapTables*> g_heap_tables{nullptr};
+
 namespace {
 
 // The sampler the hooks report to; cleared before the hooks are removed.
@@ -20,9 +27,6 @@ std::atomic<HeapSampler*> g_sampler{nullptr};
 // Slow-path hook calls in progress; the destructor waits for zero.
 std::atomic<int> g_in_flight{0};
 
-// Bytes this thread may still allocate before its next sample. Zero on a new
-// thread, so its first allocation goes to the slow path, which draws.
-__attribute__((tls_model("initial-exec"))) thread_local int64_t t_countdown = 0;
 __attribute__((tls_model("initial-exec"))) thread_local uint64_t t_random = 0;
 // False until this thread drew its first sampling point.
 __attribute__((tls_model("initial-exec"))) thread_local bool t_started = false;
@@ -34,9 +38,6 @@ __attribute__((tls_model("initial-exec"))) thread_local bool t_sampling = false;
 // path every 64 MiB, so that turning sampling back on reaches every thread.
 constexpr int64_t kOffCountdown = int64_t{64} << 20;
 constexpr int64_t kMaxCountdown = int64_t{1} << 40;
-
-// The tables the delete hook consults; set before the hooks are installed.
-std::atomic<HeapTables*> g_tables{nullptr};
 
 uint64_t NowNanos() noexcept {
   timespec ts;
@@ -87,20 +88,20 @@ uint32_t SampleWeight(uint64_t size, int64_t rate) noexcept {
 
 void SlowPath(const void* ptr, size_t size, uint64_t hook_return) noexcept {
   if (t_sampling) {
-    t_countdown = 1;  // retry on this thread's next allocation
+    inprof_heap_countdown = 1;  // retry on this thread's next allocation
     return;
   }
   t_sampling = true;
   g_in_flight.fetch_add(1, std::memory_order_seq_cst);
   HeapSampler* sampler = g_sampler.load(std::memory_order_seq_cst);
   if (sampler == nullptr) {
-    t_countdown = kOffCountdown;
+    inprof_heap_countdown = kOffCountdown;
   } else {
     const int64_t rate = sampler->rate();
     if (t_started && ptr != nullptr && rate > 0) {
       SampleAllocation(*sampler, ptr, size, hook_return);
     }
-    t_countdown = DrawCountdown(rate);
+    inprof_heap_countdown = DrawCountdown(rate);
     t_started = true;
   }
   g_in_flight.fetch_sub(1, std::memory_order_seq_cst);
@@ -108,18 +109,18 @@ void SlowPath(const void* ptr, size_t size, uint64_t hook_return) noexcept {
 }
 
 void NewHook(const void* ptr, size_t size) {
-  t_countdown -= static_cast<int64_t>(size);
-  if (__builtin_expect(t_countdown > 0, 1)) return;
-  SlowPath(ptr, size, reinterpret_cast<uint64_t>(__builtin_return_address(0)));
+  OnAllocation(ptr, size,
+               reinterpret_cast<uint64_t>(__builtin_return_address(0)));
 }
 
-void DeleteHook(const void* ptr) {
-  HeapTables* tables = g_tables.load(std::memory_order_relaxed);
-  if (ptr == nullptr || tables == nullptr || !tables->MaybeLive(ptr)) return;
-  tables->FreeIfLive(ptr);
-}
+void DeleteHook(const void* ptr) { OnFree(ptr); }
 
 }  // namespace
+
+void AllocationSlowPath(const void* ptr, size_t size,
+                        uint64_t caller) noexcept {
+  SlowPath(ptr, size, caller);
+}
 
 void SampleAllocation(HeapSampler& sampler, const void* ptr, uint64_t size,
                       uint64_t hook_return) noexcept {
@@ -176,10 +177,11 @@ StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Start(
     return FailedPreconditionError("a heap sampler is already running");
   }
   tables->Reset();
-  g_tables.store(tables, std::memory_order_seq_cst);
+  g_heap_tables.store(tables, std::memory_order_seq_cst);
   std::unique_ptr<HeapSampler> sampler(
       new HeapSampler(tcmalloc, walker, tables, rate));
   g_sampler.store(sampler.get(), std::memory_order_seq_cst);
+  if (MallocShimLinked()) return sampler;  // the shim calls us already
   if (!tcmalloc->add_delete_hook(DeleteHook)) {
     g_sampler.store(nullptr);
     return InternalError("tcmalloc refused the delete hook");
@@ -189,13 +191,16 @@ StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Start(
     g_sampler.store(nullptr);
     return InternalError("tcmalloc refused the new hook");
   }
+  sampler->hooks_installed_ = true;
   return sampler;
 }
 
 HeapSampler::~HeapSampler() {
   g_sampler.store(nullptr, std::memory_order_seq_cst);
-  tcmalloc_->remove_new_hook(NewHook);
-  tcmalloc_->remove_delete_hook(DeleteHook);
+  if (hooks_installed_) {
+    tcmalloc_->remove_new_hook(NewHook);
+    tcmalloc_->remove_delete_hook(DeleteHook);
+  }
   // A hook that loaded the sampler before it was cleared may still use the
   // walker: wait for it. The tables outlive everything.
   while (g_in_flight.load(std::memory_order_seq_cst) != 0) {

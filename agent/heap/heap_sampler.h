@@ -8,7 +8,9 @@
 //
 // The per-allocation cost is a thread-local decrement and a branch; the
 // per-free cost a lookup in a 64 KiB filter. No environment variable is
-// needed: hooks are installed at Start().
+// needed: hooks are installed at Start(). When the malloc shim is linked
+// (inprof::malloc_shim, heap_hooks.h) it feeds the sampler instead, from in
+// front of tcmalloc's fast path, and no hook is installed.
 //
 // Ownership: at most one HeapSampler per process (the hooks are global);
 // borrows the TcmallocApi and the StackWalker, which must outlive it. The
@@ -56,6 +58,11 @@ class HeapSampler {
   int64_t rate() const { return rate_.load(std::memory_order_relaxed); }
 
   const HeapTables& tables() const { return *tables_; }
+  // How allocations reach the sampler: "malloc shim" when inprof::malloc_shim
+  // is linked, else "tcmalloc hooks".
+  const char* source() const {
+    return hooks_installed_ ? "tcmalloc hooks" : "malloc shim";
+  }
   HeapSamplerStats stats() const;
 
  private:
@@ -69,6 +76,7 @@ class HeapSampler {
   StackWalker* const walker_;
   HeapTables* const tables_;
   std::atomic<int64_t> rate_;
+  bool hooks_installed_ = false;
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> untracked_{0};
   std::atomic<uint64_t> nanos_{0};

@@ -38,6 +38,16 @@ uint64_t HashBucket(uint32_t stack, uint64_t size) noexcept {
   return h ^ (h >> 31);
 }
 
+// Never below zero: with the malloc shim, a free may still be inside these
+// tables while Reset() clears them for a new sampler.
+template <typename T>
+void DecrementIfPositive(std::atomic<T>& counter) noexcept {
+  T value = counter.load(std::memory_order_relaxed);
+  while (value > 0 && !counter.compare_exchange_weak(
+                          value, value - 1, std::memory_order_relaxed)) {
+  }
+}
+
 // NOT SIGNAL CONTEXT BEGIN: mapping, once, before any hook is installed
 template <typename T>
 T* MapArray(size_t count) {
@@ -275,8 +285,8 @@ void HeapTables::FreeIfLive(const void* ptr) noexcept {
                                                std::memory_order_acq_rel)) {
       return;  // another free of the same block won (a double free)
     }
-    filter_[FilterIndex(ptr)].fetch_sub(1, std::memory_order_relaxed);
-    live_count_.fetch_sub(1, std::memory_order_relaxed);
+    DecrementIfPositive(filter_[FilterIndex(ptr)]);
+    DecrementIfPositive(live_count_);
     RecordFree(bucket, weight, size);
     return;
   }

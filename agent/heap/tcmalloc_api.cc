@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "agent/heap/heap_hooks.h"
+
 namespace inprof::internal {
 namespace {
 
@@ -33,7 +35,8 @@ Found FindOnce() {
         "LD_PRELOAD=libtcmalloc.so.4";
     return found;
   }
-  if (malloc_address != tc_malloc_address) {
+  // With the malloc shim linked, malloc is the shim's, in front of tcmalloc.
+  if (malloc_address != tc_malloc_address && !MallocShimLinked()) {
     found.why_not =
         "tcmalloc is loaded but malloc is another allocator's: link "
         "-ltcmalloc before other allocators, or LD_PRELOAD=libtcmalloc.so.4";
@@ -50,8 +53,8 @@ Found FindOnce() {
   Lookup("tc_version", &api.version);  // optional
   if (!complete) {
     found.why_not =
-        "this tcmalloc has no MallocHook/MallocExtension C API: use "
-        "gperftools' libtcmalloc (not libtcmalloc_minimal)";
+        "this tcmalloc lacks the MallocHook/MallocExtension C API of "
+        "gperftools 2.x";
     return found;
   }
   found.ok = true;

@@ -9,8 +9,11 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-${repo}/build-bench}
 cmake -S "${repo}" -B "${build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINPROF_BUILD_BENCH=ON -DINPROF_BUILD_TESTS=ON >/dev/null
-cmake --build "${build}" --target heap_overhead_benchmark -j2 >/dev/null
-bin=${build}/tests/bench/heap_overhead_benchmark
+cmake --build "${build}" --target heap_overhead_benchmark \
+  heap_overhead_shim_benchmark -j2 >/dev/null
 echo "# $(date -u +%FT%TZ) nproc=$(nproc) loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
-"${bin}" overhead "${1:-20}" "${2:-1}"
-"${bin}" serve 10000
+for variant in heap_overhead_benchmark heap_overhead_shim_benchmark; do
+  echo "# ${variant}"
+  "${build}/tests/bench/${variant}" overhead "${1:-20}" "${2:-1}"
+  "${build}/tests/bench/${variant}" serve 10000
+done

@@ -1,6 +1,7 @@
 // Heap and allocation profiles of a program that runs on tcmalloc (this test
 // links -ltcmalloc), fetched over HTTP as users and `go tool pprof` fetch
-// them.
+// them. Built twice: samples through tcmalloc's MallocHook hooks, and
+// (INPROF_TEST_SHIM) through the malloc shim.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -331,6 +332,13 @@ TEST(HeapProfileTest, HeapAndAllocsCarryGosSampleTypes) {
     EXPECT_EQ(p->period_type.type, "space");
     EXPECT_EQ(p->period, 512 * 1024);
     EXPECT_EQ(p->duration_nanos, 0);  // cumulative (Parca: not a delta)
+    // Which way allocations reached the sampler.
+    ASSERT_FALSE(p->comments.empty());
+#ifdef INPROF_TEST_SHIM
+    EXPECT_THAT(p->comments[0], HasSubstr("malloc shim"));
+#else
+    EXPECT_THAT(p->comments[0], HasSubstr("tcmalloc hooks"));
+#endif
     EXPECT_EQ(p->default_sample_type,
               std::string(name) == "allocs" ? "alloc_space" : "");
     // Every sample names its allocation size, as Go's.

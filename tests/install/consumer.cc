@@ -71,6 +71,17 @@ int main(int argc, char** argv) {
                  agent->port(), response.c_str());
     return 1;
   }
+#ifdef CONSUMER_HEAP
+  // Linked with inprof::malloc_shim: heap profiles work.
+  std::string heap = HttpGet(agent->port(), "/debug/pprof/heap?debug=1");
+  if (heap.rfind("HTTP/1.1 200", 0) != 0 ||
+      heap.find("heap profile: ") == std::string::npos) {
+    std::fprintf(stderr,
+                 "consumer: unexpected answer to /debug/pprof/heap:\n%s\n",
+                 heap.c_str());
+    return 1;
+  }
+#endif
   agent->Stop();
   std::printf("OK\n");
   return 0;

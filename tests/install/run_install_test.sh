@@ -93,12 +93,14 @@ run_consumer() {
     cmake -S "${consumer_src}" -B "${dir}" "${common[@]}" \
       -DINPROF_MODE="${mode}" "$@"
   step "build consumer (INPROF_MODE=${mode})" cmake --build "${dir}" -j "${jobs}"
-  local out
-  if ! out="$(cd "${dir}" && timeout 60 ./consumer 2>&1)"; then
-    fail "consumer (INPROF_MODE=${mode}) failed: ${out}"
-  fi
-  [[ "${out}" == "OK" ]] ||
-    fail "consumer (INPROF_MODE=${mode}) printed '${out}' instead of OK"
+  local out program
+  for program in consumer consumer_heap; do
+    if ! out="$(cd "${dir}" && timeout 60 "./${program}" 2>&1)"; then
+      fail "${program} (INPROF_MODE=${mode}) failed: ${out}"
+    fi
+    [[ "${out}" == "OK" ]] ||
+      fail "${program} (INPROF_MODE=${mode}) printed '${out}' instead of OK"
+  done
   echo "install test: consumer (INPROF_MODE=${mode}): OK"
 }
 
