@@ -281,8 +281,8 @@ std::vector<std::string> Agent::Impl::HeapComments() {
   internal::HeapSamplerStats stats = heap_sampler_->stats();
   return {
       std::string("inprof heap profile: ") + heap_sampler_->source() +
-          ", one sample per " +
-          std::to_string(heap_sampler_->rate()) + " bytes allocated on average",
+          ", one sample per " + std::to_string(heap_sampler_->rate()) +
+          " bytes allocated on average",
       "agent totals since start: samples=" + std::to_string(stats.samples) +
           " live_sampled_blocks=" + std::to_string(stats.live_blocks) +
           " untracked=" + std::to_string(stats.untracked) +
