@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <thread>
 
 #include "agent/heap/heap_hooks.h"
@@ -181,22 +182,35 @@ StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Start(
   std::unique_ptr<HeapSampler> sampler(
       new HeapSampler(tcmalloc, walker, tables, rate));
   g_sampler.store(sampler.get(), std::memory_order_seq_cst);
-  if (MallocShimLinked()) return sampler;  // the shim calls us already
-  if (!tcmalloc->add_delete_hook(DeleteHook)) {
-    g_sampler.store(nullptr);
+  // Hooks cost every malloc and free their fast path: none while the rate
+  // is 0, and none at all when the shim calls us already.
+  if (rate > 0) {
+    std::lock_guard<std::mutex> lock(sampler->hooks_mu_);
+    Status hooked = sampler->InstallHooksLocked();
+    if (!hooked.ok()) {
+      g_sampler.store(nullptr);
+      return hooked;
+    }
+  }
+  return sampler;
+}
+
+Status HeapSampler::InstallHooksLocked() {
+  if (hooks_installed_ || MallocShimLinked()) return OkStatus();
+  if (!tcmalloc_->add_delete_hook(DeleteHook)) {
     return InternalError("tcmalloc refused the delete hook");
   }
-  if (!tcmalloc->add_new_hook(NewHook)) {
-    tcmalloc->remove_delete_hook(DeleteHook);
-    g_sampler.store(nullptr);
+  if (!tcmalloc_->add_new_hook(NewHook)) {
+    tcmalloc_->remove_delete_hook(DeleteHook);
     return InternalError("tcmalloc refused the new hook");
   }
-  sampler->hooks_installed_ = true;
-  return sampler;
+  hooks_installed_ = true;
+  return OkStatus();
 }
 
 HeapSampler::~HeapSampler() {
   g_sampler.store(nullptr, std::memory_order_seq_cst);
+  std::lock_guard<std::mutex> lock(hooks_mu_);
   if (hooks_installed_) {
     tcmalloc_->remove_new_hook(NewHook);
     tcmalloc_->remove_delete_hook(DeleteHook);
@@ -211,6 +225,11 @@ HeapSampler::~HeapSampler() {
 Status HeapSampler::set_rate(int64_t rate) {
   Status valid = ValidateHeapSampleRate(rate);
   if (!valid.ok()) return valid;
+  if (rate > 0) {
+    std::lock_guard<std::mutex> lock(hooks_mu_);
+    Status hooked = InstallHooksLocked();
+    if (!hooked.ok()) return hooked;
+  }
   rate_.store(rate, std::memory_order_relaxed);
   return OkStatus();
 }

@@ -22,7 +22,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
+#include "agent/heap/heap_hooks.h"
 #include "agent/heap/heap_tables.h"
 #include "agent/heap/tcmalloc_api.h"
 #include "agent/unwind/stack_walker.h"
@@ -43,8 +45,11 @@ struct HeapSamplerStats {
 
 class HeapSampler {
  public:
-  // Installs the hooks. `rate`: mean bytes between samples; 0 = off (frees
-  // of blocks already sampled are still tracked), 1 = every allocation.
+  // Installs the hooks. `rate`: mean bytes between samples; 1 = every
+  // allocation; 0 = off, and no hook is installed until a later
+  // set_rate(> 0) (the hooks alone cost every malloc its fast path). Once
+  // installed, hooks stay until the sampler is destroyed, so that frees of
+  // sampled blocks are still tracked after set_rate(0).
   [[nodiscard]] static StatusOr<std::unique_ptr<HeapSampler>> Start(
       const TcmallocApi* tcmalloc, StackWalker* walker, int64_t rate);
 
@@ -61,13 +66,15 @@ class HeapSampler {
   // How allocations reach the sampler: "malloc shim" when inprof::malloc_shim
   // is linked, else "tcmalloc hooks".
   const char* source() const {
-    return hooks_installed_ ? "tcmalloc hooks" : "malloc shim";
+    return MallocShimLinked() ? "malloc shim" : "tcmalloc hooks";
   }
   HeapSamplerStats stats() const;
 
  private:
   HeapSampler(const TcmallocApi* tcmalloc, StackWalker* walker,
               HeapTables* tables, int64_t rate);
+  // Installs tcmalloc's hooks unless they are in or the shim is linked.
+  [[nodiscard]] Status InstallHooksLocked();
 
   friend void SampleAllocation(HeapSampler&, const void*, uint64_t,
                                uint64_t) noexcept;
@@ -76,7 +83,8 @@ class HeapSampler {
   StackWalker* const walker_;
   HeapTables* const tables_;
   std::atomic<int64_t> rate_;
-  bool hooks_installed_ = false;
+  std::mutex hooks_mu_;
+  bool hooks_installed_ = false;  // guarded by hooks_mu_
   std::atomic<uint64_t> samples_{0};
   std::atomic<uint64_t> untracked_{0};
   std::atomic<uint64_t> nanos_{0};

@@ -130,6 +130,23 @@ TEST(HeapSamplerTest, RateZeroStopsSamplingButStillTracksFrees) {
   EXPECT_EQ(f.sampler->set_rate(-5).code(), StatusCode::kInvalidArgument);
 }
 
+TEST(HeapSamplerTest, RateZeroAtStartInstallsNoHookUntilARateIsSet) {
+  Fixture f(0);
+  EXPECT_EQ(g_new_hook, nullptr);  // malloc keeps tcmalloc's fast path
+  EXPECT_EQ(g_delete_hook, nullptr);
+  ASSERT_TRUE(f.sampler->set_rate(1).ok());
+  ASSERT_NE(g_new_hook, nullptr);
+  ASSERT_NE(g_delete_hook, nullptr);
+  Rearm();
+  AllocateFromHere(5, 10, 56);
+  EXPECT_EQ(Objects(Snapshot(*f.sampler), false), 10);
+  // Back to 0: the hooks stay, so frees of sampled blocks are still seen.
+  ASSERT_TRUE(f.sampler->set_rate(0).ok());
+  EXPECT_NE(g_delete_hook, nullptr);
+  for (int i = 0; i < 10; ++i) g_delete_hook(FakeBlock(5, i));
+  EXPECT_EQ(Objects(Snapshot(*f.sampler), true), 0);
+}
+
 TEST(HeapSamplerTest, ThreadsThatStartAndExitWhileHooksRun) {
   Fixture f(1);
   std::atomic<uint64_t> next_thread{10};
