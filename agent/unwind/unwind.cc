@@ -47,7 +47,7 @@ constexpr uint64_t kStackWindow = 256 * 1024;
 // The stack just above the interrupted stack pointer, copied with one
 // syscall when the unwind starts: most of an unwind's reads land there.
 constexpr size_t kPage = 4096;
-constexpr int kStackPages = 4;
+constexpr int kStackPages = 2;
 
 struct BlockCache {
   uint64_t stack_base;
@@ -282,6 +282,24 @@ int GetProcName(unw_addr_space_t, unw_word_t, char*, size_t, unw_word_t*,
   return -UNW_ENOINFO;
 }
 
+// MemoryReader for the CFI fast path: stack words through the accessors'
+// window and cache, CFI records straight through the kernel.
+bool FastRead(uint64_t address, void* out, size_t length, void* arg) noexcept {
+  const auto* args = static_cast<const AccessorArgs*>(arg);
+  if (length == sizeof(unw_word_t) && (address & 7) == 0) {
+    unw_word_t value = 0;
+    if (AccessMem(nullptr, address, &value, 0, arg) != 0) return false;
+    std::memcpy(out, &value, sizeof(value));
+    return true;
+  }
+  if (!g_kernel_reads.load(std::memory_order_relaxed)) {
+    if (!args->map->IsReadable(address, length)) return false;
+    std::memcpy(out, reinterpret_cast<const void*>(address), length);
+    return true;
+  }
+  return KernelRead(address, out, length);
+}
+
 unw_accessors_t MakeAccessors() {
   unw_accessors_t accessors;
   std::memset(&accessors, 0, sizeof(accessors));
@@ -342,6 +360,7 @@ Status Unwinder::Init(const AddressMap& map) {
 }
 
 void Unwinder::FlushCache() {
+  rules_.Flush();
   if (address_space_ != nullptr) {
     unw_flush_cache(static_cast<unw_addr_space_t>(address_space_), 0, 0);
   }
@@ -369,6 +388,10 @@ UnwindResult Unwinder::Unwind(const ucontext_t& context, const AddressMap& map,
   }
   AccessorArgs args{&context, &map, sp - kRedZone, sp + kStackWindow,
                     cache.get()};
+  if (fast_path_ && FastUnwind(context, map, &args, pcs, max_depth, &result)) {
+    return result;
+  }
+  result.depth = 1;
   unw_cursor_t cursor;
   if (unw_init_remote(&cursor, static_cast<unw_addr_space_t>(address_space_),
                       &args) < 0) {
@@ -398,6 +421,53 @@ UnwindResult Unwinder::Unwind(const ucontext_t& context, const AddressMap& map,
     sp = next_sp;
   }
   return result;
+}
+
+// Steps with cached CFI rules (cfi_rules.h); returns false, having written
+// nothing the caller keeps, when a frame needs libunwind.
+bool Unwinder::FastUnwind(const ucontext_t& context, const AddressMap& map,
+                          void* accessor_args, uint64_t* pcs, int max_depth,
+                          UnwindResult* result) const noexcept {
+  const auto& gregs = context.uc_mcontext.gregs;
+  uint64_t ip = static_cast<uint64_t>(gregs[REG_RIP]);
+  uint64_t sp = static_cast<uint64_t>(gregs[REG_RSP]);
+  uint64_t bp = static_cast<uint64_t>(gregs[REG_RBP]);
+  int depth = 1;
+  bool truncated = false;
+  for (bool first = true; depth < max_depth; first = false) {
+    // A caller's return address may be the first byte after its call's
+    // function: look its rule up at the call itself.
+    const uint64_t lookup = first ? ip : ip - 1;
+    const UnwindModule* module = map.ModuleFor(lookup);
+    if (module == nullptr) return false;
+    const FrameRule rule =
+        rules_.Find(*module, lookup, FastRead, accessor_args);
+    if (!rule.supported) return false;
+    if (rule.outermost) break;
+    const uint64_t cfa =
+        (rule.cfa_is_rbp ? bp : sp) + static_cast<int64_t>(rule.cfa_offset);
+    uint64_t ra = 0, next_bp = bp;
+    if (!FastRead(cfa + static_cast<int64_t>(rule.ra_offset), &ra, 8,
+                  accessor_args) ||
+        (rule.rbp_saved &&
+         !FastRead(cfa + static_cast<int64_t>(rule.rbp_offset), &next_bp, 8,
+                   accessor_args))) {
+      return false;
+    }
+    if (ra == 0) break;  // the outermost frame
+    // The same validation as the libunwind path below.
+    if (map.ModuleFor(ra) == nullptr || cfa <= sp) {
+      truncated = true;
+      break;
+    }
+    pcs[depth++] = ra;
+    ip = ra;
+    sp = cfa;
+    bp = next_bp;
+  }
+  result->depth = depth;
+  result->truncated = truncated;
+  return true;
 }
 
 }  // namespace inprof::internal

@@ -38,6 +38,7 @@
 #include <cstdint>
 
 #include "agent/unwind/address_map.h"
+#include "agent/unwind/cfi_rules.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
@@ -69,8 +70,19 @@ class Unwinder {
   // Not async-signal-safe.
   void FlushCache();
 
+  // The CFI fast path (cfi_rules.h) is on by default; off, every unwind
+  // goes through libunwind. For tests and benchmarks that compare the two.
+  void set_fast_path(bool on) { fast_path_ = on; }
+
  private:
+  bool FastUnwind(const ucontext_t& context, const AddressMap& map,
+                  void* accessor_args, uint64_t* pcs, int max_depth,
+                  UnwindResult* result) const noexcept;
+
   void* address_space_ = nullptr;  // unw_addr_space_t
+  // Mutable: the rule cache fills itself from inside const unwinds.
+  mutable CfiRules rules_;
+  bool fast_path_ = true;
 };
 
 }  // namespace inprof::internal

@@ -1,12 +1,16 @@
 #include "agent/unwind/unwind.h"
 
+#include <alloca.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <thread>
 
 namespace inprof::internal {
 namespace {
@@ -58,6 +62,131 @@ TEST(UnwindTest, WalksUpThroughEveryNestedCall) {
     ++recursive;
   }
   EXPECT_EQ(recursive, 20);
+}
+
+// --- The CFI fast path against libunwind, on the same contexts -------------
+
+struct Both {
+  Captured fast;
+  Captured slow;
+};
+
+// Unwinds `context` with the fast path and with libunwind alone.
+void UnwindBoth(const ucontext_t& context, Unwinder& unwinder,
+                const AddressMap& map, Both& out) {
+  unwinder.set_fast_path(true);
+  out.fast.result = unwinder.Unwind(context, map, out.fast.pcs, kMaxDepth);
+  unwinder.set_fast_path(false);
+  out.slow.result = unwinder.Unwind(context, map, out.slow.pcs, kMaxDepth);
+  unwinder.set_fast_path(true);
+}
+
+void ExpectSameStacks(const Both& both) {
+  ASSERT_EQ(both.fast.result.depth, both.slow.result.depth);
+  EXPECT_EQ(both.fast.result.truncated, both.slow.result.truncated);
+  for (int i = 0; i < both.fast.result.depth; ++i) {
+    EXPECT_EQ(both.fast.pcs[i], both.slow.pcs[i]) << "frame " << i;
+  }
+}
+
+struct Probe {
+  Unwinder* unwinder;
+  const AddressMap* map;
+  Both* out;
+};
+
+__attribute__((noinline)) void ProbeHere(const Probe& probe) {
+  ucontext_t context;
+  ASSERT_EQ(getcontext(&context), 0);
+  UnwindBoth(context, *probe.unwinder, *probe.map, *probe.out);
+}
+
+Probe* g_probe = nullptr;
+
+// qsort's comparator: a stack through glibc's sort.
+int CompareAndProbe(const void* a, const void* b) {
+  static bool probed = false;
+  if (!probed) {
+    probed = true;
+    ProbeHere(*g_probe);
+  }
+  return *static_cast<const int*>(a) - *static_cast<const int*>(b);
+}
+
+// A frame whose CFA is RBP-based: alloca moves RSP by a run-time amount.
+__attribute__((noinline)) void WithAlloca(int n, const Probe& probe) {
+  volatile char* buffer = static_cast<volatile char*>(alloca(n));
+  buffer[0] = 1;
+  ProbeHere(probe);
+  buffer[n - 1] = 2;
+}
+
+class FastPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    map_ = AddressMap::Build();
+    ASSERT_TRUE(unwinder_.Init(*map_).ok());
+  }
+  Probe MakeProbe(Both& out) { return Probe{&unwinder_, map_.get(), &out}; }
+
+  std::unique_ptr<AddressMap> map_;
+  Unwinder unwinder_;
+};
+
+__attribute__((noinline)) void NestThenProbe(int depth, const Probe& probe) {
+  if (depth == 0) {
+    ProbeHere(probe);
+  } else {
+    NestThenProbe(depth - 1, probe);
+  }
+  asm volatile("" ::: "memory");  // not a tail call
+}
+
+TEST_F(FastPathTest, SameStackThroughNestedCalls) {
+  Both both;
+  NestThenProbe(30, MakeProbe(both));
+  ExpectSameStacks(both);
+  EXPECT_GT(both.fast.result.depth, 32);
+}
+
+TEST_F(FastPathTest, SameStackThroughGlibcQsortCallback) {
+  Both both;
+  Probe probe = MakeProbe(both);
+  g_probe = &probe;
+  int values[64];
+  for (int i = 0; i < 64; ++i) values[i] = (i * 37) % 64;
+  qsort(values, 64, sizeof(int), CompareAndProbe);
+  ExpectSameStacks(both);
+  EXPECT_GT(both.fast.result.depth, 5);
+}
+
+TEST_F(FastPathTest, SameStackThroughAnRbpBasedFrame) {
+  Both both;
+  WithAlloca(1000, MakeProbe(both));
+  ExpectSameStacks(both);
+}
+
+TEST_F(FastPathTest, SameStackOnANewThreadDownToClone) {
+  Both both;
+  std::thread([&] { ProbeHere(MakeProbe(both)); }).join();
+  ExpectSameStacks(both);
+  EXPECT_FALSE(both.fast.result.truncated);
+}
+
+void ProbeFromSignal(int) { ProbeHere(*g_probe); }
+
+TEST_F(FastPathTest, SameStackThroughASignalFrame) {
+  Both both;
+  Probe probe = MakeProbe(both);
+  g_probe = &probe;
+  struct sigaction action = {}, previous = {};
+  action.sa_handler = ProbeFromSignal;
+  sigemptyset(&action.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR2, &action, &previous), 0);
+  raise(SIGUSR2);
+  sigaction(SIGUSR2, &previous, nullptr);
+  ExpectSameStacks(both);
+  EXPECT_GT(both.fast.result.depth, 4);  // past the signal trampoline
 }
 
 // A coroutine's stack lives in memory the host allocated (here mmap); the

@@ -1,0 +1,454 @@
+#include "agent/unwind/cfi_rules.h"
+
+// SIGNAL CONTEXT. Everything but the constructor and destructor runs inside
+// the CPU signal handler and inside allocation hooks: no allocation, no
+// locks, no stdio. See unwind.h for the rules.
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+namespace inprof::internal {
+namespace {
+
+// DWARF register numbers on x86-64.
+constexpr uint64_t kRbp = 6;
+constexpr uint64_t kRsp = 7;
+constexpr uint64_t kReturnAddress = 16;
+
+constexpr size_t kCieBytes = 256;
+constexpr size_t kFdeBytes = 512;
+
+// A bounds-checked cursor over a copied CIE or FDE.
+struct Cursor {
+  const uint8_t* data;
+  size_t size;
+  size_t at = 0;
+  bool ok = true;
+
+  bool More() const { return ok && at < size; }
+  uint8_t U8() noexcept {
+    if (at >= size) {
+      ok = false;
+      return 0;
+    }
+    return data[at++];
+  }
+  uint64_t Fixed(size_t bytes) noexcept {
+    uint64_t value = 0;
+    for (size_t i = 0; i < bytes; ++i) value |= uint64_t{U8()} << (8 * i);
+    return value;
+  }
+  uint64_t Uleb() noexcept {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t byte = U8();
+      value |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80) == 0) return value;
+    }
+    ok = false;
+    return 0;
+  }
+  int64_t Sleb() noexcept {
+    int64_t value = 0;
+    int shift = 0;
+    uint8_t byte = 0;
+    do {
+      byte = U8();
+      value |= int64_t{byte & 0x7f} << shift;
+      shift += 7;
+    } while ((byte & 0x80) != 0 && shift < 64 && ok);
+    if (shift < 64 && (byte & 0x40) != 0) value |= -(int64_t{1} << shift);
+    return value;
+  }
+  // A pointer in DW_EH_PE `encoding`; `here` is the address of the cursor's
+  // data[0] in memory (for pcrel). Only what compilers emit for pc_begin and
+  // pc_range is supported.
+  uint64_t Pointer(uint8_t encoding, uint64_t here, bool apply) noexcept {
+    const uint64_t position = here + at;
+    uint64_t value = 0;
+    switch (encoding & 0x0f) {
+      case 0x00:
+        value = Fixed(8);
+        break;  // absptr
+      case 0x01:
+        value = Uleb();
+        break;  // uleb128
+      case 0x02:
+        value = Fixed(2);
+        break;  // udata2
+      case 0x03:
+        value = Fixed(4);
+        break;  // udata4
+      case 0x04:
+        value = Fixed(8);
+        break;  // udata8
+      case 0x09:
+        value = static_cast<uint64_t>(Sleb());
+        break;  // sleb128
+      case 0x0a:
+        value = static_cast<uint64_t>(static_cast<int16_t>(Fixed(2)));
+        break;
+      case 0x0b:
+        value = static_cast<uint64_t>(static_cast<int32_t>(Fixed(4)));
+        break;
+      case 0x0c:
+        value = Fixed(8);
+        break;  // sdata8
+      default:
+        ok = false;
+        return 0;
+    }
+    if (!apply) return value;
+    switch (encoding & 0x70) {
+      case 0x00:
+        return value;
+      case 0x10:
+        return value + position;  // pcrel
+      default:
+        ok = false;
+        return 0;
+    }
+  }
+};
+
+// Where a register's value comes from, as far as we care.
+struct RegRule {
+  enum Kind : uint8_t { kSame, kOffset, kUndefined, kOther } kind = kSame;
+  int64_t offset = 0;
+};
+
+struct State {
+  uint64_t cfa_reg = kRsp;
+  int64_t cfa_offset = 8;
+  bool cfa_ok = true;
+  RegRule ra{RegRule::kOffset, -8};
+  RegRule rbp;
+};
+
+struct Cie {
+  uint64_t code_align = 1;
+  int64_t data_align = -8;
+  uint64_t ra_register = kReturnAddress;
+  uint8_t fde_encoding = 0;
+  bool has_z = false;
+  const uint8_t* program = nullptr;
+  size_t program_size = 0;
+};
+
+void SetRule(State& s, uint64_t reg, RegRule rule) noexcept {
+  if (reg == kReturnAddress) s.ra = rule;
+  if (reg == kRbp) s.rbp = rule;
+  if (reg == kRsp && rule.kind != RegRule::kSame) s.cfa_ok = false;
+}
+
+// Runs a CFA program until the location passes `target`. `initial` is the
+// state after the CIE's program (for DW_CFA_restore). False: unsupported.
+bool Run(Cursor c, const Cie& cie, uint64_t loc, uint64_t target,
+         const State& initial, State& s) noexcept {
+  constexpr int kStackDepth = 4;
+  State stack[kStackDepth];
+  int depth = 0;
+  while (c.More()) {
+    const uint8_t op = c.U8();
+    const uint8_t high = op & 0xc0, low = op & 0x3f;
+    uint64_t advance = 0;
+    if (high == 0x40) {  // advance_loc
+      advance = low;
+    } else if (high == 0x80) {  // offset
+      SetRule(
+          s, low,
+          {RegRule::kOffset, static_cast<int64_t>(c.Uleb()) * cie.data_align});
+    } else if (high == 0xc0) {  // restore
+      SetRule(s, low,
+              low == kRbp             ? initial.rbp
+              : low == kReturnAddress ? initial.ra
+                                      : RegRule{});
+    } else {
+      switch (op) {
+        case 0x00:
+          break;  // nop
+        case 0x02:
+          advance = c.U8();
+          break;
+        case 0x03:
+          advance = c.Fixed(2);
+          break;
+        case 0x04:
+          advance = c.Fixed(4);
+          break;
+        case 0x05: {  // offset_extended
+          uint64_t reg = c.Uleb();
+          SetRule(s, reg,
+                  {RegRule::kOffset,
+                   static_cast<int64_t>(c.Uleb()) * cie.data_align});
+          break;
+        }
+        case 0x06: {  // restore_extended
+          uint64_t reg = c.Uleb();
+          SetRule(s, reg,
+                  reg == kRbp             ? initial.rbp
+                  : reg == kReturnAddress ? initial.ra
+                                          : RegRule{});
+          break;
+        }
+        case 0x07: {  // undefined: for the return address, the stack ends
+          uint64_t reg = c.Uleb();
+          SetRule(
+              s, reg,
+              {reg == kReturnAddress ? RegRule::kUndefined : RegRule::kOther,
+               0});
+          break;
+        }
+        case 0x08: {  // same_value
+          uint64_t reg = c.Uleb();
+          if (reg == kReturnAddress) return false;
+          SetRule(s, reg, {RegRule::kSame, 0});
+          break;
+        }
+        case 0x09: {  // register
+          uint64_t reg = c.Uleb();
+          c.Uleb();
+          SetRule(s, reg, {RegRule::kOther, 0});
+          break;
+        }
+        case 0x0a:  // remember_state
+          if (depth == kStackDepth) return false;
+          stack[depth++] = s;
+          break;
+        case 0x0b:  // restore_state
+          if (depth == 0) return false;
+          s = stack[--depth];
+          break;
+        case 0x0c:  // def_cfa
+          s.cfa_reg = c.Uleb();
+          s.cfa_offset = static_cast<int64_t>(c.Uleb());
+          break;
+        case 0x0d:  // def_cfa_register
+          s.cfa_reg = c.Uleb();
+          break;
+        case 0x0e:  // def_cfa_offset
+          s.cfa_offset = static_cast<int64_t>(c.Uleb());
+          break;
+        case 0x11: {  // offset_extended_sf
+          uint64_t reg = c.Uleb();
+          SetRule(s, reg, {RegRule::kOffset, c.Sleb() * cie.data_align});
+          break;
+        }
+        case 0x12:  // def_cfa_sf
+          s.cfa_reg = c.Uleb();
+          s.cfa_offset = c.Sleb() * cie.data_align;
+          break;
+        case 0x13:  // def_cfa_offset_sf
+          s.cfa_offset = c.Sleb() * cie.data_align;
+          break;
+        case 0x2e:  // GNU_args_size
+          c.Uleb();
+          break;
+        case 0x10: {  // expression: fine unless it is a register we need
+          uint64_t reg = c.Uleb();
+          uint64_t length = c.Uleb();
+          c.at += length;
+          SetRule(s, reg, {RegRule::kOther, 0});
+          break;
+        }
+        default:  // def_cfa_expression, val_*, set_loc, vendor ops
+          return false;
+      }
+    }
+    if (!c.ok) return false;
+    if (advance != 0) {
+      loc += advance * cie.code_align;
+      if (loc > target) return true;
+    }
+  }
+  return c.ok;
+}
+
+bool ParseCie(const uint8_t* data, size_t size, Cie& cie) noexcept {
+  Cursor c{data, size};
+  const uint8_t version = c.U8();
+  if (version != 1 && version != 3) return false;
+  char augmentation[8];
+  size_t n = 0;
+  for (;;) {
+    uint8_t ch = c.U8();
+    if (!c.ok || ch == 0) break;
+    if (n + 1 >= sizeof(augmentation)) return false;
+    augmentation[n++] = static_cast<char>(ch);
+  }
+  augmentation[n] = 0;
+  cie.code_align = c.Uleb();
+  cie.data_align = c.Sleb();
+  cie.ra_register = version == 1 ? c.U8() : c.Uleb();
+  if (cie.ra_register != kReturnAddress) return false;
+  size_t i = 0;
+  if (augmentation[0] == 'z') {
+    cie.has_z = true;
+    const uint64_t length = c.Uleb();
+    const size_t end = c.at + length;
+    for (i = 1; augmentation[i] != 0; ++i) {
+      switch (augmentation[i]) {
+        case 'R':
+          cie.fde_encoding = c.U8();
+          break;
+        case 'L':
+          c.U8();
+          break;
+        case 'P': {
+          uint8_t encoding = c.U8();
+          c.Pointer(encoding, 0, /*apply=*/false);
+          break;
+        }
+        default:
+          return false;  // 'S' (signal frame) and anything unknown
+      }
+    }
+    c.at = end;
+  } else if (augmentation[0] != 0) {
+    return false;
+  }
+  if (!c.ok || c.at > size) return false;
+  cie.program = data + c.at;
+  cie.program_size = size - c.at;
+  return true;
+}
+
+// Binary search of the .eh_frame_hdr table: the FDE covering `pc`, or 0.
+uint64_t FindFde(const UnwindModule& m, uint64_t pc, MemoryReader read,
+                 void* arg) noexcept {
+  uint64_t lo = 0, hi = m.fde_count;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    int32_t initial = 0;
+    if (!read(m.fde_table + mid * 8, &initial, 4, arg)) return 0;
+    if (m.eh_frame_hdr + static_cast<int64_t>(initial) <= pc) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == 0) return 0;
+  int32_t fde = 0;
+  if (!read(m.fde_table + (lo - 1) * 8 + 4, &fde, 4, arg)) return 0;
+  return m.eh_frame_hdr + static_cast<int64_t>(fde);
+}
+
+// Copies a CIE or FDE record (after its length field) at `address`.
+bool ReadRecord(uint64_t address, uint8_t* out, size_t capacity, size_t* size,
+                MemoryReader read, void* arg) noexcept {
+  uint32_t length = 0;
+  if (!read(address, &length, 4, arg)) return false;
+  if (length == 0 || length == 0xffffffffu || length > capacity) return false;
+  *size = length;
+  return read(address + 4, out, length, arg);
+}
+
+}  // namespace
+
+// NOT SIGNAL CONTEXT BEGIN: construction and destruction
+CfiRules::CfiRules() {
+  void* memory =
+      mmap(nullptr, sizeof(Entry) * kCapacity, PROT_READ | PROT_WRITE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (memory != MAP_FAILED) entries_ = static_cast<Entry*>(memory);
+}
+
+CfiRules::~CfiRules() {
+  if (entries_ != nullptr) munmap(entries_, sizeof(Entry) * kCapacity);
+}
+// NOT SIGNAL CONTEXT END
+
+FrameRule CfiRules::Compute(const UnwindModule& module, uint64_t pc,
+                            MemoryReader read, void* arg) noexcept {
+  FrameRule rule;
+  if (module.eh_frame_hdr == 0 || module.fde_count == 0) return rule;
+  const uint64_t fde_address = FindFde(module, pc, read, arg);
+  if (fde_address == 0) return rule;
+  uint8_t fde[kFdeBytes];
+  size_t fde_size = 0;
+  if (!ReadRecord(fde_address, fde, sizeof(fde), &fde_size, read, arg)) {
+    return rule;
+  }
+  // The CIE pointer is relative to its own field (fde_address + 4).
+  uint32_t cie_delta = 0;
+  std::memcpy(&cie_delta, fde, 4);
+  if (cie_delta == 0) return rule;  // a CIE, not an FDE
+  const uint64_t cie_address = fde_address + 4 - cie_delta;
+  uint8_t cie_data[kCieBytes];
+  size_t cie_size = 0;
+  if (!ReadRecord(cie_address, cie_data, sizeof(cie_data), &cie_size, read,
+                  arg)) {
+    return rule;
+  }
+  Cie cie;
+  // Skip the CIE id (4 bytes of zero).
+  if (cie_size < 4 || !ParseCie(cie_data + 4, cie_size - 4, cie)) return rule;
+
+  Cursor c{fde + 4, fde_size - 4};
+  const uint64_t here = fde_address + 8;  // address of c.data[0]
+  const uint64_t pc_begin = c.Pointer(cie.fde_encoding, here, true);
+  const uint64_t pc_range = c.Pointer(cie.fde_encoding & 0x0f, here, false);
+  if (!c.ok || pc < pc_begin || pc >= pc_begin + pc_range) return rule;
+  if (cie.has_z) c.at += c.Uleb();
+  if (!c.ok || c.at > c.size) return rule;
+
+  State initial;
+  if (!Run(Cursor{cie.program, cie.program_size}, cie, pc_begin, ~uint64_t{0},
+           State{}, initial)) {
+    return rule;
+  }
+  State state = initial;
+  if (!Run(Cursor{c.data + c.at, c.size - c.at}, cie, pc_begin, pc, initial,
+           state)) {
+    return rule;
+  }
+  if (state.ra.kind == RegRule::kUndefined) {
+    rule.supported = true;
+    rule.outermost = true;
+    return rule;
+  }
+  if (!state.cfa_ok || (state.cfa_reg != kRsp && state.cfa_reg != kRbp) ||
+      state.ra.kind != RegRule::kOffset || state.rbp.kind == RegRule::kOther) {
+    return rule;
+  }
+  rule.supported = true;
+  rule.cfa_is_rbp = state.cfa_reg == kRbp;
+  rule.cfa_offset = static_cast<int32_t>(state.cfa_offset);
+  rule.ra_offset = static_cast<int32_t>(state.ra.offset);
+  rule.rbp_saved = state.rbp.kind == RegRule::kOffset;
+  rule.rbp_offset = static_cast<int32_t>(state.rbp.offset);
+  return rule;
+}
+
+FrameRule CfiRules::Find(const UnwindModule& module, uint64_t pc,
+                         MemoryReader read, void* arg) noexcept {
+  if (entries_ == nullptr || pc < 2) return Compute(module, pc, read, arg);
+  const uint32_t generation = generation_.load(std::memory_order_acquire);
+  uint64_t hash = pc * 0x9E3779B97F4A7C15u;
+  hash ^= hash >> 29;
+  for (int probe = 0; probe < kMaxProbe; ++probe) {
+    Entry& entry = entries_[(hash + probe) & (kCapacity - 1)];
+    uint64_t key = entry.key.load(std::memory_order_acquire);
+    if (key == pc) {
+      if (entry.generation.load(std::memory_order_relaxed) == generation) {
+        return entry.rule;
+      }
+      continue;  // a rule for code that has been unloaded since
+    }
+    if (key != 0) continue;
+    FrameRule rule = Compute(module, pc, read, arg);
+    // Claim the slot (1), fill it, then publish the key.
+    uint64_t empty = 0;
+    if (entry.key.compare_exchange_strong(empty, 1,
+                                          std::memory_order_acquire)) {
+      entry.rule = rule;
+      entry.generation.store(generation, std::memory_order_relaxed);
+      entry.key.store(pc, std::memory_order_release);
+    }
+    return rule;
+  }
+  return Compute(module, pc, read, arg);  // the neighbourhood is full
+}
+
+}  // namespace inprof::internal
