@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "agent/base/clock.h"
 #include "agent/base/prometheus_text.h"
 #include "agent/cpu/cpu_profile.h"
 #include "agent/cpu/cpu_sampler.h"
@@ -41,12 +42,6 @@ namespace {
 
 // Only one agent may own the signal handler and the port at a time.
 std::atomic<bool> g_agent_running{false};
-
-int64_t UnixNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 Status ValidateOptions(const Options& options) {
   if (!options.env_error.empty())
@@ -294,10 +289,10 @@ std::vector<std::string> Agent::Impl::HeapComments() {
 StatusOr<std::string> Agent::Impl::CollectCpuProfile(
     int seconds, const std::function<bool()>& client_gone) {
   using Clock = std::chrono::steady_clock;
-  CpuProfileRecorder recorder(CpuSampler::MonotonicNanos());
+  CpuProfileRecorder recorder(internal::MonotonicNanos());
   CpuProfileInfo info;
   info.hz = sampler_->hz();
-  info.start_unix_nanos = UnixNanos();
+  info.start_unix_nanos = internal::UnixNanos();
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline = start + std::chrono::seconds(seconds);
 

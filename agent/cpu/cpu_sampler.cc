@@ -23,13 +23,6 @@ constexpr milliseconds kTimerSyncInterval{100};
 
 }  // namespace
 
-uint64_t CpuSampler::MonotonicNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
-
 CpuSampler::CpuSampler(const CpuSamplerOptions& options)
     : options_(options),
       ring_(options.ring_capacity),

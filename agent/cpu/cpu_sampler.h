@@ -91,9 +91,6 @@ class CpuSampler {
   int hz() const { return options_.hz; }
   CpuSamplerStats stats() const;
 
-  // CLOCK_MONOTONIC now, in the handler's timestamp base.
-  static uint64_t MonotonicNanos();
-
  private:
   explicit CpuSampler(const CpuSamplerOptions& options);
   [[nodiscard]] Status Init();

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/base/clock.h"
 #include "agent/base/thread_labels.h"
 
 namespace inprof::internal {
@@ -21,13 +22,6 @@ std::atomic<int> g_in_flight{0};
 
 __attribute__((tls_model("initial-exec"))) thread_local bool t_in_handler =
     false;
-
-uint64_t MonotonicNanos() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
 
 uint32_t SampleWeight(const siginfo_t* info) noexcept {
   // Timer expirations the kernel merged into this signal still consumed CPU:

@@ -8,17 +8,12 @@
 #include <regex>
 #include <tuple>
 
+#include "agent/base/clock.h"
 #include "agent/symbolize/location_table.h"
 #include "agent/symbolize/symbolizer.h"
 
 namespace inprof::internal {
 namespace {
-
-int64_t UnixNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 bool SameKey(const HeapRecord& a, const HeapRecord& b) {
   return a.size == b.size && a.pcs == b.pcs;
@@ -219,11 +214,12 @@ std::string HeapProfileText(const HeapSnapshot& snapshot,
     for (size_t i = first; i < r.pcs.size(); ++i) {
       std::vector<SourceFrame> frames = symbolizer->Symbolize(r.pcs[i] - 1);
       for (auto it = frames.begin(); it != frames.end(); ++it) {
-        std::snprintf(line, sizeof(line), "#\t%#llx\t%s\t%s:%lld\n",
-                      static_cast<unsigned long long>(r.pcs[i]),
-                      it->name.c_str(), it->file.c_str(),
-                      static_cast<long long>(it->line));
+        // Names and paths can be longer than `line`: appended, not printed.
+        std::snprintf(line, sizeof(line), "#\t%#llx\t",
+                      static_cast<unsigned long long>(r.pcs[i]));
         out += line;
+        out +=
+            it->name + '\t' + it->file + ':' + std::to_string(it->line) + '\n';
       }
     }
     out += '\n';

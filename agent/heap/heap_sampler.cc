@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "agent/base/clock.h"
 #include "agent/heap/heap_hooks.h"
 
 __thread int64_t inprof_heap_countdown = 0;
@@ -40,18 +41,11 @@ __attribute__((tls_model("initial-exec"))) thread_local bool t_sampling = false;
 constexpr int64_t kOffCountdown = int64_t{64} << 20;
 constexpr int64_t kMaxCountdown = int64_t{1} << 40;
 
-uint64_t NowNanos() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // xorshift64*: enough randomness for sampling intervals, no state to lock.
 uint64_t NextRandom() noexcept {
   uint64_t x = t_random;
   if (x == 0) {
-    x = NowNanos() ^ reinterpret_cast<uint64_t>(&t_random) ^
+    x = MonotonicNanos() ^ reinterpret_cast<uint64_t>(&t_random) ^
         0x9E3779B97F4A7C15u;
     if (x == 0) x = 1;
   }
@@ -87,7 +81,10 @@ uint32_t SampleWeight(uint64_t size, int64_t rate) noexcept {
   return static_cast<uint32_t>(std::lround(weight));
 }
 
-void SlowPath(const void* ptr, size_t size, uint64_t hook_return) noexcept {
+}  // namespace
+
+void AllocationSlowPath(const void* ptr, size_t size,
+                        uint64_t hook_return) noexcept {
   if (t_sampling) {
     inprof_heap_countdown = 1;  // retry on this thread's next allocation
     return;
@@ -109,6 +106,8 @@ void SlowPath(const void* ptr, size_t size, uint64_t hook_return) noexcept {
   t_sampling = false;
 }
 
+namespace {
+
 void NewHook(const void* ptr, size_t size) {
   OnAllocation(ptr, size,
                reinterpret_cast<uint64_t>(__builtin_return_address(0)));
@@ -118,14 +117,9 @@ void DeleteHook(const void* ptr) { OnFree(ptr); }
 
 }  // namespace
 
-void AllocationSlowPath(const void* ptr, size_t size,
-                        uint64_t caller) noexcept {
-  SlowPath(ptr, size, caller);
-}
-
 void SampleAllocation(HeapSampler& sampler, const void* ptr, uint64_t size,
                       uint64_t hook_return) noexcept {
-  const uint64_t start = NowNanos();
+  const uint64_t start = MonotonicNanos();
   uint64_t pcs[kHeapMaxDepth];
   StackWalk walk = sampler.walker_->WalkHere(pcs, kHeapMaxDepth);
   // Our own frames end where the hook returns into the allocator; the
@@ -149,7 +143,7 @@ void SampleAllocation(HeapSampler& sampler, const void* ptr, uint64_t size,
     sampler.untracked_.fetch_add(1, std::memory_order_relaxed);
   }
   sampler.samples_.fetch_add(1, std::memory_order_relaxed);
-  sampler.nanos_.fetch_add(NowNanos() - start, std::memory_order_relaxed);
+  sampler.nanos_.fetch_add(MonotonicNanos() - start, std::memory_order_relaxed);
 }
 
 // NOT SIGNAL CONTEXT BEGIN: setup, teardown and readers

@@ -2,8 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
-
 #include "agent/heap/heap_hooks.h"
 
 namespace inprof::internal {

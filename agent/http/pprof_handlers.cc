@@ -109,6 +109,27 @@ class InFlight {
   const int count_;
 };
 
+// Serves the 503 and returns true when `in_flight` is over the limit of
+// profiles served at once (`what`: "CPU profile", "profile").
+bool RefuseOverLimit(const PprofOptions& options, const InFlight& in_flight,
+                     const char* what, httplib::Response& res) {
+  if (in_flight.count() <= options.max_concurrent_profiles) return false;
+  ServeError(res, 503,
+             std::string("too many concurrent ") + what + " requests (limit " +
+                 std::to_string(options.max_concurrent_profiles) +
+                 "); retry later");
+  return true;
+}
+
+// True once the server stops or the requester disconnected; valid while
+// `probe` lives.
+std::function<bool()> ClientGoneCheck(const PprofOptions& options,
+                                      ConnectionProbe& probe) {
+  return [&options, &probe] {
+    return (options.stopping && options.stopping()) || probe.ClientGone();
+  };
+}
+
 void ServeProfile(HandlerState& state, const httplib::Request& req,
                   httplib::Response& res) {
   const PprofOptions& options = state.options;
@@ -120,16 +141,9 @@ void ServeProfile(HandlerState& state, const httplib::Request& req,
                       "CPU profiling is not available in this process");
   }
   InFlight in_flight(state.profiles_in_flight);
-  if (in_flight.count() > options.max_concurrent_profiles) {
-    return ServeError(res, 503,
-                      "too many concurrent CPU profile requests (limit " +
-                          std::to_string(options.max_concurrent_profiles) +
-                          "); retry later");
-  }
+  if (RefuseOverLimit(options, in_flight, "CPU profile", res)) return;
   ConnectionProbe probe(req);
-  const std::function<bool()> client_gone = [&options, &probe] {
-    return (options.stopping && options.stopping()) || probe.ClientGone();
-  };
+  const std::function<bool()> client_gone = ClientGoneCheck(options, probe);
   StatusOr<std::string> profile =
       state.backend.cpu_profile(*seconds, client_gone);
   if (!profile.ok()) return ServeStatus(res, profile.status());
@@ -160,20 +174,14 @@ void ServeHeapProfile(HandlerState& state, const std::string& name,
   if (!state.backend.named_profile) {
     return ServeError(res, 501, name + " profiles are not available");
   }
+  // Only deltas hold a worker for long, so only they are refused.
   InFlight in_flight(state.profiles_in_flight);
   if (request.seconds > 0 &&
-      in_flight.count() > state.options.max_concurrent_profiles) {
-    return ServeError(
-        res, 503,
-        "too many concurrent profile requests (limit " +
-            std::to_string(state.options.max_concurrent_profiles) +
-            "); retry later");
+      RefuseOverLimit(state.options, in_flight, "profile", res)) {
+    return;
   }
   ConnectionProbe probe(req);
-  const PprofOptions& options = state.options;
-  request.client_gone = [&options, &probe] {
-    return (options.stopping && options.stopping()) || probe.ClientGone();
-  };
+  request.client_gone = ClientGoneCheck(state.options, probe);
   StatusOr<std::string> body = state.backend.named_profile(request);
   if (!body.ok()) return ServeStatus(res, body.status());
   if (request.debug != 0) return ServeText(res, std::move(body).value());

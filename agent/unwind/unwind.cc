@@ -391,7 +391,6 @@ UnwindResult Unwinder::Unwind(const ucontext_t& context, const AddressMap& map,
   if (fast_path_ && FastUnwind(context, map, &args, pcs, max_depth, &result)) {
     return result;
   }
-  result.depth = 1;
   unw_cursor_t cursor;
   if (unw_init_remote(&cursor, static_cast<unw_addr_space_t>(address_space_),
                       &args) < 0) {

@@ -644,18 +644,25 @@ bool InspectProfile(const Flags& flags, const std::string& data,
   return true;  // interleaved-none: no profile
 }
 
+// Starts the agent into g_agent on any free port; false (and a message) if
+// it cannot start.
+bool StartGlobalAgent() {
+  Options options;
+  options.port = 0;
+  StatusOr<Agent> agent = Agent::Start(options);
+  if (!agent.ok()) {
+    std::fprintf(stderr, "Agent::Start: %s\n",
+                 agent.status().ToString().c_str());
+    return false;
+  }
+  g_agent.emplace(std::move(*agent));
+  return true;
+}
+
 int InterleavedMain(const Flags& flags) {
   bool inprof = flags.mode == "interleaved-inprof";
   if (inprof) {
-    Options options;
-    options.port = 0;
-    StatusOr<Agent> agent = Agent::Start(options);
-    if (!agent.ok()) {
-      std::fprintf(stderr, "Agent::Start: %s\n",
-                   agent.status().ToString().c_str());
-      return 1;
-    }
-    g_agent.emplace(std::move(*agent));
+    if (!StartGlobalAgent()) return 1;
   } else if (flags.mode == "interleaved-gperftools") {
     if (!LoadGperftools()) return 1;
   }
@@ -793,15 +800,7 @@ int Main(int argc, char** argv) {
   DescribeFn describe = DescribeNone;
   bool prefetch = flags.mode == "inprof_warm";
   if (flags.mode == "inprof" || flags.mode == "inprof_warm") {
-    Options options;
-    options.port = 0;
-    StatusOr<Agent> agent = Agent::Start(options);
-    if (!agent.ok()) {
-      std::fprintf(stderr, "Agent::Start: %s\n",
-                   agent.status().ToString().c_str());
-      return 1;
-    }
-    g_agent.emplace(std::move(*agent));
+    if (!StartGlobalAgent()) return 1;
     window = WindowInprof;
     describe = DescribeInprof;
   } else if (flags.mode == "gperftools") {
