@@ -362,16 +362,18 @@ std::string Agent::Impl::RenderMetrics() {
     heap_samples = heap.samples;
     heap_dropped = heap.untracked + heap.overflowed;
     heap_nanos = heap.nanos_in_sampler;
-    internal::HeapSnapshot snapshot = internal::TakeHeapSnapshot(
-        heap_sampler_->tables(), heap_sampler_->rate());
+    // Totals only: summed in place, no stacks copied.
     int64_t alloc_objects = 0, alloc_bytes = 0, inuse_objects = 0,
             inuse_bytes = 0;
-    for (const internal::HeapRecord& r : snapshot.records) {
-      alloc_objects += r.alloc_weight;
-      alloc_bytes += r.alloc_bytes_weight;
-      inuse_objects += r.alloc_weight - r.free_weight;
-      inuse_bytes += r.alloc_bytes_weight - r.free_bytes_weight;
-    }
+    heap_sampler_->tables().ForEachBucket(
+        [&](const internal::HeapTables::BucketView& view) {
+          const internal::HeapBucketCounts& c = view.counts;
+          alloc_objects += static_cast<int64_t>(c.alloc_weight);
+          alloc_bytes += static_cast<int64_t>(c.alloc_bytes_weight);
+          inuse_objects += static_cast<int64_t>(c.alloc_weight - c.free_weight);
+          inuse_bytes +=
+              static_cast<int64_t>(c.alloc_bytes_weight - c.free_bytes_weight);
+        });
     const double one = static_cast<double>(internal::kWeightOne);
     text.Single("inprof_heap_sample_rate_bytes", "gauge",
                 "Mean bytes allocated between two heap samples.",
