@@ -13,6 +13,8 @@
 
 #include "agent/base/clock.h"
 #include "agent/base/prometheus_text.h"
+#include "agent/contention/contention_profile.h"
+#include "agent/contention/contention_profiler.h"
 #include "agent/cpu/cpu_profile.h"
 #include "agent/cpu/cpu_sampler.h"
 #include "agent/heap/allocator_stats.h"
@@ -68,7 +70,9 @@ Status ValidateOptions(const Options& options) {
   if (options.host.empty()) return InvalidArgumentError("host is empty");
   Status heap_rate = internal::ValidateHeapSampleRate(options.heap_sample_rate);
   if (!heap_rate.ok()) return heap_rate;
-  return OkStatus();
+  Status block = internal::ValidateBlockRate(options.block_profile_rate);
+  if (!block.ok()) return block;
+  return internal::ValidateMutexFraction(options.mutex_profile_fraction);
 }
 
 }  // namespace
@@ -89,6 +93,7 @@ class Agent::Impl {
   void Stop();
   int port() const { return server_ ? server_->port() : 0; }
   Status SetHeapSampleRate(int64_t bytes);
+  internal::ContentionProfiler& contention() { return *contention_; }
   const Options& options() const { return options_; }
 
  private:
@@ -96,6 +101,15 @@ class Agent::Impl {
       int seconds, const std::function<bool()>& client_gone);
   StatusOr<std::string> CollectNamedProfile(
       const internal::PprofBackend::NamedProfileRequest& request);
+  StatusOr<std::string> CollectHeapProfile(
+      const internal::PprofBackend::NamedProfileRequest& request);
+  StatusOr<std::string> CollectContentionProfile(
+      const internal::PprofBackend::NamedProfileRequest& request);
+  // Sleeps `seconds` for a delta profile; false if cut short (client gone,
+  // agent stopping).
+  bool WaitForDelta(const internal::PprofBackend::NamedProfileRequest& request);
+  std::vector<std::string> ContentionComments(internal::ContentionKind kind);
+  void RenderContentionMetrics(internal::PrometheusText& text);
   void StartHeapSampler();
   std::vector<std::string> HeapComments();
   std::string RenderMetrics();
@@ -116,6 +130,7 @@ class Agent::Impl {
   const internal::TcmallocApi* tcmalloc_ = nullptr;  // null on glibc malloc
   std::unique_ptr<internal::HeapSampler> heap_sampler_;
   std::string heap_unavailable_;
+  std::unique_ptr<internal::ContentionProfiler> contention_;
   internal::RequestStats request_stats_;
   std::unique_ptr<HttpServer> server_;
 
@@ -139,6 +154,12 @@ Status Agent::Impl::Start() {
   if (!sampler.ok()) return sampler.status();
   sampler_ = std::move(*sampler);
   StartHeapSampler();
+  StatusOr<std::unique_ptr<internal::ContentionProfiler>> contention =
+      internal::ContentionProfiler::Start(walker_.get(),
+                                          options_.block_profile_rate,
+                                          options_.mutex_profile_fraction);
+  if (!contention.ok()) return contention.status();
+  contention_ = std::move(*contention);
 
   internal::PprofBackend backend;
   backend.cpu_profile = [this](int seconds,
@@ -158,6 +179,29 @@ Status Agent::Impl::Start() {
     int64_t previous = heap_sampler_->rate();
     Status status = heap_sampler_->set_rate(bytes);
     if (!status.ok()) return status;
+    return previous;
+  };
+  backend.contention_rates =
+      [this]() -> StatusOr<internal::PprofBackend::ContentionRates> {
+    return internal::PprofBackend::ContentionRates{
+        contention_->block_rate(), contention_->mutex_fraction()};
+  };
+  backend.set_contention_rates = [this](std::optional<int64_t> block_nanos,
+                                        std::optional<int64_t> fraction)
+      -> StatusOr<internal::PprofBackend::ContentionRates> {
+    internal::PprofBackend::ContentionRates previous{
+        contention_->block_rate(), contention_->mutex_fraction()};
+    // Both are checked before either changes: a bad request changes nothing.
+    if (block_nanos) {
+      Status valid = internal::ValidateBlockRate(*block_nanos);
+      if (!valid.ok()) return valid;
+    }
+    if (fraction) {
+      Status valid = internal::ValidateMutexFraction(*fraction);
+      if (!valid.ok()) return valid;
+    }
+    if (block_nanos) (void)contention_->set_block_rate(*block_nanos);
+    if (fraction) (void)contention_->set_mutex_fraction(*fraction);
     return previous;
   };
   backend.allocator_json = [this] {
@@ -192,6 +236,7 @@ Status Agent::Impl::Start() {
         internal::InstallDebugHandlers(s, backend);
       });
   if (!server.ok()) {
+    contention_.reset();    // unplugs the interposer's hooks
     heap_sampler_.reset();  // removes the allocation hooks
     sampler_.reset();       // restores the signal handler
     return server.status();
@@ -204,6 +249,7 @@ void Agent::Impl::Stop() {
   stopping_.store(true);
   if (server_) server_->Stop();  // waits for handlers, which see stopping_
   server_.reset();
+  contention_.reset();
   heap_sampler_.reset();
   sampler_.reset();
   walker_.reset();
@@ -235,24 +281,36 @@ Status Agent::Impl::SetHeapSampleRate(int64_t bytes) {
 
 StatusOr<std::string> Agent::Impl::CollectNamedProfile(
     const internal::PprofBackend::NamedProfileRequest& request) {
-  if (request.name != "heap" && request.name != "allocs") {
-    return NotFoundError("unknown profile: " + request.name);
+  if (request.name == "heap" || request.name == "allocs") {
+    return CollectHeapProfile(request);
   }
-  if (!heap_sampler_) return UnimplementedError(heap_unavailable_);
+  if (request.name == "block" || request.name == "mutex") {
+    return CollectContentionProfile(request);
+  }
+  return NotFoundError("unknown profile: " + request.name);
+}
+
+bool Agent::Impl::WaitForDelta(
+    const internal::PprofBackend::NamedProfileRequest& request) {
   using Clock = std::chrono::steady_clock;
-  const Clock::time_point start = Clock::now();
+  const Clock::time_point deadline =
+      Clock::now() + std::chrono::seconds(request.seconds);
+  while (Clock::now() < deadline && !stopping_.load() &&
+         !request.client_gone()) {
+    std::this_thread::sleep_for(std::min<Clock::duration>(
+        std::chrono::milliseconds(100), deadline - Clock::now()));
+  }
+  return Clock::now() >= deadline;
+}
+
+StatusOr<std::string> Agent::Impl::CollectHeapProfile(
+    const internal::PprofBackend::NamedProfileRequest& request) {
+  if (!heap_sampler_) return UnimplementedError(heap_unavailable_);
   internal::HeapSnapshot snapshot = internal::TakeHeapSnapshot(
       heap_sampler_->tables(), heap_sampler_->rate());
   int64_t duration_nanos = 0;
   if (request.seconds > 0) {
-    const Clock::time_point deadline =
-        start + std::chrono::seconds(request.seconds);
-    while (Clock::now() < deadline && !stopping_.load() &&
-           !request.client_gone()) {
-      std::this_thread::sleep_for(std::min<Clock::duration>(
-          std::chrono::milliseconds(100), deadline - Clock::now()));
-    }
-    if (Clock::now() < deadline) {
+    if (!WaitForDelta(request)) {
       return UnavailableError("profile cancelled: client gone");
     }
     internal::HeapSnapshot later = internal::TakeHeapSnapshot(
@@ -270,6 +328,64 @@ StatusOr<std::string> Agent::Impl::CollectNamedProfile(
                                        : internal::HeapProfileKind::kHeap;
   return internal::SerializeProfile(internal::BuildHeapProfile(
       snapshot, kind, duration_nanos, HeapComments(), &symbolizer_));
+}
+
+StatusOr<std::string> Agent::Impl::CollectContentionProfile(
+    const internal::PprofBackend::NamedProfileRequest& request) {
+  const internal::ContentionKind kind = request.name == "mutex"
+                                            ? internal::ContentionKind::kMutex
+                                            : internal::ContentionKind::kBlock;
+  const internal::ContentionTable& table = contention_->table(kind);
+  internal::ContentionSnapshot snapshot =
+      internal::TakeContentionSnapshot(table, kind);
+  int64_t duration_nanos = 0;
+  if (request.seconds > 0) {
+    if (!WaitForDelta(request)) {
+      return UnavailableError("profile cancelled: client gone");
+    }
+    internal::ContentionSnapshot later =
+        internal::TakeContentionSnapshot(table, kind);
+    duration_nanos = later.unix_nanos - snapshot.unix_nanos;
+    snapshot = internal::SubtractContentionSnapshots(later, snapshot);
+  }
+  std::lock_guard<std::mutex> lock(symbolizer_mu_);
+  RefreshSymbolizerLocked();
+  if (request.debug != 0) {
+    return internal::ContentionProfileText(snapshot, &symbolizer_);
+  }
+  return internal::SerializeProfile(internal::BuildContentionProfile(
+      snapshot, duration_nanos, ContentionComments(kind), &symbolizer_));
+}
+
+std::vector<std::string> Agent::Impl::ContentionComments(
+    internal::ContentionKind kind) {
+  const bool mutex = kind == internal::ContentionKind::kMutex;
+  internal::ContentionKindStats stats = contention_->stats(kind);
+  const std::string interposer = contention_->interposer();
+  std::vector<std::string> comments = {
+      mutex ? "inprof mutex profile: one contended unlock in " +
+                  std::to_string(contention_->mutex_fraction()) +
+                  " recorded, with the waiting it caused"
+            : "inprof block profile: waits of " +
+                  std::to_string(contention_->block_rate()) +
+                  " ns or more recorded, shorter ones sampled",
+      "sources: inprof::Mutex/SharedMutex/ConditionVariable" +
+          (interposer.empty()
+               ? std::string("; no pthread interposer (std::mutex and "
+                             "third-party locks are not seen)")
+               : "; pthread interposer " + interposer),
+      "agent totals since start: samples=" + std::to_string(stats.samples) +
+          " overflowed=" + std::to_string(stats.overflowed) +
+          " budget_doublings=" + std::to_string(stats.budget_shift) +
+          " sampling_ms=" + std::to_string(stats.nanos_sampling / 1000000),
+  };
+  if (mutex) {
+    comments.push_back(
+        "waiting not charged to an unlocker (wait-board "
+        "collisions): " +
+        std::to_string(stats.unattributed_nanos) + " ns");
+  }
+  return comments;
 }
 
 std::vector<std::string> Agent::Impl::HeapComments() {
@@ -400,6 +516,7 @@ std::string Agent::Impl::RenderMetrics() {
     text.Sample(name, {{"source", "cpu"}}, cpu_value);
     text.Sample(name, {{"source", "heap"}}, heap_value);
   };
+  RenderContentionMetrics(text);
   by_source("inprof_samples_total", "Samples the agent took, by source.",
             static_cast<double>(cpu.samples),
             static_cast<double>(heap_samples));
@@ -428,6 +545,61 @@ std::string Agent::Impl::RenderMetrics() {
                 static_cast<double>(count));
   }
   return std::move(text).Take();
+}
+
+void Agent::Impl::RenderContentionMetrics(internal::PrometheusText& text) {
+  using internal::ContentionKind;
+  const auto per_profile = [&](const char* name, const char* type,
+                               const char* help, auto value) {
+    text.Family(name, type, help);
+    for (ContentionKind kind :
+         {ContentionKind::kBlock, ContentionKind::kMutex}) {
+      text.Sample(
+          name,
+          {{"profile", kind == ContentionKind::kMutex ? "mutex" : "block"}},
+          value(kind));
+    }
+  };
+  per_profile("inprof_contention_delay_seconds_total", "counter",
+              "Waiting on locks and conditions (block) and waiting caused by "
+              "critical sections (mutex), estimated from the profiles.",
+              [&](ContentionKind kind) {
+                uint64_t delay = 0;
+                contention_->table(kind).ForEach(
+                    [&](const internal::ContentionTable::View& view) {
+                      delay += view.delay_nanos;
+                    });
+                return static_cast<double>(delay) / 1e9;
+              });
+  per_profile("inprof_contention_events_total", "counter",
+              "Contended lock events, estimated from the profiles.",
+              [&](ContentionKind kind) {
+                uint64_t count = 0;
+                contention_->table(kind).ForEach(
+                    [&](const internal::ContentionTable::View& view) {
+                      count += view.count;
+                    });
+                return static_cast<double>(count) / internal::kCountOne;
+              });
+  per_profile("inprof_contention_samples_total", "counter",
+              "Contention samples taken with their stack.",
+              [&](ContentionKind kind) {
+                return static_cast<double>(contention_->stats(kind).samples);
+              });
+  per_profile(
+      "inprof_contention_sampling_seconds_total", "counter",
+      "Time spent taking contention samples inside the host's "
+      "threads.",
+      [&](ContentionKind kind) {
+        return static_cast<double>(contention_->stats(kind).nanos_sampling) /
+               1e9;
+      });
+  text.Single("inprof_block_profile_rate_seconds", "gauge",
+              "Waits at least this long are always in the block profile.",
+              static_cast<double>(contention_->block_rate()) / 1e9);
+  text.Single("inprof_mutex_profile_fraction", "gauge",
+              "One contended unlock in this many is in the mutex profile.",
+              static_cast<double>(contention_->mutex_fraction()));
 }
 
 std::string Agent::Impl::SymbolName(uint64_t address) {
@@ -479,6 +651,16 @@ int Agent::port() const { return impl_ ? impl_->port() : 0; }
 Status Agent::SetHeapSampleRate(int64_t bytes) {
   if (!impl_) return FailedPreconditionError("the agent is stopped");
   return impl_->SetHeapSampleRate(bytes);
+}
+
+Status Agent::SetBlockProfileRate(int64_t nanos) {
+  if (!impl_) return FailedPreconditionError("the agent is stopped");
+  return impl_->contention().set_block_rate(nanos);
+}
+
+Status Agent::SetMutexProfileFraction(int64_t fraction) {
+  if (!impl_) return FailedPreconditionError("the agent is stopped");
+  return impl_->contention().set_mutex_fraction(fraction);
 }
 
 std::string Agent::url() const {

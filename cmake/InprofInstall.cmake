@@ -7,7 +7,7 @@
 #   find_package(inprof CONFIG REQUIRED)
 #   target_link_libraries(app PRIVATE inprof::agent)
 #
-# Only inprof_agent (and the malloc shim) are installed: the per-concern
+# Only inprof_agent (and the malloc shim and contention interposer) are installed: the per-concern
 # OBJECT libraries are built into the agent and never exported on their own.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -29,6 +29,14 @@ if(TARGET inprof_malloc_shim)
     EXPORT inprofTargets
     OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/inprof)
 endif()
+
+# The pthread interposer: an object file to link in, and the same code as
+# libinprof_contention.so for LD_PRELOAD.
+install(TARGETS inprof_contention_interposer
+  EXPORT inprofTargets
+  OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/inprof)
+install(TARGETS inprof_contention_preload
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/inprof
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}

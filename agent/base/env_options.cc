@@ -99,6 +99,10 @@ Options Options::FromEnvironment() {
            &options);
   ApplyInt<int64_t>("INPROF_HEAP_RATE", 0, int64_t{1} << 30,
                     &options.heap_sample_rate, &options);
+  ApplyInt<int64_t>("INPROF_BLOCK_RATE", 0, int64_t{1} << 40,
+                    &options.block_profile_rate, &options);
+  ApplyInt<int64_t>("INPROF_MUTEX_FRACTION", 0, int64_t{1} << 20,
+                    &options.mutex_profile_fraction, &options);
   ApplySignal(&options);
   return options;
 }

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "agent/base/agent_thread.h"
+
 namespace inprof::internal {
 namespace {
 
@@ -55,7 +57,10 @@ Status CpuSampler::Init() {
   Status status = InstallCpuSignalHandler(options_.signo, target);
   if (!status.ok()) return status;
   handler_installed_ = true;
-  collector_ = std::thread([this] { CollectorLoop(); });
+  collector_ = std::thread([this] {
+    MarkAgentThread();
+    CollectorLoop();
+  });
   return OkStatus();
 }
 

@@ -9,51 +9,31 @@
 #include <tuple>
 
 #include "agent/base/clock.h"
+#include "agent/profile/snapshot_records.h"
+#include "agent/symbolize/legacy_text.h"
 #include "agent/symbolize/location_table.h"
 #include "agent/symbolize/symbolizer.h"
 
 namespace inprof::internal {
 namespace {
 
-bool SameKey(const HeapRecord& a, const HeapRecord& b) {
-  return a.size == b.size && a.pcs == b.pcs;
-}
-
-bool KeyLess(const HeapRecord& a, const HeapRecord& b) {
-  return std::tie(a.pcs, a.size) < std::tie(b.pcs, b.size);
-}
-
-void Add(HeapRecord& into, const HeapRecord& from, int64_t sign) {
-  into.alloc_weight += sign * from.alloc_weight;
-  into.free_weight += sign * from.free_weight;
-  into.alloc_bytes_weight += sign * from.alloc_bytes_weight;
-  into.free_bytes_weight += sign * from.free_bytes_weight;
-  into.allocs_raw += sign * from.allocs_raw;
-  into.frees_raw += sign * from.frees_raw;
-  into.alloc_bytes_raw += sign * from.alloc_bytes_raw;
-  into.free_bytes_raw += sign * from.free_bytes_raw;
-}
-
-bool AllZero(const HeapRecord& r) {
-  return r.alloc_weight == 0 && r.free_weight == 0 &&
-         r.alloc_bytes_weight == 0 && r.free_bytes_weight == 0;
-}
-
-// Sorts and merges records with the same key (the tables may hold the same
-// stack twice when two threads inserted it at once).
-void Normalize(std::vector<HeapRecord>& records) {
-  std::sort(records.begin(), records.end(), KeyLess);
-  std::vector<HeapRecord> merged;
-  merged.reserve(records.size());
-  for (HeapRecord& r : records) {
-    if (!merged.empty() && SameKey(merged.back(), r)) {
-      Add(merged.back(), r, 1);
-    } else {
-      merged.push_back(std::move(r));
-    }
+struct RecordTraits {
+  static auto Key(const HeapRecord& r) { return std::tie(r.pcs, r.size); }
+  static void Add(HeapRecord& into, const HeapRecord& from, int64_t sign) {
+    into.alloc_weight += sign * from.alloc_weight;
+    into.free_weight += sign * from.free_weight;
+    into.alloc_bytes_weight += sign * from.alloc_bytes_weight;
+    into.free_bytes_weight += sign * from.free_bytes_weight;
+    into.allocs_raw += sign * from.allocs_raw;
+    into.frees_raw += sign * from.frees_raw;
+    into.alloc_bytes_raw += sign * from.alloc_bytes_raw;
+    into.free_bytes_raw += sign * from.free_bytes_raw;
   }
-  records = std::move(merged);
-}
+  static bool IsZero(const HeapRecord& r) {
+    return r.alloc_weight == 0 && r.free_weight == 0 &&
+           r.alloc_bytes_weight == 0 && r.free_bytes_weight == 0;
+  }
+};
 
 // Frames of the allocator itself, pruned from the leaf end of heap stacks.
 bool IsAllocatorFrame(const std::string& name) {
@@ -110,7 +90,7 @@ HeapSnapshot TakeHeapSnapshot(const HeapTables& tables, int64_t rate) {
     snapshot.records.push_back(std::move(r));
   });
   snapshot.unix_nanos = UnixNanos();
-  Normalize(snapshot.records);
+  SortAndMergeRecords<RecordTraits>(snapshot.records);
   return snapshot;
 }
 
@@ -119,16 +99,7 @@ HeapSnapshot SubtractHeapSnapshots(const HeapSnapshot& later,
   HeapSnapshot delta;
   delta.rate = later.rate;
   delta.unix_nanos = later.unix_nanos;
-  delta.records = later.records;
-  for (const HeapRecord& r : earlier.records) {
-    HeapRecord negative;
-    negative.pcs = r.pcs;
-    negative.size = r.size;
-    Add(negative, r, -1);
-    delta.records.push_back(std::move(negative));
-  }
-  Normalize(delta.records);
-  std::erase_if(delta.records, AllZero);
+  delta.records = SubtractRecords<RecordTraits>(later.records, earlier.records);
   return delta;
 }
 
@@ -196,32 +167,15 @@ std::string HeapProfileText(const HeapSnapshot& snapshot,
       static_cast<long long>(2 * snapshot.rate));
   out += line;
   for (const HeapRecord& r : snapshot.records) {
-    std::snprintf(line, sizeof(line), "%lld: %lld [%lld: %lld] @",
+    std::snprintf(line, sizeof(line), "%lld: %lld [%lld: %lld]",
                   static_cast<long long>(r.allocs_raw - r.frees_raw),
                   static_cast<long long>(r.alloc_bytes_raw - r.free_bytes_raw),
                   static_cast<long long>(r.allocs_raw),
                   static_cast<long long>(r.alloc_bytes_raw));
     out += line;
     const size_t first = r.pcs.empty() ? 0 : AllocatorFrames(r.pcs, symbolizer);
-    for (size_t i = first; i < r.pcs.size(); ++i) {
-      std::snprintf(line, sizeof(line), " %#llx",
-                    static_cast<unsigned long long>(r.pcs[i]));
-      out += line;
-    }
-    out += '\n';
-    if (r.pcs.empty())
-      out += std::string("#\t0x0\t") + kHeapOverflowFrame + '\n';
-    for (size_t i = first; i < r.pcs.size(); ++i) {
-      std::vector<SourceFrame> frames = symbolizer->Symbolize(r.pcs[i] - 1);
-      for (auto it = frames.begin(); it != frames.end(); ++it) {
-        // Names and paths can be longer than `line`: appended, not printed.
-        std::snprintf(line, sizeof(line), "#\t%#llx\t",
-                      static_cast<unsigned long long>(r.pcs[i]));
-        out += line;
-        out +=
-            it->name + '\t' + it->file + ':' + std::to_string(it->line) + '\n';
-      }
-    }
+    AppendLegacyStack(out, std::span<const uint64_t>(r.pcs).subspan(first),
+                      kHeapOverflowFrame, symbolizer);
     out += '\n';
   }
   std::snprintf(line, sizeof(line),

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "agent/base/clock.h"
+#include "agent/base/fast_random.h"
 #include "agent/heap/heap_hooks.h"
 
 __thread int64_t inprof_heap_countdown = 0;
@@ -29,7 +30,6 @@ std::atomic<HeapSampler*> g_sampler{nullptr};
 // Slow-path hook calls in progress; the destructor waits for zero.
 std::atomic<int> g_in_flight{0};
 
-__attribute__((tls_model("initial-exec"))) thread_local uint64_t t_random = 0;
 // False until this thread drew its first sampling point.
 __attribute__((tls_model("initial-exec"))) thread_local bool t_started = false;
 // Set while this thread takes a sample: an allocation made meanwhile (by a
@@ -41,29 +41,12 @@ __attribute__((tls_model("initial-exec"))) thread_local bool t_sampling = false;
 constexpr int64_t kOffCountdown = int64_t{64} << 20;
 constexpr int64_t kMaxCountdown = int64_t{1} << 40;
 
-// xorshift64*: enough randomness for sampling intervals, no state to lock.
-uint64_t NextRandom() noexcept {
-  uint64_t x = t_random;
-  if (x == 0) {
-    x = MonotonicNanos() ^ reinterpret_cast<uint64_t>(&t_random) ^
-        0x9E3779B97F4A7C15u;
-    if (x == 0) x = 1;
-  }
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  t_random = x;
-  return x * 0x2545F4914F6CDD1Du;
-}
-
 // Bytes until the next sample: exponential with mean `rate` (a Poisson
 // process over allocated bytes, as Go's and tcmalloc's samplers).
 int64_t DrawCountdown(int64_t rate) noexcept {
   if (rate <= 0) return kOffCountdown;
   if (rate == 1) return 1;
-  // Uniform in (0, 1]: 53 random bits, never zero.
-  double u = static_cast<double>((NextRandom() >> 11) + 1) * 0x1.0p-53;
-  double bytes = -std::log(u) * static_cast<double>(rate);
+  double bytes = -std::log(NextUniform()) * static_cast<double>(rate);
   if (bytes < 1) return 1;
   if (bytes > static_cast<double>(kMaxCountdown)) return kMaxCountdown;
   return static_cast<int64_t>(bytes);

@@ -61,22 +61,23 @@ int ParseDebugValue(const httplib::Request& req) {
   return negative ? -debug : debug;
 }
 
-StatusOr<int64_t> ParseByteCount(std::string_view value) {
-  const std::string shown = "bytes=" + OneLine(value, 32);
+StatusOr<int64_t> ParseCountParam(std::string_view name,
+                                  std::string_view value) {
+  const std::string shown = std::string(name) + "=" + OneLine(value, 32);
   if (value.empty()) {
-    return InvalidArgumentError(shown + ": not a byte count (want digits)");
+    return InvalidArgumentError(shown + ": not a count (want digits)");
   }
-  int64_t bytes = 0;
+  int64_t count = 0;
   for (char c : value) {
     if (!IsDigit(c)) {
-      return InvalidArgumentError(shown + ": not a byte count (want digits)");
+      return InvalidArgumentError(shown + ": not a count (want digits)");
     }
-    bytes = bytes * 10 + (c - '0');
-    if (bytes > (int64_t{1} << 62)) {
+    count = count * 10 + (c - '0');
+    if (count > (int64_t{1} << 62)) {
       return InvalidArgumentError(shown + ": too large");
     }
   }
-  return bytes;
+  return count;
 }
 
 std::optional<uint64_t> ParseSymbolAddress(std::string_view token) {

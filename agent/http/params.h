@@ -33,9 +33,11 @@ namespace inprof::internal {
 // unparsable (or absent) is 0.
 int ParseDebugValue(const httplib::Request& req);
 
-// A byte count for rate settings: base-10 digits, 0..2^62. Fails with
-// kInvalidArgument naming the value ("bytes=abc: not a byte count").
-[[nodiscard]] StatusOr<int64_t> ParseByteCount(std::string_view value);
+// A count for rate settings (`name`=`value`): base-10 digits, 0..2^62.
+// Fails with kInvalidArgument naming both ("bytes=abc: not a count (want
+// digits)").
+[[nodiscard]] StatusOr<int64_t> ParseCountParam(std::string_view name,
+                                                std::string_view value);
 
 // Parses one /debug/pprof/symbol token like Go's strconv.ParseUint(s, 0, 64):
 // "0x"/"0X" hex, a leading "0" octal, else decimal; the whole token must be

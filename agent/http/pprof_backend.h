@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "inprof/status.h"
@@ -36,7 +37,8 @@ struct PprofBackend {
                                       const std::function<bool()>& client_gone)>
       cpu_profile;
 
-  // A named profile other than the CPU profile (heap, allocs). `seconds` 0:
+  // A named profile other than the CPU profile (heap, allocs, block,
+  // mutex). `seconds` 0:
   // cumulative since start; N > 0: the difference over the next N seconds
   // (poll `client_gone` as for cpu_profile). `debug` nonzero: Go's legacy
   // text form instead of gzipped profile.proto. kUnimplemented (→ 501) when
@@ -54,6 +56,18 @@ struct PprofBackend {
   // run time by /debug/heap/rate. Set returns the previous rate.
   std::function<StatusOr<int64_t>()> heap_rate;
   std::function<StatusOr<int64_t>(int64_t bytes)> set_heap_rate;
+
+  // The contention sampling (/debug/contention/rate): block profile rate in
+  // nanoseconds and mutex profile fraction. Set changes those given
+  // (nullopt: unchanged) and returns the previous pair.
+  struct ContentionRates {
+    int64_t block_rate_nanos = 0;
+    int64_t mutex_fraction = 0;
+  };
+  std::function<StatusOr<ContentionRates>()> contention_rates;
+  std::function<StatusOr<ContentionRates>(std::optional<int64_t> block_nanos,
+                                          std::optional<int64_t> fraction)>
+      set_contention_rates;
 
   // /debug/allocator: the allocator's figures as JSON, its own report as
   // text, and a release of free memory to the OS (JSON of what changed).

@@ -32,6 +32,10 @@ struct IndexEntry {
 constexpr IndexEntry kIndexEntries[] = {
     {"allocs", "allocs?debug=1",
      "A sampling of all past memory allocations (needs tcmalloc)."},
+    {"block", "block?debug=1",
+     "Stacks that led to blocking on inprof locks and conditions (and "
+     "on pthread locks with the interposer). The rate is read with GET and "
+     "set with POST /debug/contention/rate?block_ns=N."},
     {"cmdline", "cmdline",
      "The command line invocation of the current program, arguments "
      "separated by NUL bytes."},
@@ -40,6 +44,10 @@ constexpr IndexEntry kIndexEntries[] = {
      "You can specify the seconds GET parameter for the difference over "
      "that many seconds. The sampling rate is read with GET and set with "
      "POST /debug/heap/rate?bytes=N."},
+    {"mutex", "mutex?debug=1",
+     "Stacks of holders of contended locks, with the waiting they "
+     "caused. The fraction is set with POST "
+     "/debug/contention/rate?mutex_fraction=N."},
     {"profile", "profile?seconds=30",
      "CPU profile. You can specify the duration in the seconds GET "
      "parameter. After you get the profile file, use the go tool pprof "
@@ -150,11 +158,12 @@ void ServeProfile(HandlerState& state, const httplib::Request& req,
   ServeBinary(res, std::move(profile).value(), "profile");
 }
 
-// /debug/pprof/heap and /allocs, in Go's order of checks (pprof-spec.md
-// §1.5, §1.6): `seconds` present → delta (400 when combined with debug);
-// `gc` accepted and ignored; `debug` unparsable → 0.
-void ServeHeapProfile(HandlerState& state, const std::string& name,
-                      const httplib::Request& req, httplib::Response& res) {
+// /debug/pprof/heap, /allocs, /block and /mutex, in Go's order of checks
+// (pprof-spec.md §1.5, §1.6): `seconds` present → delta (400 when combined
+// with debug); `gc` accepted and ignored; `debug` unparsable → 0.
+void ServeCumulativeProfile(HandlerState& state, const std::string& name,
+                            const httplib::Request& req,
+                            httplib::Response& res) {
   PprofBackend::NamedProfileRequest request;
   request.name = name;
   request.debug = ParseDebugValue(req);
@@ -200,12 +209,53 @@ void ServeHeapRate(const HandlerState& state, const httplib::Request& req,
     if (!rate.ok()) return ServeStatus(res, rate.status());
     return ServeText(res, std::to_string(*rate) + "\n");
   }
-  StatusOr<int64_t> bytes = ParseByteCount(req.get_param_value("bytes"));
+  StatusOr<int64_t> bytes =
+      ParseCountParam("bytes", req.get_param_value("bytes"));
   if (!bytes.ok()) return ServeStatus(res, bytes.status());
   StatusOr<int64_t> previous = state.backend.set_heap_rate(*bytes);
   if (!previous.ok()) return ServeStatus(res, previous.status());
   ServeText(res, "heap sample rate: " + std::to_string(*bytes) +
                      " bytes (was " + std::to_string(*previous) + ")\n");
+}
+
+// GET: the contention sampling; POST ?block_ns=N and/or ?mutex_fraction=M
+// sets it.
+void ServeContentionRate(const HandlerState& state, const httplib::Request& req,
+                         httplib::Response& res) {
+  const PprofBackend& backend = state.backend;
+  if (!backend.contention_rates || !backend.set_contention_rates) {
+    return ServeError(res, 501, "contention profiling is not available");
+  }
+  const auto describe = [](const PprofBackend::ContentionRates& rates) {
+    return "block_rate_ns=" + std::to_string(rates.block_rate_nanos) +
+           " mutex_fraction=" + std::to_string(rates.mutex_fraction);
+  };
+  if (req.method != "POST") {
+    StatusOr<PprofBackend::ContentionRates> rates = backend.contention_rates();
+    if (!rates.ok()) return ServeStatus(res, rates.status());
+    return ServeText(res, describe(*rates) + "\n");
+  }
+  std::optional<int64_t> values[2];
+  const char* const names[2] = {"block_ns", "mutex_fraction"};
+  for (int i = 0; i < 2; ++i) {
+    if (!req.has_param(names[i])) continue;
+    StatusOr<int64_t> value =
+        ParseCountParam(names[i], req.get_param_value(names[i]));
+    if (!value.ok()) return ServeStatus(res, value.status());
+    values[i] = *value;
+  }
+  if (!values[0] && !values[1]) {
+    return ServeError(res, 400,
+                      "nothing to set: give block_ns=N and/or "
+                      "mutex_fraction=N");
+  }
+  StatusOr<PprofBackend::ContentionRates> previous =
+      backend.set_contention_rates(values[0], values[1]);
+  if (!previous.ok()) return ServeStatus(res, previous.status());
+  StatusOr<PprofBackend::ContentionRates> now = backend.contention_rates();
+  if (!now.ok()) return ServeStatus(res, now.status());
+  ServeText(res, "contention sampling: " + describe(*now) + " (was " +
+                     describe(*previous) + ")\n");
 }
 
 void ServeSymbol(const HandlerState& state, std::string_view input,
@@ -350,11 +400,11 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
               Guarded([state](const Request& req, Response& res) {
                 ServeSymbol(*state, req.body, res);
               }));
-  for (const char* name : {"heap", "allocs"}) {
+  for (const char* name : {"heap", "allocs", "block", "mutex"}) {
     server.Get(std::string("/debug/pprof/") + name,
                Guarded([state, name = std::string(name)](const Request& req,
                                                          Response& res) {
-                 ServeHeapProfile(*state, name, req, res);
+                 ServeCumulativeProfile(*state, name, req, res);
                }));
   }
   const auto heap_rate = Guarded([state](const Request& req, Response& res) {
@@ -362,6 +412,12 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
   });
   server.Get("/debug/heap/rate", heap_rate);
   server.Post("/debug/heap/rate", heap_rate);
+  const auto contention_rate =
+      Guarded([state](const Request& req, Response& res) {
+        ServeContentionRate(*state, req, res);
+      });
+  server.Get("/debug/contention/rate", contention_rate);
+  server.Post("/debug/contention/rate", contention_rate);
   server.Get(R"(/debug/pprof/([\s\S]+))",
              Guarded([state](const Request& req, Response& res) {
                ServeNamedProfile(*state, req.matches[1], res);

@@ -6,14 +6,73 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
+
+#include "agent/base/agent_thread.h"
 
 namespace inprof::internal {
 namespace {
+
+// httplib's ThreadPool, but with threads marked as the agent's own
+// (agent_thread.h), so that their idle waits stay out of the block profile.
+class WorkerPool : public httplib::TaskQueue {
+ public:
+  explicit WorkerPool(size_t threads) {
+    for (size_t i = 0; i < threads; ++i) {
+      workers_.emplace_back([this] { Work(); });
+    }
+  }
+  ~WorkerPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> task) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    ready_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    ready_.notify_all();
+    for (std::thread& worker : workers_) worker.join();
+  }
+
+ private:
+  void Work() {
+    MarkAgentThread();
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        ready_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;  // stopping, and nothing left to do
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> tasks_;  // guarded by mu_
+  bool stopping_ = false;                    // guarded by mu_
+  std::vector<std::thread> workers_;
+};
 
 std::string HostPort(const std::string& host, int port) {
   const bool ipv6 = host.find(':') != std::string::npos;
@@ -85,7 +144,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   std::unique_ptr<HttpServer> server(new HttpServer());
   httplib::Server& http = server->server_;
   const size_t threads = static_cast<size_t>(options.threads);
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.new_task_queue = [threads] { return new WorkerPool(threads); };
   http.set_socket_options(SetSocketOptions);
   http.set_read_timeout(options.read_timeout_seconds);
   http.set_write_timeout(options.write_timeout_seconds);
@@ -113,6 +172,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   // sets is_running first thing, so one of the two happens promptly.
   auto returned = std::make_shared<std::atomic<bool>>(false);
   server->listener_ = std::thread([self, returned] {
+    MarkAgentThread();
     self->server_.listen_after_bind();
     returned->store(true);
   });

@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include "agent/base/agent_thread.h"
+
 namespace inprof::internal {
 namespace {
 
@@ -68,7 +70,10 @@ StatusOr<std::unique_ptr<StackWalker>> StackWalker::Start() {
   walker->maps_.Release();
   if (!status.ok()) return status;
   StackWalker* raw = walker.get();
-  walker->refresher_ = std::thread([raw] { raw->RefreshLoop(); });
+  walker->refresher_ = std::thread([raw] {
+    MarkAgentThread();
+    raw->RefreshLoop();
+  });
   return walker;
 }
 

@@ -71,6 +71,28 @@ struct INPROF_EXPORT Options {
   // /debug/heap/rate?bytes=N. Env: INPROF_HEAP_RATE.
   int64_t heap_sample_rate = 512 * 1024;
 
+  // Contention profiling (/debug/pprof/block and /debug/pprof/mutex) of
+  // inprof::Mutex, SharedMutex and ConditionVariable (inprof/mutex.h), and
+  // of every pthread lock when the interposer is linked or preloaded.
+  //
+  // Block profile, as Go's runtime.SetBlockProfileRate: a wait of at least
+  // this many nanoseconds is always recorded, a shorter one with probability
+  // wait/rate (and weighted to stay unbiased). 0 turns it off.
+  // 0..1099511627776. Env: INPROF_BLOCK_RATE.
+  int64_t block_profile_rate = 10000;
+
+  // Mutex profile, as Go's runtime.SetMutexProfileFraction: on average one
+  // contended unlock in this many is recorded, with the waiting it caused.
+  // 0 turns it off; 1 records every one. 0..1048576.
+  // Env: INPROF_MUTEX_FRACTION.
+  //
+  // Both are changeable at run time (SetBlockProfileRate(),
+  // SetMutexProfileFraction(), or POST /debug/contention/rate), and both
+  // are bounded in cost: under heavy contention the agent samples less
+  // (about 1,000 samples a second per profile at most), weighting what it
+  // keeps so that totals stay unbiased.
+  int64_t mutex_profile_fraction = 10;
+
   // Set by FromEnvironment() when a variable could not be parsed; Start()
   // fails with this message. Empty when all is well.
   std::string env_error;
@@ -111,6 +133,12 @@ class INPROF_EXPORT Agent {
   // effect at each thread's next sample. kUnimplemented when the process
   // does not run on tcmalloc, kInvalidArgument for a rate out of range.
   [[nodiscard]] Status SetHeapSampleRate(int64_t bytes);
+
+  // Change the contention sampling (see Options::block_profile_rate and
+  // Options::mutex_profile_fraction); take effect at the next contended
+  // lock. kInvalidArgument for a value out of range.
+  [[nodiscard]] Status SetBlockProfileRate(int64_t nanos);
+  [[nodiscard]] Status SetMutexProfileFraction(int64_t fraction);
 
   // Stops everything now; the destructor does the same. Idempotent.
   void Stop();

@@ -266,11 +266,11 @@ TEST_F(PprofHandlersTest, BackendExceptionGives500OneLine) {
 
 TEST_F(PprofHandlersTest, UnknownProfileIs404ListingKnownProfiles) {
   ExpectPprofError(Get("/debug/pprof/nosuch"), 404,
-                   "Unknown profile: nosuch (known: allocs, cmdline, heap, "
-                   "profile, symbol)");
+                   "Unknown profile: nosuch (known: allocs, block, cmdline, "
+                   "heap, mutex, profile, symbol)");
   ExpectPprofError(Get("/debug/pprof/a%0Ab"), 404,
-                   "Unknown profile: a\\x0ab (known: allocs, cmdline, heap, "
-                   "profile, symbol)");
+                   "Unknown profile: a\\x0ab (known: allocs, block, cmdline, "
+                   "heap, mutex, profile, symbol)");
 }
 
 TEST_F(PprofHandlersTest, HeapParametersAreReadAsGoReadsThem) {
@@ -376,8 +376,9 @@ TEST_F(PprofHandlersTest, IndexLinksEveryEndpoint) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(res->get_header_value("Content-Type"), "text/html; charset=utf-8");
-  for (const char* link : {"href='profile?seconds=30'", "href='cmdline'",
-                           "href='symbol'", "CPU profile."}) {
+  for (const char* link :
+       {"href='profile?seconds=30'", "href='cmdline'", "href='symbol'",
+        "href='block?debug=1'", "href='mutex?debug=1'", "CPU profile."}) {
     EXPECT_NE(res->body.find(link), std::string::npos) << link;
   }
   EXPECT_EQ(res->body.find("trace"), std::string::npos);

@@ -1,0 +1,320 @@
+#include "agent/contention/contention_profiler.h"
+
+// SIGNAL CONTEXT. The hook side (Begin/EndContentionWait, ChargeUnlock,
+// RecordMutexDelay, Record, BudgetShift) runs inside lock and unlock of any
+// code in the process, allocators included: no allocation, no locks, no
+// stdio; thread_locals are trivial and initial-exec. The rest is marked. See
+// agent/unwind/unwind.h for the rules.
+
+#include <dlfcn.h>
+
+#include <limits>
+#include <string>
+#include <thread>
+
+#include "agent/base/agent_thread.h"
+#include "agent/base/clock.h"
+#include "agent/base/fast_random.h"
+#include "agent/base/thread_labels.h"
+#include "agent/contention/interposer_abi.h"
+
+namespace inprof::internal {
+namespace {
+
+// The profiler the hooks report to; cleared before it is destroyed.
+std::atomic<ContentionProfiler*> g_profiler{nullptr};
+// Hook calls in progress that use the profiler; the destructor waits for 0.
+std::atomic<int> g_in_flight{0};
+
+// Set while this thread records a sample: locks taken meanwhile (libunwind's
+// fallback path takes one) pass through untimed instead of recursing.
+__attribute__((tls_model("initial-exec"))) thread_local bool t_in_hook = false;
+
+constexpr uint64_t kWindowNanos = 100'000'000;
+constexpr uint32_t kMaxShift = 24;
+constexpr int kWalkDepth = kContentionMaxDepth + 8;  // + our own frames
+constexpr int64_t kMaxBlockRate = int64_t{1} << 40;  // ~18 minutes
+constexpr int64_t kMaxMutexFraction = int64_t{1} << 20;
+// The mutex profile's delay threshold at the first budget doubling.
+constexpr uint64_t kMutexBudgetBaseNanos = 1000;
+
+// Holds the profiler for the scope of a hook call.
+class ProfilerRef {
+ public:
+  ProfilerRef() noexcept {
+    g_in_flight.fetch_add(1, std::memory_order_seq_cst);
+    profiler_ = g_profiler.load(std::memory_order_seq_cst);
+  }
+  ~ProfilerRef() { g_in_flight.fetch_sub(1, std::memory_order_seq_cst); }
+  ProfilerRef(const ProfilerRef&) = delete;
+  ProfilerRef& operator=(const ProfilerRef&) = delete;
+  ContentionProfiler* get() const noexcept { return profiler_; }
+
+ private:
+  ContentionProfiler* profiler_;
+};
+
+// The hooks the interposer calls, in its C calling convention.
+static_assert(sizeof(ContentionWait) <= sizeof(InprofWaitToken));
+static_assert(alignof(ContentionWait) <= alignof(InprofWaitToken));
+
+void HookBeginWait(const void* lock, InprofWaitToken* token) {
+  BeginContentionWait(lock, *new (token) ContentionWait());
+}
+void HookEndWait(InprofWaitToken* token, uint64_t caller) {
+  EndContentionWait(*reinterpret_cast<ContentionWait*>(token), caller);
+}
+uint64_t HookChargeUnlock(const void* lock) { return ChargeUnlock(lock); }
+void HookRecordMutexDelay(uint64_t delay, uint64_t caller) {
+  RecordMutexDelay(delay, caller);
+}
+
+constexpr InprofContentionHooks kHooks = {
+    HookBeginWait, HookEndWait, HookChargeUnlock, HookRecordMutexDelay};
+
+}  // namespace
+
+void BeginContentionWait(const void* lock, ContentionWait& wait) noexcept {
+  wait = ContentionWait();
+  if (t_in_hook || IsAgentThread()) return;
+  ProfilerRef ref;
+  ContentionProfiler* profiler = ref.get();
+  if (profiler == nullptr) return;
+  if (profiler->block_rate() <= 0 && profiler->mutex_fraction() <= 0) return;
+  wait.start_nanos = MonotonicNanos();
+  if (lock != nullptr && profiler->mutex_fraction() > 0) {
+    wait.slot = WaitBoard::Register(lock, wait.start_nanos);
+    wait.unattributed = wait.slot == nullptr;
+  }
+}
+
+void EndContentionWait(ContentionWait& wait, uint64_t caller) noexcept {
+  if (wait.start_nanos == 0) return;
+  const uint64_t end = MonotonicNanos();
+  if (wait.slot != nullptr) WaitBoard::Unregister(wait.slot, wait.start_nanos);
+  const uint64_t waited = end - wait.start_nanos;
+  wait.start_nanos = 0;
+  if (waited == 0) return;
+  t_in_hook = true;
+  {
+    ProfilerRef ref;
+    ContentionProfiler* profiler = ref.get();
+    if (profiler != nullptr) {
+      if (wait.unattributed) {
+        profiler->unattributed_nanos_.fetch_add(waited,
+                                                std::memory_order_relaxed);
+      }
+      const int64_t rate = profiler->block_rate();
+      if (rate > 0) {
+        const uint32_t shift =
+            profiler->BudgetShift(ContentionKind::kBlock, end);
+        const uint64_t effective = static_cast<uint64_t>(rate) << shift;
+        if (waited >= effective) {
+          profiler->Record(ContentionKind::kBlock, kCountOne, waited, caller);
+        } else if (NextUniform() * static_cast<double>(effective) <
+                   static_cast<double>(waited)) {
+          // Kept with probability waited/effective: stands for
+          // effective/waited events of `effective` ns in all.
+          const double events =
+              static_cast<double>(effective) / static_cast<double>(waited);
+          profiler->Record(ContentionKind::kBlock,
+                           static_cast<uint64_t>(events * kCountOne), effective,
+                           caller);
+        }
+      }
+    }
+  }
+  t_in_hook = false;
+}
+
+HookBypass::HookBypass() noexcept : was_(t_in_hook) { t_in_hook = true; }
+HookBypass::~HookBypass() { t_in_hook = was_; }
+
+uint64_t ChargeUnlock(const void* lock) noexcept {
+  if (!WaitBoard::HasWaiters(lock) || t_in_hook || IsAgentThread()) return 0;
+  return WaitBoard::Charge(lock, MonotonicNanos());
+}
+
+void RecordMutexDelay(uint64_t delay_nanos, uint64_t caller) noexcept {
+  if (delay_nanos == 0 || t_in_hook) return;
+  t_in_hook = true;
+  {
+    ProfilerRef ref;
+    ContentionProfiler* profiler = ref.get();
+    const int64_t fraction =
+        profiler == nullptr ? 0 : profiler->mutex_fraction();
+    if (fraction > 0) {
+      const uint32_t shift =
+          profiler->BudgetShift(ContentionKind::kMutex, MonotonicNanos());
+      // Go's rule: one event in `fraction`. Under budget pressure, events
+      // shorter than a threshold are kept in proportion to their delay as
+      // well (as the block profile's rate does), so that many short ones
+      // cannot crowd out the few long ones.
+      double keep = 1.0 / static_cast<double>(fraction);
+      if (shift > 0) {
+        const uint64_t threshold = kMutexBudgetBaseNanos << (shift - 1);
+        if (delay_nanos < threshold) {
+          keep *=
+              static_cast<double>(delay_nanos) / static_cast<double>(threshold);
+        }
+      }
+      if (keep >= 1.0 || NextUniform() <= keep) {
+        profiler->Record(ContentionKind::kMutex,
+                         static_cast<uint64_t>(kCountOne / keep),
+                         static_cast<uint64_t>(delay_nanos / keep), caller);
+      }
+    }
+  }
+  t_in_hook = false;
+}
+
+uint32_t ContentionProfiler::BudgetShift(ContentionKind kind,
+                                         uint64_t now) noexcept {
+  Budget& budget = budgets_[static_cast<int>(kind)];
+  uint64_t start = budget.window_start.load(std::memory_order_relaxed);
+  if (now - start >= kWindowNanos &&
+      budget.window_start.compare_exchange_strong(start, now,
+                                                  std::memory_order_relaxed)) {
+    const uint32_t taken =
+        budget.window_samples.exchange(0, std::memory_order_relaxed);
+    const uint32_t shift = budget.shift.load(std::memory_order_relaxed);
+    if (taken < kSamplesPerWindow / 4 && shift > 0) {
+      budget.shift.store(shift - 1, std::memory_order_relaxed);
+    }
+  }
+  return budget.shift.load(std::memory_order_relaxed);
+}
+
+void ContentionProfiler::Record(ContentionKind kind, uint64_t count,
+                                uint64_t delay, uint64_t caller) noexcept {
+  const uint64_t start = MonotonicNanos();
+  const int k = static_cast<int>(kind);
+  uint64_t pcs[kWalkDepth];
+  const StackWalk walk = walker_->WalkHere(pcs, kWalkDepth);
+  // Our own frames end where the primitive returns into its caller.
+  int first = 0;
+  for (int i = 0; i < walk.depth; ++i) {
+    if (pcs[i] == caller) {
+      first = i;
+      break;
+    }
+  }
+  ContentionTable& table = *tables_[k];
+  ContentionTable::Entry& entry =
+      table.FindOrAdd(pcs + first, walk.depth - first, CurrentLabelSet());
+  ContentionTable::Record(entry, count, delay);
+
+  Budget& budget = budgets_[k];
+  const uint32_t taken =
+      budget.window_samples.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (taken % kSamplesPerWindow == 0 &&
+      budget.shift.load(std::memory_order_relaxed) < kMaxShift) {
+    budget.shift.fetch_add(1, std::memory_order_relaxed);
+  }
+  samples_[k].fetch_add(1, std::memory_order_relaxed);
+  nanos_[k].fetch_add(MonotonicNanos() - start, std::memory_order_relaxed);
+}
+
+// NOT SIGNAL CONTEXT BEGIN: setup, teardown and readers
+
+Status ValidateBlockRate(int64_t nanos) {
+  if (nanos < 0 || nanos > kMaxBlockRate) {
+    return InvalidArgumentError("block profile rate " + std::to_string(nanos) +
+                                ": must be 0 (off) to " +
+                                std::to_string(kMaxBlockRate) + " ns");
+  }
+  return OkStatus();
+}
+
+Status ValidateMutexFraction(int64_t fraction) {
+  if (fraction < 0 || fraction > kMaxMutexFraction) {
+    return InvalidArgumentError("mutex profile fraction " +
+                                std::to_string(fraction) +
+                                ": must be 0 (off) "
+                                "to " +
+                                std::to_string(kMaxMutexFraction));
+  }
+  return OkStatus();
+}
+
+ContentionProfiler::ContentionProfiler(StackWalker* walker, int64_t block_rate,
+                                       int64_t mutex_fraction)
+    : walker_(walker),
+      block_rate_(block_rate),
+      mutex_fraction_(mutex_fraction) {}
+
+StatusOr<std::unique_ptr<ContentionProfiler>> ContentionProfiler::Start(
+    StackWalker* walker, int64_t block_rate_nanos, int64_t mutex_fraction) {
+  Status valid = ValidateBlockRate(block_rate_nanos);
+  if (valid.ok()) valid = ValidateMutexFraction(mutex_fraction);
+  if (!valid.ok()) return valid;
+  ContentionTable* block = ContentionTable::Block();
+  ContentionTable* mutex = ContentionTable::Mutex();
+  if (block == nullptr || mutex == nullptr) {
+    return InternalError("cannot map the contention profiles' tables");
+  }
+  if (g_profiler.load() != nullptr) {
+    return FailedPreconditionError("a contention profiler is already running");
+  }
+  block->Reset();
+  mutex->Reset();
+  std::unique_ptr<ContentionProfiler> profiler(
+      new ContentionProfiler(walker, block_rate_nanos, mutex_fraction));
+  profiler->tables_[0] = block;
+  profiler->tables_[1] = mutex;
+  const uint64_t now = MonotonicNanos();
+  for (Budget& budget : profiler->budgets_) budget.window_start.store(now);
+  g_profiler.store(profiler.get(), std::memory_order_seq_cst);
+
+  // The interposer, linked or preloaded, exports its table by name.
+  auto* interposer = static_cast<InprofContentionInterposer*>(
+      dlsym(RTLD_DEFAULT, kInterposerSymbol));
+  if (interposer != nullptr && interposer->abi_version == kInterposerAbi) {
+    interposer->hooks.store(&kHooks, std::memory_order_release);
+    profiler->interposer_table_ = interposer;
+    profiler->interposer_ = interposer->how;
+  }
+  return profiler;
+}
+
+ContentionProfiler::~ContentionProfiler() {
+  if (interposer_table_ != nullptr) {
+    interposer_table_->hooks.store(nullptr, std::memory_order_release);
+  }
+  g_profiler.store(nullptr, std::memory_order_seq_cst);
+  while (g_in_flight.load(std::memory_order_seq_cst) != 0) {
+    std::this_thread::yield();
+  }
+}
+
+Status ContentionProfiler::set_block_rate(int64_t nanos) {
+  Status valid = ValidateBlockRate(nanos);
+  if (!valid.ok()) return valid;
+  block_rate_.store(nanos, std::memory_order_relaxed);
+  return OkStatus();
+}
+
+Status ContentionProfiler::set_mutex_fraction(int64_t fraction) {
+  Status valid = ValidateMutexFraction(fraction);
+  if (!valid.ok()) return valid;
+  mutex_fraction_.store(fraction, std::memory_order_relaxed);
+  return OkStatus();
+}
+
+ContentionKindStats ContentionProfiler::stats(ContentionKind kind) const {
+  const int k = static_cast<int>(kind);
+  ContentionKindStats stats;
+  stats.samples = samples_[k].load(std::memory_order_relaxed);
+  stats.nanos_sampling = nanos_[k].load(std::memory_order_relaxed);
+  stats.overflowed = tables_[k]->overflowed();
+  stats.budget_shift = budgets_[k].shift.load(std::memory_order_relaxed);
+  if (kind == ContentionKind::kMutex) {
+    stats.unattributed_nanos =
+        unattributed_nanos_.load(std::memory_order_relaxed);
+  }
+  return stats;
+}
+
+// NOT SIGNAL CONTEXT END
+
+}  // namespace inprof::internal
