@@ -21,9 +21,26 @@
 namespace inprof::internal {
 namespace {
 
-// The profiler the hooks report to; cleared before it is destroyed.
+// The sampling state the hooks read on every event lives in static storage,
+// never freed, so that the common path touches no profiler object (and no
+// shared counter): only a kept sample needs the profiler (RecordSample).
+struct Budget {
+  std::atomic<uint64_t> window_start{0};
+  std::atomic<uint32_t> window_samples{0};
+  std::atomic<uint32_t> shift{0};
+};
+struct SamplingState {
+  // 0 while no profiler runs.
+  std::atomic<int64_t> block_rate{0};
+  std::atomic<int64_t> mutex_fraction{0};
+  Budget budgets[2];
+  std::atomic<uint64_t> unattributed_nanos{0};
+};
+constinit SamplingState g_sampling;
+
+// The profiler kept samples go to; cleared before it is destroyed.
 std::atomic<ContentionProfiler*> g_profiler{nullptr};
-// Hook calls in progress that use the profiler; the destructor waits for 0.
+// Recordings in progress; the destructor waits for 0.
 std::atomic<int> g_in_flight{0};
 
 // Set while this thread records a sample: locks taken meanwhile (libunwind's
@@ -38,21 +55,34 @@ constexpr int64_t kMaxMutexFraction = int64_t{1} << 20;
 // The mutex profile's delay threshold at the first budget doubling.
 constexpr uint64_t kMutexBudgetBaseNanos = 1000;
 
-// Holds the profiler for the scope of a hook call.
-class ProfilerRef {
- public:
-  ProfilerRef() noexcept {
-    g_in_flight.fetch_add(1, std::memory_order_seq_cst);
-    profiler_ = g_profiler.load(std::memory_order_seq_cst);
+// The budget's current doubling for `kind`; rolls the window over when due,
+// and halves the doubling back after a window with few samples.
+uint32_t BudgetShift(ContentionKind kind, uint64_t now) noexcept {
+  Budget& budget = g_sampling.budgets[static_cast<int>(kind)];
+  uint64_t start = budget.window_start.load(std::memory_order_relaxed);
+  if (now - start >= kWindowNanos &&
+      budget.window_start.compare_exchange_strong(start, now,
+                                                  std::memory_order_relaxed)) {
+    const uint32_t taken =
+        budget.window_samples.exchange(0, std::memory_order_relaxed);
+    const uint32_t shift = budget.shift.load(std::memory_order_relaxed);
+    if (taken < kSamplesPerWindow / 4 && shift > 0) {
+      budget.shift.store(shift - 1, std::memory_order_relaxed);
+    }
   }
-  ~ProfilerRef() { g_in_flight.fetch_sub(1, std::memory_order_seq_cst); }
-  ProfilerRef(const ProfilerRef&) = delete;
-  ProfilerRef& operator=(const ProfilerRef&) = delete;
-  ContentionProfiler* get() const noexcept { return profiler_; }
+  return budget.shift.load(std::memory_order_relaxed);
+}
 
- private:
-  ContentionProfiler* profiler_;
-};
+// Counts a kept sample against the budget; doubles at each full budget.
+void SpendBudget(ContentionKind kind) noexcept {
+  Budget& budget = g_sampling.budgets[static_cast<int>(kind)];
+  const uint32_t taken =
+      budget.window_samples.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (taken % kSamplesPerWindow == 0 &&
+      budget.shift.load(std::memory_order_relaxed) < kMaxShift) {
+    budget.shift.fetch_add(1, std::memory_order_relaxed);
+  }
+}
 
 // The hooks the interposer calls, in its C calling convention.
 static_assert(sizeof(ContentionWait) <= sizeof(InprofWaitToken));
@@ -74,15 +104,29 @@ constexpr InprofContentionHooks kHooks = {
 
 }  // namespace
 
+// Hands a kept event to the running profiler, if one still runs.
+void RecordSample(ContentionKind kind, uint64_t count, uint64_t delay,
+                  uint64_t caller) noexcept {
+  g_in_flight.fetch_add(1, std::memory_order_seq_cst);
+  ContentionProfiler* profiler = g_profiler.load(std::memory_order_seq_cst);
+  if (profiler != nullptr) profiler->Record(kind, count, delay, caller);
+  g_in_flight.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+HookBypass::HookBypass() noexcept : was_(t_in_hook) { t_in_hook = true; }
+HookBypass::~HookBypass() { t_in_hook = was_; }
+
 void BeginContentionWait(const void* lock, ContentionWait& wait) noexcept {
   wait = ContentionWait();
-  if (t_in_hook || IsAgentThread()) return;
-  ProfilerRef ref;
-  ContentionProfiler* profiler = ref.get();
-  if (profiler == nullptr) return;
-  if (profiler->block_rate() <= 0 && profiler->mutex_fraction() <= 0) return;
+  const int64_t block_rate =
+      g_sampling.block_rate.load(std::memory_order_relaxed);
+  const int64_t fraction =
+      g_sampling.mutex_fraction.load(std::memory_order_relaxed);
+  if ((block_rate <= 0 && fraction <= 0) || t_in_hook || IsAgentThread()) {
+    return;
+  }
   wait.start_nanos = MonotonicNanos();
-  if (lock != nullptr && profiler->mutex_fraction() > 0) {
+  if (lock != nullptr && fraction > 0) {
     wait.slot = WaitBoard::Register(lock, wait.start_nanos);
     wait.unattributed = wait.slot == nullptr;
   }
@@ -95,40 +139,31 @@ void EndContentionWait(ContentionWait& wait, uint64_t caller) noexcept {
   const uint64_t waited = end - wait.start_nanos;
   wait.start_nanos = 0;
   if (waited == 0) return;
-  t_in_hook = true;
-  {
-    ProfilerRef ref;
-    ContentionProfiler* profiler = ref.get();
-    if (profiler != nullptr) {
-      if (wait.unattributed) {
-        profiler->unattributed_nanos_.fetch_add(waited,
-                                                std::memory_order_relaxed);
-      }
-      const int64_t rate = profiler->block_rate();
-      if (rate > 0) {
-        const uint32_t shift =
-            profiler->BudgetShift(ContentionKind::kBlock, end);
-        const uint64_t effective = static_cast<uint64_t>(rate) << shift;
-        if (waited >= effective) {
-          profiler->Record(ContentionKind::kBlock, kCountOne, waited, caller);
-        } else if (NextUniform() * static_cast<double>(effective) <
-                   static_cast<double>(waited)) {
-          // Kept with probability waited/effective: stands for
-          // effective/waited events of `effective` ns in all.
-          const double events =
-              static_cast<double>(effective) / static_cast<double>(waited);
-          profiler->Record(ContentionKind::kBlock,
-                           static_cast<uint64_t>(events * kCountOne), effective,
-                           caller);
-        }
-      }
-    }
+  if (wait.unattributed) {
+    g_sampling.unattributed_nanos.fetch_add(waited, std::memory_order_relaxed);
   }
+  const int64_t rate = g_sampling.block_rate.load(std::memory_order_relaxed);
+  if (rate <= 0) return;
+  const uint32_t shift = BudgetShift(ContentionKind::kBlock, end);
+  const uint64_t effective = static_cast<uint64_t>(rate) << shift;
+  uint64_t count = 0, delay = 0;
+  if (waited >= effective) {
+    count = kCountOne;
+    delay = waited;
+  } else if (NextUniform() * static_cast<double>(effective) <
+             static_cast<double>(waited)) {
+    // Kept with probability waited/effective: stands for effective/waited
+    // events of `effective` ns in all.
+    count = static_cast<uint64_t>(static_cast<double>(effective) /
+                                  static_cast<double>(waited) * kCountOne);
+    delay = effective;
+  } else {
+    return;
+  }
+  t_in_hook = true;
+  RecordSample(ContentionKind::kBlock, count, delay, caller);
   t_in_hook = false;
 }
-
-HookBypass::HookBypass() noexcept : was_(t_in_hook) { t_in_hook = true; }
-HookBypass::~HookBypass() { t_in_hook = was_; }
 
 uint64_t ChargeUnlock(const void* lock) noexcept {
   if (!WaitBoard::HasWaiters(lock) || t_in_hook || IsAgentThread()) return 0;
@@ -137,52 +172,27 @@ uint64_t ChargeUnlock(const void* lock) noexcept {
 
 void RecordMutexDelay(uint64_t delay_nanos, uint64_t caller) noexcept {
   if (delay_nanos == 0 || t_in_hook) return;
+  const int64_t fraction =
+      g_sampling.mutex_fraction.load(std::memory_order_relaxed);
+  if (fraction <= 0) return;
+  const uint32_t shift = BudgetShift(ContentionKind::kMutex, MonotonicNanos());
+  // Go's rule: one event in `fraction`. Under budget pressure, events
+  // shorter than a threshold are kept in proportion to their delay as well
+  // (as the block profile's rate does), so that many short ones cannot
+  // crowd out the few long ones.
+  double keep = 1.0 / static_cast<double>(fraction);
+  if (shift > 0) {
+    const uint64_t threshold = kMutexBudgetBaseNanos << (shift - 1);
+    if (delay_nanos < threshold) {
+      keep *= static_cast<double>(delay_nanos) / static_cast<double>(threshold);
+    }
+  }
+  if (keep < 1.0 && NextUniform() > keep) return;
   t_in_hook = true;
-  {
-    ProfilerRef ref;
-    ContentionProfiler* profiler = ref.get();
-    const int64_t fraction =
-        profiler == nullptr ? 0 : profiler->mutex_fraction();
-    if (fraction > 0) {
-      const uint32_t shift =
-          profiler->BudgetShift(ContentionKind::kMutex, MonotonicNanos());
-      // Go's rule: one event in `fraction`. Under budget pressure, events
-      // shorter than a threshold are kept in proportion to their delay as
-      // well (as the block profile's rate does), so that many short ones
-      // cannot crowd out the few long ones.
-      double keep = 1.0 / static_cast<double>(fraction);
-      if (shift > 0) {
-        const uint64_t threshold = kMutexBudgetBaseNanos << (shift - 1);
-        if (delay_nanos < threshold) {
-          keep *=
-              static_cast<double>(delay_nanos) / static_cast<double>(threshold);
-        }
-      }
-      if (keep >= 1.0 || NextUniform() <= keep) {
-        profiler->Record(ContentionKind::kMutex,
-                         static_cast<uint64_t>(kCountOne / keep),
-                         static_cast<uint64_t>(delay_nanos / keep), caller);
-      }
-    }
-  }
+  RecordSample(ContentionKind::kMutex, static_cast<uint64_t>(kCountOne / keep),
+               static_cast<uint64_t>(static_cast<double>(delay_nanos) / keep),
+               caller);
   t_in_hook = false;
-}
-
-uint32_t ContentionProfiler::BudgetShift(ContentionKind kind,
-                                         uint64_t now) noexcept {
-  Budget& budget = budgets_[static_cast<int>(kind)];
-  uint64_t start = budget.window_start.load(std::memory_order_relaxed);
-  if (now - start >= kWindowNanos &&
-      budget.window_start.compare_exchange_strong(start, now,
-                                                  std::memory_order_relaxed)) {
-    const uint32_t taken =
-        budget.window_samples.exchange(0, std::memory_order_relaxed);
-    const uint32_t shift = budget.shift.load(std::memory_order_relaxed);
-    if (taken < kSamplesPerWindow / 4 && shift > 0) {
-      budget.shift.store(shift - 1, std::memory_order_relaxed);
-    }
-  }
-  return budget.shift.load(std::memory_order_relaxed);
 }
 
 void ContentionProfiler::Record(ContentionKind kind, uint64_t count,
@@ -203,14 +213,7 @@ void ContentionProfiler::Record(ContentionKind kind, uint64_t count,
   ContentionTable::Entry& entry =
       table.FindOrAdd(pcs + first, walk.depth - first, CurrentLabelSet());
   ContentionTable::Record(entry, count, delay);
-
-  Budget& budget = budgets_[k];
-  const uint32_t taken =
-      budget.window_samples.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (taken % kSamplesPerWindow == 0 &&
-      budget.shift.load(std::memory_order_relaxed) < kMaxShift) {
-    budget.shift.fetch_add(1, std::memory_order_relaxed);
-  }
+  SpendBudget(kind);
   samples_[k].fetch_add(1, std::memory_order_relaxed);
   nanos_[k].fetch_add(MonotonicNanos() - start, std::memory_order_relaxed);
 }
@@ -237,11 +240,7 @@ Status ValidateMutexFraction(int64_t fraction) {
   return OkStatus();
 }
 
-ContentionProfiler::ContentionProfiler(StackWalker* walker, int64_t block_rate,
-                                       int64_t mutex_fraction)
-    : walker_(walker),
-      block_rate_(block_rate),
-      mutex_fraction_(mutex_fraction) {}
+ContentionProfiler::ContentionProfiler(StackWalker* walker) : walker_(walker) {}
 
 StatusOr<std::unique_ptr<ContentionProfiler>> ContentionProfiler::Start(
     StackWalker* walker, int64_t block_rate_nanos, int64_t mutex_fraction) {
@@ -258,13 +257,19 @@ StatusOr<std::unique_ptr<ContentionProfiler>> ContentionProfiler::Start(
   }
   block->Reset();
   mutex->Reset();
-  std::unique_ptr<ContentionProfiler> profiler(
-      new ContentionProfiler(walker, block_rate_nanos, mutex_fraction));
+  std::unique_ptr<ContentionProfiler> profiler(new ContentionProfiler(walker));
   profiler->tables_[0] = block;
   profiler->tables_[1] = mutex;
   const uint64_t now = MonotonicNanos();
-  for (Budget& budget : profiler->budgets_) budget.window_start.store(now);
+  for (Budget& budget : g_sampling.budgets) {
+    budget.window_start.store(now);
+    budget.window_samples.store(0);
+    budget.shift.store(0);
+  }
+  g_sampling.unattributed_nanos.store(0);
   g_profiler.store(profiler.get(), std::memory_order_seq_cst);
+  g_sampling.block_rate.store(block_rate_nanos);
+  g_sampling.mutex_fraction.store(mutex_fraction);
 
   // The interposer, linked or preloaded, exports its table by name.
   auto* interposer = static_cast<InprofContentionInterposer*>(
@@ -281,23 +286,33 @@ ContentionProfiler::~ContentionProfiler() {
   if (interposer_table_ != nullptr) {
     interposer_table_->hooks.store(nullptr, std::memory_order_release);
   }
+  g_sampling.block_rate.store(0);
+  g_sampling.mutex_fraction.store(0);
   g_profiler.store(nullptr, std::memory_order_seq_cst);
   while (g_in_flight.load(std::memory_order_seq_cst) != 0) {
     std::this_thread::yield();
   }
 }
 
+int64_t ContentionProfiler::block_rate() const {
+  return g_sampling.block_rate.load(std::memory_order_relaxed);
+}
+
+int64_t ContentionProfiler::mutex_fraction() const {
+  return g_sampling.mutex_fraction.load(std::memory_order_relaxed);
+}
+
 Status ContentionProfiler::set_block_rate(int64_t nanos) {
   Status valid = ValidateBlockRate(nanos);
   if (!valid.ok()) return valid;
-  block_rate_.store(nanos, std::memory_order_relaxed);
+  g_sampling.block_rate.store(nanos, std::memory_order_relaxed);
   return OkStatus();
 }
 
 Status ContentionProfiler::set_mutex_fraction(int64_t fraction) {
   Status valid = ValidateMutexFraction(fraction);
   if (!valid.ok()) return valid;
-  mutex_fraction_.store(fraction, std::memory_order_relaxed);
+  g_sampling.mutex_fraction.store(fraction, std::memory_order_relaxed);
   return OkStatus();
 }
 
@@ -307,10 +322,11 @@ ContentionKindStats ContentionProfiler::stats(ContentionKind kind) const {
   stats.samples = samples_[k].load(std::memory_order_relaxed);
   stats.nanos_sampling = nanos_[k].load(std::memory_order_relaxed);
   stats.overflowed = tables_[k]->overflowed();
-  stats.budget_shift = budgets_[k].shift.load(std::memory_order_relaxed);
+  stats.budget_shift =
+      g_sampling.budgets[k].shift.load(std::memory_order_relaxed);
   if (kind == ContentionKind::kMutex) {
     stats.unattributed_nanos =
-        unattributed_nanos_.load(std::memory_order_relaxed);
+        g_sampling.unattributed_nanos.load(std::memory_order_relaxed);
   }
   return stats;
 }

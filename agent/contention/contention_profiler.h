@@ -79,12 +79,8 @@ class ContentionProfiler {
   // 0 turns the kind off; takes effect at the next event.
   [[nodiscard]] Status set_block_rate(int64_t nanos);
   [[nodiscard]] Status set_mutex_fraction(int64_t fraction);
-  int64_t block_rate() const {
-    return block_rate_.load(std::memory_order_relaxed);
-  }
-  int64_t mutex_fraction() const {
-    return mutex_fraction_.load(std::memory_order_relaxed);
-  }
+  int64_t block_rate() const;
+  int64_t mutex_fraction() const;
 
   const ContentionTable& table(ContentionKind kind) const {
     return *tables_[static_cast<int>(kind)];
@@ -96,29 +92,18 @@ class ContentionProfiler {
   const char* interposer() const { return interposer_; }
 
  private:
-  struct Budget {
-    std::atomic<uint64_t> window_start{0};
-    std::atomic<uint32_t> window_samples{0};
-    std::atomic<uint32_t> shift{0};
-  };
-  ContentionProfiler(StackWalker* walker, int64_t block_rate,
-                     int64_t mutex_fraction);
+  explicit ContentionProfiler(StackWalker* walker);
 
-  uint32_t BudgetShift(ContentionKind kind, uint64_t now) noexcept;
+  // Records one kept event with the calling thread's stack.
   void Record(ContentionKind kind, uint64_t count, uint64_t delay,
               uint64_t caller) noexcept;
-
-  friend void EndContentionWait(ContentionWait&, uint64_t) noexcept;
-  friend void RecordMutexDelay(uint64_t, uint64_t) noexcept;
+  friend void RecordSample(ContentionKind, uint64_t, uint64_t,
+                           uint64_t) noexcept;
 
   StackWalker* const walker_;
   ContentionTable* tables_[2] = {nullptr, nullptr};
-  std::atomic<int64_t> block_rate_;
-  std::atomic<int64_t> mutex_fraction_;
-  Budget budgets_[2];
   std::atomic<uint64_t> samples_[2] = {0, 0};
   std::atomic<uint64_t> nanos_[2] = {0, 0};
-  std::atomic<uint64_t> unattributed_nanos_{0};
   const char* interposer_ = "";
   ::InprofContentionInterposer* interposer_table_ = nullptr;
 };
@@ -127,7 +112,7 @@ class ContentionProfiler {
 
 // One wait in progress, on the waiting thread's stack.
 struct ContentionWait {
-  uint64_t start_nanos = 0;  // 0: not timed (no profiler, or re-entered)
+  uint64_t start_nanos = 0;  // 0: not timed (nothing profiles, re-entered)
   WaitSlot* slot = nullptr;  // registered on the WaitBoard
   // The WaitBoard slot was taken by another lock's waiters: this wait is
   // missing from the mutex profile (counted in its stats).
@@ -135,7 +120,10 @@ struct ContentionWait {
 };
 
 // Starts timing a wait. `lock`: the lock found taken, registered so that its
-// unlocker is charged; nullptr for a condition-variable wait.
+// unlocker is charged; nullptr for a condition-variable wait. Costs one
+// relaxed load when nothing profiles. Call it when the thread is about to
+// block, not while it spins: it costs two clock reads and, for the mutex
+// profile, a registration.
 void BeginContentionWait(const void* lock, ContentionWait& wait) noexcept;
 
 // Ends the wait (the lock is held now, or the wait returned) and offers it

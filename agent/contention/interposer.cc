@@ -148,6 +148,9 @@ __attribute__((constructor(101))) void ResolveAll() {
   next_cond_clockwait.Resolve();
 }
 
+// Tries before a lock() is timed as a wait (about a microsecond).
+constexpr int kSpins = 32;
+
 const InprofContentionHooks* Hooks() {
   return inprof_contention_interposer_v1.hooks.load(std::memory_order_acquire);
 }
@@ -161,8 +164,16 @@ __attribute__((always_inline)) inline int TimedLock(const void* object,
                                                     Lock lock) {
   const InprofContentionHooks* hooks = Hooks();
   if (hooks == nullptr) return lock();
-  const int tried = try_lock();
-  if (tried != EBUSY) return tried;  // 0, or an error lock() would give too
+  // A lock released within a microsecond is taken without being timed: a
+  // thread about to sleep is what the profiles are about, and timing every
+  // brief collision would cost more than it tells (Go and glibc's adaptive
+  // mutexes spin the same way before sleeping).
+  for (int spins = 0;; ++spins) {
+    const int tried = try_lock();
+    if (tried != EBUSY) return tried;  // 0, or an error lock() would give
+    if (spins == kSpins) break;
+    __builtin_ia32_pause();
+  }
   const int saved_errno = errno;
   InprofWaitToken token;
   hooks->begin_wait(object, &token);
@@ -232,6 +243,13 @@ INPROF_INTERPOSE int pthread_mutex_clocklock(pthread_mutex_t* m,
 }
 
 INPROF_INTERPOSE int pthread_mutex_unlock(pthread_mutex_t* m) {
+  // glibc's lock word: 0 free, 1 locked without sleepers; anything else (2,
+  // or a PI mutex's owner) may have a thread asleep that this unlock wakes.
+  // Only such an unlock is charged, as Go charges the waiting to the unlock
+  // that wakes a waiter: the others cost one load here.
+  const auto word = static_cast<unsigned>(
+      __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED));
+  if (word <= 1) return next_mutex_unlock.get()(m);
   return ChargedUnlock(m, INPROF_CALLER(),
                        [m] { return next_mutex_unlock.get()(m); });
 }

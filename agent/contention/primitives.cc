@@ -47,21 +47,22 @@ namespace mutex_internal {
 
 __attribute__((noinline)) void LockSlow(std::atomic<uint32_t>& state) noexcept {
   const uint64_t caller = INPROF_CALLER();
+  for (int i = 0; i < kSpins; ++i) {
+    uint32_t expected = 0;
+    if (state.load(std::memory_order_relaxed) == 0 &&
+        state.compare_exchange_weak(expected, 1, std::memory_order_acquire,
+                                    std::memory_order_relaxed)) {
+      return;
+    }
+    __builtin_ia32_pause();
+  }
+  // About to sleep: from here on the wait is timed (a spin is not, as in
+  // Go). Drepper's "Futexes are tricky", mutex 3: mark the lock contended
+  // (2) and sleep until an unlock finds 2 and wakes us.
   const int saved_errno = errno;  // a lock does not touch errno
   ContentionWait wait;
   BeginContentionWait(&state, wait);
-  bool locked = false;
-  for (int i = 0; i < kSpins && !locked; ++i) {
-    uint32_t expected = 0;
-    locked = state.load(std::memory_order_relaxed) == 0 &&
-             state.compare_exchange_weak(expected, 1, std::memory_order_acquire,
-                                         std::memory_order_relaxed);
-    if (!locked) __builtin_ia32_pause();
-  }
-  // Drepper's "Futexes are tricky", mutex 3: mark the lock contended (2)
-  // and sleep until an unlock finds 2 and wakes us.
-  while (!locked) {
-    if (state.exchange(2, std::memory_order_acquire) == 0) break;
+  while (state.exchange(2, std::memory_order_acquire) != 0) {
     Futex(state, FUTEX_WAIT_PRIVATE, 2, nullptr, 0);
   }
   EndContentionWait(wait, caller);
