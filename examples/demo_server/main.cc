@@ -8,8 +8,10 @@
 //   /primes?n=N       demo::CountPrimes: primes <= N by trial division
 //   /hash?rounds=N    demo::HashChain: N rounds of a 64-bit mixer
 //   /sort?n=N         demo::SortRandom: sorts N pseudo-random numbers
+//   /ledger?rounds=N  demo::Ledger::Append: HashChain under a shared lock
 // With --load, a few threads call these endpoints over loopback in a loop, so
-// a profile taken at any moment shows all three.
+// a profile taken at any moment shows all of them, and the mutex and block
+// profiles show the ledger's lock.
 
 #include <signal.h>
 
@@ -155,7 +157,8 @@ void AddRoutes(httplib::Server& server) {
         "  /hash?rounds=N  (1..50000000)  run a 64-bit hash chain\n"
         "  /sort?n=N       (1..5000000)   sort N random numbers\n"
         "  /cache?kb=N     (1..1024)      keep an N KiB blob in a 64 MiB "
-        "cache\n",
+        "cache\n"
+        "  /ledger?rounds=N (1..5000000)  append to a shared, locked ledger\n",
         "text/plain");
   });
   server.Get("/primes", [](const httplib::Request& request,
@@ -186,6 +189,16 @@ void AddRoutes(httplib::Server& server) {
     if (auto kib = IntParam(request, response, "kb", 1, demo::kMaxSessionKiB)) {
       response.set_content(
           std::to_string(demo::CacheSession(next_id++, *kib)) + "\n",
+          "text/plain");
+    }
+  });
+  server.Get("/ledger", [](const httplib::Request& request,
+                           httplib::Response& response) {
+    static std::atomic<uint64_t> next_id{0};
+    if (auto rounds =
+            IntParam(request, response, "rounds", 1, demo::kMaxLedgerRounds)) {
+      response.set_content(
+          std::to_string(demo::AppendToLedger(next_id++, *rounds)) + "\n",
           "text/plain");
     }
   });
@@ -237,18 +250,23 @@ class LoadGenerator {
       state = state * 6364136223846793005ULL + 1442695040888963407ULL;
       int64_t jitter = static_cast<int64_t>((state >> 33) % 1000);
       std::string path;
-      switch (i % 4) {
+      // Every other request goes to the ledger, so that the load threads
+      // meet on its lock.
+      switch (i % 8) {
         case 0:
           path = "/primes?n=" + std::to_string(100'000 + jitter * 50);
           break;
-        case 1:
+        case 2:
           path = "/hash?rounds=" + std::to_string(2'000'000 + jitter * 1000);
           break;
-        case 2:
+        case 4:
           path = "/sort?n=" + std::to_string(150'000 + jitter * 100);
           break;
-        default:
+        case 6:
           path = "/cache?kb=" + std::to_string(64 + jitter % 256);
+          break;
+        default:
+          path = "/ledger?rounds=" + std::to_string(4'000'000 + jitter * 1000);
           break;
       }
       httplib::Result result = client.Get(path.c_str());
@@ -314,14 +332,18 @@ int main(int argc, char** argv) {
 
   std::string profile_url = agent->url() + "/debug/pprof/profile?seconds=10";
   std::string heap_url = agent->url() + "/debug/pprof/heap";
+  std::string mutex_url = agent->url() + "/debug/pprof/mutex";
+  std::string block_url = agent->url() + "/debug/pprof/block";
   std::printf(
       "demo_server: serving http://127.0.0.1:%d/ (/primes /hash /sort "
-      "/cache)\n"
+      "/cache /ledger)\n"
       "inprof agent: %s/debug/pprof/\n"
       "load generator: %s\n"
       "Try:\n"
       "  go tool pprof -top '%s'\n"
       "  go tool pprof -http=:8081 '%s'\n"
+      "  go tool pprof -top %s\n"
+      "  go tool pprof -top %s\n"
       "  go tool pprof -top %s\n"
       "  curl -s %s/debug/allocator\n"
       "Ctrl-C stops.\n",
@@ -329,7 +351,7 @@ int main(int argc, char** argv) {
       flags->load ? (std::to_string(flags->load_threads) + " threads").c_str()
                   : "off (--load turns it on)",
       profile_url.c_str(), profile_url.c_str(), heap_url.c_str(),
-      agent->url().c_str());
+      mutex_url.c_str(), block_url.c_str(), agent->url().c_str());
   std::fflush(stdout);
 
   std::optional<LoadGenerator> load;

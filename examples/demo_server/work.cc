@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "inprof/mutex.h"
+
 // Every function here is noinline so that the profile names it even in an
 // optimized build; the point of the demo is a readable profile.
 
@@ -70,7 +72,28 @@ class SessionCache {
   int64_t held_ = 0;                                // guarded by mu_
 };
 
+class Ledger {
+ public:
+  [[gnu::noinline]] int64_t Append(uint64_t id, int64_t rounds) {
+    std::lock_guard<inprof::Mutex> lock(mu_);
+    // Sealing under the lock is the (deliberate) mistake the mutex profile
+    // points at.
+    last_seal_ = HashChain(last_seal_ ^ id, rounds);
+    return ++entries_;
+  }
+
+ private:
+  inprof::Mutex mu_;
+  uint64_t last_seal_ = 0;  // guarded by mu_
+  int64_t entries_ = 0;     // guarded by mu_
+};
+
 }  // namespace
+
+int64_t AppendToLedger(uint64_t id, int64_t rounds) {
+  static Ledger* const ledger = new Ledger();
+  return ledger->Append(id, rounds);
+}
 
 int64_t CacheSession(uint64_t id, int64_t kib) {
   static SessionCache* const cache = new SessionCache();

@@ -42,6 +42,13 @@ inline constexpr int64_t kMaxSessionKiB = 1024;
 inline constexpr int64_t kCacheCapacityBytes = 64 << 20;
 int64_t CacheSession(uint64_t id, int64_t kib);
 
+// Contention, for the mutex and block profiles: a shared ledger whose
+// inprof::Mutex is held while demo::Ledger::Append seals an entry with
+// `rounds` of HashChain, so concurrent requests wait for each other.
+// Returns the ledger's entry count. Thread-safe.
+inline constexpr int64_t kMaxLedgerRounds = 5'000'000;
+int64_t AppendToLedger(uint64_t id, int64_t rounds);
+
 }  // namespace demo
 
 #endif  // INPROF_EXAMPLES_DEMO_SERVER_WORK_H_

@@ -21,6 +21,8 @@ echo "# contended: inprof::Mutex"
 "${build}/tests/bench/contention_benchmark" contended inprof "${rounds}" "${seconds}"
 echo "# contended: std::mutex through the interposer"
 "${build}/tests/bench/contention_interposed_benchmark" contended std "${rounds}" "${seconds}"
+echo "# contended: std::mutex, agent (with the interposer) started vs not at all"
+"${build}/tests/bench/contention_interposed_benchmark" agent std "${rounds}" "${seconds}"
 echo "# peer: Go $(go version | cut -d' ' -f3), sync.Mutex"
 scratch=$(mktemp -d)
 trap 'rm -rf "${scratch}"' EXIT

@@ -9,10 +9,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "inprof/agent.h"
+#include "inprof/mutex.h"
 
 namespace {
 
@@ -45,12 +50,29 @@ std::string HttpGet(int port, const std::string& path) {
   return response;
 }
 
+// Four threads take `mu` in turn and hold it 2 ms each time.
+template <typename Lock>
+void Contend(Lock& mu) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&mu] {
+      for (int i = 0; i < 10; ++i) {
+        std::lock_guard<Lock> guard(mu);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   (void)argc;
   inprof::Options options;
   options.port = 0;
+  options.block_profile_rate = 1;
+  options.mutex_profile_fraction = 1;
   auto agent = inprof::Agent::Start(options);
   if (!agent.ok()) {
     std::fprintf(stderr, "consumer: Agent::Start failed: %s\n",
@@ -79,6 +101,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "consumer: unexpected answer to /debug/pprof/heap:\n%s\n",
                  heap.c_str());
+    return 1;
+  }
+#endif
+#ifdef CONSUMER_CONTENTION
+  // std::mutex is seen through the interposer (linked, or preloaded for
+  // consumer_std); inprof::Mutex always.
+  std::mutex std_mutex;
+  Contend(std_mutex);
+#ifndef CONSUMER_STD_ONLY
+  inprof::Mutex inprof_mutex;
+  Contend(inprof_mutex);
+#endif
+  std::string mutex = HttpGet(agent->port(), "/debug/pprof/mutex?debug=1");
+  // "--- mutex:", the header, then at least one "<delay> <count> @ ..." line.
+  if (mutex.rfind("HTTP/1.1 200", 0) != 0 ||
+      mutex.find("--- mutex:") == std::string::npos ||
+      mutex.find(" @ 0x") == std::string::npos) {
+    std::fprintf(stderr, "consumer: no contention in /debug/pprof/mutex:\n%s\n",
+                 mutex.c_str());
     return 1;
   }
 #endif

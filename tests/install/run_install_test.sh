@@ -70,7 +70,8 @@ step "build inprof" cmake --build "${work}/inprof-build" -j "${jobs}"
 step "install inprof to ${prefix}" \
   cmake --install "${work}/inprof-build" --prefix "${prefix}"
 
-for f in include/inprof/agent.h include/inprof/status.h include/inprof/export.h; do
+for f in include/inprof/agent.h include/inprof/status.h include/inprof/export.h \
+    include/inprof/mutex.h; do
   [[ -f "${prefix}/${f}" ]] || fail "${f} was not installed under ${prefix}"
 done
 config="$(find "${prefix}" -name inprofConfig.cmake -print -quit)"
@@ -94,13 +95,24 @@ run_consumer() {
       -DINPROF_MODE="${mode}" "$@"
   step "build consumer (INPROF_MODE=${mode})" cmake --build "${dir}" -j "${jobs}"
   local out program
-  for program in consumer consumer_heap; do
+  for program in consumer consumer_heap consumer_contention; do
     if ! out="$(cd "${dir}" && timeout 60 "./${program}" 2>&1)"; then
       fail "${program} (INPROF_MODE=${mode}) failed: ${out}"
     fi
     [[ "${out}" == "OK" ]] ||
       fail "${program} (INPROF_MODE=${mode}) printed '${out}' instead of OK"
   done
+  if [[ "${mode}" == package ]]; then
+    # The installed interposer, preloaded into a program that does not link it.
+    local preload="${prefix}/lib/libinprof_contention.so"
+    [[ -f "${preload}" ]] || preload="$(find "${prefix}" -name libinprof_contention.so -print -quit)"
+    [[ -f "${preload}" ]] || fail "libinprof_contention.so was not installed under ${prefix}"
+    if ! out="$(cd "${dir}" && LD_PRELOAD="${preload}" timeout 60 ./consumer_std 2>&1)"; then
+      fail "consumer_std with LD_PRELOAD=${preload} failed: ${out}"
+    fi
+    [[ "${out}" == "OK" ]] ||
+      fail "consumer_std with LD_PRELOAD printed '${out}' instead of OK"
+  fi
   echo "install test: consumer (INPROF_MODE=${mode}): OK"
 }
 
