@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -17,6 +18,17 @@
 namespace {
 
 std::mutex g_mutex;
+
+// Locks at exit, after the agent is gone: the interposer must pass through.
+struct LocksAtExit {
+  ~LocksAtExit() {
+    std::unique_lock<std::mutex> lock(mutex);
+    condition.wait_for(lock, std::chrono::milliseconds(5));
+  }
+  std::mutex mutex;
+  std::condition_variable condition;
+};
+LocksAtExit g_locks_at_exit;
 
 __attribute__((noinline)) void HoldStdMutex() {
   {
@@ -65,5 +77,13 @@ int main(int argc, char** argv) {
   for (const std::string& comment : profile->comments) {
     std::printf("%s\n", comment.c_str());
   }
-  return 0;
+  std::fflush(stdout);
+  // Threads still contending while the agent stops and the process exits.
+  for (int t = 0; t < 2; ++t) {
+    std::thread([] {
+      for (;;) HoldStdMutex();
+    }).detach();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return 0;  // the agent stops here, then static destructors run
 }
