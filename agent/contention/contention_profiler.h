@@ -48,13 +48,12 @@ enum class ContentionKind { kBlock = 0, kMutex = 1 };
 
 struct ContentionWait;
 
-// Defaults: on, as everything that costs nothing measurable. A wait of 10 µs
-// or more is always in the block profile; one contended unlock in 10 is in
-// the mutex profile. The sample budget bounds the cost under heavy
-// contention.
-inline constexpr int64_t kDefaultBlockRateNanos = 10000;
-inline constexpr int64_t kDefaultMutexFraction = 10;
-inline constexpr uint32_t kSamplesPerWindow = 100;
+// The sample budget: about 250 samples a second per profile. A block sample
+// is taken by the waiter once it holds the lock it waited for, so the budget
+// is what bounds how much longer contended critical sections get; 100 per
+// window cost a contended std::mutex workload 3.4%, 25 cost ~1%
+// (BENCHMARKS.md, "Contention").
+inline constexpr uint32_t kSamplesPerWindow = 25;
 
 struct ContentionKindStats {
   uint64_t samples = 0;         // events recorded with their stack

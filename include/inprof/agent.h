@@ -89,7 +89,7 @@ struct INPROF_EXPORT Options {
   // Both are changeable at run time (SetBlockProfileRate(),
   // SetMutexProfileFraction(), or POST /debug/contention/rate), and both
   // are bounded in cost: under heavy contention the agent samples less
-  // (about 1,000 samples a second per profile at most), weighting what it
+  // (about 250 samples a second per profile at most), weighting what it
   // keeps so that totals stay unbiased.
   int64_t mutex_profile_fraction = 10;
 

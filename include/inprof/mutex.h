@@ -42,7 +42,17 @@
 
 #include "inprof/export.h"
 
+// ThreadSanitizer learns what Mutex does through its annotations (GCC
+// defines __SANITIZE_THREAD__, Clang answers __has_feature).
 #if defined(__SANITIZE_THREAD__)
+#define INPROF_MUTEX_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define INPROF_MUTEX_TSAN 1
+#endif
+#endif
+
+#if defined(INPROF_MUTEX_TSAN)
 #include <sanitizer/tsan_interface.h>
 #define INPROF_TSAN_MUTEX(call) call
 #else
@@ -263,5 +273,6 @@ class ConditionVariable {
 }  // namespace inprof
 
 #undef INPROF_TSAN_MUTEX
+#undef INPROF_MUTEX_TSAN
 
 #endif  // INPROF_MUTEX_H_
