@@ -7,6 +7,7 @@
 // agent/unwind/unwind.h for the rules.
 
 #include <dlfcn.h>
+#include <pthread.h>
 
 #include <limits>
 #include <string>
@@ -267,6 +268,10 @@ StatusOr<std::unique_ptr<ContentionProfiler>> ContentionProfiler::Start(
     budget.shift.store(0);
   }
   g_sampling.unattributed_nanos.store(0);
+  static pthread_once_t at_fork_once = PTHREAD_ONCE_INIT;
+  pthread_once(&at_fork_once, [] {
+    pthread_atfork(nullptr, nullptr, [] { WaitBoard::ForgetAllAfterFork(); });
+  });
   g_profiler.store(profiler.get(), std::memory_order_seq_cst);
   g_sampling.block_rate.store(block_rate_nanos);
   g_sampling.mutex_fraction.store(mutex_fraction);

@@ -124,8 +124,8 @@ __attribute__((noinline)) bool ConditionVariable::WaitUntil(
   BeginContentionWait(nullptr, wait);
   // Read the sequence before unlocking: a notify after the unlock changes
   // it, and the futex then refuses to sleep.
-  const uint32_t seen = sequence_.load(std::memory_order_acquire);
-  waiters_.fetch_add(1, std::memory_order_relaxed);
+  const uint32_t seen = sequence_.load(std::memory_order_seq_cst);
+  waiters_.fetch_add(1, std::memory_order_seq_cst);
   mutex.unlock();
   timespec deadline;
   const timespec* timeout = nullptr;

@@ -65,6 +65,20 @@ void WaitBoard::Unregister(WaitSlot* slot, uint64_t start_nanos) noexcept {
   Release(*slot);
 }
 
+void WaitBoard::ForgetAllAfterFork() noexcept {
+  for (WaitSlot& slot : slots_) {
+    if (slot.lock.load(std::memory_order_relaxed) == 0 &&
+        slot.guard.load(std::memory_order_relaxed) == 0) {
+      continue;  // nothing to forget
+    }
+    slot.lock.store(0, std::memory_order_relaxed);
+    slot.waiters = 0;
+    slot.charged_sum = 0;
+    slot.last_charge = 0;
+    slot.guard.store(0, std::memory_order_relaxed);
+  }
+}
+
 uint64_t WaitBoard::ChargeSlow(WaitSlot& slot, const void* lock,
                                uint64_t now_nanos) noexcept {
   Acquire(slot);

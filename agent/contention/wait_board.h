@@ -61,6 +61,12 @@ class WaitBoard {
     return ChargeSlow(slot, lock, now_nanos);
   }
 
+  // In a forked child, forgets every waiter: they were the parent's other
+  // threads, which the child does not have (and one may have held a slot's
+  // guard at the fork). Only in the child, before it has more than one
+  // thread.
+  static void ForgetAllAfterFork() noexcept;
+
   // True if `lock` has registered waiters (a hint: it may change at once).
   static bool HasWaiters(const void* lock) noexcept {
     return SlotFor(lock).lock.load(std::memory_order_relaxed) ==

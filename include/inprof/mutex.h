@@ -61,8 +61,6 @@
 
 namespace inprof {
 
-class ConditionVariable;
-
 namespace mutex_internal {
 // The library's side of the primitives below; not for direct use.
 INPROF_EXPORT void LockSlow(std::atomic<uint32_t>& state) noexcept;
@@ -238,8 +236,10 @@ class ConditionVariable {
   INPROF_EXPORT bool WaitUntil(Mutex& mutex, int64_t deadline_nanos,
                                bool realtime) noexcept;
   void Wake(int threads) noexcept {
-    sequence_.fetch_add(1, std::memory_order_release);
-    if (waiters_.load(std::memory_order_relaxed) != 0) {
+    // Sequentially consistent with the waiter's count-then-sleep: either it
+    // sees the new sequence and does not sleep, or we see it counted.
+    sequence_.fetch_add(1, std::memory_order_seq_cst);
+    if (waiters_.load(std::memory_order_seq_cst) != 0) {
       mutex_internal::CondWake(sequence_, threads);
     }
   }

@@ -86,5 +86,17 @@ TEST(WaitBoardTest, AnotherLocksSlotIsRefusedNotShared) {
   WaitBoard::Unregister(later, 0);
 }
 
+TEST(WaitBoardTest, ForkedChildForgetsTheParentsWaiters) {
+  int lock = 0;
+  WaitSlot* slot = WaitBoard::Register(&lock, 0);
+  ASSERT_NE(slot, nullptr);
+  WaitBoard::ForgetAllAfterFork();  // what the child's atfork handler does
+  EXPECT_FALSE(WaitBoard::HasWaiters(&lock));
+  EXPECT_EQ(WaitBoard::Charge(&lock, 100), 0u);
+  WaitSlot* again = WaitBoard::Register(&lock, 0);
+  ASSERT_NE(again, nullptr);
+  WaitBoard::Unregister(again, 0);
+}
+
 }  // namespace
 }  // namespace inprof::internal
