@@ -71,6 +71,11 @@ INPROF_EXPORT void RwLockSlow(pthread_rwlock_t& rw,
 INPROF_EXPORT void RwUnlockSlow(pthread_rwlock_t& rw) noexcept;
 INPROF_EXPORT void CondWake(std::atomic<uint32_t>& sequence,
                             int threads) noexcept;
+
+// Placed after a slow-path call, so that the call is never compiled into a
+// jump (a sibling call) when the lock or unlock ends the caller's function:
+// the caller's frame then stays in the profile's stack.
+inline void KeepCallerFrame() noexcept { asm volatile("" ::: "memory"); }
 }  // namespace mutex_internal
 
 // Mutex
@@ -95,6 +100,7 @@ class Mutex {
                                         std::memory_order_relaxed))
         [[unlikely]] {
       mutex_internal::LockSlow(state_);
+      mutex_internal::KeepCallerFrame();
     }
     INPROF_TSAN_MUTEX(__tsan_mutex_post_lock(this, 0, 0));
   }
@@ -114,6 +120,7 @@ class Mutex {
     INPROF_TSAN_MUTEX(__tsan_mutex_pre_unlock(this, 0));
     if (state_.exchange(0, std::memory_order_release) != 1) [[unlikely]] {
       mutex_internal::UnlockSlow(state_);  // someone waits: wake them
+      mutex_internal::KeepCallerFrame();
     }
     INPROF_TSAN_MUTEX(__tsan_mutex_post_unlock(this, 0));
   }
@@ -142,6 +149,7 @@ class SharedMutex {
   void lock() noexcept {
     if (pthread_rwlock_trywrlock(&rw_) != 0) [[unlikely]] {
       mutex_internal::RwLockSlow(rw_, waiters_, /*exclusive=*/true);
+      mutex_internal::KeepCallerFrame();
     }
   }
   bool try_lock() noexcept { return pthread_rwlock_trywrlock(&rw_) == 0; }
@@ -150,6 +158,7 @@ class SharedMutex {
   void lock_shared() noexcept {
     if (pthread_rwlock_tryrdlock(&rw_) != 0) [[unlikely]] {
       mutex_internal::RwLockSlow(rw_, waiters_, /*exclusive=*/false);
+      mutex_internal::KeepCallerFrame();
     }
   }
   bool try_lock_shared() noexcept {
@@ -161,6 +170,7 @@ class SharedMutex {
   void Release() noexcept {
     if (waiters_.load(std::memory_order_relaxed) != 0) [[unlikely]] {
       mutex_internal::RwUnlockSlow(rw_);  // charges the waiters' delay
+      mutex_internal::KeepCallerFrame();
     } else {
       pthread_rwlock_unlock(&rw_);
     }

@@ -165,6 +165,36 @@ TEST(ContentionProfileTest, StdSharedMutexThroughInterposerWithinTwenty) {
   ExpectDelayMatchesTruth<std::shared_mutex>();
 }
 
+// inprof's own locks keep the holder's frame even when the unlock is the
+// last thing the function does (a lock_guard going out of scope), which
+// would otherwise be compiled into a jump.
+struct GuardAtTheEnd {
+  Mutex lock;
+  __attribute__((noinline)) void HoldWithGuard() {
+    std::lock_guard<Mutex> guard(lock);
+    std::this_thread::sleep_for(kHold);
+  }
+};
+
+TEST(ContentionProfileTest, InprofMutexKeepsTheFrameOfAGuardAtTheEnd) {
+  StatusOr<Agent> agent = StartAgent(1, 1);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  GuardAtTheEnd guarded;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int r = 0; r < 10; ++r) guarded.HoldWithGuard();
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const std::string mutex = PprofTop(*agent, "mutex");
+  EXPECT_GT(CumMillis(mutex,
+                      "inprof::e2e::(anonymous "
+                      "namespace)::GuardAtTheEnd::HoldWithGuard"),
+            10.0)
+      << mutex;
+}
+
 // Readers wait for a writer that holds the lock: the readers' wait is in
 // the block profile, the writer is blamed in the mutex profile.
 template <typename Lock>
