@@ -1,9 +1,13 @@
 // Marks the agent's own threads (HTTP workers, the map refresher, the CPU
 // collector), so that the contention profiles show the host's waiting, not
-// the agent's idle workers waiting for requests.
+// the agent's idle workers waiting for requests; and marks the stretches of
+// agent code on any thread (unwinding a stack, recording a sample) during
+// which the lock hooks must let pthread locks through untimed: libunwind's
+// fallback path takes a lock, and timing it from inside a signal handler
+// could meet a wait-board slot that the interrupted code holds.
 //
-// SIGNAL CONTEXT. IsAgentThread() is read inside lock slow paths: a plain
-// initial-exec TLS load.
+// SIGNAL CONTEXT. Everything here is read or set inside signal handlers and
+// lock slow paths: plain initial-exec TLS loads and stores.
 #ifndef INPROF_AGENT_BASE_AGENT_THREAD_H_
 #define INPROF_AGENT_BASE_AGENT_THREAD_H_
 
@@ -16,6 +20,24 @@ inline __attribute__((
 inline void MarkAgentThread() noexcept { t_agent_thread = true; }
 
 inline bool IsAgentThread() noexcept { return t_agent_thread; }
+
+inline __attribute__((
+    tls_model("initial-exec"))) thread_local bool t_in_agent_code = false;
+
+// True while this thread runs agent code that the lock hooks must ignore.
+inline bool InAgentCode() noexcept { return t_in_agent_code; }
+
+// Marks the current scope as agent code (nests). Async-signal-safe.
+class AgentCodeScope {
+ public:
+  AgentCodeScope() noexcept : was_(t_in_agent_code) { t_in_agent_code = true; }
+  ~AgentCodeScope() { t_in_agent_code = was_; }
+  AgentCodeScope(const AgentCodeScope&) = delete;
+  AgentCodeScope& operator=(const AgentCodeScope&) = delete;
+
+ private:
+  bool was_;
+};
 
 }  // namespace inprof::internal
 

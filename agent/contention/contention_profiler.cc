@@ -9,7 +9,6 @@
 #include <dlfcn.h>
 #include <pthread.h>
 
-#include <limits>
 #include <string>
 #include <thread>
 
@@ -43,10 +42,6 @@ constinit SamplingState g_sampling;
 std::atomic<ContentionProfiler*> g_profiler{nullptr};
 // Recordings in progress; the destructor waits for 0.
 std::atomic<int> g_in_flight{0};
-
-// Set while this thread records a sample: locks taken meanwhile (libunwind's
-// fallback path takes one) pass through untimed instead of recursing.
-__attribute__((tls_model("initial-exec"))) thread_local bool t_in_hook = false;
 
 constexpr uint64_t kWindowNanos = 100'000'000;
 constexpr uint32_t kMaxShift = 24;
@@ -114,16 +109,13 @@ void RecordSample(ContentionKind kind, uint64_t count, uint64_t delay,
   g_in_flight.fetch_sub(1, std::memory_order_seq_cst);
 }
 
-HookBypass::HookBypass() noexcept : was_(t_in_hook) { t_in_hook = true; }
-HookBypass::~HookBypass() { t_in_hook = was_; }
-
 void BeginContentionWait(const void* lock, ContentionWait& wait) noexcept {
   wait = ContentionWait();
   const int64_t block_rate =
       g_sampling.block_rate.load(std::memory_order_relaxed);
   const int64_t fraction =
       g_sampling.mutex_fraction.load(std::memory_order_relaxed);
-  if ((block_rate <= 0 && fraction <= 0) || t_in_hook || IsAgentThread()) {
+  if ((block_rate <= 0 && fraction <= 0) || InAgentCode() || IsAgentThread()) {
     return;
   }
   wait.start_nanos = MonotonicNanos();
@@ -161,18 +153,19 @@ void EndContentionWait(ContentionWait& wait, uint64_t caller) noexcept {
   } else {
     return;
   }
-  t_in_hook = true;
+  AgentCodeScope agent_code;  // locks taken while recording pass through
   RecordSample(ContentionKind::kBlock, count, delay, caller);
-  t_in_hook = false;
 }
 
 uint64_t ChargeUnlock(const void* lock) noexcept {
-  if (!WaitBoard::HasWaiters(lock) || t_in_hook || IsAgentThread()) return 0;
+  if (!WaitBoard::HasWaiters(lock) || InAgentCode() || IsAgentThread()) {
+    return 0;
+  }
   return WaitBoard::Charge(lock, MonotonicNanos());
 }
 
 void RecordMutexDelay(uint64_t delay_nanos, uint64_t caller) noexcept {
-  if (delay_nanos == 0 || t_in_hook) return;
+  if (delay_nanos == 0 || InAgentCode()) return;
   const int64_t fraction =
       g_sampling.mutex_fraction.load(std::memory_order_relaxed);
   if (fraction <= 0) return;
@@ -189,11 +182,10 @@ void RecordMutexDelay(uint64_t delay_nanos, uint64_t caller) noexcept {
     }
   }
   if (keep < 1.0 && NextUniform() > keep) return;
-  t_in_hook = true;
+  AgentCodeScope agent_code;
   RecordSample(ContentionKind::kMutex, static_cast<uint64_t>(kCountOne / keep),
                static_cast<uint64_t>(static_cast<double>(delay_nanos) / keep),
                caller);
-  t_in_hook = false;
 }
 
 void ContentionProfiler::Record(ContentionKind kind, uint64_t count,

@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "agent/base/agent_thread.h"
 #include "agent/contention/contention_table.h"
 #include "agent/contention/interposer_abi.h"
 #include "agent/contention/wait_board.h"
@@ -141,16 +142,7 @@ void RecordMutexDelay(uint64_t delay_nanos, uint64_t caller) noexcept;
 // Makes this thread's lock calls invisible to the hooks for its scope: for
 // inprof's own primitives, whose pthread calls would otherwise be counted a
 // second time by the interposer.
-class HookBypass {
- public:
-  HookBypass() noexcept;
-  ~HookBypass();
-  HookBypass(const HookBypass&) = delete;
-  HookBypass& operator=(const HookBypass&) = delete;
-
- private:
-  bool was_;
-};
+using HookBypass = AgentCodeScope;
 
 // NOT SIGNAL CONTEXT BEGIN: setup and validation
 [[nodiscard]] Status ValidateBlockRate(int64_t nanos);

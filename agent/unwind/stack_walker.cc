@@ -26,6 +26,9 @@ constexpr milliseconds kMinRebuildInterval{50};
 
 StackWalk StackWalker::Walk(const ucontext_t& context, uint64_t* pcs,
                             int max_depth) noexcept {
+  // libunwind's fallback path takes a pthread lock: the contention hooks
+  // must let it through (agent_thread.h).
+  AgentCodeScope agent_code;
   StackWalk walk;
   const AddressMap* map = maps_.Acquire();
   if (map == nullptr) {
