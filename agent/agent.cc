@@ -26,6 +26,7 @@
 #include "agent/http/pprof_handlers.h"
 #include "agent/http/request_stats.h"
 #include "agent/http/server.h"
+#include "agent/pool/pool_report.h"
 #include "agent/profile/encode.h"
 #include "agent/symbolize/symbolizer.h"
 #include "agent/unwind/address_map.h"
@@ -110,6 +111,7 @@ class Agent::Impl {
   bool WaitForDelta(const internal::PprofBackend::NamedProfileRequest& request);
   std::vector<std::string> ContentionComments(internal::ContentionKind kind);
   void RenderContentionMetrics(internal::PrometheusText& text);
+  static void RenderPoolMetrics(internal::PrometheusText& text);
   void StartHeapSampler();
   std::vector<std::string> HeapComments();
   std::string RenderMetrics();
@@ -214,6 +216,8 @@ Status Agent::Impl::Start() {
   backend.release_allocator_memory = [this] {
     return internal::ReleaseFreeMemory(tcmalloc_);
   };
+  backend.pools_json = [] { return internal::PoolsJson(AllPoolStats()); };
+  backend.pools_text = [] { return internal::PoolsText(AllPoolStats()); };
   backend.metrics = [this] { return RenderMetrics(); };
   backend.symbol_name = [this](uint64_t address) {
     return SymbolName(address);
@@ -517,6 +521,7 @@ std::string Agent::Impl::RenderMetrics() {
     text.Sample(name, {{"source", "heap"}}, heap_value);
   };
   RenderContentionMetrics(text);
+  RenderPoolMetrics(text);
   by_source("inprof_samples_total", "Samples the agent took, by source.",
             static_cast<double>(cpu.samples),
             static_cast<double>(heap_samples));
@@ -600,6 +605,43 @@ void Agent::Impl::RenderContentionMetrics(internal::PrometheusText& text) {
   text.Single("inprof_mutex_profile_fraction", "gauge",
               "One contended unlock in this many is in the mutex profile.",
               static_cast<double>(contention_->mutex_fraction()));
+}
+
+void Agent::Impl::RenderPoolMetrics(internal::PrometheusText& text) {
+  const std::vector<PoolStats> pools = AllPoolStats();
+  const auto family = [&](const char* name, const char* type, const char* help,
+                          auto value) {
+    text.Family(name, type, help);
+    for (const PoolStats& pool : pools) {
+      text.Sample(name, {{"pool", pool.name}},
+                  static_cast<double>(value(pool)));
+    }
+  };
+  family("inprof_pool_created_total", "counter",
+         "Objects the pool's factory made.",
+         [](const PoolStats& p) { return p.created; });
+  family("inprof_pool_acquired_total", "counter",
+         "Objects the pool handed out.",
+         [](const PoolStats& p) { return p.acquired; });
+  family("inprof_pool_released_total", "counter",
+         "Objects given back to the pool.",
+         [](const PoolStats& p) { return p.released; });
+  family("inprof_pool_dropped_total", "counter",
+         "Returned objects destroyed because the idle bound was reached.",
+         [](const PoolStats& p) { return p.dropped; });
+  family("inprof_pool_misuses_total", "counter",
+         "Returns refused: twice, or to a pool that did not make the object.",
+         [](const PoolStats& p) { return p.misuses; });
+  family("inprof_pool_in_use_objects", "gauge",
+         "Objects handed out and not yet returned.",
+         [](const PoolStats& p) { return p.in_use; });
+  family("inprof_pool_idle_objects", "gauge", "Objects kept for reuse.",
+         [](const PoolStats& p) { return p.idle; });
+  family("inprof_pool_high_water_objects", "gauge",
+         "Most objects in use at once (approximate).",
+         [](const PoolStats& p) { return p.high_water; });
+  family("inprof_pool_reuse_ratio", "gauge", "Hand-outs per creation.",
+         [](const PoolStats& p) { return p.reuse_ratio(); });
 }
 
 std::string Agent::Impl::SymbolName(uint64_t address) {

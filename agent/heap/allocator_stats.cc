@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <regex>
 
+#include "agent/base/json_string.h"
+
 namespace inprof::internal {
 namespace {
 
@@ -80,23 +82,6 @@ AllocatorStats GlibcStats() {
       {"releasable_bytes", info.keepcost},
   };
   return stats;
-}
-
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof(escaped), "\\u%04x", c);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 // The figures a release changes, as a JSON object.

@@ -1,5 +1,6 @@
 #include "agent/http/debug_handlers.h"
 
+#include <functional>
 #include <string>
 
 #include "agent/base/prometheus_text.h"
@@ -11,26 +12,24 @@ namespace {
 using Request = httplib::Request;
 using Response = httplib::Response;
 
-void ServeAllocator(const PprofBackend& backend, const Request& req,
-                    Response& res) {
+// Both /debug/allocator and /debug/pools: `format` json (default) or text.
+void ServeJsonOrText(const std::function<std::string()>& json,
+                     const std::function<std::string()>& text, const char* what,
+                     const Request& req, Response& res) {
   const std::string format =
       req.has_param("format") ? req.get_param_value("format") : "json";
-  if (format == "json") {
-    if (!backend.allocator_json) {
-      return ServeError(res, 501, "allocator statistics are not available");
-    }
-    res.status = 200;
-    res.set_header("X-Content-Type-Options", "nosniff");
-    return res.set_content(backend.allocator_json(), "application/json");
+  if (format != "json" && format != "text") {
+    return ServeError(
+        res, 400, "format=" + OneLine(format, 32) + ": must be json or text");
   }
-  if (format == "text") {
-    if (!backend.allocator_text) {
-      return ServeError(res, 501, "allocator statistics are not available");
-    }
-    return ServeText(res, backend.allocator_text());
+  const std::function<std::string()>& render = format == "json" ? json : text;
+  if (!render) {
+    return ServeError(res, 501, std::string(what) + " are not available");
   }
-  ServeError(res, 400,
-             "format=" + OneLine(format, 32) + ": must be json or text");
+  if (format == "text") return ServeText(res, render());
+  res.status = 200;
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_content(render(), "application/json");
 }
 
 void ServeRelease(const PprofBackend& backend, const Request& req,
@@ -65,7 +64,18 @@ httplib::Server::Handler Route(const PprofBackend& backend, F serve) {
 
 void InstallDebugHandlers(httplib::Server& server,
                           const PprofBackend& backend) {
-  server.Get("/debug/allocator", Route(backend, ServeAllocator));
+  server.Get("/debug/allocator",
+             Route(backend, [](const PprofBackend& b, const Request& req,
+                               Response& res) {
+               ServeJsonOrText(b.allocator_json, b.allocator_text,
+                               "allocator statistics", req, res);
+             }));
+  server.Get("/debug/pools",
+             Route(backend, [](const PprofBackend& b, const Request& req,
+                               Response& res) {
+               ServeJsonOrText(b.pools_json, b.pools_text, "pool statistics",
+                               req, res);
+             }));
   server.Get("/debug/allocator/release", Route(backend, ServeRelease));
   server.Post("/debug/allocator/release", Route(backend, ServeRelease));
   server.Get("/metrics",

@@ -75,6 +75,10 @@ struct PprofBackend {
   std::function<std::string()> allocator_text;
   std::function<std::string()> release_allocator_memory;
 
+  // /debug/pools: the object pools' statistics as JSON and as a text table.
+  std::function<std::string()> pools_json;
+  std::function<std::string()> pools_text;
+
   // /metrics: the Prometheus text exposition.
   std::function<std::string()> metrics;
 

@@ -4,19 +4,13 @@ namespace inprof::internal {
 namespace {
 
 constexpr std::string_view kRoutes[] = {
-    "/debug/pprof/",
-    "/debug/pprof/profile",
-    "/debug/pprof/heap",
-    "/debug/pprof/allocs",
-    "/debug/pprof/block",
-    "/debug/pprof/mutex",
-    "/debug/pprof/cmdline",
-    "/debug/pprof/symbol",
-    "/debug/heap/rate",
-    "/debug/contention/rate",
-    "/debug/allocator",
-    "/debug/allocator/release",
-    "/metrics",
+    "/debug/pprof/",        "/debug/pprof/profile",
+    "/debug/pprof/heap",    "/debug/pprof/allocs",
+    "/debug/pprof/block",   "/debug/pprof/mutex",
+    "/debug/pprof/cmdline", "/debug/pprof/symbol",
+    "/debug/heap/rate",     "/debug/contention/rate",
+    "/debug/allocator",     "/debug/allocator/release",
+    "/debug/pools",         "/metrics",
 };
 
 }  // namespace

@@ -30,6 +30,8 @@ int HttpStatusFor(StatusCode code) {
       return 503;
     case StatusCode::kUnimplemented:
       return 501;
+    case StatusCode::kAlreadyExists:
+      return 409;
     case StatusCode::kOk:
     case StatusCode::kInternal:
       break;

@@ -34,6 +34,7 @@ enum class StatusCode {
   kUnavailable,
   kInternal,
   kUnimplemented,  // not available in this process (e.g. needs tcmalloc)
+  kAlreadyExists,  // e.g. a pool name taken by another pool
 };
 
 // Returns "OK", "INVALID_ARGUMENT", ... for `code`.
@@ -80,6 +81,9 @@ inline Status UnimplementedError(std::string message) {
 }
 inline Status InternalError(std::string message) {
   return Status(StatusCode::kInternal, std::move(message));
+}
+inline Status AlreadyExistsError(std::string message) {
+  return Status(StatusCode::kAlreadyExists, std::move(message));
 }
 
 // StatusOr<T>

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "inprof/agent.h"
+#include "inprof/pool.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -112,6 +113,9 @@ std::string Metrics(const Agent& agent) {
 TEST(AllocatorMetricsTest, MetricsPassPromtool) {
   StatusOr<Agent> agent = StartAgent();
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  // A pool, so that its families are checked too.
+  Pool<std::string> pool("promtool_strings");
+  { PoolPtr<std::string> s = pool.Get(); }
   httplib::Client client("127.0.0.1", agent->port());
   ASSERT_TRUE(client.Get("/debug/pprof/cmdline"));
   // httplib counts a request after its response went out: the count may
