@@ -228,28 +228,28 @@ NodeHeader* Core::AcquireSlow() {
         cache->items[count++] = state.depot.back();
         state.depot.pop_back();
       }
+      if (count > 0) node = cache->items[--count];
       cache->count.store(count, std::memory_order_relaxed);
-      if (count > 0) {
-        node = cache->items[count - 1];
-        cache->count.store(count - 1, std::memory_order_relaxed);
-      }
-      Bump(cache->acquired);
-    } else {
-      if (!state.depot.empty()) {
-        node = state.depot.back();
-        state.depot.pop_back();
-      }
-      ++state.retired_acquired;
+    } else if (!state.depot.empty()) {
+      node = state.depot.back();
+      state.depot.pop_back();
     }
-    if (node == nullptr) state.created.fetch_add(1, std::memory_order_relaxed);
-    state.NoteInUse();
   }
-  if (node == nullptr) {  // outside the lock: the factory may be slow
+  const bool made = node == nullptr;
+  if (made) {  // outside the lock: the factory may be slow, or throw
     node = state.ops.create(state.pool);
     node->owner = this;
     node->refs.store(0, std::memory_order_relaxed);
   }
   node->state.store(NodeHeader::kOut, std::memory_order_relaxed);
+  // Counted once it happened (a throwing factory counts nothing).
+  if (cache != nullptr) Bump(cache->acquired);
+  if (made || cache == nullptr) {
+    std::lock_guard<std::mutex> lock(state.mu);
+    if (cache == nullptr) ++state.retired_acquired;
+    if (made) state.created.fetch_add(1, std::memory_order_relaxed);
+    state.NoteInUse();
+  }
   return node;
 }
 

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -94,6 +95,26 @@ TEST(PoolTest, ObjectsComeBackResetAndFactoryMakesThem) {
   EXPECT_EQ(resets, 2);
   EXPECT_EQ(made, 1);
   EXPECT_EQ(pool.stats().created, 1u);
+}
+
+TEST(PoolTest, AThrowingFactoryCountsNothing) {
+  bool fail = true;
+  Pool<Plain> pool(
+      "throwing",
+      [&fail] {
+        if (fail) throw std::runtime_error("no");
+        return Plain{};
+      },
+      nullptr);
+  EXPECT_THROW((void)pool.Get(), std::runtime_error);
+  PoolStats s = pool.stats();
+  EXPECT_EQ(s.created, 0u);
+  EXPECT_EQ(s.acquired, 0u);
+  EXPECT_EQ(s.in_use, 0u);
+  fail = false;
+  { PoolPtr<Plain> works = pool.Get(); }
+  EXPECT_EQ(pool.stats().created, 1u);
+  EXPECT_EQ(pool.stats().released, 1u);
 }
 
 TEST(PoolTest, IdleBoundDropsTheExcess) {
