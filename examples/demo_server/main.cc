@@ -346,12 +346,14 @@ int main(int argc, char** argv) {
       "  go tool pprof -top %s\n"
       "  go tool pprof -top %s\n"
       "  curl -s %s/debug/allocator\n"
+      "  curl -s '%s/debug/pools?format=text'\n"
       "Ctrl-C stops.\n",
       port, agent->url().c_str(),
       flags->load ? (std::to_string(flags->load_threads) + " threads").c_str()
                   : "off (--load turns it on)",
       profile_url.c_str(), profile_url.c_str(), heap_url.c_str(),
-      mutex_url.c_str(), block_url.c_str(), agent->url().c_str());
+      mutex_url.c_str(), block_url.c_str(), agent->url().c_str(),
+      agent->url().c_str());
   std::fflush(stdout);
 
   std::optional<LoadGenerator> load;

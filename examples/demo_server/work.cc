@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "inprof/mutex.h"
+#include "inprof/pool.h"
 
 // Every function here is noinline so that the profile names it even in an
 // optimized build; the point of the demo is a readable profile.
@@ -43,7 +44,13 @@ namespace demo {
 
 [[gnu::noinline]] uint64_t SortRandom(uint64_t seed, int64_t n) {
   if (n <= 0) return 0;
-  std::vector<uint64_t> values(static_cast<size_t>(n));
+  // Sort buffers are pooled: a reused vector keeps its capacity, so most
+  // requests allocate nothing (/debug/pools shows the reuse ratio).
+  static inprof::Pool<std::vector<uint64_t>> sort_buffers(
+      "sort_buffers", [](std::vector<uint64_t>& v) { v.clear(); });
+  inprof::PoolPtr<std::vector<uint64_t>> buffer = sort_buffers.Get();
+  std::vector<uint64_t>& values = *buffer;
+  values.resize(static_cast<size_t>(n));
   for (uint64_t& v : values) v = seed = Mix64(seed);
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
