@@ -117,7 +117,9 @@ TEST_F(ContentionProfilerTest, SampledBlockProfileIsUnbiased) {
   EXPECT_LT(block.samples, kWaits * 0.6);  // sampled, not recorded whole
   EXPECT_GT(block.samples, 30u);
   EXPECT_NEAR(block.delay_nanos, static_cast<double>(truth), truth * 0.25);
-  EXPECT_NEAR(block.events, kWaits, kWaits * 0.25);
+  // Counts are unbiased too, but heavier-tailed: a short wait that happens
+  // to be kept stands for rate/wait events (one 10 µs wait kept: 150).
+  EXPECT_NEAR(block.events, kWaits, kWaits * 0.4);
 }
 
 TEST_F(ContentionProfilerTest, MutexFractionIsUnbiased) {
