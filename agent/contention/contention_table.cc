@@ -3,10 +3,10 @@
 // SIGNAL CONTEXT. FindOrAdd runs inside lock slow paths; the mapping and
 // Reset() are marked. See agent/unwind/unwind.h for the rules.
 
-#include <sys/mman.h>
-
 #include <cstring>
 #include <new>
+
+#include "agent/base/mapped_array.h"
 
 namespace inprof::internal {
 namespace {
@@ -27,15 +27,6 @@ bool Matches(const ContentionTable::Entry& entry, uint64_t hash,
          entry.depth == static_cast<uint32_t>(depth) &&
          std::memcmp(entry.pcs, pcs, sizeof(uint64_t) * depth) == 0;
 }
-
-// NOT SIGNAL CONTEXT BEGIN: mapping, once, before anything records
-template <typename T>
-T* MapArray(size_t count) {
-  void* memory = mmap(nullptr, sizeof(T) * count, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return memory == MAP_FAILED ? nullptr : static_cast<T*>(memory);
-}
-// NOT SIGNAL CONTEXT END
 
 }  // namespace
 
@@ -60,9 +51,8 @@ ContentionTable* ContentionTable::Mutex() {
 }
 
 void ContentionTable::Reset() {
-  // Gives the pages back: zero-filled on next touch, and not resident until.
-  madvise(entries_, sizeof(Entry) * kCapacity, MADV_DONTNEED);
-  madvise(index_, sizeof(std::atomic<uint32_t>) * kIndexSize, MADV_DONTNEED);
+  ZeroArray(entries_, kCapacity);
+  ZeroArray(index_, kIndexSize);
   next_.store(1);
 }
 // NOT SIGNAL CONTEXT END

@@ -4,10 +4,10 @@
 // malloc and free hooks: no allocation, no locks, no stdio. See
 // agent/unwind/unwind.h for the rules.
 
-#include <sys/mman.h>
-
 #include <cstring>
 #include <new>
+
+#include "agent/base/mapped_array.h"
 
 namespace inprof::internal {
 namespace {
@@ -47,21 +47,6 @@ void DecrementIfPositive(std::atomic<T>& counter) noexcept {
                           value, value - 1, std::memory_order_relaxed)) {
   }
 }
-
-// NOT SIGNAL CONTEXT BEGIN: mapping, once, before any hook is installed
-template <typename T>
-T* MapArray(size_t count) {
-  void* memory = mmap(nullptr, sizeof(T) * count, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return memory == MAP_FAILED ? nullptr : static_cast<T*>(memory);
-}
-
-template <typename T>
-void ZeroArray(T* array, size_t count) {
-  // Gives the pages back: zero-filled on next touch, and not resident until.
-  madvise(array, sizeof(T) * count, MADV_DONTNEED);
-}
-// NOT SIGNAL CONTEXT END
 
 }  // namespace
 
