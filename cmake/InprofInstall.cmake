@@ -38,6 +38,10 @@ install(TARGETS inprof_contention_interposer
 install(TARGETS inprof_contention_preload
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
+if(TARGET inprof_view)
+  install(TARGETS inprof_view RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/inprof
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.h")

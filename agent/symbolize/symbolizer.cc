@@ -1,14 +1,18 @@
 #include "agent/symbolize/symbolizer.h"
 
+#include <elf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -33,6 +37,46 @@ const Dwfl_Callbacks kCallbacks = {
     .section_address = nullptr,
     .debuginfo_path = &debuginfo_path,
 };
+
+// For mappings of another process, read from the files on disk: libdwfl
+// opens each file itself (dwfl_report_elf), and finds separate debug files
+// by build id, again locally only.
+const Dwfl_Callbacks kFileCallbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_build_id_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+// The load bias of `m`'s file: runtime address minus ELF virtual address,
+// from the PT_LOAD segment that holds the mapping's file offset. nullopt if
+// the file is not a readable 64-bit ELF file or no segment holds it.
+std::optional<uint64_t> LoadBias(const ProcessMapping& m) {
+  int fd = open(m.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<uint64_t> bias;
+  Elf64_Ehdr eh;
+  if (pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) &&
+      std::memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+      eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+      eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 4096) {
+    for (unsigned i = 0; i < eh.e_phnum; ++i) {
+      Elf64_Phdr ph;
+      off_t at = static_cast<off_t>(eh.e_phoff + i * sizeof(ph));
+      if (pread(fd, &ph, sizeof(ph), at) != sizeof(ph)) break;
+      if (ph.p_type != PT_LOAD || (ph.p_flags & PF_X) == 0) continue;
+      uint64_t page_offset = ph.p_offset & ~uint64_t{0xfff};
+      if (m.offset < page_offset || m.offset >= ph.p_offset + ph.p_filesz) {
+        continue;
+      }
+      bias = m.start - m.offset - (ph.p_vaddr - ph.p_offset);
+      if (eh.e_type == ET_EXEC) bias = 0;
+      break;
+    }
+  }
+  close(fd);
+  return bias;
+}
 
 std::string Hex(uint64_t value) {
   char buf[24];
@@ -73,6 +117,12 @@ bool SameMapping(const ProcessMapping* a, const ProcessMapping* b) {
 
 Symbolizer::Symbolizer() = default;
 
+Symbolizer::Symbolizer(std::vector<ProcessMapping> mappings)
+    : fixed_mappings_(true), mappings_loaded_(true) {
+  mappings_ = std::move(mappings);
+  IndexMappings();
+}
+
 Symbolizer::~Symbolizer() {
   cu_indexes_.clear();
   symbol_tables_.clear();
@@ -83,6 +133,10 @@ void Symbolizer::EnsureMappings() {
   if (mappings_loaded_) return;
   mappings_loaded_ = true;
   mappings_ = ReadExecutableMappings();
+  IndexMappings();
+}
+
+void Symbolizer::IndexMappings() {
   mappings_by_start_.resize(mappings_.size());
   for (size_t i = 0; i < mappings_.size(); ++i) mappings_by_start_[i] = i;
   std::sort(mappings_by_start_.begin(), mappings_by_start_.end(),
@@ -95,6 +149,14 @@ Dwfl* Symbolizer::EnsureDwfl() {
   if (dwfl_tried_) return dwfl_;
   dwfl_tried_ = true;
   EnsureMappings();  // one snapshot for both views of the modules
+  if (fixed_mappings_) {
+    dwfl_ = dwfl_begin(&kFileCallbacks);
+    if (dwfl_ != nullptr && !ReportMappedFiles()) {
+      dwfl_end(dwfl_);
+      dwfl_ = nullptr;
+    }
+    return dwfl_;
+  }
   dwfl_ = dwfl_begin(&kCallbacks);
   if (dwfl_ == nullptr) return nullptr;
   // Reporting only records module names and ranges; ELF and DWARF files are
@@ -108,6 +170,22 @@ Dwfl* Symbolizer::EnsureDwfl() {
   return dwfl_;
 }
 
+bool Symbolizer::ReportMappedFiles() {
+  dwfl_report_begin(dwfl_);
+  std::set<std::string> reported;
+  for (const ProcessMapping& m : mappings_) {
+    if (m.path.empty() || m.path[0] != '/' || !reported.insert(m.path).second) {
+      continue;
+    }
+    std::optional<uint64_t> bias = LoadBias(m);
+    if (!bias) continue;
+    // A file that cannot be read, or overlaps one already reported, is left
+    // out: its addresses stay unnamed.
+    dwfl_report_elf(dwfl_, m.path.c_str(), m.path.c_str(), -1, *bias, false);
+  }
+  return dwfl_report_end(dwfl_, nullptr, nullptr) == 0;
+}
+
 const std::vector<ProcessMapping>& Symbolizer::mappings() {
   EnsureMappings();
   return mappings_;
@@ -119,6 +197,7 @@ const ProcessMapping* Symbolizer::MappingFor(uint64_t address) {
 }
 
 void Symbolizer::Refresh() {
+  if (fixed_mappings_) return;
   std::vector<ProcessMapping> old_mappings = std::move(mappings_);
   std::vector<size_t> old_by_start = std::move(mappings_by_start_);
   mappings_.clear();
@@ -174,6 +253,7 @@ SourceFrame Symbolizer::UnknownFrame(uint64_t address) {
     frame.name = Hex(address);
   }
   frame.system_name = frame.name;
+  frame.unknown = true;
   return frame;
 }
 
@@ -205,8 +285,12 @@ void Symbolizer::QualifyPhysicalFrame(Dwfl_Module* module, uint64_t address,
 std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
   std::vector<SourceFrame> frames;
   Dwfl* dwfl = EnsureDwfl();
-  Dwfl_Module* module =
-      dwfl != nullptr ? dwfl_addrmodule(dwfl, address) : nullptr;
+  // Code runs only in executable mappings. libdwfl also knows a module by
+  // its other segments, which can outlive dlclose (seen under TSan), and
+  // would name an unmapped address after the nearest symbol ("_fini").
+  Dwfl_Module* module = dwfl != nullptr && MappingFor(address) != nullptr
+                            ? dwfl_addrmodule(dwfl, address)
+                            : nullptr;
   if (module == nullptr) {
     frames.push_back(UnknownFrame(address));
     return frames;

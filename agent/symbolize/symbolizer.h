@@ -40,6 +40,7 @@ struct SourceFrame {
   std::string file;         // source path from DWARF; "" when unknown
   int64_t line = 0;         // 0 when unknown
   int64_t start_line = 0;   // DW_AT_decl_line of the function; 0 if unknown
+  bool unknown = false;     // no symbol: `name` is "<module>+0x<offset>"
 };
 
 // Symbolizer
@@ -54,6 +55,10 @@ struct SourceFrame {
 // Addresses in modules unloaded since the last Refresh() still yield frames
 // (the module's file is read, never its memory) but they may be stale.
 //
+// A Symbolizer built from a list of mappings instead names addresses of
+// another process (a profile read from a file), from the mapped files as they
+// are on this machine now.
+//
 // Ownership: owns its libdwfl session and caches; pointers returned by
 // MappingFor() and mappings() stay valid until the next Refresh().
 //
@@ -63,6 +68,9 @@ struct SourceFrame {
 class Symbolizer {
  public:
   Symbolizer();  // cheap: reads nothing until first use
+  // Symbolizes addresses of `mappings` (executable ranges, with the files
+  // that were mapped there); Refresh() does nothing.
+  explicit Symbolizer(std::vector<ProcessMapping> mappings);
   ~Symbolizer();
   Symbolizer(const Symbolizer&) = delete;
   Symbolizer& operator=(const Symbolizer&) = delete;
@@ -87,13 +95,16 @@ class Symbolizer {
 
  private:
   void EnsureMappings();
+  void IndexMappings();
   Dwfl* EnsureDwfl();
+  bool ReportMappedFiles();
   std::vector<SourceFrame> SymbolizeUncached(uint64_t address);
   SymbolTable& SymbolTableFor(Dwfl_Module* module);
   void QualifyPhysicalFrame(Dwfl_Module* module, uint64_t address,
                             SourceFrame* frame);
   SourceFrame UnknownFrame(uint64_t address);
 
+  bool fixed_mappings_ = false;  // built from a list, not /proc/self/maps
   bool mappings_loaded_ = false;
   std::vector<ProcessMapping> mappings_;   // main executable first
   std::vector<size_t> mappings_by_start_;  // indices into mappings_
