@@ -155,16 +155,27 @@ DiffReport MakeDiff(const ComparedStacks& stacks, SourceInfo base_source,
 
 namespace {
 
+// Text shows only functions that changed: a diff of two similar profiles
+// is mostly zeros otherwise.
+std::vector<const DiffRow*> ChangedRows(const DiffReport& report) {
+  std::vector<const DiffRow*> rows;
+  for (const DiffRow& r : report.rows) {
+    if (r.delta_flat() != 0 || r.delta_cum() != 0) rows.push_back(&r);
+  }
+  return rows;
+}
+
 std::string RenderText(const DiffReport& report, const OutputOptions& options) {
-  size_t shown = RowsShown(report.rows.size(), options);
+  std::vector<const DiffRow*> changed = ChangedRows(report);
+  changed.resize(RowsShown(changed.size(), options));
   const std::string& unit = report.type.unit;
   int64_t min_abs = 0;
   int64_t max_abs = std::max(report.base_total, report.next_total);
-  for (size_t i = 0; i < shown; ++i) {
-    const DiffRow& r = report.rows[i];
-    for (int64_t v : {r.base.flat, r.next.flat, r.delta_flat()}) {
-      if (v != 0 && (min_abs == 0 || Magnitude(v) < min_abs))
+  for (const DiffRow* r : changed) {
+    for (int64_t v : {r->base.flat, r->next.flat, r->delta_flat()}) {
+      if (v != 0 && (min_abs == 0 || Magnitude(v) < min_abs)) {
         min_abs = Magnitude(v);
+      }
     }
   }
   std::string display = SelectDisplayUnit(unit, min_abs, max_abs);
@@ -185,26 +196,31 @@ std::string RenderText(const DiffReport& report, const OutputOptions& options) {
   out += "Type: " + report.type.type + ", total change " +
          signed_value(change) + " (" +
          RelativeChange(change, report.base_total) + ")\n";
-  if (shown < report.rows.size()) {
-    out += "Showing top " + std::to_string(shown) + " functions out of " +
-           std::to_string(report.rows.size()) + "\n";
+  size_t all_changed = ChangedRows(report).size();
+  out += "Showing " + std::to_string(changed.size()) + " of " +
+         std::to_string(all_changed) + " changed functions";
+  if (size_t same = report.rows.size() - all_changed; same > 0) {
+    out += " (" + std::to_string(same) + " unchanged)";
   }
-  const char* what = options.by_cum ? "cum" : "flat";
+  out += options.by_cum ? ", biggest cum change first\n"
+                        : ", biggest flat change first\n";
+  std::string what = options.by_cum ? "cum" : "flat";
+  std::string other = options.by_cum ? "flat" : "cum";
   TextTable table(2);
-  table.AddRow({std::string("base ") + what, std::string("new ") + what,
-                "change", "change%", ""},
+  table.AddRow({"base " + what, "new " + what, what + " change", "change%",
+                other + " change", ""},
                kAnsiBold);
-  for (size_t i = 0; i < shown; ++i) {
-    const DiffRow& r = report.rows[i];
-    const FlatCum& b = r.base;
-    const FlatCum& n = r.next;
-    int64_t bv = options.by_cum ? b.cum : b.flat;
-    int64_t nv = options.by_cum ? n.cum : n.flat;
+  for (const DiffRow* r : changed) {
+    int64_t bv = options.by_cum ? r->base.cum : r->base.flat;
+    int64_t nv = options.by_cum ? r->next.cum : r->next.flat;
     int64_t delta = nv - bv;
-    std::string_view color = delta > 0 ? kAnsiRed : delta < 0 ? kAnsiBlue : "";
-    table.AddRow({value(bv), value(nv), signed_value(delta),
-                  RelativeChange(delta, bv), r.name},
-                 color);
+    int64_t other_delta = options.by_cum ? r->delta_flat() : r->delta_cum();
+    int64_t sign = delta != 0 ? delta : other_delta;
+    std::string_view color = sign > 0 ? kAnsiRed : sign < 0 ? kAnsiBlue : "";
+    table.AddRow(
+        {value(bv), value(nv), signed_value(delta), RelativeChange(delta, bv),
+         signed_value(other_delta), r->name},
+        color);
   }
   return out + table.Render(options.color);
 }

@@ -58,7 +58,9 @@ DiffReport MakeDiff(const ComparedStacks& stacks, SourceInfo base_source,
                     SourceInfo next_source, bool by_cum);
 
 // Renders at most `options.rows` rows (0: all) in `options.format`. Text
-// shows flat values (cum with options.by_cum); JSON and CSV carry both.
+// shows the functions whose flat or cum changed: flat values and the cum
+// change (cum values and the flat change with options.by_cum). JSON and CSV
+// carry every function with both values.
 std::string RenderDiff(const DiffReport& report, const OutputOptions& options);
 
 }  // namespace inprof::viewer

@@ -177,14 +177,30 @@ TEST(DiffTest, TextShowsBothValuesTheChangeAndItsPercent) {
             "Base: base.pb.gz (total 90ms)\n"
             "New:  src.pb.gz (total 180ms)\n"
             "Type: cpu, total change +90ms (+100%)\n"
-            "Showing top 3 functions out of 5\n"
-            "base flat  new flat  change  change%\n"
-            "     20ms     100ms   +80ms    +400%  foo\n"
-            "        0      30ms   +30ms      new  baz\n"
-            "     20ms         0   -20ms    -100%  qux\n");
+            "Showing 3 of 5 changed functions, biggest flat change first\n"
+            "base flat  new flat  flat change  change%  cum change\n"
+            "     20ms     100ms        +80ms    +400%       +80ms  foo\n"
+            "        0      30ms        +30ms      new       +30ms  baz\n"
+            "     20ms         0        -20ms    -100%       -20ms  qux\n");
   std::string colored = RenderDiff(d, Out(3, OutputFormat::kText, true));
-  EXPECT_THAT(colored, HasSubstr("\x1b[31m     20ms     100ms   +80ms"));
-  EXPECT_THAT(colored, HasSubstr("\x1b[34m     20ms         0   -20ms"));
+  EXPECT_THAT(colored, HasSubstr("\x1b[31m     20ms     100ms        +80ms"));
+  EXPECT_THAT(colored, HasSubstr("\x1b[34m     20ms         0        -20ms"));
+}
+
+TEST(DiffTest, TextLeavesOutUnchangedFunctions) {
+  internal::Profile base =
+      FoldedProfile({{"main;same", {1, 10}}, {"main;grew", {1, 10}}});
+  internal::Profile next =
+      FoldedProfile({{"main;same", {1, 10}}, {"main;grew", {2, 20}}});
+  StatusOr<ComparedStacks> c = CompareStacks(base, next, {});
+  ASSERT_TRUE(c.ok());
+  std::string text = RenderDiff(MakeDiff(*c, {}, {}, false), {});
+  EXPECT_THAT(text,
+              HasSubstr("Showing 2 of 2 changed functions (1 unchanged)"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("same")));
+  std::string csv =
+      RenderDiff(MakeDiff(*c, {}, {}, false), Out(0, OutputFormat::kCsv));
+  EXPECT_THAT(csv, HasSubstr("same,10,10,0,10,10,0,"));
 }
 
 TEST(DiffTest, CsvAndJsonCarryFlatAndCumOfBoth) {
