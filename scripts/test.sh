@@ -4,7 +4,9 @@
 #   2. build    RelWithDebInfo with -Werror (build/), ctest
 #   3. asan     AddressSanitizer + UBSan (build-asan/), ctest -LE nosan
 #   4. tsan     ThreadSanitizer (build-tsan/), ctest -LE nosan
-#   5. install  tests/install/run_install_test.sh (find_package + add_subdirectory)
+#   5. fuzz     clang + libFuzzer build of tests/fuzz/profile_fuzzer (build-fuzz/),
+#               run for FUZZ_SECONDS (default 90) from tests/fuzz/corpus
+#   6. install  tests/install/run_install_test.sh (find_package + add_subdirectory)
 # Missing Debian packages are installed first (scripts/install-deps.sh).
 # Ends with "N passed, N failed" (ctest cases, plus one per format/install
 # phase, plus one failure per configure/build error); exits 1 on any failure.
@@ -150,6 +152,34 @@ phase_tsan() {
     -DINPROF_BUILD_TESTS=ON -DINPROF_BUILD_BENCH=OFF -DINPROF_BUILD_EXAMPLES=OFF
 }
 
+phase_fuzz() {
+  local dir="${build_dir}-fuzz"
+  mkdir -p "${dir}"
+  if ! CC=clang CXX=clang++ cmake -S "${root}" -B "${dir}" \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINPROF_SANITIZE=address,undefined \
+      -DINPROF_FUZZ=ON -DINPROF_BUILD_TESTS=OFF -DINPROF_BUILD_EXAMPLES=OFF \
+      -DINPROF_BUILD_BENCH=OFF -DINPROF_INSTALL=OFF >"${dir}/configure.log" 2>&1 ||
+     ! cmake --build "${dir}" -j "${jobs}" --target profile_fuzzer; then
+    tail -n 20 "${dir}/configure.log" >&2 2>/dev/null
+    echo "test.sh: building the fuzzer failed" >&2
+    phase_failed=1
+    return
+  fi
+  local work="${dir}/corpus"
+  mkdir -p "${work}"
+  # Any crash, sanitizer report, leak or input slower than 10 s fails.
+  if "${dir}/tests/fuzz/profile_fuzzer" -max_total_time="${FUZZ_SECONDS:-90}" \
+      -timeout=10 -rss_limit_mb=2048 -artifact_prefix="${dir}/" \
+      -print_final_stats=1 "${work}" tests/fuzz/corpus 2>"${dir}/fuzz.log"; then
+    grep -E '^(stat::number_of_executed_units|Done)' "${dir}/fuzz.log"
+    phase_passed=1
+  else
+    tail -n 40 "${dir}/fuzz.log" >&2
+    echo "test.sh: the fuzzer found a failing input in ${dir}/ (crash-*)" >&2
+    phase_failed=1
+  fi
+}
+
 phase_install() {
   if JOBS="${jobs}" bash tests/install/run_install_test.sh; then
     phase_passed=1
@@ -167,6 +197,7 @@ else
   run_phase asan phase_asan
   run_phase tsan phase_tsan
 fi
+run_phase fuzz phase_fuzz
 run_phase install phase_install
 
 banner "summary"

@@ -87,13 +87,13 @@ StatusOr<Profile> ParseLegacyCpuProfile(std::string_view bytes,
   if (!format) return InvalidArgumentError("not a gperftools CPU profile");
   const size_t word = format->size;
   Profile p;
-  int64_t period_us = static_cast<int64_t>(format->Read(bytes, 3 * word));
-  if (period_us > (int64_t{1} << 40)) {
+  uint64_t period_us = format->Read(bytes, 3 * word);
+  if (period_us > (uint64_t{1} << 40)) {
     return InvalidArgumentError("sampling period of " +
                                 std::to_string(period_us) +
                                 " microseconds is out of range");
   }
-  p.period = period_us * 1000;
+  p.period = static_cast<int64_t>(period_us) * 1000;
   p.period_type = {"cpu", "nanoseconds"};
   p.sample_types = {{"samples", "count"}, {"cpu", "nanoseconds"}};
   p.drop_frames =
@@ -122,14 +122,15 @@ StatusOr<Profile> ParseLegacyCpuProfile(std::string_view bytes,
       ended = true;
       break;
     }
-    if (count > (uint64_t{1} << 40)) {
+    int64_t nanos = 0;
+    if (count > (uint64_t{1} << 40) ||
+        __builtin_mul_overflow(static_cast<int64_t>(count), p.period, &nanos)) {
       return InvalidArgumentError(
           "sample record at byte " + std::to_string(record) + " counts " +
           std::to_string(count) + " samples: out of range");
     }
     internal::Sample sample;
-    sample.values = {static_cast<int64_t>(count),
-                     static_cast<int64_t>(count) * p.period};
+    sample.values = {static_cast<int64_t>(count), nanos};
     for (uint64_t i = 0; i < depth; ++i, pos += word) {
       uint64_t address = format->Read(bytes, pos);
       // Return addresses point after the call; the leaf is the signal PC.

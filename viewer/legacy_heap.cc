@@ -104,14 +104,17 @@ StatusOr<Header> ParseHeader(std::string_view line_view) {
 }
 
 // pprof scaleHeapSample: a sampled object of size s was kept with probability
-// 1 - exp(-s/rate).
-std::pair<int64_t, int64_t> Unbias(int64_t count, int64_t size, int64_t rate) {
-  if (count == 0 || size == 0) return {0, 0};
-  if (rate <= 1) return {count, size};
+// 1 - exp(-s/rate). nullopt when the estimate leaves int64's range.
+std::optional<std::pair<int64_t, int64_t>> Unbias(int64_t count, int64_t size,
+                                                  int64_t rate) {
+  if (count == 0 || size == 0) return std::pair<int64_t, int64_t>{0, 0};
+  if (rate <= 1) return std::pair{count, size};
   double avg = static_cast<double>(size) / static_cast<double>(count);
   double scale = 1 / (1 - std::exp(-avg / static_cast<double>(rate)));
-  return {static_cast<int64_t>(static_cast<double>(count) * scale),
-          static_cast<int64_t>(static_cast<double>(size) * scale)};
+  double c = static_cast<double>(count) * scale;
+  double s = static_cast<double>(size) * scale;
+  if (!(std::fabs(c) < 0x1p62 && std::fabs(s) < 0x1p62)) return std::nullopt;
+  return std::pair{static_cast<int64_t>(c), static_cast<int64_t>(s)};
 }
 
 std::optional<int64_t> ParseInt(const std::string& text) {
@@ -152,7 +155,12 @@ class HeapParser {
       if (*count != 0) {
         block_size = *size / *count;
         if (header_.sampling == Sampling::kV2) {
-          std::tie(*count, *size) = Unbias(*count, *size, header_.period);
+          auto unbiased = Unbias(*count, *size, header_.period);
+          if (!unbiased) {
+            return InvalidArgumentError(where + ": " + label +
+                                        " values out of range once unbiased");
+          }
+          std::tie(*count, *size) = *unbiased;
         }
       }
       sample.values.push_back(*count);

@@ -125,6 +125,14 @@ TEST(LegacyCpuTest, TruncatedRecordsAreErrors) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(), "truncated sample record at byte 40");
   EXPECT_FALSE(IsLegacyCpuProfile(Words({0, 3, 0, 0, 0})));  // period 0
+  // Found by the fuzzer: count x period past int64.
+  p = ParseLegacyCpuProfile(
+      Words({0, 3, 0, uint64_t{1} << 36, 0, uint64_t{1} << 40, 1, 0x1}), false);
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(p.status().message(), HasSubstr("samples: out of range"));
+  p = ParseLegacyCpuProfile(Words({0, 3, 0, ~uint64_t{0} - 7, 0}), false);
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(p.status().message(), HasSubstr("out of range"));
 }
 
 TEST(LegacyHeapTest, InuseAndAllocTypesWithUnsampledHeapProfile) {
@@ -176,6 +184,13 @@ TEST(LegacyHeapTest, BadLinesNameTheLine) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(),
             "line 2: inuse count was 0 but inuse bytes was 2");
+  p = ParseLegacyHeapProfile(
+      "heap profile: 1: 2 [ 1: 2] @ heap_v2/524288\n"
+      "1: 9000000000000000000 [1: 9000000000000000000] @ 0x1\n",
+      false);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(),
+            "line 2: inuse values out of range once unbiased");
   p = ParseLegacyHeapProfile("heap profile: 1: 2 [ 1: 2] @ heapz\n", false);
   ASSERT_FALSE(p.ok());
   EXPECT_THAT(p.status().message(), HasSubstr("unknown heap profile kind"));
