@@ -19,7 +19,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-go                # `go tool pprof`, the real consumer in the tests
   prometheus               # promtool + a real server scraping /metrics in tests
-  clang clang-format libclang-rt-14-dev
+  clang clang-format libclang-rt-14-dev  # the fuzz phase: libFuzzer
+  chromium                 # headless browser test of the HTML flame graph
 )
 
 is_installed() {

@@ -2,12 +2,16 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 #include "viewer/diff.h"
+#include "viewer/flamegraph.h"
 #include "viewer/folded.h"
+#include "viewer/format.h"
 #include "viewer/top.h"
 
 namespace inprof::viewer {
@@ -32,6 +36,9 @@ commands:
                        of go tool pprof -top -diff_base=BASE NEW)
   folded PROFILE       collapsed stacks, one per line, for flamegraph.pl,
                        speedscope or inferno
+  flame --html FILE PROFILE
+                       an HTML flame graph: one self-contained page with
+                       search, zoom and hover
   help                 this text
 
 options:
@@ -42,6 +49,9 @@ options:
   --focus=REGEX        keep only samples with a frame matching REGEX
   --ignore=REGEX       drop samples with a frame matching REGEX
   --cum                sort by cum (diff: show and sort by cum change)
+  --html=FILE          diff: write a differential flame graph page to FILE
+                       (grown red, shrunk blue) instead of the table;
+                       flame: the page to write ("-" for stdout)
   --format=FORMAT      text (default), json or csv
   --color=WHEN         auto (default: when stdout is a terminal), always, never
   --seconds=N          URLs: ask for an N-second profile (sets ?seconds=N)
@@ -108,6 +118,9 @@ Status ApplyValue(const std::string& name, const std::string& value,
                                   ": must be auto, always or never");
     }
     cmd->color = value;
+  } else if (name == "html") {
+    if (value.empty()) return InvalidArgumentError("--html needs a file name");
+    cmd->html_path = value;
   } else if (name == "seconds") {
     StatusOr<int> s = ParseInt(name, value, 0);
     if (!s.ok()) return s.status();
@@ -150,9 +163,10 @@ StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
     cmd.name = "help";
     return cmd;
   }
-  if (cmd.name != "top" && cmd.name != "diff" && cmd.name != "folded") {
+  if (cmd.name != "top" && cmd.name != "diff" && cmd.name != "folded" &&
+      cmd.name != "flame") {
     return InvalidArgumentError("unknown command '" + cmd.name +
-                                "' (commands: top, diff, folded, help)");
+                                "' (commands: top, diff, folded, flame, help)");
   }
   bool options_done = false;
   for (size_t i = 1; i < args.size(); ++i) {
@@ -187,10 +201,30 @@ StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
   }
   if (cmd.name == "help") return cmd;
   if (Status s = CheckInputCount(cmd); !s.ok()) return s;
+  if (cmd.name == "flame" && cmd.html_path.empty()) {
+    return InvalidArgumentError("flame writes an HTML page: give --html FILE");
+  }
+  if (!cmd.html_path.empty() && cmd.name != "flame" && cmd.name != "diff") {
+    return InvalidArgumentError("--html goes with flame or diff, not " +
+                                cmd.name);
+  }
   return cmd;
 }
 
 namespace {
+
+// "cpu: total 1.50s" / "cpu: base 1.20s, new 1.50s (+25%)".
+std::string PageSubtitle(const StackSet& stacks, const StackSet* base) {
+  const std::string& unit = stacks.value_type.unit;
+  std::string display = SelectDisplayUnit(unit, stacks.total, stacks.total);
+  std::string out = stacks.value_type.type + ": ";
+  if (base == nullptr)
+    return out + "total " + ScaledValue(stacks.total, unit, display);
+  int64_t delta = stacks.total - base->total;
+  return out + "base " + ScaledValue(base->total, unit, display) + ", new " +
+         ScaledValue(stacks.total, unit, display) + " (" +
+         RelativeChange(delta, base->total) + ")";
+}
 
 int Fail(const std::string& source, const Status& status) {
   std::string line = "inprof-view: ";
@@ -206,6 +240,26 @@ int Write(const std::string& text) {
     std::fputs("inprof-view: cannot write the output\n", stderr);
     return kExitWriteFailed;
   }
+  return kExitOk;
+}
+
+// Writes `page` to `path` ("-": stdout) and says where on stderr.
+int WritePage(const std::string& path, const std::string& page, size_t frames) {
+  if (path == "-") return Write(page);
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  bool ok = f != nullptr &&
+            std::fwrite(page.data(), 1, page.size(), f) == page.size();
+  if (f != nullptr && std::fclose(f) != 0) ok = false;
+  if (!ok) {
+    std::string line = "inprof-view: " + path +
+                       ": cannot write: " + std::strerror(errno) + "\n";
+    std::fputs(line.c_str(), stderr);
+    return kExitWriteFailed;
+  }
+  std::string line = "inprof-view: wrote " + path + " (" +
+                     std::to_string(frames) + " frames, " +
+                     std::to_string(page.size() >> 10) + " KiB)\n";
+  std::fputs(line.c_str(), stderr);
   return kExitOk;
 }
 
@@ -232,6 +286,16 @@ int RunViewer(const std::vector<std::string>& args) {
     if (!compared.ok()) {
       return Fail(cmd->inputs[0] + " vs " + cmd->inputs[1], compared.status());
     }
+    if (!cmd->html_path.empty()) {
+      FlameTree tree = BuildFlameTree(compared->next, &compared->base);
+      FlamePageInfo info;
+      info.title = "diff: " + cmd->inputs[0] + " \u2192 " + cmd->inputs[1];
+      info.subtitle = PageSubtitle(compared->next, &compared->base);
+      info.sample_type = compared->next.value_type.type;
+      info.unit = compared->next.value_type.unit;
+      return WritePage(cmd->html_path, RenderFlameGraphPage(tree, info),
+                       tree.name.size() - 1);
+    }
     DiffReport report =
         MakeDiff(*compared, sources[0], sources[1], cmd->output.by_cum);
     return Write(RenderDiff(report, cmd->output));
@@ -239,6 +303,16 @@ int RunViewer(const std::vector<std::string>& args) {
   StatusOr<StackSet> stacks = BuildStackSet(loaded[0].profile, cmd->stacks);
   if (!stacks.ok()) return Fail(cmd->inputs[0], stacks.status());
   if (cmd->name == "folded") return Write(RenderFolded(*stacks));
+  if (cmd->name == "flame") {
+    FlameTree tree = BuildFlameTree(*stacks, nullptr);
+    FlamePageInfo info;
+    info.title = cmd->inputs[0];
+    info.subtitle = PageSubtitle(*stacks, nullptr);
+    info.sample_type = stacks->value_type.type;
+    info.unit = stacks->value_type.unit;
+    return WritePage(cmd->html_path, RenderFlameGraphPage(tree, info),
+                     tree.name.size() - 1);
+  }
   TopReport report = MakeTop(*stacks, sources[0], cmd->output.by_cum);
   return Write(RenderTop(report, cmd->output));
 }

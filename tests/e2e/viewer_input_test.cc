@@ -164,6 +164,36 @@ TEST(ViewerInputTest, ReadsRawAndGzippedProfilesAlike) {
 }
 
 // A port nothing listens on: bound, then closed.
+TEST(ViewerInputTest, WritesFlameGraphPagesForOneProfileAndForADiff) {
+  TempDir dir;
+  std::string a = dir.WriteFile("a.pb.gz", internal::Gzip(ValidProfileBytes()));
+  std::string b = dir.WriteFile(
+      "b.pb.gz",
+      internal::Gzip(internal::EncodeProfile(viewer::test::FoldedProfile(
+          {{"main;foo", {1, 10000000}}, {"main;baz", {9, 90000000}}}))));
+  CommandResult r = View({"flame", "--html", dir.Path("flame.html"), a});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.err, StartsWith("inprof-view: wrote " + dir.Path("flame.html") +
+                                " (3 frames, "));
+  std::optional<std::string> page = test::ReadFile(dir.Path("flame.html"));
+  ASSERT_TRUE(page.has_value());
+  EXPECT_THAT(*page, HasSubstr("\"names\":["));
+  EXPECT_THAT(*page, Not(HasSubstr("\"base\":[")));
+
+  r = View({"diff", "--html=" + dir.Path("diff.html"), a, b});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "");
+  page = test::ReadFile(dir.Path("diff.html"));
+  ASSERT_TRUE(page.has_value());
+  EXPECT_THAT(*page, HasSubstr("\"base\":["));
+  EXPECT_THAT(*page, HasSubstr("cpu: base 150ms, new 100ms (-33%)"));
+
+  r = View({"flame", "--html", dir.Path("missing/dir/x.html"), a});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("cannot write: No such file or directory"));
+}
+
+// A port nothing listens on: bound, then closed.
 int ClosedPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -39,8 +39,9 @@ TEST(CliTest, MistakesAreOneLineReasons) {
     return cmd.ok() ? std::string("ok") : cmd.status().message();
   };
   EXPECT_EQ(error({}), "no command (see inprof-view help)");
-  EXPECT_EQ(error({"show", "x"}),
-            "unknown command 'show' (commands: top, diff, folded, help)");
+  EXPECT_EQ(
+      error({"show", "x"}),
+      "unknown command 'show' (commands: top, diff, folded, flame, help)");
   EXPECT_EQ(error({"top"}), "top takes one profile, got 0");
   EXPECT_EQ(error({"diff", "a"}),
             "diff takes two profiles, BASE and NEW, got 1");
@@ -51,6 +52,12 @@ TEST(CliTest, MistakesAreOneLineReasons) {
             "unknown option -bogus (see inprof-view help)");
   EXPECT_EQ(error({"top", "a", "--focus"}), "-focus needs a value");
   EXPECT_EQ(error({"top", "--cum=yes", "a"}), "-cum takes no value");
+  EXPECT_EQ(error({"flame", "a"}),
+            "flame writes an HTML page: give --html FILE");
+  EXPECT_EQ(error({"top", "--html=x.html", "a"}),
+            "--html goes with flame or diff, not top");
+  EXPECT_EQ(error({"flame", "--html", "x.html", "a"}), "ok");
+  EXPECT_EQ(error({"diff", "--html=x.html", "a", "b"}), "ok");
   EXPECT_EQ(error({"help"}), "ok");
 }
 

@@ -1,0 +1,221 @@
+// The flame graph pages in a real browser (Debian's headless chromium): they
+// load without script errors, show the expected frames, the search box
+// highlights matches (via #search=, the same code path as typing), a diff
+// marks what grew and shrank, 100,000 distinct stacks load, and screenshots
+// are written to INPROF_SCREENSHOT_DIR. Fails (never skips) without
+// chromium: apt-get install chromium.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+#include "tests/viewer/profile_builder.h"
+#include "viewer/flamegraph.h"
+
+namespace inprof::viewer {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct BrowserRun {
+  std::string dom;
+  std::string console;  // the page's console lines
+  bool ok = false;
+};
+
+std::string Chromium() {
+  const char* path = std::getenv("PATH");
+  std::string found =
+      inprof::test::FindExecutable("chromium", path ? path : "");
+  if (found.empty()) {
+    ADD_FAILURE() << "chromium not found: apt-get install chromium";
+  }
+  return found;
+}
+
+// Loads `page#hash` once: dumps the DOM after scripts ran and writes a
+// 1280x800 screenshot to `screenshot`.
+BrowserRun Load(const std::string& page, const std::string& hash,
+                const std::string& screenshot) {
+  BrowserRun run;
+  std::string chromium = Chromium();
+  if (chromium.empty()) return run;
+  inprof::test::TempDir profile;
+  inprof::test::CommandResult r = inprof::test::RunCommand(
+      {chromium, "--headless", "--no-sandbox", "--disable-gpu",
+       "--disable-quic", "--no-first-run", "--disable-background-networking",
+       "--disable-component-update", "--disable-sync",
+       "--user-data-dir=" + profile.Path("user"), "--enable-logging=stderr",
+       "--virtual-time-budget=5000", "--window-size=1280,800",
+       "--screenshot=" + screenshot, "--dump-dom",
+       "file://" + page + (hash.empty() ? "" : "#" + hash)},
+      {{"TMPDIR", profile.path()}, {"HOME", profile.path()}},
+      std::chrono::minutes(2));
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.err, Not(HasSubstr("Page load failed")));
+  std::istringstream err(r.err);
+  std::string line;
+  while (std::getline(err, line)) {
+    if (line.find(":CONSOLE:") != std::string::npos) run.console += line + "\n";
+  }
+  run.dom = std::move(r.out);
+  run.ok = r.exit_code == 0 && !run.dom.empty();
+  return run;
+}
+
+std::string Attribute(const std::string& dom, const std::string& name) {
+  std::smatch m;
+  std::regex re("<body[^>]* " + name + "=\"([^\"]*)\"");
+  return std::regex_search(dom, m, re) ? m[1].str() : "<none>";
+}
+
+std::string ScreenshotPath(const std::string& name) {
+  std::filesystem::create_directories(INPROF_SCREENSHOT_DIR);
+  return std::string(INPROF_SCREENSHOT_DIR) + "/" + name;
+}
+
+void ExpectPng(const std::string& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  ASSERT_FALSE(ec) << path << " was not written";
+  EXPECT_GT(size, 5000u) << path;
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, 8);
+  EXPECT_EQ(std::string(magic, 8), "\x89PNG\r\n\x1a\n");
+}
+
+StackSet Stacks(const internal::Profile& p) {
+  StatusOr<StackSet> s = BuildStackSet(p, {});
+  EXPECT_TRUE(s.ok());
+  return s.ok() ? std::move(s).value() : StackSet{};
+}
+
+constexpr int64_t kMs = 1000000;
+
+TEST(FlameGraphBrowserTest, DiffPageShowsWhatGrewAndShrankAndSearchHighlights) {
+  StackSet base = Stacks(test::FoldedProfile({
+      {"main;serve;handle_request;parse_json", {30, 300 * kMs}},
+      {"main;serve;handle_request;render_page", {20, 200 * kMs}},
+      {"main;serve;handle_request;render_page;escape_html", {5, 50 * kMs}},
+      {"main;background;flush_logs", {10, 100 * kMs}},
+  }));
+  StackSet next = Stacks(test::FoldedProfile({
+      {"main;serve;handle_request;parse_json", {12, 120 * kMs}},
+      {"main;serve;handle_request;render_page", {45, 450 * kMs}},
+      {"main;serve;handle_request;render_page;compress", {20, 200 * kMs}},
+      {"main;background;flush_logs", {10, 100 * kMs}},
+  }));
+  FlamePageInfo info;
+  info.title = "diff: yesterday.pb.gz \u2192 today.pb.gz";
+  info.subtitle = "cpu";
+  info.sample_type = "cpu";
+  info.unit = "nanoseconds";
+  inprof::test::TempDir dir;
+  std::string page = dir.WriteFile(
+      "diff.html", RenderFlameGraphPage(BuildFlameTree(next, &base), info));
+  std::string shot = ScreenshotPath("flame_diff.png");
+  BrowserRun run = Load(page, "search=render", shot);
+  ASSERT_TRUE(run.ok);
+  EXPECT_THAT(run.console, Not(HasSubstr("Uncaught"))) << run.console;
+  EXPECT_EQ(Attribute(run.dom, "data-state"), "ready")
+      << run.dom.substr(0, 2000);
+  EXPECT_EQ(Attribute(run.dom, "data-error"), "<none>");
+  EXPECT_EQ(Attribute(run.dom, "data-search"), "render");
+  EXPECT_EQ(Attribute(run.dom, "data-matches"), "1");  // render_page
+  EXPECT_EQ(Attribute(run.dom, "data-frames"), "9");
+  EXPECT_NE(Attribute(run.dom, "data-drawn"), "0");
+  EXPECT_THAT(run.dom,
+              HasSubstr("<tr class=\"grew\" data-function=\"compress\""));
+  EXPECT_THAT(run.dom,
+              HasSubstr("<tr class=\"shrank\" data-function=\"parse_json\""));
+  EXPECT_THAT(run.dom,
+              HasSubstr("<tr class=\"shrank\" data-function=\"escape_html\""));
+  EXPECT_THAT(run.dom, Not(HasSubstr("data-function=\"flush_logs\"")));  // same
+  EXPECT_THAT(run.dom, HasSubstr("Matched 1 functions in 1 frames: 650ms"));
+  ExpectPng(shot);
+}
+
+TEST(FlameGraphBrowserTest, SinglePageAndASearchThatMatchesNothing) {
+  StackSet stacks = Stacks(test::FoldedProfile({
+      {"main;alpha", {10, 100 * kMs}},
+      {"main;beta;gamma", {5, 50 * kMs}},
+  }));
+  FlamePageInfo info;
+  info.title = "cpu.pb.gz";
+  info.unit = "nanoseconds";
+  inprof::test::TempDir dir;
+  std::string page = dir.WriteFile(
+      "flame.html",
+      RenderFlameGraphPage(BuildFlameTree(stacks, nullptr), info));
+  BrowserRun run = Load(page, "search=nothing_like_this",
+                        ScreenshotPath("flame_single.png"));
+  ASSERT_TRUE(run.ok);
+  EXPECT_THAT(run.console, Not(HasSubstr("Uncaught"))) << run.console;
+  EXPECT_EQ(Attribute(run.dom, "data-state"), "ready");
+  EXPECT_EQ(Attribute(run.dom, "data-matches"), "0");
+  EXPECT_EQ(Attribute(run.dom, "data-frames"), "4");
+  EXPECT_THAT(run.dom, HasSubstr("data-function=\"alpha\""));
+  EXPECT_THAT(run.dom, HasSubstr("data-function=\"gamma\""));
+  ExpectPng(ScreenshotPath("flame_single.png"));
+}
+
+TEST(FlameGraphBrowserTest, HundredThousandDistinctStacksLoad) {
+  // Stacks main;dA;dB;dC;dD;dE;work;compute;inner with digits of k: 100,000
+  // distinct paths, ~700,000 frames.
+  StackSet s;
+  s.value_type = {"cpu", "nanoseconds"};
+  for (int digit = 0; digit < 10; ++digit) {
+    for (int level = 0; level < 5; ++level) {
+      s.names.push_back("ns" + std::to_string(level) + "::Handler" +
+                        std::to_string(digit) + "::Run()");
+    }
+  }
+  uint32_t main_id = s.names.size();
+  s.names.push_back("main");
+  uint32_t tail = s.names.size();
+  for (const char* n : {"work", "compute", "inner"}) s.names.push_back(n);
+  std::mt19937 rng(7);
+  for (int k = 0; k < 100000; ++k) {
+    StackSet::Stack stack;
+    stack.begin = s.frames.size();
+    s.frames.push_back(main_id);
+    for (int level = 0, rest = k; level < 5; ++level, rest /= 10) {
+      s.frames.push_back((rest % 10) * 5 + level);
+    }
+    for (uint32_t t = 0; t < 3; ++t) s.frames.push_back(tail + t);
+    stack.end = s.frames.size();
+    stack.value = 1000000 * (1 + rng() % 50);
+    s.total += stack.value;
+    s.stacks.push_back(stack);
+  }
+  FlamePageInfo info;
+  info.title = "100k stacks";
+  info.unit = "nanoseconds";
+  inprof::test::TempDir dir;
+  FlameTree tree = BuildFlameTree(s, nullptr);
+  EXPECT_GT(tree.name.size(), 400000u);
+  std::string page =
+      dir.WriteFile("big.html", RenderFlameGraphPage(tree, info));
+  BrowserRun run =
+      Load(page, "search=Handler7", ScreenshotPath("flame_100k.png"));
+  ASSERT_TRUE(run.ok);
+  EXPECT_THAT(run.console, Not(HasSubstr("Uncaught"))) << run.console;
+  EXPECT_EQ(Attribute(run.dom, "data-state"), "ready");
+  EXPECT_EQ(Attribute(run.dom, "data-frames"),
+            std::to_string(tree.name.size() - 1));
+  EXPECT_NE(Attribute(run.dom, "data-matches"), "0");
+  EXPECT_NE(Attribute(run.dom, "data-drawn"), "0");
+}
+
+}  // namespace
+}  // namespace inprof::viewer
