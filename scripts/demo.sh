@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the demo server (RelWithDebInfo, in build/) and runs it with its
-# load generator on, so that a CPU profile shows something at once. It
-# prints the `go tool pprof` command to try; Ctrl-C stops it.
+# load generator on, so that a CPU profile shows something at once, and
+# builds inprof-view beside it. It prints the commands to try; Ctrl-C stops
+# it.
 #
 # Usage: scripts/demo.sh [demo_server flags...]   e.g. --port=9090 --duration=60
 # Environment: INPROF_ADDR (agent address, default 127.0.0.1:6060), JOBS (-j),
@@ -16,5 +17,9 @@ bash "${root}/scripts/install-deps.sh"
 cmake -S "${root}" -B "${build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINPROF_BUILD_EXAMPLES=ON -DINPROF_BUILD_TESTS=OFF -DINPROF_BUILD_BENCH=OFF \
   >/dev/null
-cmake --build "${build}" -j "${JOBS:-2}" --target demo_server
+cmake --build "${build}" -j "${JOBS:-2}" --target demo_server inprof_view
+addr="${INPROF_ADDR:-127.0.0.1:6060}"
+if [[ "${addr}" =~ ^[^:]+:[1-9][0-9]*$ ]]; then
+  echo "inprof-view: ${build}/viewer/inprof-view top --seconds=10 ${addr}"
+fi
 exec "${build}/examples/demo_server" --load "$@"
