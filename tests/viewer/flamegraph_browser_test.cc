@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -171,7 +172,7 @@ TEST(FlameGraphBrowserTest, SinglePageAndASearchThatMatchesNothing) {
 
 TEST(FlameGraphBrowserTest, HundredThousandDistinctStacksLoad) {
   // Stacks main;dA;dB;dC;dD;dE;work;compute;inner with digits of k: 100,000
-  // distinct paths, ~700,000 frames.
+  // distinct paths, 411,112 tree nodes.
   StackSet s;
   s.value_type = {"cpu", "nanoseconds"};
   for (int digit = 0; digit < 10; ++digit) {
@@ -204,8 +205,11 @@ TEST(FlameGraphBrowserTest, HundredThousandDistinctStacksLoad) {
   inprof::test::TempDir dir;
   FlameTree tree = BuildFlameTree(s, nullptr);
   EXPECT_GT(tree.name.size(), 400000u);
-  std::string page =
-      dir.WriteFile("big.html", RenderFlameGraphPage(tree, info));
+  std::string html = RenderFlameGraphPage(tree, info);
+  // Compact: about 20 bytes per node.
+  EXPECT_LT(html.size(), 30u * tree.name.size()) << html.size();
+  std::printf("page: %zu nodes, %zu bytes\n", tree.name.size(), html.size());
+  std::string page = dir.WriteFile("big.html", html);
   BrowserRun run =
       Load(page, "search=Handler7", ScreenshotPath("flame_100k.png"));
   ASSERT_TRUE(run.ok);
