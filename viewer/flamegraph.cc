@@ -129,7 +129,13 @@ std::string FlameTreeJson(const FlameTree& tree, const FlamePageInfo& info) {
   std::string out = "{\"title\":" + ScriptSafeJson(info.title) +
                     ",\"subtitle\":" + ScriptSafeJson(info.subtitle) +
                     ",\"type\":" + ScriptSafeJson(info.sample_type) +
-                    ",\"unit\":" + ScriptSafeJson(info.unit) + ",\"names\":[";
+                    ",\"unit\":" + ScriptSafeJson(info.unit) +
+                    ",\"sample_types\":[";
+  for (size_t i = 0; i < info.sample_types.size(); ++i) {
+    if (i > 0) out += ',';
+    out += ScriptSafeJson(info.sample_types[i]);
+  }
+  out += "],\"names\":[";
   for (size_t i = 0; i < tree.names.size(); ++i) {
     if (i > 0) out += ',';
     out += ScriptSafeJson(tree.names[i]);
@@ -147,15 +153,27 @@ std::string FlameTreeJson(const FlameTree& tree, const FlamePageInfo& info) {
   return out + "}";
 }
 
+namespace {
+
+// The page with `slot` (a marker in flamegraph.html) replaced.
+std::string FillSlot(std::string_view slot, std::string_view value) {
+  std::string_view page = kFlameGraphPage;
+  size_t at = page.find(slot);
+  std::string out(page.substr(0, at));
+  out += value;
+  out += page.substr(at + slot.size());
+  return out;
+}
+
+}  // namespace
+
 std::string RenderFlameGraphPage(const FlameTree& tree,
                                  const FlamePageInfo& info) {
-  std::string_view page = kFlameGraphPage;
-  constexpr std::string_view kSlot = "/*INPROF_FLAME_DATA*/null";
-  size_t slot = page.find(kSlot);
-  std::string out(page.substr(0, slot));
-  out += FlameTreeJson(tree, info);
-  out += page.substr(slot + kSlot.size());
-  return out;
+  return FillSlot("/*INPROF_FLAME_DATA*/null", FlameTreeJson(tree, info));
+}
+
+std::string FlameGraphUiPage() {
+  return FillSlot("/*INPROF_UI*/false", "true");
 }
 
 }  // namespace inprof::viewer

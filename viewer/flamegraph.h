@@ -42,6 +42,9 @@ struct FlamePageInfo {
   std::string subtitle;     // e.g. "base: a.pb.gz  new: b.pb.gz"
   std::string sample_type;  // "cpu"
   std::string unit;         // "nanoseconds", "bytes", "count"
+  // The profile's sample types, for the page's type selector (agent UI);
+  // may be empty.
+  std::vector<std::string> sample_types;
 };
 
 // Returns the complete HTML page for `tree`.
@@ -50,6 +53,11 @@ std::string RenderFlameGraphPage(const FlameTree& tree,
 
 // The tree and info as the JSON object the page reads.
 std::string FlameTreeJson(const FlameTree& tree, const FlamePageInfo& info);
+
+// The same page with no data, in "UI" mode: it lists the profiles and
+// captures of the agent that serves it (/debug/pprof/ui/...), loads the one
+// or two chosen and draws them. The agent serves it at /debug/pprof/ui.
+std::string FlameGraphUiPage();
 
 }  // namespace inprof::viewer
 

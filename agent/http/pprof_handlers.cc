@@ -16,6 +16,7 @@
 #include "agent/http/connection_probe.h"
 #include "agent/http/params.h"
 #include "agent/http/responses.h"
+#include "agent/http/ui_handlers.h"
 
 namespace inprof::internal {
 namespace {
@@ -89,7 +90,10 @@ std::string IndexHtml() {
     html += entry.description;
     html += "</li>\n";
   }
-  html += "</ul>\n</p>\n</body>\n</html>\n";
+  html +=
+      "</ul>\n</p>\n<p><a href='ui'>ui</a>: these profiles as flame graphs "
+      "in the browser; save captures and compare any two (inprof)</p>\n"
+      "</body>\n</html>\n";
   return html;
 }
 
@@ -199,6 +203,33 @@ void ServeCumulativeProfile(HandlerState& state, const std::string& name,
 }
 
 // GET: the current rate; POST ?bytes=N: sets it.
+// A profile for /debug/pprof/ui, under the same limits as the endpoints.
+StatusOr<std::string> FetchForUi(HandlerState& state, const std::string& name,
+                                 int seconds, const httplib::Request& req) {
+  InFlight in_flight(state.profiles_in_flight);
+  if (in_flight.count() > state.options.max_concurrent_profiles) {
+    return UnavailableError(
+        "too many concurrent profile requests (limit " +
+        std::to_string(state.options.max_concurrent_profiles) + ")");
+  }
+  ConnectionProbe probe(req);
+  const std::function<bool()> client_gone =
+      ClientGoneCheck(state.options, probe);
+  if (name == "cpu") {
+    if (!state.backend.cpu_profile) {
+      return UnavailableError("CPU profiling is not available in this process");
+    }
+    return state.backend.cpu_profile(seconds, client_gone);
+  }
+  if (!state.backend.named_profile) {
+    return UnimplementedError(name + " profiles are not available");
+  }
+  PprofBackend::NamedProfileRequest request;
+  request.name = name;
+  request.client_gone = client_gone;
+  return state.backend.named_profile(request);
+}
+
 void ServeHeapRate(const HandlerState& state, const httplib::Request& req,
                    httplib::Response& res) {
   if (!state.backend.heap_rate || !state.backend.set_heap_rate) {
@@ -418,6 +449,15 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
       });
   server.Get("/debug/contention/rate", contention_rate);
   server.Post("/debug/contention/rate", contention_rate);
+  InstallUiHandlers(
+      server,
+      [state](const std::string& name, int seconds,
+              const httplib::Request& req) {
+        return FetchForUi(*state, name, seconds, req);
+      },
+      UiOptions{.live_profiles = {"cpu", "heap", "allocs", "mutex", "block"},
+                .default_seconds = 5,
+                .max_seconds = state->options.max_profile_seconds});
   server.Get(R"(/debug/pprof/([\s\S]+))",
              Guarded([state](const Request& req, Response& res) {
                ServeNamedProfile(*state, req.matches[1], res);

@@ -10,13 +10,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <regex>
-#include <sstream>
 #include <string>
 
-#include "tests/support/subprocess.h"
+#include "tests/support/chromium.h"
 #include "tests/support/temp_dir.h"
 #include "tests/viewer/profile_builder.h"
 #include "viewer/flamegraph.h"
@@ -27,72 +24,19 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct BrowserRun {
-  std::string dom;
-  std::string console;  // the page's console lines
-  bool ok = false;
-};
+using inprof::test::BodyAttribute;
+using inprof::test::BrowserPage;
+using inprof::test::ExpectPngFile;
 
-std::string Chromium() {
-  const char* path = std::getenv("PATH");
-  std::string found =
-      inprof::test::FindExecutable("chromium", path ? path : "");
-  if (found.empty()) {
-    ADD_FAILURE() << "chromium not found: apt-get install chromium";
-  }
-  return found;
-}
-
-// Loads `page#hash` once: dumps the DOM after scripts ran and writes a
-// 1280x800 screenshot to `screenshot`.
-BrowserRun Load(const std::string& page, const std::string& hash,
-                const std::string& screenshot) {
-  BrowserRun run;
-  std::string chromium = Chromium();
-  if (chromium.empty()) return run;
-  inprof::test::TempDir profile;
-  inprof::test::CommandResult r = inprof::test::RunCommand(
-      {chromium, "--headless", "--no-sandbox", "--disable-gpu",
-       "--disable-quic", "--no-first-run", "--disable-background-networking",
-       "--disable-component-update", "--disable-sync",
-       "--user-data-dir=" + profile.Path("user"), "--enable-logging=stderr",
-       "--virtual-time-budget=5000", "--window-size=1280,800",
-       "--screenshot=" + screenshot, "--dump-dom",
-       "file://" + page + (hash.empty() ? "" : "#" + hash)},
-      {{"TMPDIR", profile.path()}, {"HOME", profile.path()}},
-      std::chrono::minutes(2));
-  EXPECT_EQ(r.exit_code, 0) << r.Describe();
-  EXPECT_THAT(r.err, Not(HasSubstr("Page load failed")));
-  std::istringstream err(r.err);
-  std::string line;
-  while (std::getline(err, line)) {
-    if (line.find(":CONSOLE:") != std::string::npos) run.console += line + "\n";
-  }
-  run.dom = std::move(r.out);
-  run.ok = r.exit_code == 0 && !run.dom.empty();
-  return run;
-}
-
-std::string Attribute(const std::string& dom, const std::string& name) {
-  std::smatch m;
-  std::regex re("<body[^>]* " + name + "=\"([^\"]*)\"");
-  return std::regex_search(dom, m, re) ? m[1].str() : "<none>";
+BrowserPage Load(const std::string& page, const std::string& hash,
+                 const std::string& screenshot) {
+  return inprof::test::LoadInChromium(
+      "file://" + page + (hash.empty() ? "" : "#" + hash), screenshot);
 }
 
 std::string ScreenshotPath(const std::string& name) {
   std::filesystem::create_directories(INPROF_SCREENSHOT_DIR);
   return std::string(INPROF_SCREENSHOT_DIR) + "/" + name;
-}
-
-void ExpectPng(const std::string& path) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  ASSERT_FALSE(ec) << path << " was not written";
-  EXPECT_GT(size, 5000u) << path;
-  std::ifstream in(path, std::ios::binary);
-  char magic[8] = {};
-  in.read(magic, 8);
-  EXPECT_EQ(std::string(magic, 8), "\x89PNG\r\n\x1a\n");
 }
 
 StackSet Stacks(const internal::Profile& p) {
@@ -125,16 +69,16 @@ TEST(FlameGraphBrowserTest, DiffPageShowsWhatGrewAndShrankAndSearchHighlights) {
   std::string page = dir.WriteFile(
       "diff.html", RenderFlameGraphPage(BuildFlameTree(next, &base), info));
   std::string shot = ScreenshotPath("flame_diff.png");
-  BrowserRun run = Load(page, "search=render", shot);
+  BrowserPage run = Load(page, "search=render", shot);
   ASSERT_TRUE(run.ok);
   EXPECT_THAT(run.console, Not(HasSubstr("Uncaught"))) << run.console;
-  EXPECT_EQ(Attribute(run.dom, "data-state"), "ready")
+  EXPECT_EQ(BodyAttribute(run.dom, "data-state"), "ready")
       << run.dom.substr(0, 2000);
-  EXPECT_EQ(Attribute(run.dom, "data-error"), "<none>");
-  EXPECT_EQ(Attribute(run.dom, "data-search"), "render");
-  EXPECT_EQ(Attribute(run.dom, "data-matches"), "1");  // render_page
-  EXPECT_EQ(Attribute(run.dom, "data-frames"), "9");
-  EXPECT_NE(Attribute(run.dom, "data-drawn"), "0");
+  EXPECT_EQ(BodyAttribute(run.dom, "data-error"), "<none>");
+  EXPECT_EQ(BodyAttribute(run.dom, "data-search"), "render");
+  EXPECT_EQ(BodyAttribute(run.dom, "data-matches"), "1");  // render_page
+  EXPECT_EQ(BodyAttribute(run.dom, "data-frames"), "9");
+  EXPECT_NE(BodyAttribute(run.dom, "data-drawn"), "0");
   EXPECT_THAT(run.dom,
               HasSubstr("<tr class=\"grew\" data-function=\"compress\""));
   EXPECT_THAT(run.dom,
@@ -143,7 +87,7 @@ TEST(FlameGraphBrowserTest, DiffPageShowsWhatGrewAndShrankAndSearchHighlights) {
               HasSubstr("<tr class=\"shrank\" data-function=\"escape_html\""));
   EXPECT_THAT(run.dom, Not(HasSubstr("data-function=\"flush_logs\"")));  // same
   EXPECT_THAT(run.dom, HasSubstr("Matched 1 functions in 1 frames: 650ms"));
-  ExpectPng(shot);
+  ExpectPngFile(shot);
 }
 
 TEST(FlameGraphBrowserTest, SinglePageAndASearchThatMatchesNothing) {
@@ -158,16 +102,16 @@ TEST(FlameGraphBrowserTest, SinglePageAndASearchThatMatchesNothing) {
   std::string page = dir.WriteFile(
       "flame.html",
       RenderFlameGraphPage(BuildFlameTree(stacks, nullptr), info));
-  BrowserRun run = Load(page, "search=nothing_like_this",
-                        ScreenshotPath("flame_single.png"));
+  BrowserPage run = Load(page, "search=nothing_like_this",
+                         ScreenshotPath("flame_single.png"));
   ASSERT_TRUE(run.ok);
   EXPECT_THAT(run.console, Not(HasSubstr("Uncaught"))) << run.console;
-  EXPECT_EQ(Attribute(run.dom, "data-state"), "ready");
-  EXPECT_EQ(Attribute(run.dom, "data-matches"), "0");
-  EXPECT_EQ(Attribute(run.dom, "data-frames"), "4");
+  EXPECT_EQ(BodyAttribute(run.dom, "data-state"), "ready");
+  EXPECT_EQ(BodyAttribute(run.dom, "data-matches"), "0");
+  EXPECT_EQ(BodyAttribute(run.dom, "data-frames"), "4");
   EXPECT_THAT(run.dom, HasSubstr("data-function=\"alpha\""));
   EXPECT_THAT(run.dom, HasSubstr("data-function=\"gamma\""));
-  ExpectPng(ScreenshotPath("flame_single.png"));
+  ExpectPngFile(ScreenshotPath("flame_single.png"));
 }
 
 TEST(FlameGraphBrowserTest, HundredThousandDistinctStacksLoad) {
@@ -210,15 +154,15 @@ TEST(FlameGraphBrowserTest, HundredThousandDistinctStacksLoad) {
   EXPECT_LT(html.size(), 30u * tree.name.size()) << html.size();
   std::printf("page: %zu nodes, %zu bytes\n", tree.name.size(), html.size());
   std::string page = dir.WriteFile("big.html", html);
-  BrowserRun run =
+  BrowserPage run =
       Load(page, "search=Handler7", ScreenshotPath("flame_100k.png"));
   ASSERT_TRUE(run.ok);
   EXPECT_THAT(run.console, Not(HasSubstr("Uncaught"))) << run.console;
-  EXPECT_EQ(Attribute(run.dom, "data-state"), "ready");
-  EXPECT_EQ(Attribute(run.dom, "data-frames"),
+  EXPECT_EQ(BodyAttribute(run.dom, "data-state"), "ready");
+  EXPECT_EQ(BodyAttribute(run.dom, "data-frames"),
             std::to_string(tree.name.size() - 1));
-  EXPECT_NE(Attribute(run.dom, "data-matches"), "0");
-  EXPECT_NE(Attribute(run.dom, "data-drawn"), "0");
+  EXPECT_NE(BodyAttribute(run.dom, "data-matches"), "0");
+  EXPECT_NE(BodyAttribute(run.dom, "data-drawn"), "0");
 }
 
 }  // namespace

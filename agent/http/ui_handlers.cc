@@ -1,0 +1,175 @@
+#include "agent/http/ui_handlers.h"
+
+#include <charconv>
+#include <ctime>
+#include <memory>
+
+#include "agent/base/json_string.h"
+#include "agent/capture/capture_store.h"
+#include "agent/http/params.h"
+#include "agent/http/responses.h"
+#include "viewer/flame_json.h"
+#include "viewer/flamegraph.h"
+
+namespace inprof::internal {
+namespace {
+
+struct UiState {
+  UiProfileSource source;
+  UiOptions options;
+  CaptureStore captures;
+  std::string page;
+};
+
+bool IsLive(const UiState& state, const std::string& name) {
+  for (const std::string& live : state.options.live_profiles) {
+    if (live == name) return true;
+  }
+  return false;
+}
+
+StatusOr<int> Seconds(const UiState& state, const httplib::Request& req) {
+  if (!req.has_param("seconds")) return state.options.default_seconds;
+  return ParseSecondsValue(req.get_param_value("seconds"),
+                           state.options.max_seconds);
+}
+
+std::string Iso8601(int64_t unix_nanos) {
+  std::time_t t = static_cast<std::time_t>(unix_nanos / 1000000000);
+  std::tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// A source's bytes and a label for the page's subtitle.
+struct Source {
+  std::string bytes;
+  std::string label;
+};
+
+StatusOr<Source> Resolve(UiState& state, const std::string& spec, int seconds,
+                         const httplib::Request& req) {
+  if (spec.starts_with("capture:")) {
+    uint64_t id = 0;
+    std::string_view digits = std::string_view(spec).substr(8);
+    auto [end, ec] =
+        std::from_chars(digits.data(), digits.data() + digits.size(), id);
+    if (ec != std::errc() || end != digits.data() + digits.size()) {
+      return InvalidArgumentError(spec + ": not a capture id");
+    }
+    std::optional<std::string> bytes = state.captures.Bytes(id);
+    if (!bytes) {
+      return NotFoundError(spec +
+                           ": no such capture (dropped, or never "
+                           "taken)");
+    }
+    return Source{std::move(*bytes), spec};
+  }
+  if (!IsLive(state, spec)) {
+    return InvalidArgumentError("profile=" + spec +
+                                ": not a profile name or capture:ID");
+  }
+  StatusOr<std::string> bytes = state.source(spec, seconds, req);
+  if (!bytes.ok()) return bytes.status();
+  return Source{std::move(bytes).value(),
+                spec == "cpu" ? "cpu " + std::to_string(seconds) + "s" : spec};
+}
+
+void ServeCaptureList(const UiState& state, httplib::Response& res) {
+  std::string out = "{\"live\":[";
+  for (size_t i = 0; i < state.options.live_profiles.size(); ++i) {
+    if (i > 0) out += ',';
+    out += JsonString(state.options.live_profiles[i]);
+  }
+  out += "],\"captures\":[";
+  std::vector<CaptureStore::Info> list = state.captures.List();
+  for (size_t i = 0; i < list.size(); ++i) {
+    const CaptureStore::Info& c = list[i];
+    if (i > 0) out += ',';
+    out += "{\"id\":" + std::to_string(c.id) +
+           ",\"profile\":" + JsonString(c.profile) +
+           ",\"seconds\":" + std::to_string(c.seconds) +
+           ",\"time\":" + JsonString(Iso8601(c.unix_nanos)) +
+           ",\"bytes\":" + std::to_string(c.bytes) + "}";
+  }
+  res.status = 200;
+  res.set_content(out + "]}\n", "application/json");
+}
+
+void ServeCapture(UiState& state, const httplib::Request& req,
+                  httplib::Response& res) {
+  std::string name = req.get_param_value("profile");
+  if (!IsLive(state, name)) {
+    return ServeError(res, 400, "profile=" + name + ": not a profile name");
+  }
+  StatusOr<int> seconds = Seconds(state, req);
+  if (!seconds.ok()) return ServeStatus(res, seconds.status());
+  StatusOr<std::string> bytes = state.source(name, *seconds, req);
+  if (!bytes.ok()) return ServeStatus(res, bytes.status());
+  uint64_t id = state.captures.Add(name, name == "cpu" ? *seconds : 0,
+                                   std::move(bytes).value());
+  res.status = 200;
+  res.set_content("{\"id\":" + std::to_string(id) + "}\n", "application/json");
+}
+
+void ServeFlame(UiState& state, const httplib::Request& req,
+                httplib::Response& res) {
+  StatusOr<int> seconds = Seconds(state, req);
+  if (!seconds.ok()) return ServeStatus(res, seconds.status());
+  if (!req.has_param("profile")) {
+    return ServeError(res, 400, "profile=NAME or profile=capture:ID needed");
+  }
+  StatusOr<Source> next =
+      Resolve(state, req.get_param_value("profile"), *seconds, req);
+  if (!next.ok()) return ServeStatus(res, next.status());
+  std::optional<Source> base;
+  if (!req.get_param_value("base").empty()) {
+    StatusOr<Source> b =
+        Resolve(state, req.get_param_value("base"), *seconds, req);
+    if (!b.ok()) return ServeStatus(res, b.status());
+    base = std::move(b).value();
+  }
+  viewer::FlameJsonRequest request;
+  request.profile = next->bytes;
+  if (base) request.base = base->bytes;
+  request.sample_index = req.get_param_value("sample_index");
+  request.title =
+      base ? "diff: " + base->label + " \u2192 " + next->label : next->label;
+  StatusOr<std::string> json = viewer::FlameJsonFromBytes(request);
+  if (!json.ok()) return ServeStatus(res, json.status());
+  res.status = 200;
+  res.set_content(std::move(json).value(), "application/json");
+}
+
+}  // namespace
+
+void InstallUiHandlers(httplib::Server& server, UiProfileSource source,
+                       UiOptions options) {
+  auto state = std::make_shared<UiState>();
+  state->source = std::move(source);
+  state->options = std::move(options);
+  state->page = viewer::FlameGraphUiPage();
+  using Request = httplib::Request;
+  using Response = httplib::Response;
+  server.Get("/debug/pprof/ui", Guarded([state](const Request&, Response& res) {
+               res.status = 200;
+               res.set_header("X-Content-Type-Options", "nosniff");
+               res.set_content(state->page, "text/html; charset=utf-8");
+             }));
+  server.Get("/debug/pprof/ui/captures",
+             Guarded([state](const Request&, Response& res) {
+               ServeCaptureList(*state, res);
+             }));
+  server.Post("/debug/pprof/ui/captures",
+              Guarded([state](const Request& req, Response& res) {
+                ServeCapture(*state, req, res);
+              }));
+  server.Get("/debug/pprof/ui/flame",
+             Guarded([state](const Request& req, Response& res) {
+               ServeFlame(*state, req, res);
+             }));
+}
+
+}  // namespace inprof::internal

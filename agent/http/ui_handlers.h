@@ -1,0 +1,49 @@
+// /debug/pprof/ui: the flame graph page of inprof-view, served by the agent,
+// with its data from this process: live profiles (the CPU profile over N
+// seconds, and heap, allocs, mutex and block) and captures saved in memory
+// (agent/capture/capture_store.h), shown one at a time or diffed.
+//
+//   GET  /debug/pprof/ui                 the page
+//   GET  /debug/pprof/ui/captures        JSON: live profile names, captures
+//   POST /debug/pprof/ui/captures?profile=NAME[&seconds=N]
+//                                        takes a profile and stores it; JSON
+//                                        {"id":N}
+//   GET  /debug/pprof/ui/flame?profile=SRC[&base=SRC][&seconds=N]
+//                                        [&sample_index=TYPE]
+//                                        JSON flame tree (viewer/flame_json.h)
+//
+// SRC is a live profile name or "capture:ID". Errors are one-line text/plain
+// 4xx/5xx answers, as everywhere in the agent.
+#ifndef INPROF_AGENT_HTTP_UI_HANDLERS_H_
+#define INPROF_AGENT_HTTP_UI_HANDLERS_H_
+
+#include <httplib.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "inprof/status.h"
+
+namespace inprof::internal {
+
+// Takes profile `name` ("cpu" over `seconds`, or a named profile as
+// cumulative gzipped profile.proto) for `req`, which it may watch for a
+// client that went away. Thread-safe.
+using UiProfileSource = std::function<StatusOr<std::string>(
+    const std::string& name, int seconds, const httplib::Request& req)>;
+
+struct UiOptions {
+  std::vector<std::string> live_profiles;  // in the order the page lists them
+  int default_seconds = 5;
+  int max_seconds = 300;
+};
+
+// Installs the routes above on `server` (not listening yet). Must run before
+// a catch-all route for /debug/pprof/... is installed.
+void InstallUiHandlers(httplib::Server& server, UiProfileSource source,
+                       UiOptions options);
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_HTTP_UI_HANDLERS_H_

@@ -1,0 +1,73 @@
+#include "agent/capture/capture_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+namespace inprof::internal {
+namespace {
+
+std::vector<uint64_t> Ids(const CaptureStore& store) {
+  std::vector<uint64_t> ids;
+  for (const CaptureStore::Info& i : store.List()) ids.push_back(i.id);
+  return ids;
+}
+
+TEST(CaptureStoreTest, KeepsCapturesWithIdsNeverReused) {
+  CaptureStore store;
+  uint64_t a = store.Add("heap", 0, "aaa");
+  uint64_t b = store.Add("cpu", 5, "bbbb");
+  EXPECT_EQ(a, 1u);
+  EXPECT_EQ(b, 2u);
+  EXPECT_EQ(store.Bytes(a), "aaa");
+  EXPECT_EQ(store.Bytes(b), "bbbb");
+  EXPECT_FALSE(store.Bytes(3).has_value());
+  std::vector<CaptureStore::Info> list = store.List();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[1].profile, "cpu");
+  EXPECT_EQ(list[1].seconds, 5);
+  EXPECT_EQ(list[1].bytes, 4u);
+  EXPECT_GT(list[1].unix_nanos, 1700000000000000000);
+}
+
+TEST(CaptureStoreTest, DropsTheOldestPastEitherBound) {
+  CaptureStore by_count(3, 1000);
+  for (int i = 0; i < 5; ++i) by_count.Add("heap", 0, "x");
+  EXPECT_THAT(Ids(by_count), ::testing::ElementsAre(3, 4, 5));
+  EXPECT_FALSE(by_count.Bytes(1).has_value());
+
+  CaptureStore by_bytes(10, 10);
+  by_bytes.Add("heap", 0, std::string(4, 'a'));
+  by_bytes.Add("heap", 0, std::string(4, 'b'));
+  by_bytes.Add("heap", 0, std::string(4, 'c'));  // 12 bytes: drop the first
+  EXPECT_THAT(Ids(by_bytes), ::testing::ElementsAre(2, 3));
+  // Alone over the bound, the newest is still kept.
+  by_bytes.Add("heap", 0, std::string(50, 'd'));
+  EXPECT_THAT(Ids(by_bytes), ::testing::ElementsAre(4));
+}
+
+TEST(CaptureStoreTest, ConcurrentAddsAndReads) {
+  CaptureStore store(8, 1 << 20);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&store, t] {
+      for (int i = 0; i < 200; ++i) {
+        uint64_t id = store.Add("cpu", t, std::string(100, 'a' + t));
+        std::optional<std::string> bytes = store.Bytes(id);
+        if (bytes) {
+          EXPECT_EQ(bytes->size(), 100u);
+        }
+        store.List();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<uint64_t> ids = Ids(store);
+  ASSERT_EQ(ids.size(), 8u);
+  EXPECT_EQ(ids.back(), 800u);
+}
+
+}  // namespace
+}  // namespace inprof::internal
