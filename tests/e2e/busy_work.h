@@ -4,9 +4,14 @@
 #define INPROF_TESTS_E2E_BUSY_WORK_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "inprof/agent.h"
+#include "inprof/mutex.h"
 
 namespace inprof::e2e {
 
@@ -34,6 +39,26 @@ __attribute__((noinline)) inline uint64_t HotBeta(
     for (int i = 0; i < 10000; ++i) x ^= x << 7, x ^= x >> 9;
   }
   return x;
+}
+
+// Takes `mu` `rounds` times, holding it 1 ms each time: the frame contention
+// profiles show for the lock's holder and its waiters.
+__attribute__((noinline)) inline void HoldBriefly(inprof::Mutex& mu,
+                                                  int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    std::lock_guard<inprof::Mutex> lock(mu);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// `threads` threads contending for one inprof::Mutex through HoldBriefly.
+inline void Contend(int threads, int rounds) {
+  inprof::Mutex mu;
+  std::vector<std::thread> workers;
+  for (int i = 0; i < threads; ++i) {
+    workers.emplace_back([&] { HoldBriefly(mu, rounds); });
+  }
+  for (std::thread& t : workers) t.join();
 }
 
 }  // namespace inprof::e2e

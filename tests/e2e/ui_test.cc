@@ -13,9 +13,8 @@
 #include <vector>
 
 #include "inprof/agent.h"
-#include "inprof/mutex.h"
+#include "tests/e2e/busy_work.h"
 #include "tests/support/chromium.h"
-#include "tests/support/subprocess.h"
 
 namespace inprof::e2e {
 namespace {
@@ -23,22 +22,6 @@ namespace {
 using test::BodyAttribute;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-__attribute__((noinline)) void HoldTheUiLock(inprof::Mutex& mu, int rounds) {
-  for (int i = 0; i < rounds; ++i) {
-    std::lock_guard<inprof::Mutex> lock(mu);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
-void Contend(int rounds) {
-  inprof::Mutex mu;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 3; ++i) {
-    threads.emplace_back([&] { HoldTheUiLock(mu, rounds); });
-  }
-  for (std::thread& t : threads) t.join();
-}
 
 StatusOr<Agent> StartAgent() {
   Options options;
@@ -80,7 +63,7 @@ TEST(UiTest, EndpointsListCaptureAndServeFlameTrees) {
             "{\"live\":[\"cpu\",\"heap\",\"allocs\",\"mutex\",\"block\"],"
             "\"captures\":[]}\n");
 
-  Contend(10);
+  Contend(3, 10);
   Answer capture =
       Call(*agent, "POST", "/debug/pprof/ui/captures?profile=block");
   EXPECT_EQ(capture.status, 200);
@@ -89,14 +72,14 @@ TEST(UiTest, EndpointsListCaptureAndServeFlameTrees) {
   EXPECT_THAT(list.body, HasSubstr("\"captures\":[{\"id\":1,\"profile\":"
                                    "\"block\",\"seconds\":0,\"time\":\""));
 
-  Contend(10);
+  Contend(3, 10);
   Answer flame =
       Call(*agent, "GET", "/debug/pprof/ui/flame?profile=block&base=capture:1");
   EXPECT_EQ(flame.status, 200) << flame.body;
   EXPECT_EQ(flame.type, "application/json");
   EXPECT_THAT(flame.body,
               HasSubstr("\"title\":\"diff: capture:1 \u2192 block\""));
-  EXPECT_THAT(flame.body, HasSubstr("HoldTheUiLock"));
+  EXPECT_THAT(flame.body, HasSubstr("HoldBriefly"));
   EXPECT_THAT(flame.body, HasSubstr("\"base\":["));
   EXPECT_THAT(flame.body,
               HasSubstr("\"sample_types\":[\"contentions\",\"delay\"]"));
@@ -131,17 +114,17 @@ TEST(UiTest, EndpointsListCaptureAndServeFlameTrees) {
 TEST(UiTest, PageDiffsACaptureAgainstTheLiveProfileInABrowser) {
   StatusOr<Agent> agent = StartAgent();
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
-  Contend(5);
+  Contend(3, 5);
   ASSERT_EQ(
       Call(*agent, "POST", "/debug/pprof/ui/captures?profile=block").status,
       200);
-  Contend(20);
+  Contend(3, 20);
   std::filesystem::create_directories(INPROF_SCREENSHOT_DIR);
   std::string shot = std::string(INPROF_SCREENSHOT_DIR) + "/ui_diff.png";
   test::BrowserPage page =
       test::LoadInChromium(agent->url() +
                                "/debug/pprof/ui#profile=block&base=capture:1&"
-                               "search=HoldTheUiLock",
+                               "search=HoldBriefly",
                            shot);
   ASSERT_TRUE(page.ok);
   EXPECT_THAT(page.console, Not(HasSubstr("Uncaught"))) << page.console;

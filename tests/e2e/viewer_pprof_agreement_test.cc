@@ -17,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include "inprof/mutex.h"
 #include "tests/e2e/busy_work.h"
 #include "tests/support/go_tool.h"
 #include "tests/support/subprocess.h"
@@ -189,22 +188,6 @@ std::string CpuProfileWhile(const Agent& agent, Burn burn) {
   return body;
 }
 
-__attribute__((noinline)) void HoldAndWait(inprof::Mutex& mu, int rounds) {
-  for (int i = 0; i < rounds; ++i) {
-    std::lock_guard<inprof::Mutex> lock(mu);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
-void Contend(int rounds) {
-  inprof::Mutex mu;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 3; ++i) {
-    threads.emplace_back([&] { HoldAndWait(mu, rounds); });
-  }
-  for (std::thread& t : threads) t.join();
-}
-
 TEST(AgentProfilesTest, TopAndDiffAgreeOnAgentCpuAndBlockProfiles) {
   Options options;
   options.port = 0;
@@ -220,10 +203,10 @@ TEST(AgentProfilesTest, TopAndDiffAgreeOnAgentCpuAndBlockProfiles) {
                       HotAlpha(s);
                       HotBeta(s);
                     }));
-  Contend(10);
+  Contend(3, 10);
   std::string block_base =
       dir.WriteFile("block_base.pb.gz", Fetch(*agent, "/debug/pprof/block"));
-  Contend(20);
+  Contend(3, 20);
   std::string block_new =
       dir.WriteFile("block_new.pb.gz", Fetch(*agent, "/debug/pprof/block"));
   std::string mutex_new =
