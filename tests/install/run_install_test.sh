@@ -81,6 +81,11 @@ for f in inprofConfigVersion.cmake inprofTargets.cmake; do
 done
 [[ -n "$(find "${prefix}" -name 'libinprof.*' -print -quit)" ]] ||
   fail "libinprof was not installed under ${prefix}"
+# The viewer is installed and runs from the prefix.
+[[ -x "${prefix}/bin/inprof-view" ]] ||
+  fail "bin/inprof-view was not installed under ${prefix}"
+"${prefix}/bin/inprof-view" help | grep -q "usage: inprof-view" ||
+  fail "the installed inprof-view does not run"
 # Private headers and object libraries must stay private.
 [[ -z "$(find "${prefix}" -path '*agent/*' -print -quit)" ]] ||
   fail "private agent/ files were installed under ${prefix}"
