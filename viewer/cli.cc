@@ -213,19 +213,6 @@ StatusOr<Command> ParseCommandLine(const std::vector<std::string>& args) {
 
 namespace {
 
-// "cpu: total 1.50s" / "cpu: base 1.20s, new 1.50s (+25%)".
-std::string PageSubtitle(const StackSet& stacks, const StackSet* base) {
-  const std::string& unit = stacks.value_type.unit;
-  std::string display = SelectDisplayUnit(unit, stacks.total, stacks.total);
-  std::string out = stacks.value_type.type + ": ";
-  if (base == nullptr)
-    return out + "total " + ScaledValue(stacks.total, unit, display);
-  int64_t delta = stacks.total - base->total;
-  return out + "base " + ScaledValue(base->total, unit, display) + ", new " +
-         ScaledValue(stacks.total, unit, display) + " (" +
-         RelativeChange(delta, base->total) + ")";
-}
-
 int Fail(const std::string& source, const Status& status) {
   std::string line = "inprof-view: ";
   if (!source.empty()) line += source + ": ";
@@ -290,7 +277,7 @@ int RunViewer(const std::vector<std::string>& args) {
       FlameTree tree = BuildFlameTree(compared->next, &compared->base);
       FlamePageInfo info;
       info.title = "diff: " + cmd->inputs[0] + " \u2192 " + cmd->inputs[1];
-      info.subtitle = PageSubtitle(compared->next, &compared->base);
+      info.subtitle = FlameSubtitle(compared->next, &compared->base);
       info.sample_type = compared->next.value_type.type;
       info.unit = compared->next.value_type.unit;
       return WritePage(cmd->html_path, RenderFlameGraphPage(tree, info),
@@ -307,7 +294,7 @@ int RunViewer(const std::vector<std::string>& args) {
     FlameTree tree = BuildFlameTree(*stacks, nullptr);
     FlamePageInfo info;
     info.title = cmd->inputs[0];
-    info.subtitle = PageSubtitle(*stacks, nullptr);
+    info.subtitle = FlameSubtitle(*stacks, nullptr);
     info.sample_type = stacks->value_type.type;
     info.unit = stacks->value_type.unit;
     return WritePage(cmd->html_path, RenderFlameGraphPage(tree, info),

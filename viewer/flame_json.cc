@@ -40,12 +40,16 @@ StatusOr<std::string> FlameJsonFromBytes(const FlameJsonRequest& request) {
     StatusOr<ComparedStacks> compared = CompareStacks(*base, *next, options);
     if (!compared.ok()) return compared.status();
     tree = BuildFlameTree(compared->next, &compared->base);
+    if (info.subtitle.empty()) {
+      info.subtitle = FlameSubtitle(compared->next, &compared->base);
+    }
     info.sample_type = compared->next.value_type.type;
     info.unit = compared->next.value_type.unit;
   } else {
     StatusOr<StackSet> stacks = BuildStackSet(*next, options);
     if (!stacks.ok()) return stacks.status();
     tree = BuildFlameTree(*stacks, nullptr);
+    if (info.subtitle.empty()) info.subtitle = FlameSubtitle(*stacks, nullptr);
     info.sample_type = stacks->value_type.type;
     info.unit = stacks->value_type.unit;
   }

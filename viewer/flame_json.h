@@ -20,7 +20,7 @@ struct FlameJsonRequest {
   std::optional<std::string_view> base;  // a base to diff against
   std::string sample_index;              // "" = the default type
   std::string title;
-  std::string subtitle;
+  std::string subtitle;  // "" = the totals (FlameSubtitle)
 };
 
 // Returns the JSON object the flame graph page reads (FlameTreeJson), with

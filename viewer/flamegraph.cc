@@ -5,6 +5,7 @@
 
 #include "agent/base/json_string.h"
 #include "viewer/flamegraph_page.h"
+#include "viewer/format.h"
 
 namespace inprof::viewer {
 namespace {
@@ -117,6 +118,19 @@ void AppendArray(const std::vector<T>& values, std::string* out) {
 }
 
 }  // namespace
+
+std::string FlameSubtitle(const StackSet& stacks, const StackSet* base) {
+  const std::string& unit = stacks.value_type.unit;
+  std::string display = SelectDisplayUnit(unit, stacks.total, stacks.total);
+  std::string out = stacks.value_type.type + ": ";
+  if (base == nullptr) {
+    return out + "total " + ScaledValue(stacks.total, unit, display);
+  }
+  int64_t delta = stacks.total - base->total;
+  return out + "base " + ScaledValue(base->total, unit, display) + ", new " +
+         ScaledValue(stacks.total, unit, display) + " (" +
+         RelativeChange(delta, base->total) + ")";
+}
 
 FlameTree BuildFlameTree(const StackSet& stacks, const StackSet* base) {
   TreeBuilder builder;

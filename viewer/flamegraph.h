@@ -47,6 +47,10 @@ struct FlamePageInfo {
   std::vector<std::string> sample_types;
 };
 
+// "cpu: total 1.50s", or with a base "cpu: base 1.20s, new 1.50s (+25%)":
+// the page's subtitle.
+std::string FlameSubtitle(const StackSet& stacks, const StackSet* base);
+
 // Returns the complete HTML page for `tree`.
 std::string RenderFlameGraphPage(const FlameTree& tree,
                                  const FlamePageInfo& info);

@@ -15,8 +15,6 @@ SourceInfo DescribeSource(const internal::Profile& profile,
     info.binary = slash == std::string::npos ? file : file.substr(slash + 1);
   }
   info.duration_nanos = profile.duration_nanos;
-  info.period = profile.period;
-  info.period_type = profile.period_type;
   return info;
 }
 

@@ -29,8 +29,6 @@ struct SourceInfo {
   std::string source;          // the path or URL as the user gave it
   std::string binary;          // basename of the main mapping's file, or ""
   int64_t duration_nanos = 0;  // 0 for instant profiles
-  int64_t period = 0;
-  internal::ValueType period_type;
 };
 
 // How many of `available` rows a report shows under `options.rows`.
