@@ -11,7 +11,6 @@
 #include "viewer/diff.h"
 #include "viewer/flamegraph.h"
 #include "viewer/folded.h"
-#include "viewer/format.h"
 #include "viewer/top.h"
 
 namespace inprof::viewer {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <utility>
@@ -78,6 +79,16 @@ std::optional<uint64_t> LoadBias(const ProcessMapping& m) {
   return bias;
 }
 
+// elfutils as Debian builds it (no --enable-thread-safety) keeps state
+// shared between sessions in libelf/libdw; two Symbolizers working at once
+// were seen to lose a symbol from a separate debug file under TSan. Every
+// libdwfl call of every instance takes this lock: symbolization runs off the
+// hot path, and the agent already serializes its one symbolizer.
+std::mutex& LibdwMutex() {
+  static std::mutex* mu = new std::mutex;  // never destroyed: used at exit
+  return *mu;
+}
+
 std::string Hex(uint64_t value) {
   char buf[24];
   std::snprintf(buf, sizeof(buf), "0x%" PRIx64, value);
@@ -124,6 +135,7 @@ Symbolizer::Symbolizer(std::vector<ProcessMapping> mappings)
 }
 
 Symbolizer::~Symbolizer() {
+  std::lock_guard<std::mutex> lock(LibdwMutex());
   cu_indexes_.clear();
   symbol_tables_.clear();
   if (dwfl_ != nullptr) dwfl_end(dwfl_);
@@ -198,6 +210,7 @@ const ProcessMapping* Symbolizer::MappingFor(uint64_t address) {
 
 void Symbolizer::Refresh() {
   if (fixed_mappings_) return;
+  std::lock_guard<std::mutex> lock(LibdwMutex());
   std::vector<ProcessMapping> old_mappings = std::move(mappings_);
   std::vector<size_t> old_by_start = std::move(mappings_by_start_);
   mappings_.clear();
@@ -283,6 +296,7 @@ void Symbolizer::QualifyPhysicalFrame(Dwfl_Module* module, uint64_t address,
 }
 
 std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
+  std::lock_guard<std::mutex> lock(LibdwMutex());
   std::vector<SourceFrame> frames;
   Dwfl* dwfl = EnsureDwfl();
   // Code runs only in executable mappings. libdwfl also knows a module by

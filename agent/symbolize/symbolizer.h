@@ -63,8 +63,9 @@ struct SourceFrame {
 // MappingFor() and mappings() stay valid until the next Refresh().
 //
 // Thread safety: thread-compatible; every method mutates caches, so one
-// instance must be used by one thread at a time. Separate instances share no
-// state and may be used concurrently. Not async-signal-safe.
+// instance must be used by one thread at a time. Separate instances may be
+// used concurrently: their libdwfl work is serialized by one process-wide
+// lock (elfutils shares state between sessions). Not async-signal-safe.
 class Symbolizer {
  public:
   Symbolizer();  // cheap: reads nothing until first use
