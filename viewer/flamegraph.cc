@@ -43,10 +43,10 @@ class TreeBuilder {
     }
     FlameTree tree;
     tree.names = std::move(names_);
-    std::vector<std::pair<uint32_t, int32_t>> todo = {{0, -1}};
-    while (!todo.empty()) {
-      auto [node, parent] = todo.back();
-      todo.pop_back();
+    std::vector<std::pair<uint32_t, int32_t>> pending = {{0, -1}};
+    while (!pending.empty()) {
+      auto [node, parent] = pending.back();
+      pending.pop_back();
       int32_t id = static_cast<int32_t>(tree.name.size());
       tree.name.push_back(name_[node]);
       tree.parent.push_back(parent);
@@ -56,7 +56,7 @@ class TreeBuilder {
       std::sort(kids.begin(), kids.end(), [&](uint32_t a, uint32_t b) {
         return tree.names[name_[a]] > tree.names[name_[b]];  // popped reversed
       });
-      for (uint32_t kid : kids) todo.emplace_back(kid, id);
+      for (uint32_t kid : kids) pending.emplace_back(kid, id);
     }
     return tree;
   }
