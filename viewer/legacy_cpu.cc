@@ -100,7 +100,7 @@ StatusOr<Profile> ParseLegacyCpuProfile(std::string_view bytes,
       "ProfileData::Add|ProfileData::prof_handler|CpuProfiler::prof_handler|"
       "__pthread_sighandler|__restore";
 
-  std::unordered_map<uint64_t, uint64_t> location_of;  // address -> id
+  LegacyLocations locations(&p);
   size_t pos = 5 * word;
   bool ended = false;
   while (pos < bytes.size()) {
@@ -135,15 +135,7 @@ StatusOr<Profile> ParseLegacyCpuProfile(std::string_view bytes,
       uint64_t address = format->Read(bytes, pos);
       // Return addresses point after the call; the leaf is the signal PC.
       if (i > 0) address -= 1;
-      auto [it, inserted] =
-          location_of.try_emplace(address, p.locations.size() + 1);
-      if (inserted) {
-        internal::Location loc;
-        loc.id = it->second;
-        loc.address = address;
-        p.locations.push_back(std::move(loc));
-      }
-      sample.location_ids.push_back(it->second);
+      sample.location_ids.push_back(locations.IdOf(address));
     }
     p.samples.push_back(std::move(sample));
   }

@@ -5,7 +5,6 @@
 #include <optional>
 #include <regex>
 #include <string>
-#include <unordered_map>
 
 #include "viewer/legacy_maps.h"
 #include "viewer/legacy_symbolize.h"
@@ -128,9 +127,10 @@ std::optional<int64_t> ParseInt(const std::string& text) {
 
 class HeapParser {
  public:
-  explicit HeapParser(const Header& header) : header_(header) {}
+  HeapParser(const Header& header, Profile* p)
+      : header_(header), profile_(*p), locations_(p) {}
 
-  Status ParseSample(const std::string& line, size_t line_number, Profile* p) {
+  Status ParseSample(const std::string& line, size_t line_number) {
     std::smatch m;
     std::string where = "line " + std::to_string(line_number);
     if (!std::regex_search(line, m, SampleRe())) {
@@ -167,15 +167,15 @@ class HeapParser {
       sample.values.push_back(*size);
     }
     sample.labels.push_back({"bytes", "", block_size, ""});
-    Status s = AddFrames(m[5], where, p, &sample);
+    Status s = AddFrames(m[5], where, &sample);
     if (!s.ok()) return s;
-    p->samples.push_back(std::move(sample));
+    profile_.samples.push_back(std::move(sample));
     return OkStatus();
   }
 
  private:
   Status AddFrames(const std::string& text, const std::string& where,
-                   Profile* p, internal::Sample* sample) {
+                   internal::Sample* sample) {
     size_t at = 0;
     while ((at = text.find("0x", at)) != std::string::npos) {
       size_t end = text.find_first_not_of("0123456789abcdef", at + 2);
@@ -192,21 +192,14 @@ class HeapParser {
       }
       // Every frame, the leaf too, is a return address into its caller.
       address -= 1;
-      auto [it, inserted] =
-          location_of_.try_emplace(address, p->locations.size() + 1);
-      if (inserted) {
-        internal::Location loc;
-        loc.id = it->second;
-        loc.address = address;
-        p->locations.push_back(std::move(loc));
-      }
-      sample->location_ids.push_back(it->second);
+      sample->location_ids.push_back(locations_.IdOf(address));
     }
     return OkStatus();
   }
 
   const Header& header_;
-  std::unordered_map<uint64_t, uint64_t> location_of_;
+  Profile& profile_;
+  LegacyLocations locations_;
 };
 
 }  // namespace
@@ -231,7 +224,7 @@ StatusOr<Profile> ParseLegacyHeapProfile(std::string_view bytes,
     p.sample_types = {{"objects", "count"}, {"space", "bytes"}};
   }
   p.drop_frames = kAllocatorFrames;
-  HeapParser parser(*header);
+  HeapParser parser(*header, &p);
   size_t pos = bytes.find('\n');
   pos = pos == std::string_view::npos ? bytes.size() : pos + 1;
   std::string_view maps;
@@ -250,7 +243,7 @@ StatusOr<Profile> ParseLegacyHeapProfile(std::string_view bytes,
     }
     pos = eol + 1;
     if (line.empty() || line[0] == '#') continue;
-    Status s = parser.ParseSample(line, line_number, &p);
+    Status s = parser.ParseSample(line, line_number);
     if (!s.ok()) return s;
   }
   AttachLegacyMappings(maps, &p);

@@ -10,7 +10,9 @@
 #ifndef INPROF_VIEWER_LEGACY_MAPS_H_
 #define INPROF_VIEWER_LEGACY_MAPS_H_
 
+#include <cstdint>
 #include <string_view>
+#include <unordered_map>
 
 #include "agent/profile/profile.h"
 
@@ -20,6 +22,30 @@ namespace inprof::viewer {
 // location's mapping_id by its address. Lines in no known form are skipped,
 // as pprof skips them. Mapping ids become 1..N.
 void AttachLegacyMappings(std::string_view maps, internal::Profile* profile);
+
+// One Location per distinct address, as legacy profiles carry only
+// addresses. Not thread-safe; one per parse.
+class LegacyLocations {
+ public:
+  explicit LegacyLocations(internal::Profile* profile) : profile_(*profile) {}
+
+  // The id of the location at `address`, added to the profile on first use.
+  uint64_t IdOf(uint64_t address) {
+    auto [it, inserted] =
+        ids_.try_emplace(address, profile_.locations.size() + 1);
+    if (inserted) {
+      internal::Location loc;
+      loc.id = it->second;
+      loc.address = address;
+      profile_.locations.push_back(std::move(loc));
+    }
+    return it->second;
+  }
+
+ private:
+  internal::Profile& profile_;
+  std::unordered_map<uint64_t, uint64_t> ids_;
+};
 
 }  // namespace inprof::viewer
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "viewer/stacks.h"
+
 namespace inprof::viewer {
 
 SourceInfo DescribeSource(const internal::Profile& profile,
@@ -10,9 +12,7 @@ SourceInfo DescribeSource(const internal::Profile& profile,
   SourceInfo info;
   info.source = std::move(source);
   if (!profile.mappings.empty()) {
-    const std::string& file = profile.mappings.front().filename;
-    size_t slash = file.rfind('/');
-    info.binary = slash == std::string::npos ? file : file.substr(slash + 1);
+    info.binary = FileBasename(profile.mappings.front().filename);
   }
   info.duration_nanos = profile.duration_nanos;
   return info;

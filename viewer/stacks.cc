@@ -10,12 +10,6 @@ namespace {
 using internal::Location;
 using internal::Profile;
 
-std::string Basename(std::string_view path) {
-  size_t slash = path.rfind('/');
-  return std::string(slash == std::string_view::npos ? path
-                                                     : path.substr(slash + 1));
-}
-
 std::string TypeList(const Profile& profile) {
   std::string list;
   for (const internal::ValueType& t : profile.sample_types) {
@@ -64,7 +58,7 @@ class NodeIndex {
     auto it = mapping_index_.find(loc.mapping_id);
     if (loc.mapping_id == 0 || it == mapping_index_.end()) return "<unknown>";
     const std::string& file = profile_.mappings[it->second].filename;
-    return file.empty() ? "<unknown>" : "[" + Basename(file) + "]";
+    return file.empty() ? "<unknown>" : "[" + FileBasename(file) + "]";
   }
 
   void AddLocation(const Location& loc) {
@@ -133,6 +127,12 @@ constexpr size_t kMaxFrames = size_t{1} << 28;   // 1 GiB of node ids
 constexpr int64_t kMaxTotal = int64_t{1} << 62;  // differences stay in range
 
 }  // namespace
+
+std::string FileBasename(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path
+                                                     : path.substr(slash + 1));
+}
 
 StatusOr<size_t> SelectSampleIndex(const Profile& profile,
                                    std::string_view spec) {

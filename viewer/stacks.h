@@ -57,6 +57,9 @@ struct StackSet {
   }
 };
 
+// "/usr/lib/libc.so.6" -> "libc.so.6": how reports name a mapping's file.
+std::string FileBasename(std::string_view path);
+
 // Returns the index into profile.sample_types that `spec` selects (see
 // StackOptions::sample_index), or kInvalidArgument naming the available
 // types.
