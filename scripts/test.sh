@@ -4,8 +4,9 @@
 #   2. build    RelWithDebInfo with -Werror (build/), ctest
 #   3. asan     AddressSanitizer + UBSan (build-asan/), ctest -LE nosan
 #   4. tsan     ThreadSanitizer (build-tsan/), ctest -LE nosan
-#   5. fuzz     clang + libFuzzer build of tests/fuzz/profile_fuzzer (build-fuzz/),
-#               run for FUZZ_SECONDS (default 90) from tests/fuzz/corpus
+#   5. fuzz     clang + libFuzzer builds of tests/fuzz/profile_fuzzer and cfi_fuzzer
+#               (build-fuzz/), FUZZ_SECONDS in all (default 90: 60 s profile_fuzzer
+#               from tests/fuzz/corpus, 30 s cfi_fuzzer from tests/fuzz/cfi_corpus)
 #   6. install  tests/install/run_install_test.sh (find_package + add_subdirectory)
 # Missing Debian packages are installed first (scripts/install-deps.sh).
 # Ends with "N passed, N failed" (ctest cases, plus one per format/install
@@ -159,25 +160,40 @@ phase_fuzz() {
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINPROF_SANITIZE=address,undefined \
       -DINPROF_FUZZ=ON -DINPROF_BUILD_TESTS=OFF -DINPROF_BUILD_EXAMPLES=OFF \
       -DINPROF_BUILD_BENCH=OFF -DINPROF_INSTALL=OFF >"${dir}/configure.log" 2>&1 ||
-     ! cmake --build "${dir}" -j "${jobs}" --target profile_fuzzer; then
+     ! cmake --build "${dir}" -j "${jobs}" --target profile_fuzzer cfi_fuzzer; then
     tail -n 20 "${dir}/configure.log" >&2 2>/dev/null
-    echo "test.sh: building the fuzzer failed" >&2
+    echo "test.sh: building the fuzzers failed" >&2
     phase_failed=1
     return
   fi
-  local work="${dir}/corpus"
-  mkdir -p "${work}"
-  # Any crash, sanitizer report, leak or input slower than 10 s fails.
-  if "${dir}/tests/fuzz/profile_fuzzer" -max_total_time="${FUZZ_SECONDS:-90}" \
-      -timeout=10 -rss_limit_mb=2048 -artifact_prefix="${dir}/" \
-      -print_final_stats=1 "${work}" tests/fuzz/corpus 2>"${dir}/fuzz.log"; then
-    grep -E '^(stat::number_of_executed_units|Done)' "${dir}/fuzz.log"
-    phase_passed=1
-  else
-    tail -n 40 "${dir}/fuzz.log" >&2
-    echo "test.sh: the fuzzer found a failing input in ${dir}/ (crash-*)" >&2
-    phase_failed=1
-  fi
+  # FUZZ_SECONDS is the whole run: two thirds for the profile decoder, one
+  # third for the CFI interpreter. Each fuzzer passes or fails on its own.
+  local total="${FUZZ_SECONDS:-90}"
+  local cfi_seconds=$((total / 3 > 0 ? total / 3 : 1))
+  local profile_seconds=$((total - cfi_seconds > 0 ? total - cfi_seconds : 1))
+  local fuzzer seconds seeds work log
+  for fuzzer in profile_fuzzer cfi_fuzzer; do
+    if [[ "${fuzzer}" == profile_fuzzer ]]; then
+      seconds="${profile_seconds}" seeds=tests/fuzz/corpus
+      work="${dir}/corpus" log="${dir}/fuzz.log"
+    else
+      seconds="${cfi_seconds}" seeds=tests/fuzz/cfi_corpus
+      work="${dir}/cfi_corpus" log="${dir}/cfi_fuzz.log"
+    fi
+    mkdir -p "${work}"
+    # Any crash, sanitizer report, leak or input slower than 10 s fails.
+    if "${dir}/tests/fuzz/${fuzzer}" -max_total_time="${seconds}" \
+        -timeout=10 -rss_limit_mb=2048 -artifact_prefix="${dir}/${fuzzer}-" \
+        -print_final_stats=1 "${work}" "${seeds}" 2>"${log}"; then
+      echo "${fuzzer}:"
+      grep -E '^(stat::number_of_executed_units|Done)' "${log}"
+      phase_passed=$((phase_passed + 1))
+    else
+      tail -n 40 "${log}" >&2
+      echo "test.sh: ${fuzzer} found a failing input in ${dir}/ (${fuzzer}-crash-*)" >&2
+      phase_failed=$((phase_failed + 1))
+    fi
+  done
 }
 
 phase_install() {

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include <cstring>
+#include <limits>
 
 namespace inprof::internal {
 namespace {
@@ -49,17 +50,45 @@ struct Cursor {
     ok = false;
     return 0;
   }
+  // Like Uleb(), a value longer than 10 bytes is malformed. Built unsigned:
+  // the sign extension of a 9-byte value would overflow int64_t.
   int64_t Sleb() noexcept {
-    int64_t value = 0;
+    uint64_t value = 0;
     int shift = 0;
     uint8_t byte = 0;
     do {
+      if (shift >= 64) {
+        ok = false;
+        return 0;
+      }
       byte = U8();
-      value |= int64_t{byte & 0x7f} << shift;
+      value |= uint64_t{byte & 0x7fu} << shift;
       shift += 7;
-    } while ((byte & 0x80) != 0 && shift < 64 && ok);
-    if (shift < 64 && (byte & 0x40) != 0) value |= -(int64_t{1} << shift);
+    } while ((byte & 0x80) != 0 && ok);
+    if (shift < 64 && (byte & 0x40) != 0) value |= ~uint64_t{0} << shift;
+    return static_cast<int64_t>(value);
+  }
+  // An unsigned offset (DW_CFA_def_cfa, DW_CFA_def_cfa_offset).
+  int64_t UlebOffset() noexcept {
+    const uint64_t value = Uleb();
+    if (value > uint64_t{std::numeric_limits<int64_t>::max()}) ok = false;
+    return static_cast<int64_t>(value);
+  }
+  // `factor` * the CIE's data alignment; an overflow is malformed.
+  int64_t Factored(int64_t factor, int64_t data_align) noexcept {
+    int64_t value = 0;
+    if (__builtin_mul_overflow(factor, data_align, &value)) ok = false;
     return value;
+  }
+  // Skips `length` bytes, which must lie inside the record: a length that
+  // wrapped the cursor back would loop forever.
+  void Skip(uint64_t length) noexcept {
+    if (length > size - at) {
+      ok = false;
+      at = size;
+      return;
+    }
+    at += length;
   }
   // A pointer in DW_EH_PE `encoding`; `here` is the address of the cursor's
   // data[0] in memory (for pcrel). Only what compilers emit for pc_begin and
@@ -100,6 +129,10 @@ struct Cursor {
         return 0;
     }
     if (!apply) return value;
+    if ((encoding & 0x80) != 0) {  // indirect: the address of the value
+      ok = false;
+      return 0;
+    }
     switch (encoding & 0x70) {
       case 0x00:
         return value;
@@ -136,6 +169,11 @@ struct Cie {
   size_t program_size = 0;
 };
 
+bool FitsInt32(int64_t value) noexcept {
+  return value >= std::numeric_limits<int32_t>::min() &&
+         value <= std::numeric_limits<int32_t>::max();
+}
+
 void SetRule(State& s, uint64_t reg, RegRule rule) noexcept {
   if (reg == kReturnAddress) s.ra = rule;
   if (reg == kRbp) s.rbp = rule;
@@ -156,9 +194,8 @@ bool Run(Cursor c, const Cie& cie, uint64_t loc, uint64_t target,
     if (high == 0x40) {  // advance_loc
       advance = low;
     } else if (high == 0x80) {  // offset
-      SetRule(
-          s, low,
-          {RegRule::kOffset, static_cast<int64_t>(c.Uleb()) * cie.data_align});
+      SetRule(s, low,
+              {RegRule::kOffset, c.Factored(c.UlebOffset(), cie.data_align)});
     } else if (high == 0xc0) {  // restore
       SetRule(s, low,
               low == kRbp             ? initial.rbp
@@ -179,9 +216,9 @@ bool Run(Cursor c, const Cie& cie, uint64_t loc, uint64_t target,
           break;
         case 0x05: {  // offset_extended
           uint64_t reg = c.Uleb();
-          SetRule(s, reg,
-                  {RegRule::kOffset,
-                   static_cast<int64_t>(c.Uleb()) * cie.data_align});
+          SetRule(
+              s, reg,
+              {RegRule::kOffset, c.Factored(c.UlebOffset(), cie.data_align)});
           break;
         }
         case 0x06: {  // restore_extended
@@ -222,33 +259,33 @@ bool Run(Cursor c, const Cie& cie, uint64_t loc, uint64_t target,
           break;
         case 0x0c:  // def_cfa
           s.cfa_reg = c.Uleb();
-          s.cfa_offset = static_cast<int64_t>(c.Uleb());
+          s.cfa_offset = c.UlebOffset();
           break;
         case 0x0d:  // def_cfa_register
           s.cfa_reg = c.Uleb();
           break;
         case 0x0e:  // def_cfa_offset
-          s.cfa_offset = static_cast<int64_t>(c.Uleb());
+          s.cfa_offset = c.UlebOffset();
           break;
         case 0x11: {  // offset_extended_sf
           uint64_t reg = c.Uleb();
-          SetRule(s, reg, {RegRule::kOffset, c.Sleb() * cie.data_align});
+          SetRule(s, reg,
+                  {RegRule::kOffset, c.Factored(c.Sleb(), cie.data_align)});
           break;
         }
         case 0x12:  // def_cfa_sf
           s.cfa_reg = c.Uleb();
-          s.cfa_offset = c.Sleb() * cie.data_align;
+          s.cfa_offset = c.Factored(c.Sleb(), cie.data_align);
           break;
         case 0x13:  // def_cfa_offset_sf
-          s.cfa_offset = c.Sleb() * cie.data_align;
+          s.cfa_offset = c.Factored(c.Sleb(), cie.data_align);
           break;
         case 0x2e:  // GNU_args_size
           c.Uleb();
           break;
         case 0x10: {  // expression: fine unless it is a register we need
           uint64_t reg = c.Uleb();
-          uint64_t length = c.Uleb();
-          c.at += length;
+          c.Skip(c.Uleb());
           SetRule(s, reg, {RegRule::kOther, 0});
           break;
         }
@@ -286,6 +323,7 @@ bool ParseCie(const uint8_t* data, size_t size, Cie& cie) noexcept {
   if (augmentation[0] == 'z') {
     cie.has_z = true;
     const uint64_t length = c.Uleb();
+    if (!c.ok || length > size - c.at) return false;
     const size_t end = c.at + length;
     for (i = 1; augmentation[i] != 0; ++i) {
       switch (augmentation[i]) {
@@ -304,6 +342,7 @@ bool ParseCie(const uint8_t* data, size_t size, Cie& cie) noexcept {
           return false;  // 'S' (signal frame) and anything unknown
       }
     }
+    if (c.at > end) return false;  // the data is shorter than its fields
     c.at = end;
   } else if (augmentation[0] != 0) {
     return false;
@@ -371,6 +410,7 @@ FrameRule CfiRules::Compute(const UnwindModule& module, uint64_t pc,
     return rule;
   }
   // The CIE pointer is relative to its own field (fde_address + 4).
+  if (fde_size < 4) return rule;
   uint32_t cie_delta = 0;
   std::memcpy(&cie_delta, fde, 4);
   if (cie_delta == 0) return rule;  // a CIE, not an FDE
@@ -382,16 +422,18 @@ FrameRule CfiRules::Compute(const UnwindModule& module, uint64_t pc,
     return rule;
   }
   Cie cie;
-  // Skip the CIE id (4 bytes of zero).
-  if (cie_size < 4 || !ParseCie(cie_data + 4, cie_size - 4, cie)) return rule;
+  // The CIE id is 4 bytes of zero (anything else is another FDE).
+  uint32_t cie_id = 1;
+  if (cie_size >= 4) std::memcpy(&cie_id, cie_data, 4);
+  if (cie_id != 0 || !ParseCie(cie_data + 4, cie_size - 4, cie)) return rule;
 
   Cursor c{fde + 4, fde_size - 4};
   const uint64_t here = fde_address + 8;  // address of c.data[0]
   const uint64_t pc_begin = c.Pointer(cie.fde_encoding, here, true);
   const uint64_t pc_range = c.Pointer(cie.fde_encoding & 0x0f, here, false);
   if (!c.ok || pc < pc_begin || pc >= pc_begin + pc_range) return rule;
-  if (cie.has_z) c.at += c.Uleb();
-  if (!c.ok || c.at > c.size) return rule;
+  if (cie.has_z) c.Skip(c.Uleb());
+  if (!c.ok) return rule;
 
   State initial;
   if (!Run(Cursor{cie.program, cie.program_size}, cie, pc_begin, ~uint64_t{0},
@@ -410,6 +452,11 @@ FrameRule CfiRules::Compute(const UnwindModule& module, uint64_t pc,
   }
   if (!state.cfa_ok || (state.cfa_reg != kRsp && state.cfa_reg != kRbp) ||
       state.ra.kind != RegRule::kOffset || state.rbp.kind == RegRule::kOther) {
+    return rule;
+  }
+  // FrameRule holds 32-bit offsets: refuse rather than truncate.
+  if (!FitsInt32(state.cfa_offset) || !FitsInt32(state.ra.offset) ||
+      (state.rbp.kind == RegRule::kOffset && !FitsInt32(state.rbp.offset))) {
     return rule;
   }
   rule.supported = true;
