@@ -13,6 +13,7 @@
 #include "viewer/legacy_cpu.h"
 #include "viewer/legacy_heap.h"
 #include "viewer/prune.h"
+#include "viewer/renumber.h"
 
 namespace inprof::viewer {
 namespace {
@@ -99,6 +100,11 @@ StatusOr<LoadedProfile> ParseProfileBytes(std::string_view bytes,
     profile = ParseProto(bytes);
   }
   if (!profile.ok()) return profile.status();
+  // Others' ids need only be unique and nonzero (go tool pprof reads them);
+  // from here on they are 1..N, as CheckValid and the viewer want them.
+  if (Status ids = RenumberIds(&*profile); !ids.ok()) {
+    return InvalidArgumentError("invalid profile: " + ids.message());
+  }
   if (Status valid = internal::CheckValid(*profile); !valid.ok()) {
     return InvalidArgumentError("invalid profile: " + valid.message());
   }

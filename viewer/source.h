@@ -40,7 +40,9 @@ struct LoadOptions {
                                                   const LoadOptions& options);
 
 // Parses profile bytes in any supported format, sniffed from the content,
-// and checks the result (internal::CheckValid, at least one sample type).
+// renumbers its ids to 1..N (RenumberIds: any unique nonzero ids are read,
+// as go tool pprof reads them) and checks the result (internal::CheckValid,
+// at least one sample type).
 // Fails with kInvalidArgument naming the problem.
 [[nodiscard]] StatusOr<LoadedProfile> ParseProfileBytes(
     std::string_view bytes, const LoadOptions& options);

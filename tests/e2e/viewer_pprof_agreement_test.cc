@@ -17,11 +17,13 @@
 #include <thread>
 #include <vector>
 
+#include "agent/profile/encode.h"
 #include "tests/e2e/busy_work.h"
 #include "tests/support/go_tool.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_data.h"
+#include "tests/viewer/profile_builder.h"
 
 namespace inprof::e2e {
 namespace {
@@ -167,6 +169,22 @@ TEST_F(GoProfilesTest, DiffAgreesWithDiffBaseOnGoProfiles) {
                   "alloc_objects");
   // Reversed: what shrank comes out negative in both.
   ExpectAgreement(Path("cpu_new.pb.gz"), Path("cpu_base.pb.gz"), "cpu");
+}
+
+// Ids unique and nonzero but not 1..N in order (mappings 7, 3; locations 7,
+// 3, 100, 12; functions 40, 2, 9, 1000), references by id: go tool pprof
+// reads such a profile, and inprof-view must read it to the same numbers.
+TEST(ForeignIdsTest, Issue12_TopAgreesWhenIdsAreNotOneToN) {
+  internal::Profile p = viewer::test::WithIds(
+      viewer::test::FoldedProfile({{"main;serve;parse", {30, 300000000}},
+                                   {"main;serve;render", {20, 200000000}},
+                                   {"main;serve", {4, 40000000}}}),
+      {7, 3}, {40, 2, 9, 1000}, {7, 3, 100, 12});
+  TempDir dir;
+  std::string path =
+      dir.WriteFile("foreign_ids.pb.gz", internal::SerializeProfile(p));
+  ExpectAgreement("", path, "cpu");
+  ExpectAgreement("", path, "samples");
 }
 
 std::string Fetch(const Agent& agent, const std::string& path) {

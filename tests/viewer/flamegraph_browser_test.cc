@@ -47,6 +47,24 @@ StackSet Stacks(const internal::Profile& p) {
 
 constexpr int64_t kMs = 1000000;
 
+// `html` with a script at the end of <body> that records the computed
+// display of the agent UI's toolbar (#ui) and hint (#ui-hint) on <body> as
+// data-test-ui-display and data-test-hint-display, for the DOM dump.
+std::string WithComputedDisplay(std::string html) {
+  const std::string script =
+      "<script>(function () {\n"
+      "  var d = function (id) {\n"
+      "    return getComputedStyle(document.getElementById(id)).display;\n"
+      "  };\n"
+      "  document.body.dataset.testUiDisplay = d('ui');\n"
+      "  document.body.dataset.testHintDisplay = d('ui-hint');\n"
+      "})();</script>\n";
+  size_t end = html.rfind("</body>");
+  EXPECT_NE(end, std::string::npos);
+  if (end != std::string::npos) html.insert(end, script);
+  return html;
+}
+
 TEST(FlameGraphBrowserTest, DiffPageShowsWhatGrewAndShrankAndSearchHighlights) {
   StackSet base = Stacks(test::FoldedProfile({
       {"main;serve;handle_request;parse_json", {30, 300 * kMs}},
@@ -99,12 +117,16 @@ TEST(FlameGraphBrowserTest, SinglePageAndASearchThatMatchesNothing) {
   info.title = "cpu.pb.gz";
   info.unit = "nanoseconds";
   inprof::test::TempDir dir;
-  std::string page = dir.WriteFile(
-      "flame.html",
-      RenderFlameGraphPage(BuildFlameTree(stacks, nullptr), info));
+  std::string page =
+      dir.WriteFile("flame.html", WithComputedDisplay(RenderFlameGraphPage(
+                                      BuildFlameTree(stacks, nullptr), info)));
   BrowserPage run = Load(page, "search=nothing_like_this",
                          ScreenshotPath("flame_single.png"));
   ASSERT_TRUE(run.ok);
+  // Issue 12: the agent UI's toolbar and hint stay hidden in a standalone
+  // page (a CSS display rule used to beat their `hidden` attribute).
+  EXPECT_EQ(BodyAttribute(run.dom, "data-test-ui-display"), "none");
+  EXPECT_EQ(BodyAttribute(run.dom, "data-test-hint-display"), "none");
   EXPECT_THAT(run.console, Not(HasSubstr("Uncaught"))) << run.console;
   EXPECT_EQ(BodyAttribute(run.dom, "data-state"), "ready");
   EXPECT_EQ(BodyAttribute(run.dom, "data-matches"), "0");

@@ -89,6 +89,37 @@ inline internal::Profile FoldedProfile(
   return p;
 }
 
+// `p` with its mapping, function and location ids replaced, in array
+// order, by the ones given (which must be as many as the entries), and every
+// reference rewritten to match: a profile as a writer other than ours may
+// produce it (ids unique and nonzero, not 1..N in order).
+inline internal::Profile WithIds(internal::Profile p,
+                                 const std::vector<uint64_t>& mapping_ids,
+                                 const std::vector<uint64_t>& function_ids,
+                                 const std::vector<uint64_t>& location_ids) {
+  auto id = [](const std::vector<uint64_t>& ids, uint64_t old) {
+    return old == 0 ? 0 : ids.at(old - 1);
+  };
+  for (size_t i = 0; i < p.mappings.size(); ++i) {
+    p.mappings[i].id = mapping_ids.at(i);
+  }
+  for (size_t i = 0; i < p.functions.size(); ++i) {
+    p.functions[i].id = function_ids.at(i);
+  }
+  for (size_t i = 0; i < p.locations.size(); ++i) {
+    internal::Location& loc = p.locations[i];
+    loc.id = location_ids.at(i);
+    loc.mapping_id = id(mapping_ids, loc.mapping_id);
+    for (internal::Line& line : loc.lines) {
+      line.function_id = id(function_ids, line.function_id);
+    }
+  }
+  for (internal::Sample& s : p.samples) {
+    for (uint64_t& loc : s.location_ids) loc = id(location_ids, loc);
+  }
+  return p;
+}
+
 }  // namespace inprof::viewer::test
 
 #endif  // INPROF_TESTS_VIEWER_PROFILE_BUILDER_H_
