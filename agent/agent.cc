@@ -246,6 +246,9 @@ Status Agent::Impl::Start() {
     return server.status();
   }
   server_ = std::move(*server);
+  http_options.max_connections = options_.max_connections;
+  http_options.allowed_hosts = options_.allowed_hosts;
+  http_options.token = options_.token;
   return OkStatus();
 }
 

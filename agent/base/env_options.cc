@@ -84,6 +84,31 @@ void ApplySignal(Options* options) {
   options->cpu_signal = parsed;
 }
 
+// INPROF_ALLOWED_HOSTS: names separated by commas; blanks around them are
+// ignored.
+void ApplyAllowedHosts(Options* options) {
+  const char* value = std::getenv("INPROF_ALLOWED_HOSTS");
+  if (value == nullptr) return;
+  std::string_view rest(value);
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    std::string_view name = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) {
+      name.remove_prefix(1);
+    }
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) {
+      name.remove_suffix(1);
+    }
+    if (name.empty()) continue;
+    if (name.find_first_of(" \t/@") != std::string_view::npos) {
+      return Fail(options, "INPROF_ALLOWED_HOSTS=" + std::string(value) +
+                               ": expected host names separated by commas");
+    }
+    options->allowed_hosts.emplace_back(name);
+  }
+}
+
 }  // namespace
 
 Options Options::FromEnvironment() {
@@ -104,6 +129,11 @@ Options Options::FromEnvironment() {
   ApplyInt<int64_t>("INPROF_MUTEX_FRACTION", 0, int64_t{1} << 20,
                     &options.mutex_profile_fraction, &options);
   ApplySignal(&options);
+  ApplyAllowedHosts(&options);
+  // Checked (characters, length) by Start(), whose message does not echo it.
+  if (const char* token = std::getenv("INPROF_TOKEN")) options.token = token;
+  ApplyInt("INPROF_MAX_CONNECTIONS", 1, 4096, &options.max_connections,
+           &options);
   return options;
 }
 

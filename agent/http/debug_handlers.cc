@@ -35,9 +35,11 @@ void ServeJsonOrText(const std::function<std::string()>& json,
 void ServeRelease(const PprofBackend& backend, const Request& req,
                   Response& res) {
   if (req.method != "POST") {
+    ServeError(res, 405,
+               "use POST to return free memory to the operating system");
+    // After ServeError, which starts from an empty header set.
     res.set_header("Allow", "POST");
-    return ServeError(res, 405,
-                      "use POST to return free memory to the operating system");
+    return;
   }
   if (!backend.release_allocator_memory) {
     return ServeError(res, 501, "releasing memory is not available");

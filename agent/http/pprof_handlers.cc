@@ -202,7 +202,13 @@ void ServeCumulativeProfile(HandlerState& state, const std::string& name,
               request.seconds > 0 ? name + "-delta" : name);
 }
 
-// GET: the current rate; POST ?bytes=N: sets it.
+// A GET that asks for a change (a link or an <img> on a web page can send
+// one): refused, so that state changes only by POST.
+void RefuseGetMutation(httplib::Response& res, const std::string& message) {
+  ServeError(res, 405, message);
+  res.set_header("Allow", "GET, POST");
+}
+
 // A profile for /debug/pprof/ui, under the same limits as the endpoints.
 StatusOr<std::string> FetchForUi(HandlerState& state, const std::string& name,
                                  int seconds, const httplib::Request& req) {
@@ -230,12 +236,19 @@ StatusOr<std::string> FetchForUi(HandlerState& state, const std::string& name,
   return state.backend.named_profile(request);
 }
 
+// GET: the current rate; POST ?bytes=N: sets it.
 void ServeHeapRate(const HandlerState& state, const httplib::Request& req,
                    httplib::Response& res) {
   if (!state.backend.heap_rate || !state.backend.set_heap_rate) {
     return ServeError(res, 501, "heap profiling is not available");
   }
   if (req.method != "POST") {
+    if (req.has_param("bytes")) {
+      return RefuseGetMutation(
+          res,
+          "use POST to set the heap sample rate: curl -d '' "
+          "'/debug/heap/rate?bytes=N'");
+    }
     StatusOr<int64_t> rate = state.backend.heap_rate();
     if (!rate.ok()) return ServeStatus(res, rate.status());
     return ServeText(res, std::to_string(*rate) + "\n");
@@ -262,6 +275,12 @@ void ServeContentionRate(const HandlerState& state, const httplib::Request& req,
            " mutex_fraction=" + std::to_string(rates.mutex_fraction);
   };
   if (req.method != "POST") {
+    if (req.has_param("block_ns") || req.has_param("mutex_fraction")) {
+      return RefuseGetMutation(
+          res,
+          "use POST to set the contention sampling: curl -d '' "
+          "'/debug/contention/rate?block_ns=N&mutex_fraction=M'");
+    }
     StatusOr<PprofBackend::ContentionRates> rates = backend.contention_rates();
     if (!rates.ok()) return ServeStatus(res, rates.status());
     return ServeText(res, describe(*rates) + "\n");

@@ -17,6 +17,27 @@ void SetBody(httplib::Response& res, std::string body,
   res.set_header("Content-Type", content_type);
 }
 
+// The reason phrases of the statuses the server writes itself. (The split
+// build of cpp-httplib does not export its own table.)
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Payload Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return status < 500 ? "Client Error" : "Server Error";
+  }
+}
+
 }  // namespace
 
 int HttpStatusFor(StatusCode code) {
@@ -68,6 +89,18 @@ void ServeError(httplib::Response& res, int status, std::string_view message) {
   res.set_header("X-Go-Pprof", "1");
   // Room for long messages such as the list of known profiles.
   SetBody(res, OneLine(message, 512) + "\n", kTextPlain);
+}
+
+std::string RawErrorResponse(int status, std::string_view message) {
+  const char* reason = ReasonPhrase(status);
+  const std::string body = OneLine(message, 512) + "\n";
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                    "\r\nConnection: close\r\nContent-Length: " +
+                    std::to_string(body.size()) +
+                    "\r\nContent-Type: " + kTextPlain +
+                    "\r\nX-Content-Type-Options: nosniff\r\n"
+                    "X-Go-Pprof: 1\r\n\r\n";
+  return out + body;
 }
 
 void ServeStatus(httplib::Response& res, const Status& status) {

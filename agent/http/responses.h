@@ -30,6 +30,11 @@ std::string OneLine(std::string_view text, size_t max_bytes = 128);
 // OneLine(message) + "\n". Other headers already set on `res` are removed.
 void ServeError(httplib::Response& res, int status, std::string_view message);
 
+// The bytes of a whole HTTP/1.1 error response with ServeError's headers and
+// body, plus `Connection: close`: for refusals the server writes itself,
+// before cpp-httplib has parsed the request (agent/http/server.cc).
+std::string RawErrorResponse(int status, std::string_view message);
+
 // ServeError with the status chosen by HttpStatusFor(status.code()) and the
 // message status.message(). `status` must not be OK (OK is served as 500).
 void ServeStatus(httplib::Response& res, const Status& status);

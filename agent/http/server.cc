@@ -1,9 +1,12 @@
 #include "agent/http/server.h"
 
+#include <fcntl.h>
 #include <netdb.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -12,21 +15,58 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "agent/base/agent_thread.h"
+#include "agent/http/access_policy.h"
+#include "agent/http/connection_stream.h"
+#include "agent/http/request_head.h"
+#include "agent/http/responses.h"
 
 namespace inprof::internal {
 namespace {
 
-// httplib's ThreadPool, but with threads marked as the agent's own
-// (agent_thread.h), so that their idle waits stay out of the block profile.
+using Clock = std::chrono::steady_clock;
+
+// Set on the accepting thread while it runs the task of a connection the
+// pool refused, so that process_and_close_socket() refuses it too.
+thread_local bool t_refusing_connection = false;
+// Set on a worker before it runs a connection's task: when the connection
+// was accepted, so that time spent waiting for a worker counts as idle time.
+thread_local Clock::time_point t_accepted_at;
+
+// After a refusal, how long the server keeps reading (and discarding) what
+// the client still sends before it closes the socket.
+constexpr std::chrono::seconds kDiscardTime{1};
+// Connections the kernel may hold for us before we accept them.
+constexpr int kListenBacklog = 128;
+
+// The connection cap in force now: `configured`, and at most an eighth of
+// the descriptors the process may open, so that the host keeps the rest.
+size_t ConnectionCap(int configured) {
+  const size_t cap = static_cast<size_t>(configured);
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 ||
+      limit.rlim_cur == RLIM_INFINITY) {
+    return cap;
+  }
+  return std::max<size_t>(
+      1, std::min<size_t>(cap, static_cast<size_t>(limit.rlim_cur / 8)));
+}
+
+// httplib's ThreadPool, with two changes: threads are marked as the agent's
+// own (agent_thread.h), so that their idle waits stay out of the block
+// profile; and connections (queued or being served) are capped: over the
+// cap, a task runs at once on the accepting thread with
+// t_refusing_connection set.
 class WorkerPool : public httplib::TaskQueue {
  public:
-  explicit WorkerPool(size_t threads) {
+  WorkerPool(size_t threads, int max_connections)
+      : max_connections_(max_connections) {
     for (size_t i = 0; i < threads; ++i) {
       workers_.emplace_back([this] { Work(); });
     }
@@ -34,11 +74,19 @@ class WorkerPool : public httplib::TaskQueue {
   ~WorkerPool() override { shutdown(); }
 
   void enqueue(std::function<void()> task) override {
+    const size_t cap = ConnectionCap(max_connections_);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      tasks_.push_back(std::move(task));
+      if (open_ < cap) {
+        ++open_;
+        tasks_.push_back({std::move(task), Clock::now()});
+        ready_.notify_one();
+        return;
+      }
     }
-    ready_.notify_one();
+    t_refusing_connection = true;
+    task();
+    t_refusing_connection = false;
   }
 
   void shutdown() override {
@@ -52,10 +100,15 @@ class WorkerPool : public httplib::TaskQueue {
   }
 
  private:
+  struct Task {
+    std::function<void()> run;
+    Clock::time_point accepted;
+  };
+
   void Work() {
     MarkAgentThread();
     for (;;) {
-      std::function<void()> task;
+      Task task;
       {
         std::unique_lock<std::mutex> lock(mu_);
         ready_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
@@ -63,16 +116,152 @@ class WorkerPool : public httplib::TaskQueue {
         task = std::move(tasks_.front());
         tasks_.pop_front();
       }
-      task();
+      t_accepted_at = task.accepted;
+      task.run();
+      std::lock_guard<std::mutex> lock(mu_);
+      --open_;
     }
   }
 
+  const int max_connections_;
   std::mutex mu_;
   std::condition_variable ready_;
-  std::deque<std::function<void()>> tasks_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
+  std::deque<Task> tasks_;  // guarded by mu_
+  size_t open_ = 0;         // queued or running tasks; guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
   std::vector<std::thread> workers_;
 };
+
+// The agent's httplib::Server: its own keep-alive loop over a
+// ConnectionStream, with the limits of HttpServerOptions (server.h).
+class AgentHttpServer final : public httplib::Server {
+ public:
+  explicit AgentHttpServer(const HttpServerOptions& options)
+      : options_(options) {
+    limits_.max_header_count = options.max_header_count;
+    limits_.body_limits = options.body_limits;
+  }
+
+  // libcpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG,
+  // fixed at its build): a burst of connections while the accepting thread
+  // is descheduled loses SYNs, and clients wait a second to retry. Linux
+  // takes a second listen() on a bound socket as a new backlog. Pending
+  // connections cost kernel memory, not descriptors.
+  void WidenBacklog() {
+    const socket_t sock = svr_sock_;
+    if (sock != INVALID_SOCKET) ::listen(sock, kListenBacklog);
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+
+  // Answers 503 without blocking and closes; on the accepting thread.
+  void RefuseConnection(int fd) const;
+  // Writes a refusal the server decided on by itself and ends the
+  // connection's requests.
+  void Refuse(ConnectionStream& stream, int status,
+              const std::string& reason) const;
+  bool stopping() const { return svr_sock_ == INVALID_SOCKET; }
+  std::string TimeoutReason() const {
+    return "request not received in time: the whole request must arrive "
+           "within " +
+           std::to_string(options_.request_timeout_seconds) +
+           " s, with no pause over " +
+           std::to_string(options_.read_timeout_seconds) + " s";
+  }
+
+  const HttpServerOptions options_;
+  HeadLimits limits_;
+};
+
+void AgentHttpServer::RefuseConnection(int fd) const {
+  const std::string response = RawErrorResponse(
+      503, "too many open connections (limit " +
+               std::to_string(ConnectionCap(options_.max_connections)) +
+               "); retry later");
+  // Whatever the client sent already is read first: closing a socket with
+  // unread input resets the connection and may lose the answer.
+  char sink[4096];
+  for (int i = 0; i < 4 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0;
+       ++i) {
+  }
+  (void)send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  shutdown(fd, SHUT_WR);
+  close(fd);
+}
+
+void AgentHttpServer::Refuse(ConnectionStream& stream, int status,
+                             const std::string& reason) const {
+  const bool timed_out = stream.timed_out();
+  if (!stream.SendRaw(RawErrorResponse(status, reason))) return;
+  shutdown(stream.socket(), SHUT_WR);
+  // A client still sending its body reads the answer only if the socket is
+  // not reset under it: give it a moment, bounded, and read nothing into
+  // memory. A client that timed out is not sending.
+  if (!timed_out) stream.Discard(256 * 1024, Clock::now() + kDiscardTime);
+}
+
+bool AgentHttpServer::process_and_close_socket(socket_t sock) {
+  if (t_refusing_connection) {
+    RefuseConnection(sock);
+    return false;
+  }
+  fcntl(sock, F_SETFD, FD_CLOEXEC);
+  const auto seconds = [](int n) {
+    return std::chrono::milliseconds(std::chrono::seconds(n));
+  };
+  ConnectionStream stream(
+      sock,
+      StreamTimeouts{seconds(options_.read_timeout_seconds),
+                     seconds(options_.write_timeout_seconds)},
+      [this] { return stopping(); });
+  const auto keep_alive = seconds(options_.keep_alive_timeout_seconds);
+  Clock::time_point idle_until = t_accepted_at + keep_alive;
+  const size_t max_requests = std::max<size_t>(1, keep_alive_max_count_);
+  bool ok = false;
+  for (size_t served = 0; served < max_requests; ++served) {
+    if (!stream.WaitForRequest(idle_until)) break;
+    const Clock::time_point deadline =
+        Clock::now() + seconds(options_.request_timeout_seconds);
+    std::string_view head;
+    const ConnectionStream::HeadRead read =
+        stream.ReadHead(options_.max_head_bytes, deadline, &head);
+    if (read == ConnectionStream::HeadRead::kTimedOut) {
+      Refuse(stream, 408, TimeoutReason());
+      break;
+    }
+    if (read == ConnectionStream::HeadRead::kTooLarge) {
+      Refuse(stream, 431,
+             "request head larger than " +
+                 std::to_string(options_.max_head_bytes) + " bytes");
+      break;
+    }
+    if (read != ConnectionStream::HeadRead::kComplete) break;
+    const HeadVerdict verdict = CheckRequestHead(head, limits_);
+    if (!verdict.ok()) {
+      Refuse(stream, verdict.status, verdict.reason);
+      break;
+    }
+    const uint64_t request_end =
+        stream.consumed() + head.size() + verdict.body_bytes;
+    stream.set_read_deadline(deadline);
+    const bool last = served + 1 == max_requests;
+    bool close_requested = false;
+    ok = process_request(stream, last, close_requested, nullptr);
+    if (stream.timed_out()) {
+      Refuse(stream, 408, TimeoutReason());
+      break;
+    }
+    // A request refused before its body was read leaves the body on the
+    // socket, where it would be taken for the next request.
+    if (!ok || close_requested || stream.consumed() != request_end) break;
+    stream.set_read_deadline(Clock::time_point::max());
+    idle_until = Clock::now() + keep_alive;
+  }
+  shutdown(sock, SHUT_RDWR);
+  close(sock);
+  return ok;
+}
 
 std::string HostPort(const std::string& host, int port) {
   const bool ipv6 = host.find(':') != std::string::npos;
@@ -133,26 +322,65 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     return InvalidArgumentError("port=" + std::to_string(options.port) +
                                 ": must be between 0 and 65535");
   }
-  if (options.threads < 1) {
-    return InvalidArgumentError("threads=" + std::to_string(options.threads) +
-                                ": must be at least 1");
+  for (const auto& [name, value] :
+       {std::pair<const char*, int>{"threads", options.threads},
+        {"max_connections", options.max_connections},
+        {"keep_alive_timeout_seconds", options.keep_alive_timeout_seconds},
+        {"request_timeout_seconds", options.request_timeout_seconds},
+        {"read_timeout_seconds", options.read_timeout_seconds},
+        {"write_timeout_seconds", options.write_timeout_seconds}}) {
+    if (value < 1) {
+      return InvalidArgumentError(std::string(name) + "=" +
+                                  std::to_string(value) +
+                                  ": must be at least 1");
+    }
+  }
+  if (Status token = AccessPolicy::ValidateToken(options.token); !token.ok()) {
+    return token;
   }
   if (Status probe = ProbeBind(options.host, options.port); !probe.ok()) {
     return probe;
   }
 
   std::unique_ptr<HttpServer> server(new HttpServer());
-  httplib::Server& http = server->server_;
+  server->server_ = std::make_unique<AgentHttpServer>(options);
+  httplib::Server& http = *server->server_;
   const size_t threads = static_cast<size_t>(options.threads);
-  http.new_task_queue = [threads] { return new WorkerPool(threads); };
+  const int max_connections = options.max_connections;
+  http.new_task_queue = [threads, max_connections] {
+    return new WorkerPool(threads, max_connections);
+  };
   http.set_socket_options(SetSocketOptions);
   http.set_read_timeout(options.read_timeout_seconds);
   http.set_write_timeout(options.write_timeout_seconds);
   http.set_keep_alive_timeout(options.keep_alive_timeout_seconds);
+  // Bodies are checked on the head already (request_head.h); this is a
+  // backstop in case a path ever reaches httplib's own body reading.
+  uint64_t largest_body = 0;
+  for (const BodyLimit& limit : options.body_limits) {
+    largest_body = std::max(largest_body, limit.max_bytes);
+  }
+  http.set_payload_max_length(static_cast<size_t>(largest_body));
   HttpServer* self = server.get();
   if (install) {
     install(http, [self] { return self->stopping_.load(); });
   }
+  auto policy = std::make_shared<const AccessPolicy>(
+      AccessRules{options.host, options.allowed_hosts, options.token});
+  http.set_pre_routing_handler(
+      [policy](const httplib::Request& req, httplib::Response& res) {
+        std::optional<AccessRefusal> refusal = policy->Check(req);
+        if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
+        ServeError(res, refusal->status, refusal->reason);
+        if (refusal->status == 401) {
+          // Browsers then ask for the token (as the password) and send it
+          // with every request of the page, /debug/pprof/ui included.
+          res.set_header("WWW-Authenticate",
+                         "Basic realm=\"inprof\", charset=\"UTF-8\"");
+          res.set_header("WWW-Authenticate", "Bearer realm=\"inprof\"");
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      });
 
   int port = options.port;
   if (port == 0) {
@@ -166,6 +394,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                             ": bind failed");
   }
   server->port_ = port;
+  static_cast<AgentHttpServer&>(http).WidenBacklog();
 
   // 0.11.4 has no wait_until_ready(): poll is_running(), and stop polling if
   // listen_after_bind() returned without ever running. listen_internal()
@@ -173,7 +402,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   auto returned = std::make_shared<std::atomic<bool>>(false);
   server->listener_ = std::thread([self, returned] {
     MarkAgentThread();
-    self->server_.listen_after_bind();
+    self->server_->listen_after_bind();
     returned->store(true);
   });
   while (!http.is_running() && !returned->load()) {
@@ -192,7 +421,7 @@ HttpServer::~HttpServer() { Stop(); }
 void HttpServer::Stop() {
   if (!listener_.joinable()) return;
   stopping_.store(true);
-  server_.stop();
+  server_->stop();
   listener_.join();
 }
 

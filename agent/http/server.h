@@ -14,19 +14,53 @@
 //   if (!server.ok()) return server.status();
 //   int port = (*server)->port();
 //
+// What a client can make the server hold is bounded (issue 12):
+//   - open connections: at most HttpServerOptions::max_connections, and at
+//     most an eighth of the process's RLIMIT_NOFILE soft limit (read at each
+//     accept), so that the host keeps most of its descriptors whatever
+//     clients do. One more is answered 503 and closed at once on the
+//     accepting thread, without taking a worker;
+//   - time: an idle connection is closed after keep_alive_timeout_seconds
+//     (counted from accept while it waits for a worker); a request whose
+//     head and body have not arrived within request_timeout_seconds, or
+//     that makes no progress for read_timeout_seconds, is answered 408 and
+//     its connection closed (slowloris, a lying Content-Length);
+//   - size: request heads (max_head_bytes, max_header_count) and bodies
+//     (body_limits; every other route takes none) are checked on the head
+//     alone, so an oversized body is refused (413) before any of it is read
+//     (agent/http/request_head.h);
+//   - who: Host, Origin and the optional token (agent/http/access_policy.h),
+//     checked before routing and before any body is read.
+//
 // cpp-httplib 0.11.4 facts this relies on:
 //   - Requests run on a TaskQueue created per listen; the library default is
 //     a ThreadPool of max(8, hardware_concurrency - 1) threads
 //     (CPPHTTPLIB_THREAD_POOL_COUNT, fixed when libcpp-httplib.so was built).
-//     We install our own ThreadPool of HttpServerOptions::threads workers so
-//     the count is ours, not the build machine's. A connection holds a worker
-//     for its whole keep-alive life.
-//   - Read/write timeouts are per socket call (select before each recv/send),
-//     not a deadline for the whole request, so a handler that blocks for a
-//     300 s CPU profile is never cut by them.
-//   - stop() closes the listening socket; listen_after_bind() then joins the
-//     workers, i.e. waits for requests in progress. Long handlers must watch
-//     the `stopping` predicate given to the installer.
+//     We install our own pool of HttpServerOptions::threads workers so the
+//     count is ours, not the build machine's. TaskQueue::enqueue() returns
+//     void and the task hides the socket, so the pool refuses a connection
+//     by running its task at once on the accepting thread, flagged so that
+//     our process_and_close_socket() answers 503 and closes.
+//   - The listener calls the virtual Server::process_and_close_socket(sock)
+//     for each accepted socket; it is private but may be overridden, and
+//     Server::process_request(Stream&, ...) is protected. We override the
+//     former with our own keep-alive loop over our own Stream
+//     (agent/http/connection_stream.h), which reads each request head first
+//     and enforces the limits above, then lets process_request() parse and
+//     route as usual. The library's own SocketStream applies timeouts per
+//     recv() only, with no deadline, and loses pipelined bytes between
+//     requests.
+//   - accept() is called without SOCK_CLOEXEC; we set FD_CLOEXEC first
+//     thing, so that a host that forks and execs does not leak our sockets.
+//   - The pre-routing handler runs after the head is parsed and before any
+//     body is read; a refused request's unread body makes us close the
+//     connection afterwards.
+//   - Write timeouts are per send, not a deadline for the whole response,
+//     so a handler that blocks for a 300 s CPU profile is never cut by them.
+//   - stop() closes the listening socket (svr_sock_ becomes INVALID_SOCKET);
+//     our waits look at it every 100 ms, and listen_after_bind() then joins
+//     the workers, i.e. waits for requests in progress. Long handlers must
+//     watch the `stopping` predicate given to the installer.
 #ifndef INPROF_AGENT_HTTP_SERVER_H_
 #define INPROF_AGENT_HTTP_SERVER_H_
 
@@ -37,7 +71,9 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "agent/http/request_head.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
@@ -50,15 +86,37 @@ struct HttpServerOptions {
   // Worker threads; each open connection (and each long CPU profile) holds
   // one. Must exceed PprofOptions::max_concurrent_profiles.
   int threads = 8;
-  // Per socket call; see the header comment.
-  int read_timeout_seconds = 10;
-  int write_timeout_seconds = 10;
-  // How long an idle keep-alive connection holds a worker (and delays Stop).
+  // Connections open at once (being served or waiting for a worker), also
+  // capped at RLIMIT_NOFILE / 8 (see the header comment). At least 1.
+  int max_connections = 64;
+  // How long a connection may wait for its next request (and delay Stop).
   int keep_alive_timeout_seconds = 2;
+  // A request's head and body must arrive within this many seconds of its
+  // first byte...
+  int request_timeout_seconds = 10;
+  // ...and reads fail after this many seconds without progress.
+  int read_timeout_seconds = 3;
+  // Writes fail after this many seconds without progress.
+  int write_timeout_seconds = 5;
+  // Request line plus header fields, in bytes and in fields (431 beyond).
+  size_t max_head_bytes = 16 * 1024;
+  int max_header_count = 64;
+  // The routes that take a request body; every other request with one gets
+  // a 413. /debug/pprof/symbol takes '+'-separated addresses (go tool pprof
+  // posts a few KiB).
+  std::vector<BodyLimit> body_limits = {
+      {"POST", "/debug/pprof/symbol", 1 << 20}};
+  // Host names allowed besides 127.0.0.1, localhost, ::1 and `host`; "*"
+  // allows any (agent/http/access_policy.h).
+  std::vector<std::string> allowed_hosts = {};
+  // When not empty, every request must present it (AccessPolicy).
+  std::string token = {};
 };
 
 // Installs routes on the server before it listens. `stopping` returns true
-// once Stop() has begun; it stays valid for the server's lifetime.
+// once Stop() has begun; it stays valid for the server's lifetime. The
+// server installs its own pre-routing handler (the access policy) after
+// this runs; installers must not rely on setting one.
 using RouteInstaller = std::function<void(
     httplib::Server& server, const std::function<bool()>& stopping)>;
 
@@ -74,8 +132,9 @@ class HttpServer {
  public:
   // Binds `options.host:options.port`, installs routes with `install` and
   // starts serving on a new thread. Returns once the server accepts
-  // connections. Fails with kInvalidArgument for a port outside 0..65535 or
-  // threads < 1, and kUnavailable with a line like
+  // connections. Fails with kInvalidArgument for a port outside 0..65535,
+  // threads, max_connections or a timeout < 1, or a malformed token
+  // (AccessPolicy::ValidateToken), and kUnavailable with a line like
   // "cannot listen on 127.0.0.1:6060: Address already in use" when binding
   // fails; no thread is left behind on failure.
   [[nodiscard]] static StatusOr<std::unique_ptr<HttpServer>> Start(
@@ -98,7 +157,8 @@ class HttpServer {
   // Set once by Stop(); read by handlers through the `stopping` predicate.
   // Declared before server_ so that it outlives the handlers.
   std::atomic<bool> stopping_{false};
-  httplib::Server server_;
+  // An httplib::Server with our connection handling (server.cc).
+  std::unique_ptr<httplib::Server> server_;
   // Immutable after Start().
   int port_ = 0;
   // Owned by the thread calling Start()/Stop().

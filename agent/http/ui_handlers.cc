@@ -143,6 +143,34 @@ void ServeFlame(UiState& state, const httplib::Request& req,
   res.set_content(std::move(json).value(), "application/json");
 }
 
+// Opened as /debug/pprof/ui?token=TOKEN (an agent with a token, README
+// "Security"), the page's own requests must carry the token too. This
+// script, run before the page's, reads it from the page's URL once (the
+// page later rewrites its URL) and adds it to every fetch() as a bearer
+// token. The token is never written into the page by the server.
+constexpr char kTokenCarrier[] = R"(<script>
+(function () {
+  var token = new URLSearchParams(location.search).get("token");
+  if (!token) return;
+  var plainFetch = window.fetch;
+  window.fetch = function (url, init) {
+    init = Object.assign({}, init);
+    var headers = new Headers(init.headers || {});
+    headers.set("Authorization", "Bearer " + token);
+    init.headers = headers;
+    return plainFetch(url, init);
+  };
+})();
+</script>
+)";
+
+std::string WithTokenCarrier(std::string page) {
+  const size_t head = page.find("<head>");
+  if (head != std::string::npos)
+    page.insert(head + 6, "\n" + std::string(kTokenCarrier));
+  return page;
+}
+
 }  // namespace
 
 void InstallUiHandlers(httplib::Server& server, UiProfileSource source,
@@ -150,7 +178,7 @@ void InstallUiHandlers(httplib::Server& server, UiProfileSource source,
   auto state = std::make_shared<UiState>();
   state->source = std::move(source);
   state->options = std::move(options);
-  state->page = viewer::FlameGraphUiPage();
+  state->page = WithTokenCarrier(viewer::FlameGraphUiPage());
   using Request = httplib::Request;
   using Response = httplib::Response;
   server.Get("/debug/pprof/ui", Guarded([state](const Request&, Response& res) {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "inprof/export.h"
 #include "inprof/status.h"
@@ -92,6 +93,27 @@ struct INPROF_EXPORT Options {
   // (about 250 samples a second per profile at most), weighting what it
   // keeps so that totals stay unbiased.
   int64_t mutex_profile_fraction = 10;
+
+  // Exposure (README, "Security"). The agent answers only to requests whose
+  // Host header, if any, names 127.0.0.1, localhost, [::1], `host`, or one
+  // of these names (with or without a port); others are refused with 403
+  // (DNS rebinding). "*" allows any name. Env: INPROF_ALLOWED_HOSTS, names
+  // separated by commas.
+  std::vector<std::string> allowed_hosts;
+
+  // When not empty, every request must carry this token, as
+  // `Authorization: Bearer TOKEN`, as the password of HTTP Basic
+  // authentication (`go tool pprof http://inprof:TOKEN@127.0.0.1:6060/...`,
+  // and browsers, which ask for it), or as a `token=TOKEN` query parameter
+  // (/debug/pprof/ui?token=TOKEN). Otherwise 401. Letters, digits and -._~
+  // only, at most 256 characters. Env: INPROF_TOKEN.
+  std::string token;
+
+  // Connections open at once, waiting or being served; one more is answered
+  // 503 and closed at once. The agent also keeps to an eighth of the
+  // process's RLIMIT_NOFILE, so that the host keeps most of its file
+  // descriptors whatever clients do. 1..4096. Env: INPROF_MAX_CONNECTIONS.
+  int max_connections = 64;
 
   // Set by FromEnvironment() when a variable could not be parsed; Start()
   // fails with this message. Empty when all is well.
