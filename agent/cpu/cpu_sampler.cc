@@ -125,6 +125,9 @@ void CpuSampler::DrainLocked() {
     lost_reported_ = lost;
   }
 }
+    // The last sink may have left while we waited: arming timers now would
+    // sample with nobody listening until the next profile.
+    if (sinks_.empty()) continue;
 
 void CpuSampler::MaintainLocked(bool force_sync) {
   walker_->RefreshIfNeeded();

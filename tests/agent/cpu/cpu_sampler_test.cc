@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <set>
 #include <string>
 #include <thread>
@@ -56,6 +58,18 @@ int64_t ThreadCpuNanos() {
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+// The CPU time `thread` has consumed, from its own clock.
+int64_t ThreadCpuNanos(pthread_t thread) {
+  clockid_t clock;
+  timespec ts{};
+  if (pthread_getcpuclockid(thread, &clock) != 0) return 0;
+  clock_gettime(clock, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// 100 Hz: one sample per 10 ms of a thread's CPU time.
+constexpr int64_t kPeriodNanos = 10000000;
+
 // Burns the calling thread's CPU until `stop`. Integer-only, no calls, so the
 // leaf of every sample is this function.
 __attribute__((noinline)) uint64_t Inner(const std::atomic<bool>& stop) {
@@ -76,6 +90,63 @@ __attribute__((noinline)) uint64_t Outer(const std::atomic<bool>& stop) {
   return r + 2;
 }
 
+// A thread that runs Outer() -> Middle() -> Inner() once released, so that
+// the tests know exactly from when its CPU time counts. Tests wait for an
+// amount of its CPU time, never of wall time: on a busy machine the thread
+// just takes longer to get there (the samples follow its CPU clock).
+class BusyThread {
+ public:
+  BusyThread()
+      : thread_([this, go = go_.get_future()]() mutable {
+          tid_ = Gettid();
+          go.wait();
+          if (!stop_.load()) Outer(stop_);
+          end_cpu_ = ThreadCpuNanos();
+        }) {
+    while (tid_.load() == 0) std::this_thread::yield();
+  }
+  BusyThread(const BusyThread&) = delete;
+  BusyThread& operator=(const BusyThread&) = delete;
+  ~BusyThread() { Join(); }
+
+  // Starts burning; the CPU time counted by cpu_nanos() starts here.
+  void Release() {
+    start_cpu_ = cpu_now();
+    go_.set_value();
+  }
+  // Returns once the thread has burnt `nanos` more of CPU time than when
+  // this was called. Polls the thread's CPU clock; sleeping between polls
+  // costs the busy thread nothing.
+  void WaitForCpu(int64_t nanos) {
+    int64_t target = cpu_now() + nanos;
+    while (cpu_now() < target) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  // Stops the loop and joins the thread.
+  void Join() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    if (!released()) go_.set_value();
+    thread_.join();
+  }
+  uint32_t tid() const { return tid_.load(); }
+  // The CPU time the thread has consumed so far (while it runs).
+  int64_t cpu_now() { return ThreadCpuNanos(thread_.native_handle()); }
+  // The CPU time the thread burnt between Release() and Join().
+  int64_t cpu_nanos() const { return end_cpu_ - start_cpu_; }
+
+ private:
+  bool released() const { return start_cpu_ >= 0; }
+
+  std::promise<void> go_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint32_t> tid_{0};
+  int64_t start_cpu_ = -1;  // written by Release() before the thread runs
+  int64_t end_cpu_ = 0;     // written by the thread, read after join()
+  std::thread thread_;
+};
+
 using BurnFunction = uint64_t (*)(int milliseconds);
 
 // Spends a second inside a library that was loaded after the sampler started.
@@ -93,41 +164,43 @@ std::string NameAt(Symbolizer& symbolizer, uint64_t address) {
 TEST(CpuSamplerTest, TakesNoSamplesWithoutSubscribers) {
   std::unique_ptr<CpuSampler> sampler = StartSampler();
   ASSERT_NE(sampler, nullptr);
-  std::atomic<bool> stop{false};
-  std::thread busy([&] { Outer(stop); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_EQ(sampler->stats().signals, 0u);
-  stop = true;
-  busy.join();
+  // Start() may take a sample of its own to bind the handler's calls.
+  uint64_t signals_at_start = sampler->stats().signals;
+  BusyThread busy;
+  busy.Release();
+  busy.WaitForCpu(30 * kPeriodNanos);  // 30 samples' worth, were it armed
+  EXPECT_EQ(sampler->stats().signals, signals_at_start);
 }
 
 TEST(CpuSamplerTest, SamplesThreadsStartedBeforeAndAfterSubscribing) {
-  std::atomic<bool> stop{false};
-  std::atomic<uint32_t> early_tid{0}, late_tid{0};
-  std::thread early([&] {
-    early_tid = Gettid();
-    Outer(stop);
-  });
+  BusyThread early;
+  early.Release();
   std::unique_ptr<CpuSampler> sampler = StartSampler();
   ASSERT_NE(sampler, nullptr);
   CollectingSink sink;
   sampler->Subscribe(&sink);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  std::thread late([&] {
-    late_tid = Gettid();
-    Outer(stop);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  uint64_t armed_before = sampler->stats().threads_armed;
+  BusyThread late;
+  late.Release();
+  // The collector's periodic rescan arms the new thread; then each thread
+  // burns 30 samples' worth of CPU time under its timer.
+  while (sampler->stats().threads_armed <= armed_before) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  late.WaitForCpu(30 * kPeriodNanos);
+  early.WaitForCpu(30 * kPeriodNanos);
   sampler->Unsubscribe(&sink);
-  stop = true;
-  early.join();
-  late.join();
   std::set<uint32_t> tids;
   for (const RawSample& s : sink.samples) tids.insert(s.tid);
-  EXPECT_TRUE(tids.count(early_tid.load())) << "thread from before Start";
-  EXPECT_TRUE(tids.count(late_tid.load())) << "thread created later";
+  EXPECT_TRUE(tids.count(early.tid())) << "thread from before Start";
+  EXPECT_TRUE(tids.count(late.tid())) << "thread created later";
+  // A signal queued before the disarm may still arrive: let the threads run
+  // a little first, then burn 30 periods' worth with the timers gone.
+  late.WaitForCpu(5 * kPeriodNanos);
+  early.WaitForCpu(5 * kPeriodNanos);
   uint64_t signals_after = sampler->stats().signals;
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  late.WaitForCpu(30 * kPeriodNanos);
+  early.WaitForCpu(30 * kPeriodNanos);
   EXPECT_EQ(sampler->stats().signals, signals_after) << "timers disarmed";
 }
 
@@ -136,22 +209,17 @@ TEST(CpuSamplerTest, UnwindsTheInterruptedCallChain) {
   std::unique_ptr<CpuSampler> sampler = StartSampler();
   ASSERT_NE(sampler, nullptr);
   CollectingSink sink;
-  std::atomic<bool> stop{false};
-  std::atomic<uint32_t> tid{0};
+  BusyThread busy;  // exists, so Subscribe arms its timer
   sampler->Subscribe(&sink);
-  std::thread busy([&] {
-    tid = Gettid();
-    Outer(stop);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  busy.Release();
+  busy.WaitForCpu(100 * kPeriodNanos);
+  busy.Join();
   sampler->Unsubscribe(&sink);
-  stop = true;
-  busy.join();
 
   Symbolizer symbolizer;
   int total = 0, complete = 0;
   for (const RawSample& s : sink.samples) {
-    if (s.tid != tid.load() || s.depth < 3) continue;
+    if (s.tid != busy.tid() || s.depth < 3) continue;
     ++total;
     if (NameAt(symbolizer, s.pcs[0]).find("Inner") != std::string::npos &&
         NameAt(symbolizer, s.pcs[1] - 1).find("Middle") != std::string::npos &&
@@ -159,7 +227,12 @@ TEST(CpuSamplerTest, UnwindsTheInterruptedCallChain) {
       ++complete;
     }
   }
-  ASSERT_GT(total, 30);
+  // The thread's own clock says how many samples it earned (about 100); at
+  // least half of them must be there for the ratio below to mean anything.
+  int64_t expected = busy.cpu_nanos() / kPeriodNanos;
+  ASSERT_GE(expected, 100) << "cpu_nanos=" << busy.cpu_nanos();
+  ASSERT_GE(total * 2, expected) << total << " samples for " << expected
+                                 << " periods of the thread's CPU time";
   EXPECT_GE(complete * 10, total * 9)
       << complete << " of " << total << " samples had Inner<-Middle<-Outer";
 }
@@ -171,11 +244,12 @@ TEST(CpuSamplerTest, SampleCountMatchesTheThreadsCpuTime) {
   CollectingSink sink;
   std::atomic<uint32_t> tid{0};
   std::atomic<int64_t> cpu_nanos{0};
-  sampler->Subscribe(&sink);
-  std::thread busy([&] {
+  std::promise<void> subscribed;
+  std::thread busy([&, go = subscribed.get_future()] {
     tid = Gettid();
-    // Let the timer sync pick this thread up, then burn 1 s of CPU.
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    // Wait for the timer Subscribe arms on every existing thread, then burn
+    // 1 s of CPU.
+    go.wait();
     int64_t start = ThreadCpuNanos();
     uint64_t x = 0;
     while (ThreadCpuNanos() - start < 1000000000) {
@@ -184,6 +258,9 @@ TEST(CpuSamplerTest, SampleCountMatchesTheThreadsCpuTime) {
     asm volatile("" : : "r"(x));
     cpu_nanos = ThreadCpuNanos() - start;
   });
+  while (tid.load() == 0) std::this_thread::yield();
+  sampler->Subscribe(&sink);
+  subscribed.set_value();
   busy.join();
   sampler->Unsubscribe(&sink);
   uint64_t weight = 0;
@@ -200,6 +277,7 @@ TEST(CpuSamplerTest, DeepStacksKeepTheirLeafMostFrames) {
   CollectingSink sink;
   std::atomic<bool> stop{false};
   sampler->Subscribe(&sink);
+  uint64_t armed_before = sampler->stats().threads_armed;
   std::thread busy([&] {
     std::function<uint64_t(int)> recurse = [&](int depth) -> uint64_t {
       if (depth == 0) return Inner(stop);
@@ -207,7 +285,15 @@ TEST(CpuSamplerTest, DeepStacksKeepTheirLeafMostFrames) {
     };
     recurse(40);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // Until the thread's CPU time earned 30 samples past the collector's
+  // next rescan (which arms its timer).
+  while (sampler->stats().threads_armed <= armed_before) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  int64_t target = ThreadCpuNanos(busy.native_handle()) + 30 * kPeriodNanos;
+  while (ThreadCpuNanos(busy.native_handle()) < target) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   sampler->Unsubscribe(&sink);
   stop = true;
   busy.join();
@@ -249,7 +335,11 @@ TEST(CpuSamplerTest, UnwindsThroughALibraryLoadedAfterStart) {
   }
   dlclose(library);
   // The first samples may predate the map refresh that follows the dlopen.
-  ASSERT_GT(in_library, 40) << "the library's loop should dominate";
+  CpuSamplerStats stats = sampler->stats();
+  ASSERT_GT(in_library, 40)
+      << "the library's loop should dominate; samples=" << sink.samples.size()
+      << " signals=" << stats.signals << " lost=" << stats.lost
+      << " timer_failures=" << stats.timer_failures;
   EXPECT_GE(reached_caller * 10, in_library * 8)
       << reached_caller << " of " << in_library
       << " samples in the library unwound to its caller";
@@ -298,13 +388,12 @@ TEST(CpuSamplerTest, UsesAnotherSignalWhenAsked) {
   StatusOr<std::unique_ptr<CpuSampler>> sampler = CpuSampler::Start(options);
   ASSERT_TRUE(sampler.ok()) << sampler.status().ToString();
   CollectingSink sink;
-  std::atomic<bool> stop{false};
+  BusyThread busy;
   (*sampler)->Subscribe(&sink);
-  std::thread busy([&] { Outer(stop); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  busy.Release();
+  busy.WaitForCpu(30 * kPeriodNanos);
+  busy.Join();
   (*sampler)->Unsubscribe(&sink);
-  stop = true;
-  busy.join();
   EXPECT_FALSE(sink.samples.empty());
   struct sigaction prof;
   sigaction(SIGPROF, nullptr, &prof);
@@ -315,19 +404,33 @@ TEST(CpuSamplerTest, TwoSinksBothReceiveTheSamplesOfTheirWindows) {
   std::unique_ptr<CpuSampler> sampler = StartSampler();
   ASSERT_NE(sampler, nullptr);
   CollectingSink first, second;
-  std::atomic<bool> stop{false};
-  std::thread busy([&] { Outer(stop); });
+  BusyThread busy;
   sampler->Subscribe(&first);
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  busy.Release();
+  int64_t first_start = busy.cpu_now();
+  busy.WaitForCpu(30 * kPeriodNanos);
   sampler->Subscribe(&second);
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  int64_t second_start = busy.cpu_now();
+  busy.WaitForCpu(30 * kPeriodNanos);
   sampler->Unsubscribe(&first);
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  int64_t first_end = busy.cpu_now();
+  busy.WaitForCpu(30 * kPeriodNanos);
   sampler->Unsubscribe(&second);
-  stop = true;
-  busy.join();
-  EXPECT_FALSE(first.samples.empty());
-  EXPECT_FALSE(second.samples.empty());
+  int64_t second_end = busy.cpu_now();
+  busy.Join();
+  // Each sink holds the busy thread's samples of its own window: as many as
+  // the thread's CPU clock advanced periods in it (about 60 each).
+  const auto count = [&](const CollectingSink& sink) {
+    int n = 0;
+    for (const RawSample& s : sink.samples) n += s.tid == busy.tid();
+    return n;
+  };
+  double want_first =
+      static_cast<double>(first_end - first_start) / kPeriodNanos;
+  double want_second =
+      static_cast<double>(second_end - second_start) / kPeriodNanos;
+  EXPECT_NEAR(count(first), want_first, 0.25 * want_first + 2);
+  EXPECT_NEAR(count(second), want_second, 0.25 * want_second + 2);
 }
 
 TEST(CpuSamplerTest, RejectsAnOutOfRangeRate) {
