@@ -3,7 +3,9 @@
 
 #include "inprof/agent.h"
 
+#include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <thread>
 
 #include "agent/base/clock.h"
+#include "agent/base/inherited_sockets.h"
 #include "agent/base/prometheus_text.h"
 #include "agent/contention/contention_profile.h"
 #include "agent/contention/contention_profiler.h"
@@ -45,6 +48,18 @@ namespace {
 
 // Only one agent may own the signal handler and the port at a time.
 std::atomic<bool> g_agent_running{false};
+// The process that started the running agent: a forked child sees its
+// parent's pid here.
+std::atomic<pid_t> g_agent_owner{0};
+// The running agent's listening socket, closed in every forked child at
+// once: a child has no thread to serve it, and a child that outlives its
+// parent must not hold the port.
+std::atomic<int> g_listener_fd{-1};
+
+void CloseListenerInChild() {
+  const int fd = g_listener_fd.exchange(-1);
+  if (fd >= 0) close(fd);  // our copy; the parent's socket is untouched
+}
 
 Status ValidateOptions(const Options& options) {
   if (!options.env_error.empty())
@@ -93,6 +108,7 @@ class Agent::Impl {
   Status Start();
   void Stop();
   int port() const { return server_ ? server_->port() : 0; }
+  pid_t owner() const { return owner_; }
   Status SetHeapSampleRate(int64_t bytes);
   internal::ContentionProfiler& contention() { return *contention_; }
   const Options& options() const { return options_; }
@@ -122,7 +138,12 @@ class Agent::Impl {
                                         const CpuProfileInfo& info);
   std::vector<std::string> CpuComments(const CpuProfileRecorder& recorder);
 
+  // In a forked child, instead of Stop()'s joins (agent.cc says why).
+  void AbandonAfterFork();
+
   const Options options_;
+  const pid_t owner_ = getpid();
+  int port_ = 0;
   std::atomic<bool> stopping_{false};
   // Shared by every sampler; destroyed after them.
   std::unique_ptr<internal::StackWalker> walker_;
@@ -225,6 +246,9 @@ Status Agent::Impl::Start() {
   HttpServerOptions http_options;
   http_options.host = options_.host;
   http_options.port = options_.port;
+  http_options.max_connections = options_.max_connections;
+  http_options.allowed_hosts = options_.allowed_hosts;
+  http_options.token = options_.token;
   StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
       http_options,
       [&](httplib::Server& s, const std::function<bool()>& server_stopping) {
@@ -246,20 +270,45 @@ Status Agent::Impl::Start() {
     return server.status();
   }
   server_ = std::move(*server);
-  http_options.max_connections = options_.max_connections;
-  http_options.allowed_hosts = options_.allowed_hosts;
-  http_options.token = options_.token;
+  port_ = server_->port();
+  g_listener_fd.store(internal::FindListeningSocket(port_));
   return OkStatus();
 }
 
 void Agent::Impl::Stop() {
   stopping_.store(true);
+  if (getpid() != owner_) {
+    AbandonAfterFork();
+    return;
+  }
+  g_listener_fd.store(-1);
   if (server_) server_->Stop();  // waits for handlers, which see stopping_
   server_.reset();
   contention_.reset();
   heap_sampler_.reset();
   sampler_.reset();
   walker_.reset();
+}
+
+// This process is a fork of the one that started the agent. fork() copied
+// the agent's memory and descriptors but none of its threads (HTTP workers,
+// collector, map refresher), so there is nothing to join: joining them
+// crashes. The listening socket and the connections are shared with the
+// parent: our copies are closed, never shut down (that would end the
+// parent's endpoint). Hooks and the signal handler are removed; objects that
+// own threads are leaked, as their threads' stacks already are.
+void Agent::Impl::AbandonAfterFork() {
+  if (server_) {
+    internal::CloseSocketsOnPort(port_);
+    (void)server_.release();
+  }
+  contention_.reset();
+  heap_sampler_.reset();
+  if (sampler_) {
+    sampler_->AbandonAfterFork();
+    (void)sampler_.release();
+  }
+  (void)walker_.release();
 }
 
 void Agent::Impl::StartHeapSampler() {
@@ -450,7 +499,7 @@ void Agent::Impl::RefreshSymbolizerLocked() {
 std::vector<std::string> Agent::Impl::CpuComments(
     const CpuProfileRecorder& recorder) {
   internal::CpuSamplerStats stats = sampler_->stats();
-  return {
+  std::vector<std::string> comments = {
       "inprof cpu profile: " + std::to_string(options_.hz) +
           " Hz per-thread CPU-time timers; " +
           std::to_string(recorder.threads()) + " threads sampled",
@@ -462,6 +511,14 @@ std::vector<std::string> Agent::Impl::CpuComments(
           " timer_failures=" + std::to_string(stats.timer_failures) +
           " map_rebuilds=" + std::to_string(stats.map_rebuilds),
   };
+  if (stats.handler_replaced) {
+    comments.push_back(
+        "CPU sampling is off: the host process installed its own " +
+        std::string(internal::SignalName(sampler_->signo())) +
+        " handler over inprof's; samples taken after that are missing "
+        "(choose another signal with INPROF_SIGNAL)");
+  }
+  return comments;
 }
 
 std::string Agent::Impl::RenderMetrics() {
@@ -540,6 +597,10 @@ std::string Agent::Impl::RenderMetrics() {
   text.Single("inprof_cpu_timer_failures_total", "counter",
               "Per-thread CPU timers the kernel refused to create.",
               static_cast<double>(cpu.timer_failures));
+  text.Single("inprof_cpu_signal_handler_replaced", "gauge",
+              "1 if the host installed its own handler for the CPU "
+              "profiling signal over inprof's (CPU sampling is then off).",
+              cpu.handler_replaced ? 1.0 : 0.0);
   text.Single("inprof_stack_map_rebuilds_total", "counter",
               "Rebuilds of the unwinder's address map (dlopen, new stacks).",
               static_cast<double>(cpu.map_rebuilds));
@@ -659,9 +720,20 @@ StatusOr<Agent> Agent::Start(const Options& options) {
   if (!valid.ok()) return valid;
   bool expected = false;
   if (!g_agent_running.compare_exchange_strong(expected, true)) {
+    if (g_agent_owner.load() != getpid()) {
+      return FailedPreconditionError(
+          "this process is a fork of pid " +
+          std::to_string(g_agent_owner.load()) +
+          ", whose inprof agent it inherited: Stop() (or destroy) that agent "
+          "in the child before starting one of its own");
+    }
     return FailedPreconditionError(
         "an inprof agent is already running in this process");
   }
+  static pthread_once_t at_fork_once = PTHREAD_ONCE_INIT;
+  pthread_once(&at_fork_once,
+               [] { pthread_atfork(nullptr, nullptr, CloseListenerInChild); });
+  g_agent_owner.store(getpid());
   auto impl = std::make_unique<Impl>(options);
   Status started = impl->Start();
   if (!started.ok()) {

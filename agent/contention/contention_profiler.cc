@@ -262,7 +262,12 @@ StatusOr<std::unique_ptr<ContentionProfiler>> ContentionProfiler::Start(
   g_sampling.unattributed_nanos.store(0);
   static pthread_once_t at_fork_once = PTHREAD_ONCE_INIT;
   pthread_once(&at_fork_once, [] {
-    pthread_atfork(nullptr, nullptr, [] { WaitBoard::ForgetAllAfterFork(); });
+    // A forked child has only the forking thread, which is in no hook:
+    // hooks its parent's other threads were running never finish there.
+    pthread_atfork(nullptr, nullptr, [] {
+      WaitBoard::ForgetAllAfterFork();
+      g_in_flight.store(0);
+    });
   });
   g_profiler.store(profiler.get(), std::memory_order_seq_cst);
   g_sampling.block_rate.store(block_rate_nanos);

@@ -7,7 +7,10 @@
 //
 // Timers run only while at least one sink is subscribed; with none, the
 // collector thread sleeps and the process pays nothing but an installed
-// signal handler.
+// signal handler. If the host installs its own handler for the signal over
+// ours, the sampler notices (at the next subscription or drain, 50 ms at
+// most), stops its timers for good and says so in stats(); it never
+// reinstalls its handler over the host's.
 //
 // Ownership: owns everything above. The StackWalker is borrowed (the agent
 // shares one between samplers) or owned when none is given. Sinks are
@@ -59,13 +62,19 @@ struct CpuSamplerOptions {
 // Health counters, for profile comments and (later) /metrics.
 struct CpuSamplerStats {
   uint64_t signals = 0;
-  uint64_t samples = 0;    // drained from the ring
-  uint64_t lost = 0;       // ring full + re-entered + no map
+  uint64_t samples = 0;  // drained from the ring
+  uint64_t lost = 0;     // ring full + re-entered + no map + no stack
+  // Process-timer signals on threads with a timer of their own: dropped,
+  // neither samples nor lost (thread_coverage.h).
+  uint64_t counted_elsewhere = 0;
   uint64_t truncated = 0;  // unwinds that stopped at a bad frame
   uint64_t timer_failures = 0;
   uint64_t threads_armed = 0;
   uint64_t map_rebuilds = 0;
   uint64_t nanos_in_handler = 0;  // time the signal handler spent sampling
+  // The host installed its own handler for the signal over ours: sampling
+  // stopped for good, and our timers with it.
+  bool handler_replaced = false;
 };
 
 class CpuSampler {
@@ -88,7 +97,14 @@ class CpuSampler {
   // delivering to `sink`; disarms the timers if it was the last.
   void Unsubscribe(CpuSampleSink* sink);
 
+  // In a forked child, instead of the destructor: the collector thread and
+  // the timers were not copied by fork, so nothing is joined or deleted;
+  // only the signal handler is uninstalled (unless the host replaced it).
+  // The object must then be leaked, not destroyed. Not thread-safe.
+  void AbandonAfterFork();
+
   int hz() const { return options_.hz; }
+  int signo() const { return options_.signo; }
   CpuSamplerStats stats() const;
 
  private:
@@ -97,6 +113,8 @@ class CpuSampler {
   void CollectorLoop();
   void DrainLocked();
   void MaintainLocked(bool force_sync);
+  // Notices a handler the host installed over ours; stops the timers then.
+  void CheckHandlerLocked();
 
   // Immutable after construction.
   const CpuSamplerOptions options_;
@@ -114,6 +132,8 @@ class CpuSampler {
   ThreadTimers timers_;
   bool stopping_ = false;
   bool handler_installed_ = false;
+  bool handler_replaced_ = false;
+  bool timers_pending_ = false;  // threads still without a timer
   uint64_t samples_ = 0;
   uint64_t lost_reported_ = 0;
   std::chrono::steady_clock::time_point last_timer_sync_;

@@ -3,6 +3,12 @@
 // SIGNAL CONTEXT. HandleCpuSignal() and RecordSample() run inside the signal
 // handler on any thread: no allocation, no locks, no stdio; errno is saved
 // and restored; thread_locals are trivial and initial-exec. See unwind.h.
+//
+// Stack use: HandleCpuSignal() runs on the interrupted stack (maybe a 4 KiB
+// coroutine stack) and does nothing there but atomics and the switch to an
+// agent stack (agent_stack.h); everything else, including any call that
+// could go through a PLT slot, runs on the agent stack. The figure is
+// measured by tests/agent/cpu/handler_stack_test.cc.
 
 #include <errno.h>
 #include <sys/syscall.h>
@@ -11,6 +17,8 @@
 
 #include "agent/base/clock.h"
 #include "agent/base/thread_labels.h"
+#include "agent/cpu/thread_coverage.h"
+#include "agent/unwind/agent_stack.h"
 
 namespace inprof::internal {
 namespace {
@@ -32,14 +40,26 @@ uint32_t SampleWeight(const siginfo_t* info) noexcept {
   return 1;
 }
 
+// A signal of the process-wide timer on a thread that has its own timer:
+// that thread's CPU time is already counted by its own.
+bool CountedElsewhere(const siginfo_t* info, pid_t tid) noexcept {
+  return info != nullptr && info->si_code == SI_TIMER &&
+         info->si_value.sival_int == kProcessTimerTag && ThreadCovered(tid);
+}
+
 void RecordSample(HandlerTarget& target, const siginfo_t* info,
                   const ucontext_t& context) noexcept {
+  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  if (CountedElsewhere(info, tid)) {
+    target.counters->counted_elsewhere.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   SampleRing::Claim claim = target.ring->TryClaim();
   if (claim.sample == nullptr) return;  // the ring counts it
   RawSample& sample = *claim.sample;
   sample.timestamp_ns = MonotonicNanos();
   sample.label_set = CurrentLabelSet();
-  sample.tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  sample.tid = static_cast<uint32_t>(tid);
   sample.weight = SampleWeight(info);
   StackWalk walk = target.walker->Walk(context, sample.pcs, target.max_depth);
   // A sample without a stack (no map yet) is committed empty: sinks skip
@@ -58,28 +78,49 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
                            std::memory_order_relaxed);
 }
 
-void HandleCpuSignal(int, siginfo_t* info, void* context) {
+struct HandlerCall {
+  HandlerTarget* target;
+  const siginfo_t* info;
+  const ucontext_t* context;
+};
+
+// Runs on an agent stack: errno (a call to __errno_location) is touched
+// only here.
+void RecordOnAgentStack(void* raw) noexcept {
+  const HandlerCall& call = *static_cast<const HandlerCall*>(raw);
   const int saved_errno = errno;
+  RecordSample(*call.target, call.info, *call.context);
+  errno = saved_errno;
+}
+
+void HandleCpuSignal(int, siginfo_t* info, void* context) {
   g_in_flight.fetch_add(1, std::memory_order_seq_cst);
   HandlerTarget* target = g_target.load(std::memory_order_seq_cst);
   if (target != nullptr && context != nullptr) {
-    target->counters->signals.fetch_add(1, std::memory_order_relaxed);
+    HandlerCounters& counters = *target->counters;
+    counters.signals.fetch_add(1, std::memory_order_relaxed);
     if (t_in_handler) {
-      target->counters->reentrant.fetch_add(1, std::memory_order_relaxed);
+      counters.reentrant.fetch_add(1, std::memory_order_relaxed);
     } else {
       t_in_handler = true;
-      RecordSample(*target, info, *static_cast<const ucontext_t*>(context));
+      HandlerCall call{target, info, static_cast<const ucontext_t*>(context)};
+      if (!RunOnAgentStack(RecordOnAgentStack, &call)) {
+        counters.no_stack.fetch_add(1, std::memory_order_relaxed);
+      }
       t_in_handler = false;
     }
   }
   g_in_flight.fetch_sub(1, std::memory_order_seq_cst);
-  errno = saved_errno;
 }
 
 }  // namespace
 
 void SetHandlerTarget(HandlerTarget* target) noexcept {
   g_target.store(target, std::memory_order_seq_cst);
+}
+
+void ForgetHandlersInFlight() noexcept {
+  g_in_flight.store(0, std::memory_order_seq_cst);
 }
 
 int HandlersInFlight() noexcept {

@@ -29,12 +29,24 @@ namespace inprof::internal {
 // Counters the handler bumps; the profile reports them (lost-samples frame
 // and comments), never silently.
 struct HandlerCounters {
-  std::atomic<uint64_t> signals{0};        // handler invocations
-  std::atomic<uint64_t> reentrant{0};      // dropped: handler re-entered
-  std::atomic<uint64_t> no_map{0};         // dropped: no AddressMap yet
+  std::atomic<uint64_t> signals{0};    // handler invocations
+  std::atomic<uint64_t> reentrant{0};  // dropped: handler re-entered
+  std::atomic<uint64_t> no_map{0};     // dropped: no AddressMap yet
+  std::atomic<uint64_t> no_stack{0};   // dropped: every agent stack busy
+  // Not samples and not lost: a process-timer signal on a thread whose own
+  // timer counts its CPU time (thread_coverage.h).
+  std::atomic<uint64_t> counted_elsewhere{0};
   std::atomic<uint64_t> truncated{0};      // kept, but the unwind stopped early
   std::atomic<uint64_t> unknown_stack{0};  // kept as leaf only: new stack
   std::atomic<uint64_t> nanos{0};          // time spent recording samples
+
+  void Reset() noexcept {
+    for (auto* counter :
+         {&signals, &reentrant, &no_map, &no_stack, &counted_elsewhere,
+          &truncated, &unknown_stack, &nanos}) {
+      counter->store(0, std::memory_order_relaxed);
+    }
+  }
 };
 
 // What the handler works with. Everything outlives the installation.
@@ -50,10 +62,16 @@ struct HandlerTarget {
 // another installation is active. Not async-signal-safe.
 [[nodiscard]] Status InstallCpuSignalHandler(int signo, HandlerTarget target);
 
-// Restores the action that was in place before Install and returns once no
-// handler is running, so the target may be destroyed. Stop the timers first.
+// Restores the action that was in place before Install, unless the host has
+// since replaced ours (then its handler stays), and returns once no handler
+// is running, so the target may be destroyed. Stop the timers first.
 // Not async-signal-safe.
 void UninstallCpuSignalHandler();
+
+// True while the installed action for the signal is still ours; false once
+// the host replaced it (its own SIGPROF handler, another profiler), or when
+// nothing is installed. Not async-signal-safe.
+bool CpuSignalHandlerInPlace();
 
 // "SIGPROF" for SIGPROF, "signal 40" otherwise.
 const char* SignalName(int signo);
@@ -62,6 +80,9 @@ const char* SignalName(int signo);
 // signal_handler.cc, the only file of the two that runs in signal context.
 void SetHandlerTarget(HandlerTarget* target) noexcept;
 int HandlersInFlight() noexcept;
+// In a forked child: handlers the parent's other threads were running never
+// return there.
+void ForgetHandlersInFlight() noexcept;
 void (*CpuSignalHandlerEntry())(int, siginfo_t*, void*);
 
 }  // namespace inprof::internal

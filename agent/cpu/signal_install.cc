@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include <chrono>
@@ -48,6 +49,10 @@ Status InstallCpuSignalHandler(int signo, HandlerTarget target) {
         "profiler such as gperftools' CPUPROFILE?); inprof will not take it "
         "over: remove that handler or choose a free signal with INPROF_SIGNAL");
   }
+  static pthread_once_t at_fork_once = PTHREAD_ONCE_INIT;
+  pthread_once(&at_fork_once, [] {
+    pthread_atfork(nullptr, nullptr, ForgetHandlersInFlight);
+  });
   g_target_storage = target;
   SetHandlerTarget(&g_target_storage);
 
@@ -66,17 +71,29 @@ Status InstallCpuSignalHandler(int signo, HandlerTarget target) {
   return OkStatus();
 }
 
+bool CpuSignalHandlerInPlace() {
+  if (g_installed_signo == 0) return false;
+  struct sigaction current;
+  if (sigaction(g_installed_signo, nullptr, &current) != 0) return false;
+  return (current.sa_flags & SA_SIGINFO) != 0 &&
+         current.sa_sigaction == CpuSignalHandlerEntry();
+}
+
 void UninstallCpuSignalHandler() {
   if (g_installed_signo == 0) return;
   SetHandlerTarget(nullptr);
-  // Setting SIG_IGN discards signals still pending on any thread (POSIX), so
-  // restoring SIG_DFL afterwards cannot let a late timer signal kill us.
-  struct sigaction ignore;
-  std::memset(&ignore, 0, sizeof(ignore));
-  ignore.sa_handler = SIG_IGN;
-  sigemptyset(&ignore.sa_mask);
-  sigaction(g_installed_signo, &ignore, nullptr);
-  sigaction(g_installed_signo, &g_previous_action, nullptr);
+  // A handler the host installed over ours is the host's: leave it, and
+  // its timers, alone (restoring ours or SIG_DFL would kill the host).
+  if (CpuSignalHandlerInPlace()) {
+    // Setting SIG_IGN discards signals still pending on any thread (POSIX),
+    // so restoring SIG_DFL afterwards cannot let a late timer signal kill us.
+    struct sigaction ignore;
+    std::memset(&ignore, 0, sizeof(ignore));
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(g_installed_signo, &ignore, nullptr);
+    sigaction(g_installed_signo, &g_previous_action, nullptr);
+  }
   while (HandlersInFlight() != 0) {
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }

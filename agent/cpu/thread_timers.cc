@@ -7,6 +7,8 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "agent/cpu/thread_coverage.h"
+
 namespace inprof::internal {
 namespace {
 
@@ -39,18 +41,51 @@ std::unordered_set<pid_t> ListThreads() {
 }  // namespace
 
 ThreadTimers::ThreadTimers(int signo, int hz)
-    : signo_(signo),
+    : signo_((InitThreadCoverage(), signo)),
       period_ns_(1000000000 / hz),
       random_state_(static_cast<uint64_t>(getpid()) * 0x9E3779B97F4A7C15u |
                     1u) {}
 
 ThreadTimers::~ThreadTimers() { DisarmAll(); }
 
+itimerspec ThreadTimers::Period(int64_t first_ns) const {
+  itimerspec spec;
+  spec.it_interval.tv_sec = period_ns_ / 1000000000;
+  spec.it_interval.tv_nsec = period_ns_ % 1000000000;
+  spec.it_value.tv_sec = first_ns / 1000000000;
+  spec.it_value.tv_nsec = first_ns % 1000000000;
+  return spec;
+}
+
+void ThreadTimers::ArmProcessTimer() {
+  if (process_timer_armed_) return;
+  sigevent event;
+  std::memset(&event, 0, sizeof(event));
+  event.sigev_notify = SIGEV_SIGNAL;
+  event.sigev_signo = signo_;
+  event.sigev_value.sival_int = kProcessTimerTag;
+  if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &event, &process_timer_) != 0) {
+    ++create_failures_;
+    return;
+  }
+  itimerspec spec = Period(period_ns_);
+  if (timer_settime(process_timer_, 0, &spec, nullptr) != 0) {
+    timer_delete(process_timer_);
+    ++create_failures_;
+    return;
+  }
+  process_timer_armed_ = true;
+}
+
 bool ThreadTimers::Arm(pid_t tid) {
+  // A thread id beyond the coverage bitmap keeps no timer of its own: the
+  // process timer samples it.
+  if (!SetThreadCovered(tid, false)) return false;
   sigevent event;
   std::memset(&event, 0, sizeof(event));
   event.sigev_notify = SIGEV_THREAD_ID;
   event.sigev_signo = signo_;
+  event.sigev_value.sival_int = kThreadTimerTag;
   event._sigev_un._tid = tid;
   timer_t timer;
   if (timer_create(ThreadCpuClock(tid), &event, &timer) != 0) {
@@ -64,37 +99,48 @@ bool ThreadTimers::Arm(pid_t tid) {
   random_state_ ^= random_state_ >> 7;
   random_state_ ^= random_state_ << 17;
   int64_t first = 1 + static_cast<int64_t>(random_state_ % period_ns_);
-  itimerspec spec;
-  spec.it_interval.tv_sec = period_ns_ / 1000000000;
-  spec.it_interval.tv_nsec = period_ns_ % 1000000000;
-  spec.it_value.tv_sec = first / 1000000000;
-  spec.it_value.tv_nsec = first % 1000000000;
+  itimerspec spec = Period(first);
   if (timer_settime(timer, 0, &spec, nullptr) != 0) {
     timer_delete(timer);
     ++create_failures_;
     return false;
   }
   timers_.emplace(tid, timer);
+  SetThreadCovered(tid, true);
   return true;
 }
 
-void ThreadTimers::Sync() {
+bool ThreadTimers::Sync(size_t max_new) {
+  // First the one timer that samples every thread at once; the per-thread
+  // timers follow, which can take seconds with thousands of threads.
+  ArmProcessTimer();
   std::unordered_set<pid_t> live = ListThreads();
   for (auto it = timers_.begin(); it != timers_.end();) {
     if (live.count(it->first) == 0) {
+      SetThreadCovered(it->first, false);
       timer_delete(it->second);
       it = timers_.erase(it);
     } else {
       ++it;
     }
   }
+  size_t armed = 0;
   for (pid_t tid : live) {
-    if (timers_.count(tid) == 0 && Arm(tid)) ++threads_seen_;
+    if (timers_.count(tid) != 0) continue;
+    if (armed == max_new) return false;
+    if (Arm(tid)) ++threads_seen_;
+    ++armed;
   }
+  return true;
 }
 
 void ThreadTimers::DisarmAll() {
-  for (auto& [tid, timer] : timers_) timer_delete(timer);
+  if (process_timer_armed_) timer_delete(process_timer_);
+  process_timer_armed_ = false;
+  for (auto& [tid, timer] : timers_) {
+    SetThreadCovered(tid, false);
+    timer_delete(timer);
+  }
   timers_.clear();
 }
 

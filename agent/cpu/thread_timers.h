@@ -6,6 +6,9 @@
 // or sleep() burns no CPU time, so its timer never fires there: the agent
 // cannot make the host see EINTR.
 //
+// One more timer runs on the process's CPU clock while profiling, armed
+// first, for the threads not reached yet (thread_coverage.h says why).
+//
 // Threads are found in /proc/self/task, so threads that existed before the
 // agent started and threads created later are both covered; Sync() is called
 // periodically while profiling to pick up new threads and forget dead ones.
@@ -20,6 +23,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <unordered_map>
 
@@ -33,9 +37,12 @@ class ThreadTimers {
   ThreadTimers& operator=(const ThreadTimers&) = delete;
   ~ThreadTimers();
 
-  // Arms a timer on every thread that has none and deletes the timers of
-  // threads that exited. Not async-signal-safe.
-  void Sync();
+  // Arms the process timer, deletes the timers of threads that exited and
+  // arms a timer on up to `max_new` threads that have none; false if more
+  // remain (call again soon). Bounded so that the caller's lock is not held
+  // for seconds when thousands of threads compete for the CPU with it.
+  // Not async-signal-safe.
+  bool Sync(size_t max_new = SIZE_MAX);
 
   // Deletes every timer. Not async-signal-safe.
   void DisarmAll();
@@ -46,10 +53,14 @@ class ThreadTimers {
 
  private:
   bool Arm(pid_t tid);
+  void ArmProcessTimer();
+  itimerspec Period(int64_t first_ns) const;
 
   const int signo_;
   const int64_t period_ns_;
   std::unordered_map<pid_t, timer_t> timers_;
+  timer_t process_timer_{};
+  bool process_timer_armed_ = false;
   uint64_t create_failures_ = 0;
   uint64_t threads_seen_ = 0;
   uint64_t random_state_;

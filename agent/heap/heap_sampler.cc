@@ -1,5 +1,7 @@
 #include "agent/heap/heap_sampler.h"
 
+#include <pthread.h>
+
 // SIGNAL CONTEXT. NewHook(), DeleteHook() and what they call run inside
 // malloc and free, on any thread, possibly inside a signal handler that
 // allocates: no allocation, no locks, no stdio; thread_locals are trivial and
@@ -147,6 +149,12 @@ StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Start(
     const TcmallocApi* tcmalloc, StackWalker* walker, int64_t rate) {
   Status valid = ValidateHeapSampleRate(rate);
   if (!valid.ok()) return valid;
+  // A forked child has only the forking thread, which is in no hook: hooks
+  // its parent's other threads were running never finish there.
+  static pthread_once_t at_fork_once = PTHREAD_ONCE_INIT;
+  pthread_once(&at_fork_once, [] {
+    pthread_atfork(nullptr, nullptr, [] { g_in_flight.store(0); });
+  });
   HeapTables* tables = HeapTables::Get();
   if (tables == nullptr) {
     return InternalError("cannot map the heap profile's tables");

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "agent/base/agent_thread.h"
+#include "agent/unwind/agent_stack.h"
 
 namespace inprof::internal {
 namespace {
@@ -51,7 +52,24 @@ StackWalk StackWalker::WalkHere(uint64_t* pcs, int max_depth) noexcept {
   ucontext_t context;
   StackWalk walk;
   if (max_depth <= 0 || getcontext(&context) != 0) return walk;
-  walk = Walk(context, pcs, max_depth);
+  // The hook's thread may run on a small coroutine stack: the unwind itself
+  // runs on an agent stack. None free: no stack, as with no map yet.
+  struct WalkCall {
+    StackWalker* walker;
+    const ucontext_t* context;
+    uint64_t* pcs;
+    int max_depth;
+    StackWalk* walk;
+  } call{this, &context, pcs, max_depth, &walk};
+  if (!RunOnAgentStack(
+          [](void* raw) noexcept {
+            auto* c = static_cast<WalkCall*>(raw);
+            *c->walk = c->walker->Walk(*c->context, c->pcs, c->max_depth);
+          },
+          &call)) {
+    walk.no_map = true;
+    return walk;
+  }
   // pcs[0] is a pc inside this function: drop it.
   if (walk.depth > 0) {
     std::memmove(pcs, pcs + 1, sizeof(*pcs) * (walk.depth - 1));
@@ -63,6 +81,9 @@ StackWalk StackWalker::WalkHere(uint64_t* pcs, int max_depth) noexcept {
 // NOT SIGNAL CONTEXT BEGIN: setup, teardown and the refresh thread
 
 StatusOr<std::unique_ptr<StackWalker>> StackWalker::Start() {
+  if (!InitAgentStacks()) {
+    return InternalError("cannot map the agent's signal stacks (mmap failed)");
+  }
   std::unique_ptr<StackWalker> walker(new StackWalker());
   {
     std::lock_guard<std::mutex> lock(walker->mu_);

@@ -67,53 +67,13 @@ struct BlockCache {
   }
 };
 
-// Caches live in a static pool rather than on the interrupted thread's stack,
-// which may be a small coroutine stack. A handler claims one with a CAS; when
-// all are busy it reads word by word, uncached.
-constexpr int kPoolSize = 64;
-BlockCache g_cache_pool[kPoolSize];
-std::atomic<uint64_t> g_cache_busy{0};
-
-BlockCache* AcquireCache() noexcept {
-  uint64_t busy = g_cache_busy.load(std::memory_order_relaxed);
-  while (busy != ~uint64_t{0}) {
-    int slot = __builtin_ctzll(~busy);
-    if (g_cache_busy.compare_exchange_weak(busy, busy | (uint64_t{1} << slot),
-                                           std::memory_order_acquire,
-                                           std::memory_order_relaxed)) {
-      g_cache_pool[slot].Reset();
-      return &g_cache_pool[slot];
-    }
-  }
-  return nullptr;
-}
-
-void ReleaseCache(BlockCache* cache) noexcept {
-  if (cache == nullptr) return;
-  int slot = static_cast<int>(cache - g_cache_pool);
-  g_cache_busy.fetch_and(~(uint64_t{1} << slot), std::memory_order_release);
-}
-
-// Holds a pool cache for the duration of one unwind.
-class CacheLease {
- public:
-  CacheLease() noexcept : cache_(AcquireCache()) {}
-  CacheLease(const CacheLease&) = delete;
-  CacheLease& operator=(const CacheLease&) = delete;
-  ~CacheLease() { ReleaseCache(cache_); }
-  BlockCache* get() const noexcept { return cache_; }
-
- private:
-  BlockCache* cache_;
-};
-
 struct AccessorArgs {
   const ucontext_t* context;
   const AddressMap* map;
   // Where kernel reads may look for a stack the map does not know yet.
   uint64_t window_low;
   uint64_t window_high;
-  BlockCache* cache;  // nullptr when the pool was exhausted
+  BlockCache* cache;
 };
 
 bool KernelRead(uint64_t address, void* out, size_t length) noexcept {
@@ -142,7 +102,6 @@ void CopyStack(BlockCache& cache, uint64_t sp) noexcept {
 
 bool CachedRead(BlockCache* cache, uint64_t address,
                 unw_word_t* value) noexcept {
-  if (cache == nullptr) return KernelRead(address, value, sizeof(*value));
   if (address >= cache->stack_base &&
       address - cache->stack_base + sizeof(*value) <= cache->stack_valid) {
     std::memcpy(value, cache->stack + (address - cache->stack_base),
@@ -314,7 +273,16 @@ unw_accessors_t MakeAccessors() {
   return accessors;
 }
 
+std::atomic<bool> g_default_fast_path{true};
+
 }  // namespace
+
+Unwinder::Unwinder()
+    : fast_path_(g_default_fast_path.load(std::memory_order_relaxed)) {}
+
+void Unwinder::SetDefaultFastPath(bool on) {
+  g_default_fast_path.store(on, std::memory_order_relaxed);
+}
 
 Unwinder::~Unwinder() {
   if (address_space_ != nullptr) {
@@ -354,8 +322,16 @@ Status Unwinder::Init(const AddressMap& map) {
   if (getcontext(&context) != 0) {
     return InternalError("getcontext failed while warming up the unwinder");
   }
+  // Both paths: the libunwind fallback binds its PLT slots (ours into
+  // libunwind, libunwind's into libc) here rather than in a handler, where
+  // the dynamic linker's resolver would save the full XSAVE state.
   uint64_t pcs[8];
+  const bool fast_path = fast_path_;
+  fast_path_ = false;
   Unwind(context, map, pcs, 8);
+  fast_path_ = true;
+  Unwind(context, map, pcs, 8);
+  fast_path_ = fast_path;
   return OkStatus();
 }
 
@@ -381,13 +357,12 @@ UnwindResult Unwinder::Unwind(const ucontext_t& context, const AddressMap& map,
       return result;
     }
   }
-  CacheLease cache;
-  if (cache.get() != nullptr &&
-      g_kernel_reads.load(std::memory_order_relaxed)) {
-    CopyStack(*cache.get(), sp);
-  }
-  AccessorArgs args{&context, &map, sp - kRedZone, sp + kStackWindow,
-                    cache.get()};
+  // About 17 KiB: unwinds run on an agent stack (agent_stack.h), never on
+  // the interrupted thread's own.
+  BlockCache cache;
+  cache.Reset();
+  if (g_kernel_reads.load(std::memory_order_relaxed)) CopyStack(cache, sp);
+  AccessorArgs args{&context, &map, sp - kRedZone, sp + kStackWindow, &cache};
   if (fast_path_ && FastUnwind(context, map, &args, pcs, max_depth, &result)) {
     return result;
   }

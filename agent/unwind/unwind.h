@@ -52,7 +52,7 @@ struct UnwindResult {
 
 class Unwinder {
  public:
-  Unwinder() = default;
+  Unwinder();
   Unwinder(const Unwinder&) = delete;
   Unwinder& operator=(const Unwinder&) = delete;
   ~Unwinder();
@@ -74,6 +74,10 @@ class Unwinder {
   // goes through libunwind. For tests and benchmarks that compare the two.
   void set_fast_path(bool on) { fast_path_ = on; }
 
+  // Whether Unwinders created from now on start with the fast path on. For
+  // tests that drive the libunwind path through a whole agent.
+  static void SetDefaultFastPath(bool on);
+
  private:
   bool FastUnwind(const ucontext_t& context, const AddressMap& map,
                   void* accessor_args, uint64_t* pcs, int max_depth,
@@ -82,7 +86,7 @@ class Unwinder {
   void* address_space_ = nullptr;  // unw_addr_space_t
   // Mutable: the rule cache fills itself from inside const unwinds.
   mutable CfiRules rules_;
-  bool fast_path_ = true;
+  bool fast_path_;
 };
 
 }  // namespace inprof::internal

@@ -1,0 +1,88 @@
+// The fault matrix (issue 12): every attack of fault_host.cc runs in its own
+// process, as a real host program around the agent. A crash, a hang or a
+// failed check fails that case only. Nothing here judges by wall-clock
+// time: the timeouts only bound a hung process.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "tests/support/subprocess.h"
+
+#ifndef INPROF_FAULT_HOST
+#error "INPROF_FAULT_HOST must name the fault_host binary"
+#endif
+
+namespace inprof::test {
+namespace {
+
+// Runs one attack; returns its key=value facts. Fails the test unless the
+// host exited 0.
+std::map<std::string, long long> RunAttack(const std::string& attack,
+                                           const EnvVars& env = {}) {
+  CommandResult r = RunCommand({INPROF_FAULT_HOST, attack}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  std::map<std::string, long long> facts;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    size_t eq = line.find('=');
+    if (eq == std::string::npos || line.rfind("FAIL", 0) == 0) continue;
+    facts[line.substr(0, eq)] = std::stoll(line.substr(eq + 1));
+  }
+  return facts;
+}
+
+// Item 1: a makecontext coroutine on a 4 KiB stack (guard page below) is
+// sampled without overflowing it; its samples are kept.
+TEST(FaultMatrixTest, CoroutinesOnFourKilobyteStacksSurviveProfiling) {
+  auto facts = RunAttack("coroutines");
+  EXPECT_GT(facts["coroutine_samples"], 0);
+}
+
+TEST(FaultMatrixTest, CoroutinesSurviveOnTheLibunwindPath) {
+  auto facts = RunAttack("coroutines-fallback");
+  EXPECT_GT(facts["coroutine_samples"], 0);
+}
+
+// Item 1: a thread burning CPU on an 8 KiB sigaltstack.
+TEST(FaultMatrixTest, EightKilobyteAltStackSurvivesProfiling) {
+  auto facts = RunAttack("altstack");
+  EXPECT_GT(facts["altstack_rounds"], 0);
+  EXPECT_GT(facts["altstack_samples"], 0);
+}
+
+// Item 3: the host installs its own SIGPROF handler and ITIMER_PROF after
+// Start. The agent says so (profile, /metrics) and Stop() leaves the host's
+// handler in place, so the host's own timer does not kill it.
+TEST(FaultMatrixTest, HostsOwnSigprofHandlerIsNoticedAndKept) {
+  auto facts = RunAttack("sigprof-takeover");
+  EXPECT_EQ(facts["profile_says_replaced"], 1);
+  EXPECT_EQ(facts["metrics_say_replaced"], 1);
+  EXPECT_GE(facts["host_signals"], 40);
+}
+
+// Item 2: a forked child stops the agent it inherited (explicitly, or
+// through a global destroyed by exit()): the child exits cleanly and the
+// parent's endpoint keeps serving.
+TEST(FaultMatrixTest, ForkedChildStopsItsInheritedAgent) {
+  auto facts = RunAttack("fork-stop");
+  EXPECT_EQ(facts["child_exit"], 0);
+  EXPECT_GT(facts["parent_samples"], 0);
+}
+
+TEST(FaultMatrixTest, ForkedChildExitDestroysAStaticAgent) {
+  auto facts = RunAttack("fork-static-exit");
+  EXPECT_EQ(facts["child_exit"], 0);
+  EXPECT_GT(facts["parent_samples"], 0);
+}
+
+TEST(FaultMatrixTest, ForkedChildStartsAnAgentOfItsOwn) {
+  auto facts = RunAttack("fork-child-agent");
+  EXPECT_EQ(facts["child_exit"], 0);
+  EXPECT_GT(facts["parent_samples"], 0);
+}
+
+}  // namespace
+}  // namespace inprof::test
