@@ -46,6 +46,9 @@ using internal::HttpServerOptions;
 
 namespace {
 
+constexpr char kCancelled[] =
+    "profile cancelled: the client went away or the agent is stopping";
+
 // Only one agent may own the signal handler and the port at a time.
 std::atomic<bool> g_agent_running{false};
 // The process that started the running agent: a forked child sees its
@@ -134,8 +137,9 @@ class Agent::Impl {
   std::string SymbolName(uint64_t address);
   // Refreshes the symbolizer after dlopen/dlclose; call under symbolizer_mu_.
   void RefreshSymbolizerLocked();
-  internal::Profile SymbolizeCpuProfile(const CpuProfileRecorder& recorder,
-                                        const CpuProfileInfo& info);
+  StatusOr<std::string> WithSymbolizer(
+      const std::function<bool()>& cancelled,
+      const std::function<std::string(internal::Symbolizer*)>& build);
   std::vector<std::string> CpuComments(const CpuProfileRecorder& recorder);
 
   // In a forked child, instead of Stop()'s joins (agent.cc says why).
@@ -374,16 +378,14 @@ StatusOr<std::string> Agent::Impl::CollectHeapProfile(
     duration_nanos = later.unix_nanos - snapshot.unix_nanos;
     snapshot = internal::SubtractHeapSnapshots(later, snapshot);
   }
-  std::lock_guard<std::mutex> lock(symbolizer_mu_);
-  RefreshSymbolizerLocked();
-  if (request.debug != 0) {
-    return internal::HeapProfileText(snapshot, &symbolizer_);
-  }
-  internal::HeapProfileKind kind = request.name == "allocs"
-                                       ? internal::HeapProfileKind::kAllocs
-                                       : internal::HeapProfileKind::kHeap;
-  return internal::SerializeProfile(internal::BuildHeapProfile(
-      snapshot, kind, duration_nanos, HeapComments(), &symbolizer_));
+  const internal::HeapProfileKind kind =
+      request.name == "allocs" ? internal::HeapProfileKind::kAllocs
+                               : internal::HeapProfileKind::kHeap;
+  return WithSymbolizer(request.client_gone, [&](internal::Symbolizer* s) {
+    if (request.debug != 0) return internal::HeapProfileText(snapshot, s);
+    return internal::SerializeProfile(internal::BuildHeapProfile(
+        snapshot, kind, duration_nanos, HeapComments(), s));
+  });
 }
 
 StatusOr<std::string> Agent::Impl::CollectContentionProfile(
@@ -404,13 +406,11 @@ StatusOr<std::string> Agent::Impl::CollectContentionProfile(
     duration_nanos = later.unix_nanos - snapshot.unix_nanos;
     snapshot = internal::SubtractContentionSnapshots(later, snapshot);
   }
-  std::lock_guard<std::mutex> lock(symbolizer_mu_);
-  RefreshSymbolizerLocked();
-  if (request.debug != 0) {
-    return internal::ContentionProfileText(snapshot, &symbolizer_);
-  }
-  return internal::SerializeProfile(internal::BuildContentionProfile(
-      snapshot, duration_nanos, ContentionComments(kind), &symbolizer_));
+  return WithSymbolizer(request.client_gone, [&](internal::Symbolizer* s) {
+    if (request.debug != 0) return internal::ContentionProfileText(snapshot, s);
+    return internal::SerializeProfile(internal::BuildContentionProfile(
+        snapshot, duration_nanos, ContentionComments(kind), s));
+  });
 }
 
 std::vector<std::string> Agent::Impl::ContentionComments(
@@ -478,14 +478,33 @@ StatusOr<std::string> Agent::Impl::CollectCpuProfile(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start)
           .count();
   info.comments = CpuComments(recorder);
-  return internal::SerializeProfile(SymbolizeCpuProfile(recorder, info));
+  return WithSymbolizer(client_gone, [&](internal::Symbolizer* s) {
+    return internal::SerializeProfile(
+        internal::BuildCpuProfile(recorder, info, s));
+  });
 }
 
-internal::Profile Agent::Impl::SymbolizeCpuProfile(
-    const CpuProfileRecorder& recorder, const CpuProfileInfo& info) {
+// Symbolizing a big profile can take seconds (thousands of addresses in
+// modules dlopen churn keeps replacing). Once the requester left or the
+// agent is stopping, the rest is skipped and the request fails (503), so
+// Stop() never waits for it.
+StatusOr<std::string> Agent::Impl::WithSymbolizer(
+    const std::function<bool()>& cancelled,
+    const std::function<std::string(internal::Symbolizer*)>& build) {
+  const auto gone = [&] {
+    return stopping_.load() || (cancelled && cancelled());
+  };
   std::lock_guard<std::mutex> lock(symbolizer_mu_);
+  if (gone()) return UnavailableError(kCancelled);
   RefreshSymbolizerLocked();
-  return internal::BuildCpuProfile(recorder, info, &symbolizer_);
+  struct CancelScope {
+    internal::Symbolizer& symbolizer;
+    ~CancelScope() { symbolizer.set_cancel(nullptr); }
+  } scope{symbolizer_};
+  symbolizer_.set_cancel(gone);
+  std::string result = build(&symbolizer_);
+  if (gone()) return UnavailableError(kCancelled);
+  return result;
 }
 
 void Agent::Impl::RefreshSymbolizerLocked() {
@@ -710,6 +729,7 @@ void Agent::Impl::RenderPoolMetrics(internal::PrometheusText& text) {
 
 std::string Agent::Impl::SymbolName(uint64_t address) {
   std::lock_guard<std::mutex> lock(symbolizer_mu_);
+  if (stopping_.load()) return "";
   if (symbolizer_.MappingFor(address) == nullptr) return "";
   std::vector<internal::SourceFrame> frames = symbolizer_.Symbolize(address);
   return frames.empty() ? "" : frames.back().name;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -187,11 +188,13 @@ void ServeCumulativeProfile(HandlerState& state, const std::string& name,
   if (!state.backend.named_profile) {
     return ServeError(res, 501, name + " profiles are not available");
   }
-  // Only deltas hold a worker for long, so only they are refused.
-  InFlight in_flight(state.profiles_in_flight);
-  if (request.seconds > 0 &&
-      RefuseOverLimit(state.options, in_flight, "profile", res)) {
-    return;
+  // Only deltas hold a worker for long, so only they count toward the
+  // limit and are refused over it: a burst of cheap fetches must not crowd
+  // out a CPU profile.
+  std::optional<InFlight> in_flight;
+  if (request.seconds > 0) {
+    in_flight.emplace(state.profiles_in_flight);
+    if (RefuseOverLimit(state.options, *in_flight, "profile", res)) return;
   }
   ConnectionProbe probe(req);
   request.client_gone = ClientGoneCheck(state.options, probe);
@@ -212,11 +215,15 @@ void RefuseGetMutation(httplib::Response& res, const std::string& message) {
 // A profile for /debug/pprof/ui, under the same limits as the endpoints.
 StatusOr<std::string> FetchForUi(HandlerState& state, const std::string& name,
                                  int seconds, const httplib::Request& req) {
-  InFlight in_flight(state.profiles_in_flight);
-  if (in_flight.count() > state.options.max_concurrent_profiles) {
-    return UnavailableError(
-        "too many concurrent profile requests (limit " +
-        std::to_string(state.options.max_concurrent_profiles) + ")");
+  // As the endpoints: only CPU profiles hold a worker for long and count.
+  std::optional<InFlight> in_flight;
+  if (name == "cpu") {
+    in_flight.emplace(state.profiles_in_flight);
+    if (in_flight->count() > state.options.max_concurrent_profiles) {
+      return UnavailableError(
+          "too many concurrent profile requests (limit " +
+          std::to_string(state.options.max_concurrent_profiles) + ")");
+    }
   }
   ConnectionProbe probe(req);
   const std::function<bool()> client_gone =

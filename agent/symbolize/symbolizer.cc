@@ -252,9 +252,22 @@ void Symbolizer::Refresh() {
 std::vector<SourceFrame> Symbolizer::Symbolize(uint64_t address) {
   auto it = cache_.find(address);
   if (it == cache_.end()) {
+    if (Cancelled()) return {UnknownFrame(address)};
     it = cache_.emplace(address, SymbolizeUncached(address)).first;
   }
   return it->second;
+}
+
+void Symbolizer::set_cancel(std::function<bool()> cancelled) {
+  cancel_ = std::move(cancelled);
+  cancelled_ = false;
+  misses_since_cancel_set_ = 0;
+}
+
+bool Symbolizer::Cancelled() {
+  if (!cancel_ || cancelled_) return cancelled_;
+  if (misses_since_cancel_set_++ % 64 == 0) cancelled_ = cancel_();
+  return cancelled_;
 }
 
 SourceFrame Symbolizer::UnknownFrame(uint64_t address) {

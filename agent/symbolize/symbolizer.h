@@ -15,6 +15,7 @@
 #define INPROF_AGENT_SYMBOLIZE_SYMBOLIZER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -83,6 +84,13 @@ class Symbolizer {
   // module) and an empty file.
   std::vector<SourceFrame> Symbolize(uint64_t address);
 
+  // While `cancelled()` returns true (asked every 64 addresses not yet in
+  // the cache), Symbolize() names such addresses as unknown at once and
+  // does not cache them: a profile whose requester left, or an agent that
+  // is stopping, is then built in moments instead of after thousands of
+  // DWARF lookups. An empty function (the default) never cancels.
+  void set_cancel(std::function<bool()> cancelled);
+
   // Returns the executable mapping containing `address`, or nullptr.
   const ProcessMapping* MappingFor(uint64_t address);
 
@@ -105,6 +113,11 @@ class Symbolizer {
                             SourceFrame* frame);
   SourceFrame UnknownFrame(uint64_t address);
 
+  bool Cancelled();
+
+  std::function<bool()> cancel_;
+  bool cancelled_ = false;
+  uint64_t misses_since_cancel_set_ = 0;
   bool fixed_mappings_ = false;  // built from a list, not /proc/self/maps
   bool mappings_loaded_ = false;
   std::vector<ProcessMapping> mappings_;   // main executable first

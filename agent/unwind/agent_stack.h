@@ -8,8 +8,8 @@
 // is 1 KiB; its DWARF interpreter and a lazily bound call into the dynamic
 // linker, which saves the full XSAVE state, take several more). On an agent
 // stack the interrupted stack only carries the handler's entry frame
-// (measured in tests/agent/unwind/agent_stack_test.cc and stated in
-// docs/ARCHITECTURE.md), and a burst that finds every agent stack busy costs
+// (measured by tests/agent/cpu/handler_stack_test.cc and stated in the
+// README), and a burst that finds every agent stack busy costs
 // one counted sample, never the process.
 //
 // Ownership: the pool is process-wide, mapped once by InitAgentStacks() and

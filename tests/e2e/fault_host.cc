@@ -355,6 +355,101 @@ int AttackForkChildAgent() {
   return 0;
 }
 
+// --- Attacks that already passed, kept in the matrix ------------------------
+
+// Runs `body` on its own thread while a CPU profile of `seconds` is taken;
+// returns the profile's facts for frames named `needle`.
+CpuProfileFacts WhileProfiling(int port, int seconds, const std::string& needle,
+                               const std::function<void()>& body) {
+  std::thread worker(body);
+  CpuProfileFacts facts = FetchCpuProfile(port, seconds, needle);
+  worker.join();
+  return facts;
+}
+
+// fork+exec and posix_spawn of short children, 300 of them, while profiling:
+// every child runs and exits 0 (no signal reaches a child before exec).
+int AttackForkExecStorm() {
+  Agent agent = StartAgent(1000);
+  std::atomic<int> failures{0};
+  CpuProfileFacts facts = WhileProfiling(agent.port(), 2, "HostBurn", [&] {
+    for (int i = 0; i < 300; ++i) {
+      HostBurn(static_cast<uint64_t>(i));
+      pid_t pid = fork();
+      if (pid == 0) {
+        execl("/bin/true", "true", static_cast<char*>(nullptr));
+        _exit(127);
+      }
+      int status = 0;
+      if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+          WEXITSTATUS(status) != 0) {
+        ++failures;
+      }
+    }
+  });
+  Fact("child_failures", failures.load());
+  Fact("samples", facts.samples);
+  return 0;
+}
+
+__attribute__((noinline)) uint64_t Recurse(int depth) {
+  if (depth == 0) {
+    uint64_t x = 1;
+    while (!g_stop.load(std::memory_order_relaxed)) x = HostBurn(x);
+    return x;
+  }
+  uint64_t r = Recurse(depth - 1) + 1;
+  asm volatile("" : "+r"(r));
+  return r;
+}
+
+// 20,000 frames deep: stacks are cut at the maximum depth, never overrun.
+int AttackDeepRecursion() {
+  Agent agent = StartAgent(1000);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 << 20);
+  pthread_t deep;
+  pthread_create(
+      &deep, &attr,
+      [](void*) -> void* {
+        Recurse(20000);
+        return nullptr;
+      },
+      nullptr);
+  CpuProfileFacts facts = FetchCpuProfile(agent.port(), 2, "Recurse");
+  g_stop = true;
+  pthread_join(deep, nullptr);
+  Fact("recurse_samples", facts.matching);
+  return 0;
+}
+
+// exit() while a CPU profile is being served: static destructors (a global
+// Agent's among them) run while the agent's threads are busy.
+int AttackExitWhileProfiling() {
+  g_static_agent.emplace(StartAgent(1000));
+  const int port = g_static_agent->port();
+  std::thread fetch([port] { Get(port, "/debug/pprof/profile?seconds=30"); });
+  fetch.detach();
+  std::thread([] {
+    uint64_t x = 1;
+    for (;;) x = HostBurn(x);
+  }).detach();
+  // The profile is in progress once /metrics counts the request's timers.
+  for (int i = 0; i < 1000; ++i) {
+    std::string metrics;
+    Get(port, "/metrics", &metrics);
+    if (metrics.find("inprof_samples_total{source=\"cpu\"} 0") ==
+        std::string::npos) {
+      break;
+    }
+    usleep(10000);
+  }
+  std::printf("exiting\n");
+  std::fflush(stdout);
+  std::exit(0);
+}
+
 const std::map<std::string, std::function<int()>>& Attacks() {
   static const auto* attacks = new std::map<std::string, std::function<int()>>{
       {"coroutines", AttackCoroutines},
@@ -364,6 +459,9 @@ const std::map<std::string, std::function<int()>>& Attacks() {
       {"fork-stop", AttackForkStop},
       {"fork-static-exit", AttackForkStaticExit},
       {"fork-child-agent", AttackForkChildAgent},
+      {"fork-exec-storm", AttackForkExecStorm},
+      {"deep-recursion", AttackDeepRecursion},
+      {"exit-while-profiling", AttackExitWhileProfiling},
   };
   return *attacks;
 }

@@ -84,5 +84,23 @@ TEST(FaultMatrixTest, ForkedChildStartsAnAgentOfItsOwn) {
   EXPECT_GT(facts["parent_samples"], 0);
 }
 
+// Attacks that passed before issue 12, kept so that they keep passing.
+TEST(FaultMatrixTest, ForkExecStormWhileProfiling) {
+  auto facts = RunAttack("fork-exec-storm");
+  EXPECT_EQ(facts["child_failures"], 0);
+  EXPECT_GT(facts["samples"], 0);
+}
+
+TEST(FaultMatrixTest, DeepRecursionIsCutNotOverrun) {
+  auto facts = RunAttack("deep-recursion");
+  EXPECT_GT(facts["recurse_samples"], 0);
+}
+
+TEST(FaultMatrixTest, ExitWhileAProfileIsServed) {
+  CommandResult r = RunCommand({INPROF_FAULT_HOST, "exit-while-profiling"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_NE(r.out.find("exiting"), std::string::npos) << r.Describe();
+}
+
 }  // namespace
 }  // namespace inprof::test

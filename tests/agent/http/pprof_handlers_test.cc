@@ -40,11 +40,12 @@ class FakeBackend {
     };
     backend.named_profile = [self](const PprofBackend::NamedProfileRequest& r)
         -> StatusOr<std::string> {
-      std::lock_guard<std::mutex> lock(self->mu_);
+      std::unique_lock<std::mutex> lock(self->mu_);
       self->named_seen_.push_back(r.name +
                                   " seconds=" + std::to_string(r.seconds) +
                                   " debug=" + std::to_string(r.debug));
       if (!self->failure_.ok()) return self->failure_;
+      self->WaitWhile(lock, self->named_blocked_, r.client_gone);
       return r.debug != 0 ? std::string("heap profile: text\n") : kProfileBytes;
     };
     backend.symbol_name = [](uint64_t address) -> std::string {
@@ -57,9 +58,15 @@ class FakeBackend {
     std::lock_guard<std::mutex> lock(mu_);
     blocked_ = true;
   }
+  // Named profiles (heap, allocs, ...) wait too, as a slow heap?debug=1.
+  void BlockNamed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    named_blocked_ = true;
+  }
   void Release() {
     std::lock_guard<std::mutex> lock(mu_);
     blocked_ = false;
+    named_blocked_ = false;
     cv_.notify_all();
   }
   void FailWith(Status status) {
@@ -96,14 +103,21 @@ class FakeBackend {
     seconds_seen_.push_back(secs);
     if (throw_) throw std::runtime_error("boom\nsecond line");
     if (!failure_.ok()) return failure_;
+    WaitWhile(lock, blocked_, client_gone);
+    return kProfileBytes;
+  }
+
+  // Counts the call as inside the backend while `blocked`, polling
+  // client_gone() as a real backend would, a few times a second.
+  void WaitWhile(std::unique_lock<std::mutex>& lock, const bool& blocked,
+                 const std::function<bool()>& client_gone) {
     ++in_call_;
     cv_.notify_all();
-    // Polls client_gone() as a real backend would, a few times a second.
     const auto deadline = std::chrono::steady_clock::now() + seconds(30);
-    while (blocked_ && std::chrono::steady_clock::now() < deadline) {
+    while (blocked && std::chrono::steady_clock::now() < deadline) {
       cv_.wait_for(lock, std::chrono::milliseconds(20));
       lock.unlock();
-      const bool gone = client_gone();
+      const bool gone = client_gone && client_gone();
       lock.lock();
       if (gone) {
         saw_client_gone_ = true;
@@ -112,12 +126,12 @@ class FakeBackend {
       }
     }
     --in_call_;
-    return kProfileBytes;
   }
 
   std::mutex mu_;
   std::condition_variable cv_;
   bool blocked_ = false;
+  bool named_blocked_ = false;
   bool throw_ = false;
   Status failure_;
   int in_call_ = 0;
@@ -436,6 +450,39 @@ TEST_F(PprofHandlersTest, RejectsProfilesBeyondConcurrencyLimit) {
   a.join();
   ASSERT_TRUE(first.has_value());
   ExpectProfile(*first);
+}
+
+// Cheap fetches (heap, allocs without seconds) hold no worker for long:
+// they do not count toward the limit on profiles served at once, so they
+// never crowd out a CPU profile (issue 12, item 6).
+TEST_F(PprofHandlersTest, CheapFetchesDoNotCountTowardTheLimit) {
+  PprofOptions options;
+  options.max_concurrent_profiles = 1;
+  StartServer(options);
+  backend_->BlockNamed();
+  std::vector<std::thread> cheap;
+  std::vector<std::optional<httplib::Result>> cheap_results(3);
+  for (auto& result : cheap_results) {
+    cheap.emplace_back([&] { result.emplace(Get("/debug/pprof/heap")); });
+  }
+  ASSERT_TRUE(backend_->WaitForInCall(3));
+  ExpectProfile(Get("/debug/pprof/profile?seconds=1"));
+  backend_->Release();
+  for (std::thread& t : cheap) t.join();
+  for (auto& result : cheap_results) {
+    ASSERT_TRUE(result.has_value() && *result);
+    EXPECT_EQ((*result)->status, 200);
+  }
+}
+
+// Stop() does not wait for a slow cheap fetch either: it is told to end.
+TEST_F(PprofHandlersTest, StopEndsASlowHeapFetch) {
+  backend_->BlockNamed();
+  std::thread a([&] { Get("/debug/pprof/heap?debug=1"); });
+  ASSERT_TRUE(backend_->WaitForInCall(1));
+  server_->Stop();
+  EXPECT_TRUE(backend_->WaitForClientGone());
+  a.join();
 }
 
 TEST_F(PprofHandlersTest, ClientDisconnectEndsProfileEarly) {

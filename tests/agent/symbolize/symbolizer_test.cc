@@ -68,6 +68,28 @@ TEST(SymbolizerTest, QualifiesFunctionsInAnonymousNamespaces) {
   EXPECT_GT(HiddenHelper(3), 0u);
 }
 
+// A cancelled request (client gone, agent stopping) skips the DWARF work:
+// addresses not cached yet come back unknown at once, and are not cached,
+// so the next request names them (issue 12, item 6).
+TEST(SymbolizerTest, CancelledSymbolizationNamesNothingNewAndCachesNothing) {
+  Symbolizer symbolizer;
+  int asked = 0;
+  symbolizer.set_cancel([&] {
+    ++asked;
+    return true;
+  });
+  const uint64_t address = reinterpret_cast<uint64_t>(&HiddenHelper) + 4;
+  std::vector<SourceFrame> frames = symbolizer.Symbolize(address);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(frames[0].unknown) << frames[0].name;
+  EXPECT_EQ(asked, 1);
+  symbolizer.set_cancel(nullptr);
+  frames = symbolizer.Symbolize(address);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.back().name,
+            "inprof::internal::(anonymous namespace)::HiddenHelper");
+}
+
 TEST(SymbolizerTest, TellsOverloadsApart) {
   Symbolizer symbolizer;
   std::vector<SourceFrame> d = symbolizer.Symbolize(app::Worker::Spin(2.0));
