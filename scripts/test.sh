@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check CI runs (.ci/run calls this), in phases:
 #   1. format   clang-format --dry-run --Werror on every .h/.cc in git
-#   2. build    RelWithDebInfo with -Werror (build/), ctest
+#   2. build    RelWithDebInfo with -Werror (build/), ctest with BURNERS (default 2)
+#               CPU-burning processes running beside it: tests judge by the CPU
+#               time the program measured, never by the clock, and must pass
+#               on a busy machine
 #   3. asan     AddressSanitizer + UBSan (build-asan/), ctest -LE nosan
 #   4. tsan     ThreadSanitizer (build-tsan/), ctest -LE nosan
 #   5. fuzz     clang + libFuzzer builds of tests/fuzz/profile_fuzzer and cfi_fuzzer
@@ -15,7 +18,8 @@
 # Usage: scripts/test.sh [--quick] [--no-deps]
 #   --quick    skip the sanitizer phases (3 and 4), for local iteration
 #   --no-deps  do not run scripts/install-deps.sh
-# Environment: JOBS (parallelism for builds and ctest, default 2);
+# Environment: JOBS (parallelism for builds and ctest, default 2); BURNERS
+#   (CPU burners beside the build phase's tests, default 2, 0 for none);
 #   BUILD_DIR (default build; the sanitizer builds use BUILD_DIR-asan and
 #   BUILD_DIR-tsan); INPROF_TEST_CMAKE_ARGS (extra arguments for every
 #   configure, e.g. "-DCMAKE_CXX_COMPILER=clang++").
@@ -100,6 +104,30 @@ phase_format() {
   fi
 }
 
+# Busy-machine check: with burners=N set by the phase, N processes spin on
+# the CPU while its tests run (killed when they end, or when this script
+# exits).
+burners=0
+burner_pids=()
+start_burners() {
+  local i
+  for ((i = 0; i < burners; i++)); do
+    bash -c 'while :; do :; done' &
+    burner_pids+=($!)
+  done
+  if [[ "${burners}" -gt 0 ]]; then
+    echo "test.sh: ${burners} CPU burners run beside the tests"
+  fi
+}
+stop_burners() {
+  if [[ ${#burner_pids[@]} -gt 0 ]]; then
+    kill "${burner_pids[@]}" 2>/dev/null
+    wait "${burner_pids[@]}" 2>/dev/null
+  fi
+  burner_pids=()
+}
+trap stop_burners EXIT
+
 # build_and_ctest <build dir> <ctest args...> -- <cmake args...>
 build_and_ctest() {
   local dir="$1"
@@ -118,9 +146,11 @@ build_and_ctest() {
     return
   fi
   local log="${dir}/ctest.log"
+  start_burners
   ctest --test-dir "${dir}" --output-on-failure --no-tests=error -j "${jobs}" \
     "${ctest_args[@]}" 2>&1 | tee "${log}"
   local rc=${PIPESTATUS[0]}
+  stop_burners
   local line total failed
   line="$(grep -Eo '[0-9]+ tests? failed out of [0-9]+' "${log}" | tail -n 1)"
   if [[ -n "${line}" ]]; then
@@ -136,9 +166,11 @@ build_and_ctest() {
 }
 
 phase_build() {
+  burners="${BURNERS:-2}"
   build_and_ctest "${build_dir}" -- \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINPROF_WERROR=ON \
     -DINPROF_BUILD_TESTS=ON -DINPROF_BUILD_EXAMPLES=ON
+  burners=0
 }
 
 phase_asan() {

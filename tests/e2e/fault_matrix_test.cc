@@ -50,7 +50,11 @@ TEST(FaultMatrixTest, CoroutinesSurviveOnTheLibunwindPath) {
 TEST(FaultMatrixTest, EightKilobyteAltStackSurvivesProfiling) {
   auto facts = RunAttack("altstack");
   EXPECT_GT(facts["altstack_rounds"], 0);
+#ifndef __SANITIZE_THREAD__
+  // TSan defers signals to its next interceptor: after the host's handler
+  // returned, so no sample lands in it there.
   EXPECT_GT(facts["altstack_samples"], 0);
+#endif
 }
 
 // Item 3: the host installs its own SIGPROF handler and ITIMER_PROF after
@@ -63,22 +67,36 @@ TEST(FaultMatrixTest, HostsOwnSigprofHandlerIsNoticedAndKept) {
   EXPECT_GE(facts["host_signals"], 40);
 }
 
+// The sanitizer runtimes of GCC 12 are not fork-safe while other threads
+// run: a child that allocates can wait forever on a lock of ASan's
+// allocator that a parent thread held at fork() (seen in CI). The fork
+// attacks run in the plain build, where the C library's malloc is.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SKIP_FORK_UNDER_SANITIZERS() \
+  GTEST_SKIP() << "sanitizer allocators are not fork-safe with threads"
+#else
+#define SKIP_FORK_UNDER_SANITIZERS() (void)0
+#endif
+
 // Item 2: a forked child stops the agent it inherited (explicitly, or
 // through a global destroyed by exit()): the child exits cleanly and the
 // parent's endpoint keeps serving.
 TEST(FaultMatrixTest, ForkedChildStopsItsInheritedAgent) {
+  SKIP_FORK_UNDER_SANITIZERS();
   auto facts = RunAttack("fork-stop");
   EXPECT_EQ(facts["child_exit"], 0);
   EXPECT_GT(facts["parent_samples"], 0);
 }
 
 TEST(FaultMatrixTest, ForkedChildExitDestroysAStaticAgent) {
+  SKIP_FORK_UNDER_SANITIZERS();
   auto facts = RunAttack("fork-static-exit");
   EXPECT_EQ(facts["child_exit"], 0);
   EXPECT_GT(facts["parent_samples"], 0);
 }
 
 TEST(FaultMatrixTest, ForkedChildStartsAnAgentOfItsOwn) {
+  SKIP_FORK_UNDER_SANITIZERS();
   auto facts = RunAttack("fork-child-agent");
   EXPECT_EQ(facts["child_exit"], 0);
   EXPECT_GT(facts["parent_samples"], 0);
@@ -99,6 +117,7 @@ TEST(FaultMatrixTest, DeepRecursionIsCutNotOverrun) {
 TEST(FaultMatrixTest, ExitWhileAProfileIsServed) {
   CommandResult r = RunCommand({INPROF_FAULT_HOST, "exit-while-profiling"});
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_NE(r.out.find("profiling=1"), std::string::npos) << r.Describe();
   EXPECT_NE(r.out.find("exiting"), std::string::npos) << r.Describe();
 }
 
