@@ -270,9 +270,14 @@ std::string HostPort(const std::string& host, int port) {
 
 // Only SO_REUSEADDR (restart while old connections sit in TIME_WAIT). Never
 // SO_REUSEPORT: two processes sharing 6060 would split the requests.
+// Also for the listening socket: a program the host execs must not inherit
+// it (posix_spawn and popen run no atfork handler that could close it).
+// Debian's libcpp-httplib 0.11.4 already creates it close-on-exec; we do
+// not rely on how the library was built.
 void SetSocketOptions(int sock) {
   const int yes = 1;
   setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  fcntl(sock, F_SETFD, FD_CLOEXEC);
 }
 
 // cpp-httplib's bind_to_port() reports only true/false. Binding a socket of

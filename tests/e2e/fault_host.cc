@@ -355,6 +355,23 @@ int AttackForkChildAgent() {
   return 0;
 }
 
+// A program the host runs through popen() (posix_spawn: no atfork handler
+// runs) inherits none of the agent's sockets.
+int AttackSpawnInheritsNoSocket() {
+  Agent agent = StartAgent(100);
+  if (Get(agent.port(), "/debug/pprof/cmdline") != 200) Fail("agent");
+  std::FILE* child = popen("ls -l /proc/self/fd", "r");
+  if (child == nullptr) Fail("popen");
+  int sockets = 0;
+  char line[512];
+  while (std::fgets(line, sizeof(line), child) != nullptr) {
+    sockets += std::strstr(line, "socket:") != nullptr;
+  }
+  Fact("child_exit", ExitCode(pclose(child)));
+  Fact("inherited_sockets", sockets);
+  return 0;
+}
+
 // --- Attacks that already passed, kept in the matrix ------------------------
 
 // Runs `body` on its own thread while a CPU profile of `seconds` is taken;
@@ -463,6 +480,7 @@ const std::map<std::string, std::function<int()>>& Attacks() {
       {"fork-static-exit", AttackForkStaticExit},
       {"fork-child-agent", AttackForkChildAgent},
       {"fork-exec-storm", AttackForkExecStorm},
+      {"spawn-inherits-no-socket", AttackSpawnInheritsNoSocket},
       {"deep-recursion", AttackDeepRecursion},
       {"exit-while-profiling", AttackExitWhileProfiling},
   };

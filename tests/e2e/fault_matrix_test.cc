@@ -102,6 +102,14 @@ TEST(FaultMatrixTest, ForkedChildStartsAnAgentOfItsOwn) {
   EXPECT_GT(facts["parent_samples"], 0);
 }
 
+// A program the host spawns (popen: no atfork handler runs) inherits none
+// of the agent's sockets, the listening one included.
+TEST(FaultMatrixTest, SpawnedProgramsInheritNoAgentSocket) {
+  auto facts = RunAttack("spawn-inherits-no-socket");
+  EXPECT_EQ(facts["child_exit"], 0);
+  EXPECT_EQ(facts["inherited_sockets"], 0);
+}
+
 // Attacks that passed before issue 12, kept so that they keep passing.
 TEST(FaultMatrixTest, ForkExecStormWhileProfiling) {
   auto facts = RunAttack("fork-exec-storm");
