@@ -275,7 +275,7 @@ Status Agent::Impl::Start() {
   }
   server_ = std::move(*server);
   port_ = server_->port();
-  g_listener_fd.store(internal::FindListeningSocket(port_));
+  g_listener_fd.store(server_->listen_fd());
   return OkStatus();
 }
 

@@ -28,13 +28,6 @@ int LocalPort(int fd) {
   return -1;
 }
 
-bool IsListening(int fd) {
-  int listening = 0;
-  socklen_t length = sizeof(listening);
-  return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 &&
-         listening != 0;
-}
-
 // This process's socket descriptors whose local port is `port`.
 std::vector<int> SocketsOnPort(int port) {
   std::vector<int> found;
@@ -58,13 +51,6 @@ std::vector<int> SocketsOnPort(int port) {
 }
 
 }  // namespace
-
-int FindListeningSocket(int port) {
-  for (int fd : SocketsOnPort(port)) {
-    if (IsListening(fd)) return fd;
-  }
-  return -1;
-}
 
 void CloseSocketsOnPort(int port) {
   for (int fd : SocketsOnPort(port)) close(fd);

@@ -11,12 +11,10 @@
 
 namespace inprof::internal {
 
-// The descriptor of this process's listening TCP socket bound to `port`, or
-// -1. Reads /proc/self/fd; not async-signal-safe.
-int FindListeningSocket(int port);
-
 // Closes every TCP socket (listening or connected) whose local port is
-// `port`: this process's copies only. Not async-signal-safe.
+// `port`: this process's copies only. Reads /proc/self/fd, so call it where
+// no other thread opens or closes descriptors (a forked child). Not
+// async-signal-safe.
 void CloseSocketsOnPort(int port);
 
 }  // namespace inprof::internal

@@ -152,6 +152,8 @@ class AgentHttpServer final : public httplib::Server {
     if (sock != INVALID_SOCKET) ::listen(sock, kListenBacklog);
   }
 
+  int listen_fd() const { return svr_sock_; }
+
  private:
   bool process_and_close_socket(socket_t sock) override;
 
@@ -399,6 +401,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                             ": bind failed");
   }
   server->port_ = port;
+  server->listen_fd_ = static_cast<AgentHttpServer&>(http).listen_fd();
   static_cast<AgentHttpServer&>(http).WidenBacklog();
 
   // 0.11.4 has no wait_until_ready(): poll is_running(), and stop polling if

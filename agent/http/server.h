@@ -147,6 +147,10 @@ class HttpServer {
   // The bound port (the chosen one when options.port was 0).
   int port() const { return port_; }
 
+  // The listening socket's descriptor, for a forked child to close its copy
+  // (agent.cc); -1 if none.
+  int listen_fd() const { return listen_fd_; }
+
   // Stops accepting, tells long handlers to finish (the `stopping`
   // predicate), and joins all threads. Idempotent.
   void Stop();
@@ -161,6 +165,7 @@ class HttpServer {
   std::unique_ptr<httplib::Server> server_;
   // Immutable after Start().
   int port_ = 0;
+  int listen_fd_ = -1;
   // Owned by the thread calling Start()/Stop().
   std::thread listener_;
 };
