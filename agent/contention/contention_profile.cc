@@ -75,6 +75,7 @@ Profile BuildContentionProfile(const ContentionSnapshot& snapshot,
 
   LocationTable locations(symbolizer, &profile);
   for (const ContentionRecord& r : snapshot.records) {
+    if (symbolizer->cancelled()) break;  // the result is thrown away
     Sample sample;
     if (r.pcs.empty()) {
       sample.location_ids = {
@@ -107,6 +108,7 @@ std::string ContentionProfileText(const ContentionSnapshot& snapshot,
                      return a->delay_nanos > b->delay_nanos;
                    });
   for (const ContentionRecord* r : order) {
+    if (symbolizer->cancelled()) break;  // the result is thrown away
     out +=
         std::to_string(r->delay_nanos) + ' ' + std::to_string(Events(r->count));
     AppendLegacyStack(out, r->pcs, kContentionOverflowFrame, symbolizer);

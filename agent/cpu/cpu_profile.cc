@@ -67,6 +67,7 @@ Profile BuildCpuProfile(const CpuProfileRecorder& recorder,
 
   LocationTable locations(symbolizer, &profile);
   for (const auto& [key, count] : SortedStacks(recorder)) {
+    if (symbolizer->cancelled()) break;  // the result is thrown away
     Sample sample;
     sample.location_ids.reserve(key->pcs.size());
     for (size_t i = 0; i < key->pcs.size(); ++i) {

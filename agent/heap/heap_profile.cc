@@ -123,6 +123,7 @@ Profile BuildHeapProfile(const HeapSnapshot& snapshot, HeapProfileKind kind,
 
   LocationTable locations(symbolizer, &profile);
   for (const HeapRecord& r : snapshot.records) {
+    if (symbolizer->cancelled()) break;  // the result is thrown away
     Sample sample;
     if (r.pcs.empty()) {
       sample.location_ids = {locations.SyntheticLocationId(kHeapOverflowFrame)};
@@ -167,6 +168,7 @@ std::string HeapProfileText(const HeapSnapshot& snapshot,
       static_cast<long long>(2 * snapshot.rate));
   out += line;
   for (const HeapRecord& r : snapshot.records) {
+    if (symbolizer->cancelled()) break;  // the result is thrown away
     std::snprintf(line, sizeof(line), "%lld: %lld [%lld: %lld]",
                   static_cast<long long>(r.allocs_raw - r.frees_raw),
                   static_cast<long long>(r.alloc_bytes_raw - r.free_bytes_raw),

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "agent/base/agent_thread.h"
 #include "agent/base/clock.h"
 #include "agent/base/fast_random.h"
 #include "agent/heap/heap_hooks.h"
@@ -70,6 +71,14 @@ uint32_t SampleWeight(uint64_t size, int64_t rate) noexcept {
 
 void AllocationSlowPath(const void* ptr, size_t size,
                         uint64_t hook_return) noexcept {
+  // The agent's own threads are not sampled, as the contention profiler
+  // does not time them: at a small rate, building a heap profile allocates
+  // enough to fill the next one with the agent's own records (17,000 after a
+  // few fetches at rate 1024), each fetch slower than the last.
+  if (IsAgentThread()) {
+    inprof_heap_countdown = kMaxCountdown;
+    return;
+  }
   if (t_sampling) {
     inprof_heap_countdown = 1;  // retry on this thread's next allocation
     return;

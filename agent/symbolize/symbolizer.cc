@@ -261,12 +261,12 @@ std::vector<SourceFrame> Symbolizer::Symbolize(uint64_t address) {
 void Symbolizer::set_cancel(std::function<bool()> cancelled) {
   cancel_ = std::move(cancelled);
   cancelled_ = false;
-  misses_since_cancel_set_ = 0;
+  checks_since_cancel_set_ = 0;
 }
 
 bool Symbolizer::Cancelled() {
   if (!cancel_ || cancelled_) return cancelled_;
-  if (misses_since_cancel_set_++ % 64 == 0) cancelled_ = cancel_();
+  if (checks_since_cancel_set_++ % 64 == 0) cancelled_ = cancel_();
   return cancelled_;
 }
 

@@ -91,6 +91,12 @@ class Symbolizer {
   // DWARF lookups. An empty function (the default) never cancels.
   void set_cancel(std::function<bool()> cancelled);
 
+  // True once the cancel function said so (asked on every 64th call of this
+  // or of an uncached Symbolize()). Profile builders call it once per record
+  // and stop early: a cancelled result is thrown away, and formatting
+  // thousands of records is itself seconds of work.
+  bool cancelled() { return Cancelled(); }
+
   // Returns the executable mapping containing `address`, or nullptr.
   const ProcessMapping* MappingFor(uint64_t address);
 
@@ -117,7 +123,7 @@ class Symbolizer {
 
   std::function<bool()> cancel_;
   bool cancelled_ = false;
-  uint64_t misses_since_cancel_set_ = 0;
+  uint64_t checks_since_cancel_set_ = 0;
   bool fixed_mappings_ = false;  // built from a list, not /proc/self/maps
   bool mappings_loaded_ = false;
   std::vector<ProcessMapping> mappings_;   // main executable first

@@ -6,11 +6,13 @@
 // crash fails one case instead of the suite.
 //
 // Usage: fault_host ATTACK   (FAULT_HOST_SAVE_PROFILE=FILE keeps the last
-// CPU profile fetched, for a look with inprof-view)
+// CPU profile fetched, for a look with inprof-view; attacks that fetch heap
+// profiles need LD_PRELOAD=libtcmalloc.so.4)
 // Exit status 0 means the host survived and its checks held; the last lines
 // of stdout are "key=value" facts the test reads. Failures print one line
 // "FAIL: reason" and exit 1.
 
+#include <dlfcn.h>
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +31,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -470,6 +473,355 @@ int AttackExitWhileProfiling() {
   std::exit(0);
 }
 
+// --- Attack: Stop() while a slow heap?debug=1 is being built ---------------
+
+// CPU time of the whole process: the measure of work done. The attacks below
+// order their steps by it and compare amounts of it, never wall-clock time.
+int64_t ProcessCpuNanos() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+int64_t WallMillis() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+}
+
+// Code that the churn thread maps, runs and unmaps again: system libraries
+// the host does not link, each exercised through calls that allocate, so
+// that sampled stacks have frames in modules that come and go. Debian 12
+// always has libzstd (dpkg needs it); the others are there on most systems.
+void ExerciseZstd(void* lib) {
+  using Create = void* (*)();
+  using Compress = size_t (*)(void*, void*, size_t, const void*, size_t, int);
+  using Free = size_t (*)(void*);
+  auto create = reinterpret_cast<Create>(dlsym(lib, "ZSTD_createCCtx"));
+  auto compress = reinterpret_cast<Compress>(dlsym(lib, "ZSTD_compressCCtx"));
+  auto free_context = reinterpret_cast<Free>(dlsym(lib, "ZSTD_freeCCtx"));
+  if (create == nullptr || compress == nullptr || free_context == nullptr) {
+    return;
+  }
+  std::string input(64 << 10, 'x');
+  std::string output(2 * input.size(), '\0');
+  void* context = create();
+  compress(context, output.data(), output.size(), input.data(), input.size(),
+           3);
+  free_context(context);
+}
+
+void ExerciseSqlite(void* lib) {
+  using Open = int (*)(const char*, void**);
+  using Exec = int (*)(void*, const char*, void*, void*, char**);
+  using Close = int (*)(void*);
+  auto open = reinterpret_cast<Open>(dlsym(lib, "sqlite3_open"));
+  auto exec = reinterpret_cast<Exec>(dlsym(lib, "sqlite3_exec"));
+  auto close = reinterpret_cast<Close>(dlsym(lib, "sqlite3_close"));
+  void* db = nullptr;
+  if (open == nullptr || exec == nullptr || close == nullptr ||
+      open(":memory:", &db) != 0) {
+    return;
+  }
+  exec(db,
+       "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT);"
+       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+       "WHERE x < 200) INSERT INTO t SELECT x, printf('%0100d', x) FROM c;"
+       "CREATE INDEX tb ON t(b);"
+       "SELECT count(*), max(b) FROM t GROUP BY a % 7;",
+       nullptr, nullptr, nullptr);
+  close(db);
+}
+
+void ExerciseExpat(void* lib) {
+  using Create = void* (*)(const char*);
+  using Parse = int (*)(void*, const char*, int, int);
+  using Free = void (*)(void*);
+  auto create = reinterpret_cast<Create>(dlsym(lib, "XML_ParserCreate"));
+  auto parse = reinterpret_cast<Parse>(dlsym(lib, "XML_Parse"));
+  auto free_parser = reinterpret_cast<Free>(dlsym(lib, "XML_ParserFree"));
+  if (create == nullptr || parse == nullptr || free_parser == nullptr) return;
+  std::string document = "<a>";
+  for (int i = 0; i < 500; ++i) {
+    document += "<b n='" + std::to_string(i) + "'>text</b>";
+  }
+  document += "</a>";
+  void* parser = create(nullptr);
+  parse(parser, document.data(), static_cast<int>(document.size()), 1);
+  free_parser(parser);
+}
+
+struct ChurnLibrary {
+  const char* name;
+  void (*exercise)(void* lib);
+};
+
+constexpr ChurnLibrary kChurnLibraries[] = {
+    {"libzstd.so.1", ExerciseZstd},
+    {"libsqlite3.so.0", ExerciseSqlite},
+    {"libexpat.so.1", ExerciseExpat},
+};
+
+// Loads, exercises and unloads every library `rounds` times; returns the
+// number of loads that succeeded.
+int ChurnLibraries(int rounds) {
+  int loads = 0;
+  for (int round = 0; round < rounds; ++round) {
+    for (const ChurnLibrary& library : kChurnLibraries) {
+      void* lib = dlopen(library.name, RTLD_NOW | RTLD_LOCAL);
+      if (lib == nullptr) continue;
+      ++loads;
+      library.exercise(lib);
+      dlclose(lib);
+    }
+  }
+  return loads;
+}
+
+// Allocates through one of 2^D call paths (bit i of `path` picks the call
+// site at depth i): every path is a distinct sampled stack. The asm after
+// each call keeps the two call sites apart (no merged tails, no tail call).
+template <int D>
+__attribute__((noinline)) void* SpreadAlloc(uint32_t path, size_t size) {
+  if constexpr (D == 0) {
+    return std::malloc(size);
+  } else {
+    void* block = nullptr;
+    if (path & 1) {
+      block = SpreadAlloc<D - 1>(path >> 1, size);
+      asm volatile("nop" : : : "memory");
+    } else {
+      block = SpreadAlloc<D - 1>(path >> 1, size);
+      asm volatile("nop\n\tnop" : : : "memory");
+    }
+    return block;
+  }
+}
+
+constexpr int kSpreadDepth = 12;
+constexpr uint32_t kSpreadPaths = 1u << kSpreadDepth;
+// At rate 1024 a block of 2 KiB or more is sampled almost surely.
+constexpr size_t kSpreadSizes[] = {2048, 3072, 4096, 5120};
+
+// Allocates once through every path in [first, last) at every size; keeps
+// one block in eight live (returned), frees the rest.
+std::vector<void*> SpreadAllocations(uint32_t first, uint32_t last) {
+  std::vector<void*> live;
+  for (uint32_t path = first; path < last; ++path) {
+    for (size_t size : kSpreadSizes) {
+      void* block = SpreadAlloc<kSpreadDepth>(path, size);
+      if (path % 8 == 0) {
+        live.push_back(block);
+      } else {
+        std::free(block);
+      }
+    }
+  }
+  return live;
+}
+
+// Records of a legacy heap profile: the lines "N: N [N: N] @ ...".
+int CountHeapRecords(const std::string& text) {
+  int records = 0;
+  size_t line = 0;
+  while (line < text.size()) {
+    size_t end = text.find('\n', line);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view view(text.data() + line, end - line);
+    records += !view.empty() && view[0] >= '0' && view[0] <= '9' &&
+               view.find(" @ ") != std::string_view::npos;
+    line = end + 1;
+  }
+  return records;
+}
+
+// With heap sampling at 1024 bytes, thousands of distinct stacks recorded
+// while a thread loads and unloads libraries, heap?debug=1 takes a long
+// time to build (issue 12 saw 86 s). The host calls Stop() while one is
+// being built: Stop() must return, and soon; the fetch ends (cancelled:
+// the connection closes unanswered once the server stops, or 503; or 200
+// had it finished first); the host carries on.
+//
+// "In progress" and "soon" are measured in CPU time of this process, which
+// is quiet but for the agent while it serves: Stop() is called once the
+// fetch has used a tenth of what a whole one used before, and the CPU
+// time Stop() takes is compared with that whole fetch's.
+int AttackSlowHeapStop() {
+  Options options;
+  options.port = 0;
+  options.heap_sample_rate = 1024;
+  auto started = Agent::Start(options);
+  if (!started.ok()) Fail("agent start: " + started.status().ToString());
+  std::optional<Agent> agent(std::move(*started));
+  const int port = agent->port();
+
+  std::atomic<int> loads{0};
+  std::vector<void*> live[2];
+  {
+    std::thread churn([&] { loads = ChurnLibraries(40); });
+    std::thread first(
+        [&] { live[0] = SpreadAllocations(0, kSpreadPaths / 2); });
+    std::thread second(
+        [&] { live[1] = SpreadAllocations(kSpreadPaths / 2, kSpreadPaths); });
+    churn.join();
+    first.join();
+    second.join();
+  }
+  Fact("churn_loads", loads.load());
+
+  // Two whole fetches. The second, with the symbolizer's caches warm as
+  // they are for every later fetch, is the yardstick.
+  int64_t fetch_cpu = 0;
+  int64_t fetch_ms = 0;
+  for (int i = 0; i < 2; ++i) {
+    std::string body;
+    const int64_t cpu = ProcessCpuNanos();
+    const int64_t wall = WallMillis();
+    const int status = Get(port, "/debug/pprof/heap?debug=1", &body);
+    fetch_cpu = ProcessCpuNanos() - cpu;
+    fetch_ms = WallMillis() - wall;
+    if (status != 200) {
+      Fail("heap?debug=1: HTTP " + std::to_string(status) +
+           " (heap profiles need tcmalloc: LD_PRELOAD=libtcmalloc.so.4)");
+    }
+    if (i == 1) {
+      Fact("heap_records", CountHeapRecords(body));
+      Fact("heap_bytes", static_cast<long long>(body.size()));
+    }
+  }
+  Fact("fetch_cpu_ms", fetch_cpu / 1000000);
+  Fact("fetch_ms", fetch_ms);
+
+  // A fetch, and Stop() once it is under way. It does the yardstick's
+  // work, so it should not finish before a tenth of it; should one do so
+  // all the same, another is sent.
+  int status = -1;
+  int attempts = 0;
+  bool in_progress = false;
+  while (!in_progress && attempts < 3) {
+    ++attempts;
+    std::atomic<bool> done{false};
+    std::thread client([&] {
+      status = Get(port, "/debug/pprof/heap?debug=1");
+      done = true;
+    });
+    const int64_t sent = ProcessCpuNanos();
+    while (!done.load() && ProcessCpuNanos() - sent < fetch_cpu / 10) {
+      usleep(1000);
+    }
+    in_progress = !done.load();
+    if (in_progress) {
+      const int64_t cpu = ProcessCpuNanos();
+      const int64_t wall = WallMillis();
+      agent->Stop();
+      const int64_t stop_cpu = ProcessCpuNanos() - cpu;
+      Fact("stop_returned", 1);
+      Fact("stop_cpu_us", stop_cpu / 1000);
+      Fact("stop_ms", WallMillis() - wall);
+      Fact("stop_cpu_percent_of_fetch", 100 * stop_cpu / fetch_cpu);
+    }
+    client.join();
+  }
+  Fact("attempts", attempts);
+  Fact("fetch_in_progress", in_progress);
+  Fact("fetch_status", status);
+  agent.reset();
+
+  // The host lives on: it allocates, frees, and runs a new agent that
+  // serves.
+  for (auto& blocks : live) {
+    for (void* block : blocks) std::free(block);
+  }
+  Agent again = StartAgent(100);
+  const bool healthy = Get(again.port(), "/debug/pprof/cmdline") == 200 &&
+                       Get(again.port(), "/debug/pprof/heap") == 200 &&
+                       ChurnLibraries(1) > 0;
+  Fact("healthy", healthy);
+  // For comparison: what Stop() costs with nothing to cut short.
+  const int64_t cpu = ProcessCpuNanos();
+  again.Stop();
+  Fact("idle_stop_cpu_us", (ProcessCpuNanos() - cpu) / 1000);
+  return 0;
+}
+
+// --- Attack: cheap fetches while a CPU profile runs --------------------------
+
+constexpr const char* kCheapFetches[] = {
+    "/debug/pprof/heap", "/debug/pprof/allocs", "/debug/pprof/mutex",
+    "/debug/pprof/block"};
+
+struct StatusCounts {
+  std::atomic<int> ok{0};
+  std::atomic<int> unavailable{0};  // 503
+  std::atomic<int> other{0};        // 501 without tcmalloc, failures
+
+  void Add(int status) {
+    (status == 200 ? ok : status == 503 ? unavailable : other).fetch_add(1);
+  }
+  void Report(const std::string& prefix) const {
+    Fact((prefix + "_200").c_str(), ok.load());
+    Fact((prefix + "_503").c_str(), unavailable.load());
+    Fact((prefix + "_other").c_str(), other.load());
+  }
+};
+
+// Issue 12: cheap fetches (heap, allocs, mutex, block without `seconds`)
+// counted toward the limit of 4 concurrent profiles and got 503s while one
+// CPU profile ran. Now only work that holds a worker for long counts.
+int AttackCheapFetchesUnderCpuProfile() {
+  Agent agent = StartAgent(100);
+  const int port = agent.port();
+
+  // One CPU profile, and six clients fetching cheap profiles while it runs.
+  std::atomic<bool> profile_done{false};
+  int cpu_status = 0;
+  std::thread profile([&] {
+    cpu_status = Get(port, "/debug/pprof/profile?seconds=3");
+    profile_done = true;
+  });
+  // The profile is in progress once the sampler's timers exist.
+  while (!ProfileTimersArmed() && !profile_done.load()) usleep(1000);
+  StatusCounts cheap;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 6; ++c) {
+    clients.emplace_back([&, c] {
+      int i = c;
+      do {
+        cheap.Add(Get(port, kCheapFetches[i++ % 4]));
+      } while (!profile_done.load());
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  profile.join();
+  Fact("cpu_status", cpu_status);
+  cheap.Report("cheap");
+
+  // The limit still holds for work that needs it: of five CPU profiles at
+  // once, one is refused. The others run for 30 s unless stopped, so the
+  // first to return is the refused one; while the four hold the limit,
+  // cheap fetches are still served and a delta profile is refused.
+  constexpr int kProfiles = 5;
+  std::atomic<int> returned{0};
+  std::atomic<int> first_status{-1};
+  std::vector<std::thread> profiles;
+  for (int i = 0; i < kProfiles; ++i) {
+    profiles.emplace_back([&] {
+      const int status = Get(port, "/debug/pprof/profile?seconds=30");
+      if (returned.fetch_add(1) == 0) first_status = status;
+    });
+  }
+  while (returned.load() == 0) usleep(1000);
+  StatusCounts at_limit;
+  for (const char* path : kCheapFetches) at_limit.Add(Get(port, path));
+  const int delta_status = Get(port, "/debug/pprof/block?seconds=1");
+  agent.Stop();  // ends the four that hold the limit
+  for (std::thread& t : profiles) t.join();
+  Fact("limit_first_status", first_status.load());
+  at_limit.Report("cheap_at_limit");
+  Fact("delta_at_limit_status", delta_status);
+  return 0;
+}
+
 const std::map<std::string, std::function<int()>>& Attacks() {
   static const auto* attacks = new std::map<std::string, std::function<int()>>{
       {"coroutines", AttackCoroutines},
@@ -483,6 +835,8 @@ const std::map<std::string, std::function<int()>>& Attacks() {
       {"spawn-inherits-no-socket", AttackSpawnInheritsNoSocket},
       {"deep-recursion", AttackDeepRecursion},
       {"exit-while-profiling", AttackExitWhileProfiling},
+      {"slow-heap-stop", AttackSlowHeapStop},
+      {"cheap-fetches-under-cpu-profile", AttackCheapFetchesUnderCpuProfile},
   };
   return *attacks;
 }
