@@ -466,9 +466,14 @@ StatusOr<std::string> Agent::Impl::CollectCpuProfile(
   info.hz = sampler_->hz();
   info.start_unix_nanos = internal::UnixNanos();
   const Clock::time_point start = Clock::now();
-  const Clock::time_point deadline = start + std::chrono::seconds(seconds);
-
   sampler_->Subscribe(&recorder);
+  // The window starts once sampling is set up, as Go's StartCPUProfile
+  // returns before its handler sleeps: on a host saturated by thousands of
+  // runnable threads, arming their timers takes seconds of wall time, and
+  // the profile must still cover the seconds asked for. The duration
+  // reported counts from `start`, since samples arrive from the first timer.
+  const Clock::time_point deadline =
+      Clock::now() + std::chrono::seconds(seconds);
   while (Clock::now() < deadline && !stopping_.load() && !client_gone()) {
     std::this_thread::sleep_for(std::min<Clock::duration>(
         std::chrono::milliseconds(100), deadline - Clock::now()));

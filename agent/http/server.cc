@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -107,6 +108,7 @@ class WorkerPool : public httplib::TaskQueue {
 
   void Work() {
     MarkAgentThread();
+    pthread_setname_np(pthread_self(), "inprof-http");
     for (;;) {
       Task task;
       {
@@ -410,6 +412,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   auto returned = std::make_shared<std::atomic<bool>>(false);
   server->listener_ = std::thread([self, returned] {
     MarkAgentThread();
+    pthread_setname_np(pthread_self(), "inprof-listen");
     self->server_->listen_after_bind();
     returned->store(true);
   });

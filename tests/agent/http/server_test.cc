@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -115,6 +116,49 @@ TEST(HttpServerTest, StopJoinsAllThreadsAndIsIdempotent) {
   (*server)->Stop();
   server->reset();
   EXPECT_EQ(ThreadCount(), threads_before);
+}
+
+// Counts this process's threads whose name is `name` (/proc/self/task/*/comm).
+int ThreadsNamed(const std::string& name) {
+  int count = 0;
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return -1;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string path =
+        std::string("/proc/self/task/") + entry->d_name + "/comm";
+    char comm[32] = {};
+    if (FILE* file = std::fopen(path.c_str(), "r")) {
+      if (std::fgets(comm, sizeof(comm), file) != nullptr &&
+          name + "\n" == comm) {
+        ++count;
+      }
+      std::fclose(file);
+    }
+  }
+  closedir(dir);
+  return count;
+}
+
+// The server's threads say whose they are in top -H, gdb and thread dumps:
+// on a host with thousands of threads, the agent's are the inprof-* ones.
+TEST(HttpServerTest, ThreadsAreNamedAsTheAgents) {
+  const int listeners = ThreadsNamed("inprof-listen");
+  const int workers = ThreadsNamed("inprof-http");
+  auto server = HttpServer::Start(
+      {.host = "127.0.0.1", .port = 0, .threads = 3}, InstallHello);
+  ASSERT_TRUE(server.ok());
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ThreadsNamed("inprof-http") < workers + 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(ThreadsNamed("inprof-listen"), listeners + 1);
+  EXPECT_EQ(ThreadsNamed("inprof-http"), workers + 3);
+  (*server)->Stop();
+  EXPECT_EQ(ThreadsNamed("inprof-listen"), listeners);
+  EXPECT_EQ(ThreadsNamed("inprof-http"), workers);
 }
 
 TEST(HttpServerTest, StoppingPredicateEndsLongHandlers) {
