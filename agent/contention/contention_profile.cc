@@ -7,7 +7,7 @@
 #include "agent/base/clock.h"
 #include "agent/profile/snapshot_records.h"
 #include "agent/symbolize/legacy_text.h"
-#include "agent/symbolize/location_table.h"
+#include "agent/symbolize/stack_samples.h"
 #include "agent/symbolize/symbolizer.h"
 
 namespace inprof::internal {
@@ -73,22 +73,13 @@ Profile BuildContentionProfile(const ContentionSnapshot& snapshot,
   profile.duration_nanos = duration_nanos;
   profile.comments = comments;
 
-  LocationTable locations(symbolizer, &profile);
+  StackSampleBuilder samples(symbolizer, &profile);
   for (const ContentionRecord& r : snapshot.records) {
-    if (symbolizer->cancelled()) break;  // the result is thrown away
-    Sample sample;
-    if (r.pcs.empty()) {
-      sample.location_ids = {
-          locations.SyntheticLocationId(kContentionOverflowFrame)};
-    }
-    // Every frame is a return address: symbolize the call (pc - 1).
-    for (uint64_t pc : r.pcs) {
-      sample.location_ids.push_back(locations.LocationId(pc - 1));
-    }
-    sample.values = {Events(r.count), r.delay_nanos};
-    profile.samples.push_back(std::move(sample));
+    if (samples.cancelled()) break;  // the result is thrown away
+    samples.Add(r.pcs, StackSampleBuilder::kAllReturnAddresses,
+                kContentionOverflowFrame, {Events(r.count), r.delay_nanos});
   }
-  locations.Finish();
+  samples.Finish();
   return profile;
 }
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "agent/symbolize/location_table.h"
+#include "agent/symbolize/stack_samples.h"
 #include "agent/symbolize/symbolizer.h"
 
 namespace inprof::internal {
@@ -65,25 +65,18 @@ Profile BuildCpuProfile(const CpuProfileRecorder& recorder,
   profile.duration_nanos = info.duration_nanos;
   profile.comments = info.comments;
 
-  LocationTable locations(symbolizer, &profile);
+  StackSampleBuilder samples(symbolizer, &profile);
   for (const auto& [key, count] : SortedStacks(recorder)) {
-    if (symbolizer->cancelled()) break;  // the result is thrown away
-    Sample sample;
-    sample.location_ids.reserve(key->pcs.size());
-    for (size_t i = 0; i < key->pcs.size(); ++i) {
-      uint64_t address = i == 0 ? key->pcs[i] : key->pcs[i] - 1;
-      sample.location_ids.push_back(locations.LocationId(address));
-    }
-    sample.values = {count, count * period};
-    profile.samples.push_back(std::move(sample));
+    if (samples.cancelled()) break;  // the result is thrown away
+    // The recorder keeps no empty stack, so the pseudo-frame is never used.
+    samples.Add(key->pcs, StackSampleBuilder::kInterruptedPc, kLostSamplesFrame,
+                {count, count * period});
   }
   if (recorder.lost() > 0) {
-    Sample lost;
-    lost.location_ids = {locations.SyntheticLocationId(kLostSamplesFrame)};
-    lost.values = {recorder.lost(), recorder.lost() * period};
-    profile.samples.push_back(std::move(lost));
+    samples.AddPseudoFrame(kLostSamplesFrame,
+                           {recorder.lost(), recorder.lost() * period});
   }
-  locations.Finish();
+  samples.Finish();
   return profile;
 }
 

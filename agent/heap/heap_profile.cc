@@ -11,7 +11,7 @@
 #include "agent/base/clock.h"
 #include "agent/profile/snapshot_records.h"
 #include "agent/symbolize/legacy_text.h"
-#include "agent/symbolize/location_table.h"
+#include "agent/symbolize/stack_samples.h"
 #include "agent/symbolize/symbolizer.h"
 
 namespace inprof::internal {
@@ -121,29 +121,25 @@ Profile BuildHeapProfile(const HeapSnapshot& snapshot, HeapProfileKind kind,
     profile.default_sample_type = "alloc_space";
   }
 
-  LocationTable locations(symbolizer, &profile);
+  StackSampleBuilder samples(symbolizer, &profile);
   for (const HeapRecord& r : snapshot.records) {
-    if (symbolizer->cancelled()) break;  // the result is thrown away
-    Sample sample;
-    if (r.pcs.empty()) {
-      sample.location_ids = {locations.SyntheticLocationId(kHeapOverflowFrame)};
-    } else {
-      // Every frame is a return address: symbolize the call (pc - 1).
-      for (size_t i = AllocatorFrames(r.pcs, symbolizer); i < r.pcs.size();
-           ++i) {
-        sample.location_ids.push_back(locations.LocationId(r.pcs[i] - 1));
-      }
+    if (samples.cancelled()) break;  // the result is thrown away
+    const std::span<const uint64_t> pcs(r.pcs);
+    Sample& sample = samples.Add(
+        pcs.subspan(pcs.empty() ? 0 : AllocatorFrames(r.pcs, symbolizer)),
+        StackSampleBuilder::kAllReturnAddresses, kHeapOverflowFrame,
+        {Unweight(r.alloc_weight), Unweight(r.alloc_bytes_weight),
+         Unweight(r.alloc_weight - r.free_weight),
+         Unweight(r.alloc_bytes_weight - r.free_bytes_weight)});
+    // The table-full record mixes every size: it has no `bytes` label.
+    if (!r.pcs.empty()) {
       Label bytes;
       bytes.key = "bytes";
       bytes.num = static_cast<int64_t>(r.size);
       sample.labels.push_back(std::move(bytes));
     }
-    sample.values = {Unweight(r.alloc_weight), Unweight(r.alloc_bytes_weight),
-                     Unweight(r.alloc_weight - r.free_weight),
-                     Unweight(r.alloc_bytes_weight - r.free_bytes_weight)};
-    profile.samples.push_back(std::move(sample));
   }
-  locations.Finish();
+  samples.Finish();
   return profile;
 }
 
