@@ -16,6 +16,7 @@
 #include "agent/base/clock.h"
 #include "agent/base/inherited_sockets.h"
 #include "agent/base/prometheus_text.h"
+#include "agent/capture/capture_store.h"
 #include "agent/contention/contention_profile.h"
 #include "agent/contention/contention_profiler.h"
 #include "agent/cpu/cpu_profile.h"
@@ -159,6 +160,9 @@ class Agent::Impl {
   std::string heap_unavailable_;
   std::unique_ptr<internal::ContentionProfiler> contention_;
   internal::RequestStats request_stats_;
+  // Profiles kept for the UI (its Capture button), and next for slow
+  // requests; outlives the server, which refers to it.
+  internal::CaptureStore captures_;
   std::unique_ptr<HttpServer> server_;
 
   std::mutex symbolizer_mu_;
@@ -264,6 +268,7 @@ Status Agent::Impl::Start() {
           return stopping_.load() || server_stopping();
         };
         pprof.request_stats = &request_stats_;
+        pprof.captures = &captures_;
         internal::InstallPprofHandlers(s, backend, pprof);
         internal::InstallDebugHandlers(s, backend);
       });

@@ -483,7 +483,8 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
       },
       UiOptions{.live_profiles = {"cpu", "heap", "allocs", "mutex", "block"},
                 .default_seconds = 5,
-                .max_seconds = state->options.max_profile_seconds});
+                .max_seconds = state->options.max_profile_seconds,
+                .captures = state->options.captures});
   server.Get(R"(/debug/pprof/([\s\S]+))",
              Guarded([state](const Request& req, Response& res) {
                ServeNamedProfile(*state, req.matches[1], res);

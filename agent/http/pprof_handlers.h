@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/capture/capture_store.h"
 #include "agent/http/pprof_backend.h"
 #include "agent/http/request_stats.h"
 #include "inprof/status.h"
@@ -43,6 +44,10 @@ struct PprofOptions {
   // Counts every request served, by route and status; may be null. Must
   // outlive the server.
   RequestStats* request_stats = nullptr;
+  // Where the UI page's Capture button keeps profiles: the agent's store,
+  // which later capture sources (slow requests) share. Required; must
+  // outlive the server.
+  CaptureStore* captures = nullptr;
 };
 
 // Installs the routes on `server`, which must not be listening yet, plus an

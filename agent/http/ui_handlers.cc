@@ -17,7 +17,7 @@ namespace {
 struct UiState {
   UiProfileSource source;
   UiOptions options;
-  CaptureStore captures;
+  CaptureStore& captures;  // the agent's, options.captures
   std::string page;
 };
 
@@ -175,10 +175,12 @@ std::string WithTokenCarrier(std::string page) {
 
 void InstallUiHandlers(httplib::Server& server, UiProfileSource source,
                        UiOptions options) {
-  auto state = std::make_shared<UiState>();
-  state->source = std::move(source);
-  state->options = std::move(options);
-  state->page = WithTokenCarrier(viewer::FlameGraphUiPage());
+  CaptureStore& captures = *options.captures;
+  auto state = std::make_shared<UiState>(
+      UiState{.source = std::move(source),
+              .options = std::move(options),
+              .captures = captures,
+              .page = WithTokenCarrier(viewer::FlameGraphUiPage())});
   using Request = httplib::Request;
   using Response = httplib::Response;
   server.Get("/debug/pprof/ui", Guarded([state](const Request&, Response& res) {

@@ -12,7 +12,9 @@
 //                                        [&sample_index=TYPE]
 //                                        JSON flame tree (viewer/flame_json.h)
 //
-// SRC is a live profile name or "capture:ID". Errors are one-line text/plain
+// SRC is a live profile name or "capture:ID". The captures are the agent's
+// (UiOptions::captures), not the page's: other sources add to the same
+// store. Errors are one-line text/plain
 // 4xx/5xx answers, as everywhere in the agent.
 #ifndef INPROF_AGENT_HTTP_UI_HANDLERS_H_
 #define INPROF_AGENT_HTTP_UI_HANDLERS_H_
@@ -23,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/capture/capture_store.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
@@ -37,6 +40,9 @@ struct UiOptions {
   std::vector<std::string> live_profiles;  // in the order the page lists them
   int default_seconds = 5;
   int max_seconds = 300;
+  // The agent's capture store, where the Capture button saves. Required;
+  // must outlive the server.
+  CaptureStore* captures = nullptr;
 };
 
 // Installs the routes above on `server` (not listening yet). Must run before

@@ -152,6 +152,7 @@ class PprofHandlersTest : public ::testing::Test {
         HttpServerOptions{.host = "127.0.0.1", .port = 0},
         [&](httplib::Server& s, const std::function<bool()>& stopping) {
           options.stopping = stopping;
+          options.captures = &captures_;
           InstallPprofHandlers(s, backend, options);
         });
     ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -170,6 +171,7 @@ class PprofHandlersTest : public ::testing::Test {
   }
 
   std::shared_ptr<FakeBackend> backend_;
+  CaptureStore captures_;  // outlives server_
   std::unique_ptr<HttpServer> server_;
 };
 
