@@ -88,7 +88,7 @@ phase_format() {
     done < <(git ls-files --cached --others --exclude-standard -- '*.h' '*.cc' | sort -u)
   else
     while IFS= read -r f; do files+=("${f}"); done < <(
-      find agent include tests examples viewer -name '*.h' -o -name '*.cc' 2>/dev/null | sort)
+      find agent include report tests examples viewer -name '*.h' -o -name '*.cc' 2>/dev/null | sort)
   fi
   for f in "${files[@]}"; do
     clang-format --dry-run --Werror "${f}" >/dev/null 2>&1 || bad+=("${f}")

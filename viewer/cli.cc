@@ -8,8 +8,8 @@
 #include <cstring>
 #include <optional>
 
-#include "viewer/diff.h"
-#include "viewer/flamegraph.h"
+#include "report/diff.h"
+#include "report/flamegraph.h"
 #include "viewer/folded.h"
 #include "viewer/top.h"
 
@@ -102,11 +102,11 @@ Status ApplyValue(const std::string& name, const std::string& value,
     cmd->stacks.ignore = value;
   } else if (name == "format") {
     if (value == "text") {
-      cmd->output.format = OutputFormat::kText;
+      cmd->output.format = report::OutputFormat::kText;
     } else if (value == "json") {
-      cmd->output.format = OutputFormat::kJson;
+      cmd->output.format = report::OutputFormat::kJson;
     } else if (value == "csv") {
-      cmd->output.format = OutputFormat::kCsv;
+      cmd->output.format = report::OutputFormat::kCsv;
     } else {
       return InvalidArgumentError("--format=" + value +
                                   ": must be text, json or csv");
@@ -259,44 +259,46 @@ int RunViewer(const std::vector<std::string>& args) {
                       (cmd->color == "auto" && isatty(STDOUT_FILENO) == 1);
 
   std::vector<LoadedProfile> loaded;
-  std::vector<SourceInfo> sources;
+  std::vector<report::SourceInfo> sources;
   for (const std::string& input : cmd->inputs) {
     StatusOr<LoadedProfile> p = LoadProfile(input, cmd->load);
     if (!p.ok()) return Fail(input, p.status());
-    sources.push_back(DescribeSource(p->profile, input));
+    sources.push_back(report::DescribeSource(p->profile, input));
     loaded.push_back(std::move(p).value());
   }
   if (cmd->name == "diff") {
-    StatusOr<ComparedStacks> compared =
-        CompareStacks(loaded[0].profile, loaded[1].profile, cmd->stacks);
+    StatusOr<report::ComparedStacks> compared = report::CompareStacks(
+        loaded[0].profile, loaded[1].profile, cmd->stacks);
     if (!compared.ok()) {
       return Fail(cmd->inputs[0] + " vs " + cmd->inputs[1], compared.status());
     }
     if (!cmd->html_path.empty()) {
-      FlameTree tree = BuildFlameTree(compared->next, &compared->base);
-      FlamePageInfo info;
+      report::FlameTree tree =
+          report::BuildFlameTree(compared->next, &compared->base);
+      report::FlamePageInfo info;
       info.title = "diff: " + cmd->inputs[0] + " \u2192 " + cmd->inputs[1];
-      info.subtitle = FlameSubtitle(compared->next, &compared->base);
+      info.subtitle = report::FlameSubtitle(compared->next, &compared->base);
       info.sample_type = compared->next.value_type.type;
       info.unit = compared->next.value_type.unit;
-      return WritePage(cmd->html_path, RenderFlameGraphPage(tree, info),
+      return WritePage(cmd->html_path, report::RenderFlameGraphPage(tree, info),
                        tree.name.size() - 1);
     }
-    DiffReport report =
-        MakeDiff(*compared, sources[0], sources[1], cmd->output.by_cum);
-    return Write(RenderDiff(report, cmd->output));
+    report::DiffReport diff =
+        report::MakeDiff(*compared, sources[0], sources[1], cmd->output.by_cum);
+    return Write(report::RenderDiff(diff, cmd->output));
   }
-  StatusOr<StackSet> stacks = BuildStackSet(loaded[0].profile, cmd->stacks);
+  StatusOr<report::StackSet> stacks =
+      report::BuildStackSet(loaded[0].profile, cmd->stacks);
   if (!stacks.ok()) return Fail(cmd->inputs[0], stacks.status());
   if (cmd->name == "folded") return Write(RenderFolded(*stacks));
   if (cmd->name == "flame") {
-    FlameTree tree = BuildFlameTree(*stacks, nullptr);
-    FlamePageInfo info;
+    report::FlameTree tree = report::BuildFlameTree(*stacks, nullptr);
+    report::FlamePageInfo info;
     info.title = cmd->inputs[0];
-    info.subtitle = FlameSubtitle(*stacks, nullptr);
+    info.subtitle = report::FlameSubtitle(*stacks, nullptr);
     info.sample_type = stacks->value_type.type;
     info.unit = stacks->value_type.unit;
-    return WritePage(cmd->html_path, RenderFlameGraphPage(tree, info),
+    return WritePage(cmd->html_path, report::RenderFlameGraphPage(tree, info),
                      tree.name.size() - 1);
   }
   TopReport report = MakeTop(*stacks, sources[0], cmd->output.by_cum);

@@ -12,17 +12,17 @@
 #include <vector>
 
 #include "inprof/status.h"
-#include "viewer/output.h"
+#include "report/output.h"
+#include "report/stacks.h"
 #include "viewer/source.h"
-#include "viewer/stacks.h"
 
 namespace inprof::viewer {
 
 struct Command {
   std::string name;                 // top, diff, folded, flame, help
   std::vector<std::string> inputs;  // paths or URLs
-  StackOptions stacks;
-  OutputOptions output;
+  report::StackOptions stacks;
+  report::OutputOptions output;
   std::string color = "auto";  // auto, always, never
   std::string html_path;       // --html
   LoadOptions load;

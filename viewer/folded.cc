@@ -16,13 +16,13 @@ std::string SafeName(std::string name) {
 
 }  // namespace
 
-std::string RenderFolded(const StackSet& stacks) {
+std::string RenderFolded(const report::StackSet& stacks) {
   std::vector<std::string> names;
   names.reserve(stacks.names.size());
   for (const std::string& name : stacks.names) names.push_back(SafeName(name));
   std::map<std::string, int64_t> folded;
   std::string line;
-  for (const StackSet::Stack& s : stacks.stacks) {
+  for (const report::StackSet::Stack& s : stacks.stacks) {
     line.clear();
     for (uint32_t node : stacks.FramesOf(s)) {
       if (!line.empty()) line += ';';

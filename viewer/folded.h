@@ -9,13 +9,13 @@
 
 #include <string>
 
-#include "viewer/stacks.h"
+#include "report/stacks.h"
 
 namespace inprof::viewer {
 
 // Returns `stacks` folded. Frame names have ';' replaced by ':' and line
 // breaks by spaces, since both would split a line's fields.
-std::string RenderFolded(const StackSet& stacks);
+std::string RenderFolded(const report::StackSet& stacks);
 
 }  // namespace inprof::viewer
 

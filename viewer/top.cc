@@ -4,9 +4,27 @@
 #include <cstdlib>
 
 #include "agent/base/json_string.h"
-#include "viewer/format.h"
+#include "report/format.h"
 
 namespace inprof::viewer {
+
+using report::ComputeFlatCum;
+using report::CsvField;
+using report::FlatCum;
+using report::FormatDuration;
+using report::kAnsiBold;
+using report::kAnsiDim;
+using report::Magnitude;
+using report::OutputOptions;
+using report::Percentage;
+using report::RenderIn;
+using report::RowsShown;
+using report::ScaledValue;
+using report::SelectDisplayUnit;
+using report::SourceInfo;
+using report::StackSet;
+using report::TextTable;
+
 namespace {
 
 using internal::JsonString;

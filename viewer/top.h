@@ -8,19 +8,19 @@
 #include <string>
 #include <vector>
 
-#include "viewer/flat_table.h"
-#include "viewer/output.h"
-#include "viewer/stacks.h"
+#include "report/flat_table.h"
+#include "report/output.h"
+#include "report/stacks.h"
 
 namespace inprof::viewer {
 
 struct TopRow {
   std::string name;
-  FlatCum values;
+  report::FlatCum values;
 };
 
 struct TopReport {
-  SourceInfo source;
+  report::SourceInfo source;
   internal::ValueType type;
   int64_t total = 0;
   size_t node_count = 0;     // functions with a nonzero flat or cum
@@ -29,10 +29,12 @@ struct TopReport {
 
 // Builds the report over `stacks`, sorted as pprof sorts (|flat| desc, name,
 // |cum| desc; with by_cum: |cum| desc, name, |flat| desc).
-TopReport MakeTop(const StackSet& stacks, SourceInfo source, bool by_cum);
+TopReport MakeTop(const report::StackSet& stacks, report::SourceInfo source,
+                  bool by_cum);
 
 // Renders at most `options.rows` rows (0: all) in `options.format`.
-std::string RenderTop(const TopReport& report, const OutputOptions& options);
+std::string RenderTop(const TopReport& report,
+                      const report::OutputOptions& options);
 
 }  // namespace inprof::viewer
 

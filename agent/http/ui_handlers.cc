@@ -8,8 +8,8 @@
 #include "agent/capture/capture_store.h"
 #include "agent/http/params.h"
 #include "agent/http/responses.h"
-#include "viewer/flame_json.h"
-#include "viewer/flamegraph.h"
+#include "report/flame_json.h"
+#include "report/flamegraph.h"
 
 namespace inprof::internal {
 namespace {
@@ -131,13 +131,13 @@ void ServeFlame(UiState& state, const httplib::Request& req,
     if (!b.ok()) return ServeStatus(res, b.status());
     base = std::move(b).value();
   }
-  viewer::FlameJsonRequest request;
+  report::FlameJsonRequest request;
   request.profile = next->bytes;
   if (base) request.base = base->bytes;
   request.sample_index = req.get_param_value("sample_index");
   request.title =
       base ? "diff: " + base->label + " \u2192 " + next->label : next->label;
-  StatusOr<std::string> json = viewer::FlameJsonFromBytes(request);
+  StatusOr<std::string> json = report::FlameJsonFromBytes(request);
   if (!json.ok()) return ServeStatus(res, json.status());
   res.status = 200;
   res.set_content(std::move(json).value(), "application/json");
@@ -180,7 +180,7 @@ void InstallUiHandlers(httplib::Server& server, UiProfileSource source,
       UiState{.source = std::move(source),
               .options = std::move(options),
               .captures = captures,
-              .page = WithTokenCarrier(viewer::FlameGraphUiPage())});
+              .page = WithTokenCarrier(report::FlameGraphUiPage())});
   using Request = httplib::Request;
   using Response = httplib::Response;
   server.Get("/debug/pprof/ui", Guarded([state](const Request&, Response& res) {

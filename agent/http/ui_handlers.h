@@ -1,6 +1,7 @@
-// /debug/pprof/ui: the flame graph page of inprof-view, served by the agent,
-// with its data from this process: live profiles (the CPU profile over N
-// seconds, and heap, allocs, mutex and block) and captures saved in memory
+// /debug/pprof/ui: the flame graph page that inprof-view also writes
+// (report/flamegraph.h), served by the agent, with its data from this
+// process: live profiles (the CPU profile over N seconds, and heap, allocs,
+// mutex and block) and captures saved in memory
 // (agent/capture/capture_store.h), shown one at a time or diffed.
 //
 //   GET  /debug/pprof/ui                 the page
@@ -10,7 +11,7 @@
 //                                        {"id":N}
 //   GET  /debug/pprof/ui/flame?profile=SRC[&base=SRC][&seconds=N]
 //                                        [&sample_index=TYPE]
-//                                        JSON flame tree (viewer/flame_json.h)
+//                                        JSON flame tree (report/flame_json.h)
 //
 // SRC is a live profile name or "capture:ID". The captures are the agent's
 // (UiOptions::captures), not the page's: other sources add to the same

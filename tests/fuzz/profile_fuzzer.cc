@@ -12,13 +12,25 @@
 #include <cstdint>
 #include <string_view>
 
-#include "viewer/diff.h"
+#include "report/diff.h"
 #include "viewer/folded.h"
 #include "viewer/source.h"
 #include "viewer/top.h"
 
 namespace inprof::viewer {
 namespace {
+
+using report::BuildStackSet;
+using report::ComparedStacks;
+using report::CompareStacks;
+using report::DescribeSource;
+using report::DiffReport;
+using report::MakeDiff;
+using report::OutputFormat;
+using report::OutputOptions;
+using report::RenderDiff;
+using report::StackOptions;
+using report::StackSet;
 
 void Exercise(std::string_view bytes) {
   LoadOptions options;

@@ -20,7 +20,7 @@ TEST(CliTest, ParsesOptionsInEitherSpelling) {
   EXPECT_EQ(cmd->stacks.focus, "^app::");
   EXPECT_EQ(cmd->stacks.ignore, "std::");
   EXPECT_EQ(cmd->output.rows, 5u);
-  EXPECT_EQ(cmd->output.format, OutputFormat::kJson);
+  EXPECT_EQ(cmd->output.format, report::OutputFormat::kJson);
   EXPECT_TRUE(cmd->output.by_cum);
   EXPECT_EQ(cmd->load.fetch.seconds, 3);
   EXPECT_EQ(cmd->load.fetch.timeout_seconds, 9);

@@ -7,12 +7,12 @@
 #include <vector>
 
 #include "agent/profile/check_valid.h"
+#include "report/stacks.h"
 #include "tests/viewer/profile_builder.h"
 #include "viewer/legacy_cpu.h"
 #include "viewer/legacy_heap.h"
 #include "viewer/prune.h"
 #include "viewer/source.h"
-#include "viewer/stacks.h"
 
 namespace inprof::viewer {
 namespace {
@@ -227,10 +227,10 @@ TEST(PruneTest, DropFramesCutTheAllocatorAndWhatItCalled) {
   p.drop_frames = "malloc|operator new|std::vector<.*>::push_back|keep_me";
   p.keep_frames = "keep_me";
   ApplyDropFrames(&p);
-  StatusOr<StackSet> s = BuildStackSet(p, {});
+  StatusOr<report::StackSet> s = report::BuildStackSet(p, {});
   ASSERT_TRUE(s.ok());
   std::vector<std::string> stacks;
-  for (const StackSet::Stack& st : s->stacks) {
+  for (const report::StackSet::Stack& st : s->stacks) {
     std::string text;
     for (uint32_t n : s->FramesOf(st)) text += s->names[n] + ";";
     stacks.push_back(text);

@@ -3,14 +3,27 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "report/diff.h"
 #include "tests/viewer/profile_builder.h"
-#include "viewer/diff.h"
 #include "viewer/folded.h"
 #include "viewer/top.h"
 
 namespace inprof::viewer {
 namespace {
 
+using report::BuildStackSet;
+using report::ComparedStacks;
+using report::CompareStacks;
+using report::DiffReport;
+using report::DiffRow;
+using report::FlatCum;
+using report::MakeDiff;
+using report::OutputFormat;
+using report::OutputOptions;
+using report::RenderDiff;
+using report::SourceInfo;
+using report::StackOptions;
+using report::StackSet;
 using test::FoldedProfile;
 using ::testing::HasSubstr;
 

@@ -1,11 +1,11 @@
-#include "viewer/flame_json.h"
+#include "report/flame_json.h"
 
 #include "agent/profile/check_valid.h"
 #include "agent/profile/decode.h"
-#include "viewer/diff.h"
-#include "viewer/flamegraph.h"
+#include "report/diff.h"
+#include "report/flamegraph.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 namespace {
 
 StatusOr<internal::Profile> Decode(std::string_view bytes, const char* what) {
@@ -56,4 +56,4 @@ StatusOr<std::string> FlameJsonFromBytes(const FlameJsonRequest& request) {
   return FlameTreeJson(tree, info);
 }
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report

@@ -1,10 +1,10 @@
-#include "viewer/stacks.h"
+#include "report/stacks.h"
 
 #include <charconv>
 #include <optional>
 #include <unordered_map>
 
-namespace inprof::viewer {
+namespace inprof::report {
 namespace {
 
 using internal::Location;
@@ -216,4 +216,4 @@ StatusOr<StackSet> BuildStackSet(const Profile& profile,
   return out;
 }
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report

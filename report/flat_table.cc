@@ -1,8 +1,8 @@
-#include "viewer/flat_table.h"
+#include "report/flat_table.h"
 
 #include <limits>
 
-namespace inprof::viewer {
+namespace inprof::report {
 
 std::vector<FlatCum> ComputeFlatCum(const StackSet& stacks) {
   std::vector<FlatCum> values(stacks.names.size());
@@ -23,4 +23,4 @@ std::vector<FlatCum> ComputeFlatCum(const StackSet& stacks) {
   return values;
 }
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report

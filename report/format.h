@@ -1,17 +1,18 @@
-// Number formatting shared by the viewer's reports, with google/pprof's
-// conventions (internal/measurement), so that inprof-view's text reads like
-// `go tool pprof -top`: "1.50s", "12.25MB", "55.56%".
+// Number formatting shared by the reports (inprof-view's and the agent UI's),
+// with google/pprof's conventions (internal/measurement), so that
+// inprof-view's text reads like `go tool pprof -top`: "1.50s", "12.25MB",
+// "55.56%".
 //
 // Thread safety: thread-safe (no shared state).
-#ifndef INPROF_VIEWER_FORMAT_H_
-#define INPROF_VIEWER_FORMAT_H_
+#ifndef INPROF_REPORT_FORMAT_H_
+#define INPROF_REPORT_FORMAT_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace inprof::viewer {
+namespace inprof::report {
 
 // A unit family: values in one family convert into each other.
 enum class UnitFamily { kNone, kTime, kBytes };
@@ -44,6 +45,6 @@ std::string Percentage(int64_t value, int64_t total);
 // "new" when base is 0.
 std::string RelativeChange(int64_t delta, int64_t base);
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report
 
-#endif  // INPROF_VIEWER_FORMAT_H_
+#endif  // INPROF_REPORT_FORMAT_H_

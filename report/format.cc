@@ -1,4 +1,4 @@
-#include "viewer/format.h"
+#include "report/format.h"
 
 #include <cctype>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <span>
 
-namespace inprof::viewer {
+namespace inprof::report {
 namespace {
 
 struct UnitName {
@@ -164,4 +164,4 @@ std::string RelativeChange(int64_t delta, int64_t base) {
   return buf;
 }
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report

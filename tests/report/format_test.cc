@@ -1,8 +1,8 @@
-#include "viewer/format.h"
+#include "report/format.h"
 
 #include <gtest/gtest.h>
 
-namespace inprof::viewer {
+namespace inprof::report {
 namespace {
 
 TEST(FormatTest, ScaledValueMatchesPprofLabels) {
@@ -56,4 +56,4 @@ TEST(FormatTest, RelativeChangeIsSignedAndSaysNew) {
 }
 
 }  // namespace
-}  // namespace inprof::viewer
+}  // namespace inprof::report

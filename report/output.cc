@@ -1,11 +1,11 @@
-#include "viewer/output.h"
+#include "report/output.h"
 
 #include <algorithm>
 #include <cstdio>
 
-#include "viewer/stacks.h"
+#include "report/stacks.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 
 SourceInfo DescribeSource(const internal::Profile& profile,
                           std::string source) {
@@ -80,4 +80,4 @@ std::string TextTable::Render(bool color) const {
   return out;
 }
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report

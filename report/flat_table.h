@@ -4,15 +4,15 @@
 // recurs, to the cum of every node on its stack. Values keep their sign.
 //
 // Thread safety: thread-safe (no shared state).
-#ifndef INPROF_VIEWER_FLAT_TABLE_H_
-#define INPROF_VIEWER_FLAT_TABLE_H_
+#ifndef INPROF_REPORT_FLAT_TABLE_H_
+#define INPROF_REPORT_FLAT_TABLE_H_
 
 #include <cstdint>
 #include <vector>
 
-#include "viewer/stacks.h"
+#include "report/stacks.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 
 struct FlatCum {
   int64_t flat = 0;
@@ -23,6 +23,6 @@ struct FlatCum {
 // no stack have zeros.
 std::vector<FlatCum> ComputeFlatCum(const StackSet& stacks);
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report
 
-#endif  // INPROF_VIEWER_FLAT_TABLE_H_
+#endif  // INPROF_REPORT_FLAT_TABLE_H_

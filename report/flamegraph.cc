@@ -1,13 +1,13 @@
-#include "viewer/flamegraph.h"
+#include "report/flamegraph.h"
 
 #include <algorithm>
 #include <unordered_map>
 
 #include "agent/base/json_string.h"
-#include "viewer/flamegraph_page.h"
-#include "viewer/format.h"
+#include "report/flamegraph_page.h"
+#include "report/format.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 namespace {
 
 // The tree while it grows: nodes in creation order, children found by
@@ -190,4 +190,4 @@ std::string FlameGraphUiPage() {
   return FillSlot("/*INPROF_UI*/false", "true");
 }
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report

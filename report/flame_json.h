@@ -4,8 +4,8 @@
 // the two profiles as `inprof-view diff` does (CompareStacks).
 //
 // Thread safety: thread-safe (no shared state).
-#ifndef INPROF_VIEWER_FLAME_JSON_H_
-#define INPROF_VIEWER_FLAME_JSON_H_
+#ifndef INPROF_REPORT_FLAME_JSON_H_
+#define INPROF_REPORT_FLAME_JSON_H_
 
 #include <optional>
 #include <string>
@@ -13,7 +13,7 @@
 
 #include "inprof/status.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 
 struct FlameJsonRequest {
   std::string_view profile;              // the (new) profile's bytes
@@ -30,6 +30,6 @@ struct FlameJsonRequest {
 [[nodiscard]] StatusOr<std::string> FlameJsonFromBytes(
     const FlameJsonRequest& request);
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report
 
-#endif  // INPROF_VIEWER_FLAME_JSON_H_
+#endif  // INPROF_REPORT_FLAME_JSON_H_

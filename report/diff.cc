@@ -1,13 +1,13 @@
-#include "viewer/diff.h"
+#include "report/diff.h"
 
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
 #include "agent/base/json_string.h"
-#include "viewer/format.h"
+#include "report/format.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 namespace {
 
 using internal::JsonString;
@@ -276,4 +276,4 @@ std::string RenderDiff(const DiffReport& report, const OutputOptions& options) {
   return RenderIn(report, options, RenderText, RenderJson, RenderCsv);
 }
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report

@@ -12,8 +12,8 @@
 //   frames
 //
 // Thread safety: thread-compatible (plain value types).
-#ifndef INPROF_VIEWER_STACKS_H_
-#define INPROF_VIEWER_STACKS_H_
+#ifndef INPROF_REPORT_STACKS_H_
+#define INPROF_REPORT_STACKS_H_
 
 #include <cstdint>
 #include <regex>
@@ -25,7 +25,7 @@
 #include "agent/profile/profile.h"
 #include "inprof/status.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 
 // Which value and which samples a report covers.
 struct StackOptions {
@@ -73,6 +73,6 @@ std::string FileBasename(std::string_view path);
 [[nodiscard]] StatusOr<StackSet> BuildStackSet(const internal::Profile& profile,
                                                const StackOptions& options);
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report
 
-#endif  // INPROF_VIEWER_STACKS_H_
+#endif  // INPROF_REPORT_STACKS_H_

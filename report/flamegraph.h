@@ -11,16 +11,16 @@
 //       BuildFlameTree(stacks, nullptr), {.title = "cpu.pb.gz"});
 //
 // Thread safety: thread-safe (no shared state).
-#ifndef INPROF_VIEWER_FLAMEGRAPH_H_
-#define INPROF_VIEWER_FLAMEGRAPH_H_
+#ifndef INPROF_REPORT_FLAMEGRAPH_H_
+#define INPROF_REPORT_FLAMEGRAPH_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "viewer/stacks.h"
+#include "report/stacks.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 
 // The stacks as a prefix tree, nodes in depth-first order (children by name),
 // node 0 the root ("all"). With a base, every node also carries the base
@@ -63,6 +63,6 @@ std::string FlameTreeJson(const FlameTree& tree, const FlamePageInfo& info);
 // or two chosen and draws them. The agent serves it at /debug/pprof/ui.
 std::string FlameGraphUiPage();
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report
 
-#endif  // INPROF_VIEWER_FLAMEGRAPH_H_
+#endif  // INPROF_REPORT_FLAMEGRAPH_H_

@@ -1,17 +1,18 @@
-#include "viewer/flamegraph.h"
+#include "report/flamegraph.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tests/viewer/profile_builder.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
+using viewer::test::FoldedProfile;
 
 StackSet Stacks(const internal::Profile& p) {
   StatusOr<StackSet> s = BuildStackSet(p, {});
@@ -33,7 +34,7 @@ std::vector<std::string> Paths(const FlameTree& t) {
 }
 
 TEST(FlameTreeTest, PrefixTreeInDepthFirstOrderWithChildrenByName) {
-  FlameTree t = BuildFlameTree(Stacks(test::FoldedProfile({
+  FlameTree t = BuildFlameTree(Stacks(FoldedProfile({
                                    {"main;zeta", {1, 5}},
                                    {"main;alpha;leaf", {1, 3}},
                                    {"main;alpha", {1, 2}},
@@ -47,10 +48,10 @@ TEST(FlameTreeTest, PrefixTreeInDepthFirstOrderWithChildrenByName) {
 }
 
 TEST(FlameTreeTest, DiffTreeCarriesBothValuesOnSharedPaths) {
-  StackSet base = Stacks(
-      test::FoldedProfile({{"main;old", {1, 4}}, {"main;both", {1, 6}}}));
-  StackSet next = Stacks(
-      test::FoldedProfile({{"main;both", {1, 9}}, {"main;new", {1, 1}}}));
+  StackSet base =
+      Stacks(FoldedProfile({{"main;old", {1, 4}}, {"main;both", {1, 6}}}));
+  StackSet next =
+      Stacks(FoldedProfile({{"main;both", {1, 9}}, {"main;new", {1, 1}}}));
   FlameTree t = BuildFlameTree(next, &base);
   EXPECT_THAT(Paths(t),
               ElementsAre("all=10/10", "all;main=10/10", "all;main;both=9/6",
@@ -59,7 +60,7 @@ TEST(FlameTreeTest, DiffTreeCarriesBothValuesOnSharedPaths) {
 
 TEST(FlameTreeTest, PageEmbedsTheDataSafelyInsideItsScript) {
   internal::Profile p =
-      test::FoldedProfile({{"main;</script><script>alert(1)//", {1, 5}}});
+      FoldedProfile({{"main;</script><script>alert(1)//", {1, 5}}});
   FlamePageInfo info;
   info.title = "a \"title\" </script>";
   info.unit = "nanoseconds";
@@ -77,4 +78,4 @@ TEST(FlameTreeTest, PageEmbedsTheDataSafelyInsideItsScript) {
 }
 
 }  // namespace
-}  // namespace inprof::viewer
+}  // namespace inprof::report

@@ -13,12 +13,12 @@
 #include <random>
 #include <string>
 
+#include "report/flamegraph.h"
 #include "tests/support/chromium.h"
 #include "tests/support/temp_dir.h"
 #include "tests/viewer/profile_builder.h"
-#include "viewer/flamegraph.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 namespace {
 
 using ::testing::HasSubstr;
@@ -27,6 +27,7 @@ using ::testing::Not;
 using inprof::test::BodyAttribute;
 using inprof::test::BrowserPage;
 using inprof::test::ExpectPngFile;
+using inprof::viewer::test::FoldedProfile;
 
 BrowserPage Load(const std::string& page, const std::string& hash,
                  const std::string& screenshot) {
@@ -66,13 +67,13 @@ std::string WithComputedDisplay(std::string html) {
 }
 
 TEST(FlameGraphBrowserTest, DiffPageShowsWhatGrewAndShrankAndSearchHighlights) {
-  StackSet base = Stacks(test::FoldedProfile({
+  StackSet base = Stacks(FoldedProfile({
       {"main;serve;handle_request;parse_json", {30, 300 * kMs}},
       {"main;serve;handle_request;render_page", {20, 200 * kMs}},
       {"main;serve;handle_request;render_page;escape_html", {5, 50 * kMs}},
       {"main;background;flush_logs", {10, 100 * kMs}},
   }));
-  StackSet next = Stacks(test::FoldedProfile({
+  StackSet next = Stacks(FoldedProfile({
       {"main;serve;handle_request;parse_json", {12, 120 * kMs}},
       {"main;serve;handle_request;render_page", {45, 450 * kMs}},
       {"main;serve;handle_request;render_page;compress", {20, 200 * kMs}},
@@ -109,7 +110,7 @@ TEST(FlameGraphBrowserTest, DiffPageShowsWhatGrewAndShrankAndSearchHighlights) {
 }
 
 TEST(FlameGraphBrowserTest, SinglePageAndASearchThatMatchesNothing) {
-  StackSet stacks = Stacks(test::FoldedProfile({
+  StackSet stacks = Stacks(FoldedProfile({
       {"main;alpha", {10, 100 * kMs}},
       {"main;beta;gamma", {5, 50 * kMs}},
   }));
@@ -188,4 +189,4 @@ TEST(FlameGraphBrowserTest, HundredThousandDistinctStacksLoad) {
 }
 
 }  // namespace
-}  // namespace inprof::viewer
+}  // namespace inprof::report

@@ -6,17 +6,17 @@
 // §3.2-3.9): flat and cum of NEW minus those of BASE.
 //
 // Thread safety: thread-safe (no shared state).
-#ifndef INPROF_VIEWER_DIFF_H_
-#define INPROF_VIEWER_DIFF_H_
+#ifndef INPROF_REPORT_DIFF_H_
+#define INPROF_REPORT_DIFF_H_
 
 #include <string>
 #include <vector>
 
-#include "viewer/flat_table.h"
-#include "viewer/output.h"
-#include "viewer/stacks.h"
+#include "report/flat_table.h"
+#include "report/output.h"
+#include "report/stacks.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 
 // Both profiles reduced over the same sample type, in the same unit.
 struct ComparedStacks {
@@ -63,6 +63,6 @@ DiffReport MakeDiff(const ComparedStacks& stacks, SourceInfo base_source,
 // carry every function with both values.
 std::string RenderDiff(const DiffReport& report, const OutputOptions& options);
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report
 
-#endif  // INPROF_VIEWER_DIFF_H_
+#endif  // INPROF_REPORT_DIFF_H_

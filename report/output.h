@@ -2,8 +2,8 @@
 // and small writers for aligned text tables and CSV fields.
 //
 // Thread safety: thread-compatible (plain value types).
-#ifndef INPROF_VIEWER_OUTPUT_H_
-#define INPROF_VIEWER_OUTPUT_H_
+#ifndef INPROF_REPORT_OUTPUT_H_
+#define INPROF_REPORT_OUTPUT_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -13,7 +13,7 @@
 
 #include "agent/profile/profile.h"
 
-namespace inprof::viewer {
+namespace inprof::report {
 
 enum class OutputFormat { kText, kJson, kCsv };
 
@@ -91,6 +91,6 @@ inline constexpr std::string_view kAnsiBlue = "\x1b[34m";
 inline constexpr std::string_view kAnsiDim = "\x1b[2m";
 inline constexpr std::string_view kAnsiReset = "\x1b[0m";
 
-}  // namespace inprof::viewer
+}  // namespace inprof::report
 
-#endif  // INPROF_VIEWER_OUTPUT_H_
+#endif  // INPROF_REPORT_OUTPUT_H_
