@@ -4,25 +4,18 @@
 #include "inprof/agent.h"
 
 #include <pthread.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <mutex>
 #include <string>
-#include <thread>
 
-#include "agent/base/clock.h"
 #include "agent/base/inherited_sockets.h"
 #include "agent/base/prometheus_text.h"
 #include "agent/capture/capture_store.h"
-#include "agent/contention/contention_profile.h"
 #include "agent/contention/contention_profiler.h"
-#include "agent/cpu/cpu_profile.h"
 #include "agent/cpu/cpu_sampler.h"
 #include "agent/heap/allocator_stats.h"
-#include "agent/heap/heap_profile.h"
 #include "agent/heap/heap_sampler.h"
 #include "agent/heap/tcmalloc_api.h"
 #include "agent/http/debug_handlers.h"
@@ -31,24 +24,21 @@
 #include "agent/http/request_stats.h"
 #include "agent/http/server.h"
 #include "agent/pool/pool_report.h"
-#include "agent/profile/encode.h"
-#include "agent/symbolize/symbolizer.h"
-#include "agent/unwind/address_map.h"
+#include "agent/sources/contention_source.h"
+#include "agent/sources/cpu_source.h"
+#include "agent/sources/heap_source.h"
+#include "agent/sources/registry.h"
+#include "agent/sources/shared_symbolizer.h"
 #include "agent/unwind/stack_walker.h"
 
 namespace inprof {
 
-using internal::CpuProfileInfo;
-using internal::CpuProfileRecorder;
 using internal::CpuSampler;
 using internal::CpuSamplerOptions;
 using internal::HttpServer;
 using internal::HttpServerOptions;
 
 namespace {
-
-constexpr char kCancelled[] =
-    "profile cancelled: the client went away or the agent is stopping";
 
 // Only one agent may own the signal handler and the port at a time.
 std::atomic<bool> g_agent_running{false};
@@ -118,30 +108,14 @@ class Agent::Impl {
   const Options& options() const { return options_; }
 
  private:
-  StatusOr<std::string> CollectCpuProfile(
-      int seconds, const std::function<bool()>& client_gone);
-  StatusOr<std::string> CollectNamedProfile(
-      const internal::PprofBackend::NamedProfileRequest& request);
-  StatusOr<std::string> CollectHeapProfile(
-      const internal::PprofBackend::NamedProfileRequest& request);
-  StatusOr<std::string> CollectContentionProfile(
-      const internal::PprofBackend::NamedProfileRequest& request);
-  // Sleeps `seconds` for a delta profile; false if cut short (client gone,
-  // agent stopping).
-  bool WaitForDelta(const internal::PprofBackend::NamedProfileRequest& request);
-  std::vector<std::string> ContentionComments(internal::ContentionKind kind);
+  void RegisterSources();
+  // Collects profile `name` for an HTTP request whose client may leave.
+  StatusOr<std::string> Collect(std::string_view name, int seconds, int debug,
+                                const std::function<bool()>& client_gone);
   void RenderContentionMetrics(internal::PrometheusText& text);
   static void RenderPoolMetrics(internal::PrometheusText& text);
   void StartHeapSampler();
-  std::vector<std::string> HeapComments();
   std::string RenderMetrics();
-  std::string SymbolName(uint64_t address);
-  // Refreshes the symbolizer after dlopen/dlclose; call under symbolizer_mu_.
-  void RefreshSymbolizerLocked();
-  StatusOr<std::string> WithSymbolizer(
-      const std::function<bool()>& cancelled,
-      const std::function<std::string(internal::Symbolizer*)>& build);
-  std::vector<std::string> CpuComments(const CpuProfileRecorder& recorder);
 
   // In a forked child, instead of Stop()'s joins (agent.cc says why).
   void AbandonAfterFork();
@@ -165,9 +139,10 @@ class Agent::Impl {
   internal::CaptureStore captures_;
   std::unique_ptr<HttpServer> server_;
 
-  std::mutex symbolizer_mu_;
-  internal::Symbolizer symbolizer_;  // guarded by symbolizer_mu_
-  internal::LoaderGeneration symbolizer_generation_;  // guarded too
+  internal::SharedSymbolizer symbolizer_{&stopping_};
+  // The profiles served by name; they borrow the samplers above and are
+  // called only while the server runs.
+  internal::ProfileRegistry sources_;
 };
 
 Status Agent::Impl::Start() {
@@ -193,13 +168,19 @@ Status Agent::Impl::Start() {
   contention_ = std::move(*contention);
 
   internal::PprofBackend backend;
+  RegisterSources();
   backend.cpu_profile = [this](int seconds,
                                const std::function<bool()>& client_gone) {
-    return CollectCpuProfile(seconds, client_gone);
+    return Collect("cpu", seconds, 0, client_gone);
   };
   backend.named_profile =
       [this](const internal::PprofBackend::NamedProfileRequest& request) {
-        return CollectNamedProfile(request);
+        if (request.name == "cpu") {
+          return StatusOr<std::string>(
+              NotFoundError("unknown profile: " + request.name));
+        }
+        return Collect(request.name, request.seconds, request.debug,
+                       request.client_gone);
       };
   backend.heap_rate = [this]() -> StatusOr<int64_t> {
     if (!heap_sampler_) return UnimplementedError(heap_unavailable_);
@@ -249,7 +230,7 @@ Status Agent::Impl::Start() {
   backend.pools_text = [] { return internal::PoolsText(AllPoolStats()); };
   backend.metrics = [this] { return RenderMetrics(); };
   backend.symbol_name = [this](uint64_t address) {
-    return SymbolName(address);
+    return symbolizer_.FunctionName(address);
   };
   HttpServerOptions http_options;
   http_options.host = options_.host;
@@ -344,210 +325,36 @@ Status Agent::Impl::SetHeapSampleRate(int64_t bytes) {
   return heap_sampler_->set_rate(bytes);
 }
 
-StatusOr<std::string> Agent::Impl::CollectNamedProfile(
-    const internal::PprofBackend::NamedProfileRequest& request) {
-  if (request.name == "heap" || request.name == "allocs") {
-    return CollectHeapProfile(request);
+void Agent::Impl::RegisterSources() {
+  using internal::ContentionKind;
+  using internal::HeapProfileKind;
+  sources_.Add(std::make_unique<internal::CpuProfileSource>(sampler_.get(),
+                                                            &symbolizer_));
+  for (HeapProfileKind kind :
+       {HeapProfileKind::kHeap, HeapProfileKind::kAllocs}) {
+    sources_.Add(std::make_unique<internal::HeapProfileSource>(
+        kind, heap_sampler_.get(), heap_unavailable_, &symbolizer_));
   }
-  if (request.name == "block" || request.name == "mutex") {
-    return CollectContentionProfile(request);
+  for (ContentionKind kind : {ContentionKind::kMutex, ContentionKind::kBlock}) {
+    sources_.Add(std::make_unique<internal::ContentionProfileSource>(
+        kind, contention_.get(), &symbolizer_));
   }
-  return NotFoundError("unknown profile: " + request.name);
 }
 
-bool Agent::Impl::WaitForDelta(
-    const internal::PprofBackend::NamedProfileRequest& request) {
-  using Clock = std::chrono::steady_clock;
-  const Clock::time_point deadline =
-      Clock::now() + std::chrono::seconds(request.seconds);
-  while (Clock::now() < deadline && !stopping_.load() &&
-         !request.client_gone()) {
-    std::this_thread::sleep_for(std::min<Clock::duration>(
-        std::chrono::milliseconds(100), deadline - Clock::now()));
+StatusOr<std::string> Agent::Impl::Collect(
+    std::string_view name, int seconds, int debug,
+    const std::function<bool()>& client_gone) {
+  internal::ProfileSource* source = sources_.Find(name);
+  if (source == nullptr) {
+    return NotFoundError("unknown profile: " + std::string(name));
   }
-  return Clock::now() >= deadline;
-}
-
-StatusOr<std::string> Agent::Impl::CollectHeapProfile(
-    const internal::PprofBackend::NamedProfileRequest& request) {
-  if (!heap_sampler_) return UnimplementedError(heap_unavailable_);
-  internal::HeapSnapshot snapshot = internal::TakeHeapSnapshot(
-      heap_sampler_->tables(), heap_sampler_->rate());
-  int64_t duration_nanos = 0;
-  if (request.seconds > 0) {
-    if (!WaitForDelta(request)) {
-      return UnavailableError("profile cancelled: client gone");
-    }
-    internal::HeapSnapshot later = internal::TakeHeapSnapshot(
-        heap_sampler_->tables(), heap_sampler_->rate());
-    duration_nanos = later.unix_nanos - snapshot.unix_nanos;
-    snapshot = internal::SubtractHeapSnapshots(later, snapshot);
-  }
-  const internal::HeapProfileKind kind =
-      request.name == "allocs" ? internal::HeapProfileKind::kAllocs
-                               : internal::HeapProfileKind::kHeap;
-  return WithSymbolizer(request.client_gone, [&](internal::Symbolizer* s) {
-    if (request.debug != 0) return internal::HeapProfileText(snapshot, s);
-    return internal::SerializeProfile(internal::BuildHeapProfile(
-        snapshot, kind, duration_nanos, HeapComments(), s));
-  });
-}
-
-StatusOr<std::string> Agent::Impl::CollectContentionProfile(
-    const internal::PprofBackend::NamedProfileRequest& request) {
-  const internal::ContentionKind kind = request.name == "mutex"
-                                            ? internal::ContentionKind::kMutex
-                                            : internal::ContentionKind::kBlock;
-  const internal::ContentionTable& table = contention_->table(kind);
-  internal::ContentionSnapshot snapshot =
-      internal::TakeContentionSnapshot(table, kind);
-  int64_t duration_nanos = 0;
-  if (request.seconds > 0) {
-    if (!WaitForDelta(request)) {
-      return UnavailableError("profile cancelled: client gone");
-    }
-    internal::ContentionSnapshot later =
-        internal::TakeContentionSnapshot(table, kind);
-    duration_nanos = later.unix_nanos - snapshot.unix_nanos;
-    snapshot = internal::SubtractContentionSnapshots(later, snapshot);
-  }
-  return WithSymbolizer(request.client_gone, [&](internal::Symbolizer* s) {
-    if (request.debug != 0) return internal::ContentionProfileText(snapshot, s);
-    return internal::SerializeProfile(internal::BuildContentionProfile(
-        snapshot, duration_nanos, ContentionComments(kind), s));
-  });
-}
-
-std::vector<std::string> Agent::Impl::ContentionComments(
-    internal::ContentionKind kind) {
-  const bool mutex = kind == internal::ContentionKind::kMutex;
-  internal::ContentionKindStats stats = contention_->stats(kind);
-  const std::string interposer = contention_->interposer();
-  std::vector<std::string> comments = {
-      mutex ? "inprof mutex profile: one contended unlock in " +
-                  std::to_string(contention_->mutex_fraction()) +
-                  " recorded, with the waiting it caused"
-            : "inprof block profile: waits of " +
-                  std::to_string(contention_->block_rate()) +
-                  " ns or more recorded, shorter ones sampled",
-      "sources: inprof::Mutex/SharedMutex/ConditionVariable" +
-          (interposer.empty()
-               ? std::string("; no pthread interposer (std::mutex and "
-                             "third-party locks are not seen)")
-               : "; pthread interposer " + interposer),
-      "agent totals since start: samples=" + std::to_string(stats.samples) +
-          " overflowed=" + std::to_string(stats.overflowed) +
-          " budget_doublings=" + std::to_string(stats.budget_shift) +
-          " sampling_ms=" + std::to_string(stats.nanos_sampling / 1000000),
+  internal::ProfileRequest request;
+  request.seconds = seconds;
+  request.debug = debug;
+  request.cancelled = [this, &client_gone] {
+    return stopping_.load() || (client_gone && client_gone());
   };
-  if (mutex) {
-    comments.push_back(
-        "waiting not charged to an unlocker (wait-board "
-        "collisions): " +
-        std::to_string(stats.unattributed_nanos) + " ns");
-  }
-  return comments;
-}
-
-std::vector<std::string> Agent::Impl::HeapComments() {
-  internal::HeapSamplerStats stats = heap_sampler_->stats();
-  return {
-      std::string("inprof heap profile: ") + heap_sampler_->source() +
-          ", one sample per " + std::to_string(heap_sampler_->rate()) +
-          " bytes allocated on average",
-      "agent totals since start: samples=" + std::to_string(stats.samples) +
-          " live_sampled_blocks=" + std::to_string(stats.live_blocks) +
-          " untracked=" + std::to_string(stats.untracked) +
-          " overflowed=" + std::to_string(stats.overflowed) +
-          " sampler_ms=" + std::to_string(stats.nanos_in_sampler / 1000000),
-  };
-}
-
-StatusOr<std::string> Agent::Impl::CollectCpuProfile(
-    int seconds, const std::function<bool()>& client_gone) {
-  using Clock = std::chrono::steady_clock;
-  CpuProfileRecorder recorder(internal::MonotonicNanos());
-  CpuProfileInfo info;
-  info.hz = sampler_->hz();
-  info.start_unix_nanos = internal::UnixNanos();
-  const Clock::time_point start = Clock::now();
-  sampler_->Subscribe(&recorder);
-  // The window starts once sampling is set up, as Go's StartCPUProfile
-  // returns before its handler sleeps: on a host saturated by thousands of
-  // runnable threads, arming their timers takes seconds of wall time, and
-  // the profile must still cover the seconds asked for. The duration
-  // reported counts from `start`, since samples arrive from the first timer.
-  const Clock::time_point deadline =
-      Clock::now() + std::chrono::seconds(seconds);
-  while (Clock::now() < deadline && !stopping_.load() && !client_gone()) {
-    std::this_thread::sleep_for(std::min<Clock::duration>(
-        std::chrono::milliseconds(100), deadline - Clock::now()));
-  }
-  sampler_->Unsubscribe(&recorder);
-  info.duration_nanos =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start)
-          .count();
-  info.comments = CpuComments(recorder);
-  return WithSymbolizer(client_gone, [&](internal::Symbolizer* s) {
-    return internal::SerializeProfile(
-        internal::BuildCpuProfile(recorder, info, s));
-  });
-}
-
-// Symbolizing a big profile can take seconds (thousands of addresses in
-// modules dlopen churn keeps replacing). Once the requester left or the
-// agent is stopping, the rest is skipped and the request fails (503), so
-// Stop() never waits for it.
-StatusOr<std::string> Agent::Impl::WithSymbolizer(
-    const std::function<bool()>& cancelled,
-    const std::function<std::string(internal::Symbolizer*)>& build) {
-  const auto gone = [&] {
-    return stopping_.load() || (cancelled && cancelled());
-  };
-  std::lock_guard<std::mutex> lock(symbolizer_mu_);
-  if (gone()) return UnavailableError(kCancelled);
-  RefreshSymbolizerLocked();
-  struct CancelScope {
-    internal::Symbolizer& symbolizer;
-    ~CancelScope() { symbolizer.set_cancel(nullptr); }
-  } scope{symbolizer_};
-  symbolizer_.set_cancel(gone);
-  std::string result = build(&symbolizer_);
-  if (gone()) return UnavailableError(kCancelled);
-  return result;
-}
-
-void Agent::Impl::RefreshSymbolizerLocked() {
-  internal::LoaderGeneration generation = internal::CurrentLoaderGeneration();
-  if (!(generation == symbolizer_generation_)) {
-    symbolizer_.Refresh();  // modules were loaded or unloaded
-    symbolizer_generation_ = generation;
-  }
-}
-
-std::vector<std::string> Agent::Impl::CpuComments(
-    const CpuProfileRecorder& recorder) {
-  internal::CpuSamplerStats stats = sampler_->stats();
-  std::vector<std::string> comments = {
-      "inprof cpu profile: " + std::to_string(options_.hz) +
-          " Hz per-thread CPU-time timers; " +
-          std::to_string(recorder.threads()) + " threads sampled",
-      "lost samples: " + std::to_string(recorder.lost()) + " (reported as " +
-          internal::kLostSamplesFrame + ")",
-      "truncated stacks: " + std::to_string(recorder.truncated()),
-      "agent totals since start: signals=" + std::to_string(stats.signals) +
-          " lost=" + std::to_string(stats.lost) +
-          " timer_failures=" + std::to_string(stats.timer_failures) +
-          " map_rebuilds=" + std::to_string(stats.map_rebuilds),
-  };
-  if (stats.handler_replaced) {
-    comments.push_back(
-        "CPU sampling is off: the host process installed its own " +
-        std::string(internal::SignalName(sampler_->signo())) +
-        " handler over inprof's; samples taken after that are missing "
-        "(choose another signal with INPROF_SIGNAL)");
-  }
-  return comments;
+  return source->Collect(request);
 }
 
 std::string Agent::Impl::RenderMetrics() {
@@ -735,14 +542,6 @@ void Agent::Impl::RenderPoolMetrics(internal::PrometheusText& text) {
          [](const PoolStats& p) { return p.high_water; });
   family("inprof_pool_reuse_ratio", "gauge", "Hand-outs per creation.",
          [](const PoolStats& p) { return p.reuse_ratio(); });
-}
-
-std::string Agent::Impl::SymbolName(uint64_t address) {
-  std::lock_guard<std::mutex> lock(symbolizer_mu_);
-  if (stopping_.load()) return "";
-  if (symbolizer_.MappingFor(address) == nullptr) return "";
-  std::vector<internal::SourceFrame> frames = symbolizer_.Symbolize(address);
-  return frames.empty() ? "" : frames.back().name;
 }
 
 StatusOr<Agent> Agent::Start(const Options& options) {

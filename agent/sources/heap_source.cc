@@ -1,0 +1,57 @@
+#include "agent/sources/heap_source.h"
+
+#include <utility>
+
+#include "agent/profile/encode.h"
+
+namespace inprof::internal {
+
+HeapProfileSource::HeapProfileSource(HeapProfileKind kind,
+                                     const HeapSampler* sampler,
+                                     std::string unavailable,
+                                     SharedSymbolizer* symbolizer)
+    : kind_(kind),
+      sampler_(sampler),
+      unavailable_(std::move(unavailable)),
+      symbolizer_(symbolizer) {}
+
+std::string_view HeapProfileSource::name() const {
+  return kind_ == HeapProfileKind::kAllocs ? "allocs" : "heap";
+}
+
+StatusOr<std::string> HeapProfileSource::Collect(
+    const ProfileRequest& request) {
+  if (sampler_ == nullptr) return UnimplementedError(unavailable_);
+  HeapSnapshot snapshot =
+      TakeHeapSnapshot(sampler_->tables(), sampler_->rate());
+  int64_t duration_nanos = 0;
+  if (request.seconds > 0) {
+    if (!WaitForWindow(request.seconds, request.cancelled)) {
+      return UnavailableError(kProfileCancelled);
+    }
+    HeapSnapshot later = TakeHeapSnapshot(sampler_->tables(), sampler_->rate());
+    duration_nanos = later.unix_nanos - snapshot.unix_nanos;
+    snapshot = SubtractHeapSnapshots(later, snapshot);
+  }
+  return symbolizer_->Build(request.cancelled, [&](Symbolizer* s) {
+    if (request.debug != 0) return HeapProfileText(snapshot, s);
+    return SerializeProfile(
+        BuildHeapProfile(snapshot, kind_, duration_nanos, Comments(), s));
+  });
+}
+
+std::vector<std::string> HeapProfileSource::Comments() const {
+  HeapSamplerStats stats = sampler_->stats();
+  return {
+      std::string("inprof heap profile: ") + sampler_->source() +
+          ", one sample per " + std::to_string(sampler_->rate()) +
+          " bytes allocated on average",
+      "agent totals since start: samples=" + std::to_string(stats.samples) +
+          " live_sampled_blocks=" + std::to_string(stats.live_blocks) +
+          " untracked=" + std::to_string(stats.untracked) +
+          " overflowed=" + std::to_string(stats.overflowed) +
+          " sampler_ms=" + std::to_string(stats.nanos_in_sampler / 1000000),
+  };
+}
+
+}  // namespace inprof::internal

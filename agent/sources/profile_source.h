@@ -1,0 +1,55 @@
+// ProfileSource: one profile the agent serves by name ("cpu", "heap",
+// "allocs", "mutex", "block"), as Go's pprof.Lookup. A source owns what its
+// profile means: the window of a CPU profile, the difference of two
+// snapshots for `seconds`, its comments and its legacy text form. The HTTP
+// layer only looks sources up by name (ProfileRegistry) and writes what
+// they return.
+#ifndef INPROF_AGENT_SOURCES_PROFILE_SOURCE_H_
+#define INPROF_AGENT_SOURCES_PROFILE_SOURCE_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "inprof/status.h"
+
+namespace inprof::internal {
+
+struct ProfileRequest {
+  // cpu: the window, at least 1. Others: 0 for the profile cumulative since
+  // the agent started, N for the difference over the next N seconds.
+  int seconds = 0;
+  // Nonzero: Go's legacy text form (heap, allocs, mutex, block).
+  int debug = 0;
+  // True once the requester left or the agent is stopping; sources poll it a
+  // few times a second while they wait and stop early. May be empty.
+  std::function<bool()> cancelled;
+};
+
+// ProfileSource
+//
+// Ownership: the ProfileRegistry owns sources; a source borrows the
+// components it reads (samplers, the shared symbolizer), which outlive it.
+//
+// Thread safety: Collect() is called from several HTTP workers at once and
+// must be thread-safe.
+class ProfileSource {
+ public:
+  virtual ~ProfileSource() = default;
+
+  virtual std::string_view name() const = 0;
+
+  // Returns the gzipped profile.proto, or the legacy text when
+  // `request.debug` is nonzero. Errors: kUnimplemented when this profile
+  // cannot exist in this process (the message says how to enable it),
+  // kUnavailable when cancelled.
+  virtual StatusOr<std::string> Collect(const ProfileRequest& request) = 0;
+};
+
+// Waits `seconds` (a delta profile's or a CPU profile's window), polling
+// `cancelled` every 100 ms. Returns false if cut short.
+bool WaitForWindow(int seconds, const std::function<bool()>& cancelled);
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_SOURCES_PROFILE_SOURCE_H_

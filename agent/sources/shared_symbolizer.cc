@@ -1,0 +1,42 @@
+#include "agent/sources/shared_symbolizer.h"
+
+#include <vector>
+
+namespace inprof::internal {
+
+StatusOr<std::string> SharedSymbolizer::Build(
+    const std::function<bool()>& cancelled,
+    const std::function<std::string(Symbolizer*)>& build) {
+  const auto gone = [&] {
+    return stopping_->load() || (cancelled && cancelled());
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  if (gone()) return UnavailableError(kProfileCancelled);
+  RefreshLocked();
+  struct CancelScope {
+    Symbolizer& symbolizer;
+    ~CancelScope() { symbolizer.set_cancel(nullptr); }
+  } scope{symbolizer_};
+  symbolizer_.set_cancel(gone);
+  std::string result = build(&symbolizer_);
+  if (gone()) return UnavailableError(kProfileCancelled);
+  return result;
+}
+
+std::string SharedSymbolizer::FunctionName(uint64_t address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_->load()) return "";
+  if (symbolizer_.MappingFor(address) == nullptr) return "";
+  std::vector<SourceFrame> frames = symbolizer_.Symbolize(address);
+  return frames.empty() ? "" : frames.back().name;
+}
+
+void SharedSymbolizer::RefreshLocked() {
+  LoaderGeneration generation = CurrentLoaderGeneration();
+  if (!(generation == loader_generation_)) {
+    symbolizer_.Refresh();  // modules were loaded or unloaded
+    loader_generation_ = generation;
+  }
+}
+
+}  // namespace inprof::internal

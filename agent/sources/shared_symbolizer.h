@@ -1,0 +1,57 @@
+// SharedSymbolizer: the agent's one Symbolizer, shared by every profile
+// source and /debug/pprof/symbol behind a lock, refreshed after dlopen or
+// dlclose, and cancellable: symbolizing a big profile can take seconds
+// (thousands of addresses in modules dlopen churn keeps replacing), so once
+// the requester left or the agent is stopping the rest is skipped and the
+// request fails (503), and Stop() never waits for it.
+#ifndef INPROF_AGENT_SOURCES_SHARED_SYMBOLIZER_H_
+#define INPROF_AGENT_SOURCES_SHARED_SYMBOLIZER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "agent/symbolize/symbolizer.h"
+#include "agent/unwind/address_map.h"
+#include "inprof/status.h"
+
+namespace inprof::internal {
+
+inline constexpr char kProfileCancelled[] =
+    "profile cancelled: the client went away or the agent is stopping";
+
+// SharedSymbolizer
+//
+// Ownership: owns the symbolizer; borrows `stopping`.
+//
+// Thread safety: thread-safe; one build at a time.
+class SharedSymbolizer {
+ public:
+  explicit SharedSymbolizer(const std::atomic<bool>* stopping)
+      : stopping_(stopping) {}
+
+  // Runs `build` with the symbolizer, refreshed if modules changed. Returns
+  // kUnavailable (kProfileCancelled) if `cancelled` or the agent's stopping
+  // flag is set before or during the build (which then stops early).
+  StatusOr<std::string> Build(
+      const std::function<bool()>& cancelled,
+      const std::function<std::string(Symbolizer*)>& build);
+
+  // The name of the function containing `address` (the outermost of an
+  // inlined chain), or "" if unknown or stopping.
+  std::string FunctionName(uint64_t address);
+
+ private:
+  void RefreshLocked();
+
+  const std::atomic<bool>* const stopping_;
+  std::mutex mu_;
+  Symbolizer symbolizer_;               // guarded by mu_
+  LoaderGeneration loader_generation_;  // guarded by mu_
+};
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_SOURCES_SHARED_SYMBOLIZER_H_
