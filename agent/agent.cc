@@ -13,9 +13,12 @@
 #include "agent/base/inherited_sockets.h"
 #include "agent/base/prometheus_text.h"
 #include "agent/capture/capture_store.h"
+#include "agent/contention/contention_metrics.h"
 #include "agent/contention/contention_profiler.h"
+#include "agent/cpu/cpu_metrics.h"
 #include "agent/cpu/cpu_sampler.h"
 #include "agent/heap/allocator_stats.h"
+#include "agent/heap/heap_metrics.h"
 #include "agent/heap/heap_sampler.h"
 #include "agent/heap/tcmalloc_api.h"
 #include "agent/http/debug_handlers.h"
@@ -112,8 +115,6 @@ class Agent::Impl {
   // Collects profile `name` for an HTTP request whose client may leave.
   StatusOr<std::string> Collect(std::string_view name, int seconds, int debug,
                                 const std::function<bool()>& client_gone);
-  void RenderContentionMetrics(internal::PrometheusText& text);
-  static void RenderPoolMetrics(internal::PrometheusText& text);
   void StartHeapSampler();
   std::string RenderMetrics();
 
@@ -357,191 +358,17 @@ StatusOr<std::string> Agent::Impl::Collect(
   return source->Collect(request);
 }
 
+// /metrics: each component writes its own families.
 std::string Agent::Impl::RenderMetrics() {
-  using internal::MetricLabels;
   internal::PrometheusText text;
-  internal::AllocatorStats allocator = internal::ReadAllocatorStats(tcmalloc_);
-  text.Family("inprof_allocator_bytes", "gauge",
-              "Memory as the allocator accounts it, by kind (bytes_in_use: "
-              "held by the application; heap_size: obtained from the OS).");
-  for (const auto& [kind, value] : allocator.values) {
-    if (kind.ends_with("_chunks")) continue;  // counts, not bytes
-    text.Sample("inprof_allocator_bytes",
-                {{"allocator", allocator.allocator}, {"kind", kind}},
-                static_cast<double>(value));
-  }
-
-  internal::CpuSamplerStats cpu = sampler_->stats();
-  uint64_t heap_samples = 0, heap_dropped = 0, heap_nanos = 0;
-  if (heap_sampler_) {
-    internal::HeapSamplerStats heap = heap_sampler_->stats();
-    heap_samples = heap.samples;
-    heap_dropped = heap.untracked + heap.overflowed;
-    heap_nanos = heap.nanos_in_sampler;
-    // Totals only: summed in place, no stacks copied.
-    int64_t alloc_objects = 0, alloc_bytes = 0, inuse_objects = 0,
-            inuse_bytes = 0;
-    heap_sampler_->tables().ForEachBucket(
-        [&](const internal::HeapTables::BucketView& view) {
-          const internal::HeapBucketCounts& c = view.counts;
-          alloc_objects += static_cast<int64_t>(c.alloc_weight);
-          alloc_bytes += static_cast<int64_t>(c.alloc_bytes_weight);
-          inuse_objects += static_cast<int64_t>(c.alloc_weight - c.free_weight);
-          inuse_bytes +=
-              static_cast<int64_t>(c.alloc_bytes_weight - c.free_bytes_weight);
-        });
-    const double one = static_cast<double>(internal::kWeightOne);
-    text.Single("inprof_heap_sample_rate_bytes", "gauge",
-                "Mean bytes allocated between two heap samples.",
-                static_cast<double>(heap_sampler_->rate()));
-    text.Single("inprof_heap_inuse_bytes", "gauge",
-                "Live heap bytes, estimated from the heap profile's samples.",
-                inuse_bytes / one);
-    text.Single("inprof_heap_inuse_objects", "gauge",
-                "Live heap objects, estimated from the heap profile.",
-                inuse_objects / one);
-    text.Single("inprof_heap_allocated_bytes_total", "counter",
-                "Bytes allocated since the agent started, estimated from "
-                "the heap profile.",
-                alloc_bytes / one);
-    text.Single("inprof_heap_allocated_objects_total", "counter",
-                "Objects allocated since the agent started, estimated from "
-                "the heap profile.",
-                alloc_objects / one);
-  }
-
-  const auto by_source = [&text](const char* name, const char* help,
-                                 double cpu_value, double heap_value) {
-    text.Family(name, "counter", help);
-    text.Sample(name, {{"source", "cpu"}}, cpu_value);
-    text.Sample(name, {{"source", "heap"}}, heap_value);
-  };
-  RenderContentionMetrics(text);
-  RenderPoolMetrics(text);
-  by_source("inprof_samples_total", "Samples the agent took, by source.",
-            static_cast<double>(cpu.samples),
-            static_cast<double>(heap_samples));
-  by_source("inprof_samples_dropped_total",
-            "Samples lost, by source (CPU: ring full, re-entered handler, no "
-            "map; heap: tables full).",
-            static_cast<double>(cpu.lost), static_cast<double>(heap_dropped));
-  by_source("inprof_sampler_seconds_total",
-            "Time the agent spent taking samples inside the host's threads "
-            "(signal handler, allocation hooks).",
-            static_cast<double>(cpu.nanos_in_handler) / 1e9,
-            static_cast<double>(heap_nanos) / 1e9);
-  text.Single("inprof_cpu_timer_failures_total", "counter",
-              "Per-thread CPU timers the kernel refused to create.",
-              static_cast<double>(cpu.timer_failures));
-  text.Single("inprof_cpu_signal_handler_replaced", "gauge",
-              "1 if the host installed its own handler for the CPU "
-              "profiling signal over inprof's (CPU sampling is then off).",
-              cpu.handler_replaced ? 1.0 : 0.0);
-  text.Single("inprof_stack_map_rebuilds_total", "counter",
-              "Rebuilds of the unwinder's address map (dlopen, new stacks).",
-              static_cast<double>(cpu.map_rebuilds));
-
-  text.Family("inprof_http_requests_total", "counter",
-              "Requests the agent's HTTP endpoint served, by route and "
-              "status code.");
-  for (const auto& [key, count] : request_stats_.Snapshot()) {
-    text.Sample("inprof_http_requests_total",
-                {{"route", key.first}, {"code", std::to_string(key.second)}},
-                static_cast<double>(count));
-  }
+  internal::WriteAllocatorMetrics(internal::ReadAllocatorStats(tcmalloc_),
+                                  text);
+  internal::WriteCpuMetrics(sampler_->stats(), text);
+  internal::WriteHeapMetrics(heap_sampler_.get(), text);
+  internal::WriteContentionMetrics(*contention_, text);
+  internal::WritePoolMetrics(AllPoolStats(), text);
+  request_stats_.WriteMetrics(text);
   return std::move(text).Take();
-}
-
-void Agent::Impl::RenderContentionMetrics(internal::PrometheusText& text) {
-  using internal::ContentionKind;
-  const auto per_profile = [&](const char* name, const char* type,
-                               const char* help, auto value) {
-    text.Family(name, type, help);
-    for (ContentionKind kind :
-         {ContentionKind::kBlock, ContentionKind::kMutex}) {
-      text.Sample(
-          name,
-          {{"profile", kind == ContentionKind::kMutex ? "mutex" : "block"}},
-          value(kind));
-    }
-  };
-  per_profile("inprof_contention_delay_seconds_total", "counter",
-              "Waiting on locks and conditions (block) and waiting caused by "
-              "critical sections (mutex), estimated from the profiles.",
-              [&](ContentionKind kind) {
-                uint64_t delay = 0;
-                contention_->table(kind).ForEach(
-                    [&](const internal::ContentionTable::View& view) {
-                      delay += view.delay_nanos;
-                    });
-                return static_cast<double>(delay) / 1e9;
-              });
-  per_profile("inprof_contention_events_total", "counter",
-              "Contended lock events, estimated from the profiles.",
-              [&](ContentionKind kind) {
-                uint64_t count = 0;
-                contention_->table(kind).ForEach(
-                    [&](const internal::ContentionTable::View& view) {
-                      count += view.count;
-                    });
-                return static_cast<double>(count) / internal::kCountOne;
-              });
-  per_profile("inprof_contention_samples_total", "counter",
-              "Contention samples taken with their stack.",
-              [&](ContentionKind kind) {
-                return static_cast<double>(contention_->stats(kind).samples);
-              });
-  per_profile(
-      "inprof_contention_sampling_seconds_total", "counter",
-      "Time spent taking contention samples inside the host's "
-      "threads.",
-      [&](ContentionKind kind) {
-        return static_cast<double>(contention_->stats(kind).nanos_sampling) /
-               1e9;
-      });
-  text.Single("inprof_block_profile_rate_seconds", "gauge",
-              "Waits at least this long are always in the block profile.",
-              static_cast<double>(contention_->block_rate()) / 1e9);
-  text.Single("inprof_mutex_profile_fraction", "gauge",
-              "One contended unlock in this many is in the mutex profile.",
-              static_cast<double>(contention_->mutex_fraction()));
-}
-
-void Agent::Impl::RenderPoolMetrics(internal::PrometheusText& text) {
-  const std::vector<PoolStats> pools = AllPoolStats();
-  const auto family = [&](const char* name, const char* type, const char* help,
-                          auto value) {
-    text.Family(name, type, help);
-    for (const PoolStats& pool : pools) {
-      text.Sample(name, {{"pool", pool.name}},
-                  static_cast<double>(value(pool)));
-    }
-  };
-  family("inprof_pool_created_total", "counter",
-         "Objects the pool's factory made.",
-         [](const PoolStats& p) { return p.created; });
-  family("inprof_pool_acquired_total", "counter",
-         "Objects the pool handed out.",
-         [](const PoolStats& p) { return p.acquired; });
-  family("inprof_pool_released_total", "counter",
-         "Objects given back to the pool.",
-         [](const PoolStats& p) { return p.released; });
-  family("inprof_pool_dropped_total", "counter",
-         "Returned objects destroyed because the idle bound was reached.",
-         [](const PoolStats& p) { return p.dropped; });
-  family("inprof_pool_misuses_total", "counter",
-         "Returns refused: twice, or to a pool that did not make the object.",
-         [](const PoolStats& p) { return p.misuses; });
-  family("inprof_pool_in_use_objects", "gauge",
-         "Objects handed out and not yet returned.",
-         [](const PoolStats& p) { return p.in_use; });
-  family("inprof_pool_idle_objects", "gauge", "Objects kept for reuse.",
-         [](const PoolStats& p) { return p.idle; });
-  family("inprof_pool_high_water_objects", "gauge",
-         "Most objects in use at once (approximate).",
-         [](const PoolStats& p) { return p.high_water; });
-  family("inprof_pool_reuse_ratio", "gauge", "Hand-outs per creation.",
-         [](const PoolStats& p) { return p.reuse_ratio(); });
 }
 
 StatusOr<Agent> Agent::Start(const Options& options) {

@@ -37,36 +37,54 @@ std::string FormatValue(double value) {
 
 }  // namespace
 
+PrometheusText::Block& PrometheusText::BlockFor(std::string_view name) {
+  for (Block& block : blocks_) {
+    if (block.name == name) return block;
+  }
+  blocks_.push_back(Block{std::string(name), {}, {}});
+  return blocks_.back();
+}
+
 void PrometheusText::Family(std::string_view name, std::string_view type,
                             std::string_view help) {
-  out_ += "# HELP ";
-  out_ += name;
-  out_ += ' ';
-  out_ += Escape(help, /*quotes=*/false);
-  out_ += "\n# TYPE ";
-  out_ += name;
-  out_ += ' ';
-  out_ += type;
-  out_ += '\n';
+  Block& block = BlockFor(name);
+  if (!block.header.empty()) return;  // declared already
+  std::string& out = block.header;
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += Escape(help, /*quotes=*/false);
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
 }
 
 void PrometheusText::Sample(std::string_view name, const MetricLabels& labels,
                             double value) {
-  out_ += name;
+  std::string& out = BlockFor(name).samples;
+  out += name;
   if (!labels.empty()) {
-    out_ += '{';
+    out += '{';
     for (size_t i = 0; i < labels.size(); ++i) {
-      if (i > 0) out_ += ',';
-      out_ += labels[i].first;
-      out_ += "=\"";
-      out_ += Escape(labels[i].second, /*quotes=*/true);
-      out_ += '"';
+      if (i > 0) out += ',';
+      out += labels[i].first;
+      out += "=\"";
+      out += Escape(labels[i].second, /*quotes=*/true);
+      out += '"';
     }
-    out_ += '}';
+    out += '}';
   }
-  out_ += ' ';
-  out_ += FormatValue(value);
-  out_ += '\n';
+  out += ' ';
+  out += FormatValue(value);
+  out += '\n';
+}
+
+std::string PrometheusText::Take() && {
+  std::string out;
+  for (const Block& block : blocks_) out += block.header + block.samples;
+  return out;
 }
 
 }  // namespace inprof::internal

@@ -1,6 +1,9 @@
 // PrometheusText writes the Prometheus text exposition format (version
 // 0.0.4), the body of /metrics: one "# HELP" and "# TYPE" line per family,
-// then its samples, label values escaped as the format requires.
+// then its samples, label values escaped as the format requires. Each
+// component writes its own metrics into one PrometheusText; a family that
+// several write (inprof_samples_total{source}) is declared by each and
+// comes out once, its samples together, as the format requires.
 //
 // Example:
 //
@@ -25,9 +28,12 @@ using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
 class PrometheusText {
  public:
-  // `type`: "gauge" or "counter". Call once per family, before its samples.
+  // `type`: "gauge" or "counter". Call before the family's samples; a
+  // second call for the same name adds nothing (the first help and type
+  // stay). Families come out in the order first declared.
   void Family(std::string_view name, std::string_view type,
               std::string_view help);
+  // Appends a sample to family `name`, which must have been declared.
   void Sample(std::string_view name, const MetricLabels& labels, double value);
   // A family of one unlabelled sample.
   void Single(std::string_view name, std::string_view type,
@@ -40,10 +46,17 @@ class PrometheusText {
   static constexpr char kContentType[] =
       "text/plain; version=0.0.4; charset=utf-8";
 
-  std::string Take() && { return std::move(out_); }
+  std::string Take() &&;
 
  private:
-  std::string out_;
+  struct Block {
+    std::string name;
+    std::string header;  // HELP and TYPE, once declared
+    std::string samples;
+  };
+  Block& BlockFor(std::string_view name);
+
+  std::vector<Block> blocks_;
 };
 
 }  // namespace inprof::internal

@@ -33,4 +33,15 @@ std::map<std::pair<std::string, int>, uint64_t> RequestStats::Snapshot() const {
   return counts_;
 }
 
+void RequestStats::WriteMetrics(PrometheusText& text) const {
+  text.Family("inprof_http_requests_total", "counter",
+              "Requests the agent's HTTP endpoint served, by route and "
+              "status code.");
+  for (const auto& [key, count] : Snapshot()) {
+    text.Sample("inprof_http_requests_total",
+                {{"route", key.first}, {"code", std::to_string(key.second)}},
+                static_cast<double>(count));
+  }
+}
+
 }  // namespace inprof::internal

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <utility>
 
+#include "agent/base/prometheus_text.h"
+
 namespace inprof::internal {
 
 class RequestStats {
@@ -24,6 +26,9 @@ class RequestStats {
 
   // The route name `path` is counted under.
   static std::string RouteOf(std::string_view path);
+
+  // The HTTP server's part of /metrics: inprof_http_requests_total.
+  void WriteMetrics(PrometheusText& text) const;
 
  private:
   mutable std::mutex mu_;

@@ -79,4 +79,41 @@ std::string PoolsText(const std::vector<PoolStats>& pools) {
   return out;
 }
 
+void WritePoolMetrics(const std::vector<PoolStats>& pools,
+                      PrometheusText& text) {
+  const auto family = [&](const char* name, const char* type, const char* help,
+                          auto value) {
+    text.Family(name, type, help);
+    for (const PoolStats& pool : pools) {
+      text.Sample(name, {{"pool", pool.name}},
+                  static_cast<double>(value(pool)));
+    }
+  };
+  family("inprof_pool_created_total", "counter",
+         "Objects the pool's factory made.",
+         [](const PoolStats& p) { return p.created; });
+  family("inprof_pool_acquired_total", "counter",
+         "Objects the pool handed out.",
+         [](const PoolStats& p) { return p.acquired; });
+  family("inprof_pool_released_total", "counter",
+         "Objects given back to the pool.",
+         [](const PoolStats& p) { return p.released; });
+  family("inprof_pool_dropped_total", "counter",
+         "Returned objects destroyed because the idle bound was reached.",
+         [](const PoolStats& p) { return p.dropped; });
+  family("inprof_pool_misuses_total", "counter",
+         "Returns refused: twice, or to a pool that did not make the object.",
+         [](const PoolStats& p) { return p.misuses; });
+  family("inprof_pool_in_use_objects", "gauge",
+         "Objects handed out and not yet returned.",
+         [](const PoolStats& p) { return p.in_use; });
+  family("inprof_pool_idle_objects", "gauge", "Objects kept for reuse.",
+         [](const PoolStats& p) { return p.idle; });
+  family("inprof_pool_high_water_objects", "gauge",
+         "Most objects in use at once (approximate).",
+         [](const PoolStats& p) { return p.high_water; });
+  family("inprof_pool_reuse_ratio", "gauge", "Hand-outs per creation.",
+         [](const PoolStats& p) { return p.reuse_ratio(); });
+}
+
 }  // namespace inprof::internal
