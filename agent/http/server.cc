@@ -70,6 +70,8 @@ class WorkerPool : public httplib::TaskQueue {
       : max_connections_(max_connections) {
     for (size_t i = 0; i < threads; ++i) {
       workers_.emplace_back([this] { Work(); });
+      // Named by their creator, so the name is there once the pool is.
+      pthread_setname_np(workers_.back().native_handle(), "inprof-http");
     }
   }
   ~WorkerPool() override { shutdown(); }
@@ -108,7 +110,6 @@ class WorkerPool : public httplib::TaskQueue {
 
   void Work() {
     MarkAgentThread();
-    pthread_setname_np(pthread_self(), "inprof-http");
     for (;;) {
       Task task;
       {
@@ -412,10 +413,10 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   auto returned = std::make_shared<std::atomic<bool>>(false);
   server->listener_ = std::thread([self, returned] {
     MarkAgentThread();
-    pthread_setname_np(pthread_self(), "inprof-listen");
     self->server_->listen_after_bind();
     returned->store(true);
   });
+  pthread_setname_np(server->listener_.native_handle(), "inprof-listen");
   while (!http.is_running() && !returned->load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
