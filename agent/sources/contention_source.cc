@@ -15,21 +15,16 @@ std::string_view ContentionProfileSource::name() const {
 
 StatusOr<std::string> ContentionProfileSource::Collect(
     const ProfileRequest& request) {
-  const ContentionTable& table = profiler_->table(kind_);
-  ContentionSnapshot snapshot = TakeContentionSnapshot(table, kind_);
   int64_t duration_nanos = 0;
-  if (request.seconds > 0) {
-    if (!WaitForWindow(request.seconds, request.cancelled)) {
-      return UnavailableError(kProfileCancelled);
-    }
-    ContentionSnapshot later = TakeContentionSnapshot(table, kind_);
-    duration_nanos = later.unix_nanos - snapshot.unix_nanos;
-    snapshot = SubtractContentionSnapshots(later, snapshot);
-  }
+  StatusOr<ContentionSnapshot> snapshot = SnapshotFor(
+      request,
+      [this] { return TakeContentionSnapshot(profiler_->table(kind_), kind_); },
+      SubtractContentionSnapshots, &duration_nanos);
+  if (!snapshot.ok()) return snapshot.status();
   return symbolizer_->Build(request.cancelled, [&](Symbolizer* s) {
-    if (request.debug != 0) return ContentionProfileText(snapshot, s);
+    if (request.debug != 0) return ContentionProfileText(*snapshot, s);
     return SerializeProfile(
-        BuildContentionProfile(snapshot, duration_nanos, Comments(), s));
+        BuildContentionProfile(*snapshot, duration_nanos, Comments(), s));
   });
 }
 

@@ -22,21 +22,16 @@ std::string_view HeapProfileSource::name() const {
 StatusOr<std::string> HeapProfileSource::Collect(
     const ProfileRequest& request) {
   if (sampler_ == nullptr) return UnimplementedError(unavailable_);
-  HeapSnapshot snapshot =
-      TakeHeapSnapshot(sampler_->tables(), sampler_->rate());
   int64_t duration_nanos = 0;
-  if (request.seconds > 0) {
-    if (!WaitForWindow(request.seconds, request.cancelled)) {
-      return UnavailableError(kProfileCancelled);
-    }
-    HeapSnapshot later = TakeHeapSnapshot(sampler_->tables(), sampler_->rate());
-    duration_nanos = later.unix_nanos - snapshot.unix_nanos;
-    snapshot = SubtractHeapSnapshots(later, snapshot);
-  }
+  StatusOr<HeapSnapshot> snapshot = SnapshotFor(
+      request,
+      [this] { return TakeHeapSnapshot(sampler_->tables(), sampler_->rate()); },
+      SubtractHeapSnapshots, &duration_nanos);
+  if (!snapshot.ok()) return snapshot.status();
   return symbolizer_->Build(request.cancelled, [&](Symbolizer* s) {
-    if (request.debug != 0) return HeapProfileText(snapshot, s);
+    if (request.debug != 0) return HeapProfileText(*snapshot, s);
     return SerializeProfile(
-        BuildHeapProfile(snapshot, kind_, duration_nanos, Comments(), s));
+        BuildHeapProfile(*snapshot, kind_, duration_nanos, Comments(), s));
   });
 }
 

@@ -7,13 +7,18 @@
 #ifndef INPROF_AGENT_SOURCES_PROFILE_SOURCE_H_
 #define INPROF_AGENT_SOURCES_PROFILE_SOURCE_H_
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "inprof/status.h"
 
 namespace inprof::internal {
+
+inline constexpr char kProfileCancelled[] =
+    "profile cancelled: the client went away or the agent is stopping";
 
 struct ProfileRequest {
   // cpu: the window, at least 1. Others: 0 for the profile cumulative since
@@ -49,6 +54,25 @@ class ProfileSource {
 // Waits `seconds` (a delta profile's or a CPU profile's window), polling
 // `cancelled` every 100 ms. Returns false if cut short.
 bool WaitForWindow(int seconds, const std::function<bool()>& cancelled);
+
+// The snapshot `request` asks for, from `take()` (a snapshot with a
+// `unix_nanos` member): the cumulative one when `request.seconds` is 0, else
+// subtract(later, earlier) over the next `seconds`, kUnavailable if
+// cancelled while waiting. Sets *duration_nanos (0 when cumulative).
+template <typename Take, typename Subtract>
+StatusOr<std::invoke_result_t<Take>> SnapshotFor(const ProfileRequest& request,
+                                                 Take take, Subtract subtract,
+                                                 int64_t* duration_nanos) {
+  auto snapshot = take();
+  *duration_nanos = 0;
+  if (request.seconds <= 0) return snapshot;
+  if (!WaitForWindow(request.seconds, request.cancelled)) {
+    return UnavailableError(kProfileCancelled);
+  }
+  auto later = take();
+  *duration_nanos = later.unix_nanos - snapshot.unix_nanos;
+  return subtract(later, snapshot);
+}
 
 }  // namespace inprof::internal
 

@@ -13,14 +13,12 @@
 #include <mutex>
 #include <string>
 
+#include "agent/sources/profile_source.h"
 #include "agent/symbolize/symbolizer.h"
 #include "agent/unwind/address_map.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
-
-inline constexpr char kProfileCancelled[] =
-    "profile cancelled: the client went away or the agent is stopping";
 
 // SharedSymbolizer
 //
