@@ -1,7 +1,7 @@
-// The calling thread's current label-set id, read by the CPU signal handler
-// and stamped on every sample (ARCHITECTURE.md decision 3). 0 means "no
-// labels". RequestScope (a later public API) sets it; the id refers to an
-// interned label set owned by the label registry.
+// The calling thread's request record, read by the samplers and stamped on
+// every sample (docs/ARCHITECTURE.md): the label-set id (0: no labels; an
+// index into agent/labels/label_registry.h) and the request id (0: not in a
+// request). inprof::RequestScope and inprof::AdoptRequest set both.
 #ifndef INPROF_AGENT_BASE_THREAD_LABELS_H_
 #define INPROF_AGENT_BASE_THREAD_LABELS_H_
 
@@ -31,6 +31,15 @@ inline uint64_t CurrentLabelSet() noexcept { return t_label_set; }
 
 // Async-signal-safe.
 inline void SetCurrentLabelSet(uint64_t id) noexcept { t_label_set = id; }
+
+inline __attribute__((
+    tls_model("initial-exec"))) thread_local uint64_t t_request_id = 0;
+
+// Async-signal-safe.
+inline uint64_t CurrentRequestId() noexcept { return t_request_id; }
+
+// Async-signal-safe.
+inline void SetCurrentRequestId(uint64_t id) noexcept { t_request_id = id; }
 
 }  // namespace inprof::internal
 

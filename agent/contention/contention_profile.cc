@@ -77,7 +77,8 @@ Profile BuildContentionProfile(const ContentionSnapshot& snapshot,
   for (const ContentionRecord& r : snapshot.records) {
     if (samples.cancelled()) break;  // the result is thrown away
     samples.Add(r.pcs, StackSampleBuilder::kAllReturnAddresses,
-                kContentionOverflowFrame, {Events(r.count), r.delay_nanos});
+                kContentionOverflowFrame, {Events(r.count), r.delay_nanos},
+                r.label_set);
   }
   samples.Finish();
   return profile;
@@ -102,7 +103,8 @@ std::string ContentionProfileText(const ContentionSnapshot& snapshot,
     if (symbolizer->cancelled()) break;  // the result is thrown away
     out +=
         std::to_string(r->delay_nanos) + ' ' + std::to_string(Events(r->count));
-    AppendLegacyStack(out, r->pcs, kContentionOverflowFrame, symbolizer);
+    AppendLegacyStack(out, r->pcs, kContentionOverflowFrame, r->label_set,
+                      symbolizer);
     out += '\n';
   }
   return out;

@@ -70,7 +70,7 @@ Profile BuildCpuProfile(const CpuProfileRecorder& recorder,
     if (samples.cancelled()) break;  // the result is thrown away
     // The recorder keeps no empty stack, so the pseudo-frame is never used.
     samples.Add(key->pcs, StackSampleBuilder::kInterruptedPc, kLostSamplesFrame,
-                {count, count * period});
+                {count, count * period}, key->label_set);
   }
   if (recorder.lost() > 0) {
     samples.AddPseudoFrame(kLostSamplesFrame,

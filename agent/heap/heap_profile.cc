@@ -18,7 +18,9 @@ namespace inprof::internal {
 namespace {
 
 struct RecordTraits {
-  static auto Key(const HeapRecord& r) { return std::tie(r.pcs, r.size); }
+  static auto Key(const HeapRecord& r) {
+    return std::tie(r.pcs, r.size, r.label_set);
+  }
   static void Add(HeapRecord& into, const HeapRecord& from, int64_t sign) {
     into.alloc_weight += sign * from.alloc_weight;
     into.free_weight += sign * from.free_weight;
@@ -78,6 +80,7 @@ HeapSnapshot TakeHeapSnapshot(const HeapTables& tables, int64_t rate) {
     HeapRecord r;
     r.pcs.assign(view.pcs.begin(), view.pcs.end());
     r.size = view.size;
+    r.label_set = view.label_set;
     const HeapBucketCounts& c = view.counts;
     r.alloc_weight = static_cast<int64_t>(c.alloc_weight);
     r.free_weight = static_cast<int64_t>(c.free_weight);
@@ -130,7 +133,8 @@ Profile BuildHeapProfile(const HeapSnapshot& snapshot, HeapProfileKind kind,
         StackSampleBuilder::kAllReturnAddresses, kHeapOverflowFrame,
         {Unweight(r.alloc_weight), Unweight(r.alloc_bytes_weight),
          Unweight(r.alloc_weight - r.free_weight),
-         Unweight(r.alloc_bytes_weight - r.free_bytes_weight)});
+         Unweight(r.alloc_bytes_weight - r.free_bytes_weight)},
+        r.label_set);
     // The table-full record mixes every size: it has no `bytes` label.
     if (!r.pcs.empty()) {
       Label bytes;
@@ -173,7 +177,7 @@ std::string HeapProfileText(const HeapSnapshot& snapshot,
     out += line;
     const size_t first = r.pcs.empty() ? 0 : AllocatorFrames(r.pcs, symbolizer);
     AppendLegacyStack(out, std::span<const uint64_t>(r.pcs).subspan(first),
-                      kHeapOverflowFrame, symbolizer);
+                      kHeapOverflowFrame, r.label_set, symbolizer);
     out += '\n';
   }
   std::snprintf(line, sizeof(line),

@@ -1,9 +1,10 @@
 // Heap profiles as Go writes them (pprof-spec.md §2.9, §2.10): a snapshot of
 // the heap sampler's buckets, turned into a profile.proto with the four
 // sample types alloc_objects/count, alloc_space/bytes, inuse_objects/count,
-// inuse_space/bytes, one sample per (stack, allocation size) with the numeric
-// label `bytes`, cumulative since the sampler started; or the difference of
-// two snapshots (`?seconds=N`); or Go's legacy text form (`?debug=1`).
+// inuse_space/bytes, one sample per (stack, allocation size, label set) with
+// the numeric label `bytes` after the label set's string labels, cumulative
+// since the sampler started; or the difference of two snapshots (`?seconds=N`);
+// or Go's legacy text form (`?debug=1`).
 //
 // Thread safety: snapshots are values; the builders are thread-compatible
 // (the caller serializes use of the Symbolizer).
@@ -26,6 +27,7 @@ class Symbolizer;
 struct HeapRecord {
   std::vector<uint64_t> pcs;  // return addresses; empty: the overflow bucket
   uint64_t size = 0;
+  uint64_t label_set = 0;  // the allocating thread's (thread_labels.h)
   int64_t alloc_weight = 0;
   int64_t free_weight = 0;
   int64_t alloc_bytes_weight = 0;
@@ -37,7 +39,7 @@ struct HeapRecord {
 };
 
 struct HeapSnapshot {
-  std::vector<HeapRecord> records;  // sorted by (pcs, size)
+  std::vector<HeapRecord> records;  // sorted by (pcs, size, label_set)
   int64_t rate = 0;                 // the sampling rate when taken
   int64_t unix_nanos = 0;           // when taken
 };

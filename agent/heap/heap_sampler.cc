@@ -18,6 +18,7 @@
 #include "agent/base/agent_thread.h"
 #include "agent/base/clock.h"
 #include "agent/base/fast_random.h"
+#include "agent/base/thread_labels.h"
 #include "agent/heap/heap_hooks.h"
 
 __thread int64_t inprof_heap_countdown = 0;
@@ -127,8 +128,8 @@ void SampleAllocation(HeapSampler& sampler, const void* ptr, uint64_t size,
   }
   HeapTables& tables = *sampler.tables_;
   const uint32_t weight = SampleWeight(size, sampler.rate());
-  const uint32_t bucket =
-      tables.FindOrAddBucket(pcs + first, walk.depth - first, size);
+  const uint32_t bucket = tables.FindOrAddBucket(
+      pcs + first, walk.depth - first, size, CurrentLabelSet());
   tables.RecordAlloc(bucket, weight, size);
   if (!tables.AddLive(ptr, bucket, weight, size)) {
     // Untracked blocks are charged as freed at once: the in-use figures

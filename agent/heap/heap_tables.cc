@@ -32,8 +32,9 @@ uint64_t HashStack(const uint64_t* pcs, int depth) noexcept {
   return h;
 }
 
-uint64_t HashBucket(uint32_t stack, uint64_t size) noexcept {
-  uint64_t h = (uint64_t{stack} << 40) ^ size;
+uint64_t HashBucket(uint32_t stack, uint64_t size,
+                    uint64_t label_set) noexcept {
+  uint64_t h = (uint64_t{stack} << 40) ^ size ^ (label_set << 20);
   h *= 0x9E3779B97F4A7C15u;
   return h ^ (h >> 31);
 }
@@ -152,17 +153,20 @@ int64_t HeapTables::FindOrAddStack(const uint64_t* pcs, int depth) noexcept {
 }
 
 uint32_t HeapTables::FindOrAddBucket(const uint64_t* pcs, int depth,
-                                     uint64_t size) noexcept {
+                                     uint64_t size,
+                                     uint64_t label_set) noexcept {
   int64_t stack = FindOrAddStack(pcs, depth);
   if (stack < 0) return kOverflowBucket;
-  const uint64_t hash = HashBucket(static_cast<uint32_t>(stack), size);
+  const uint64_t hash =
+      HashBucket(static_cast<uint32_t>(stack), size, label_set);
   for (int probe = 0; probe < kMaxProbe; ++probe) {
     uint32_t index = (hash + probe) & (kBucketCapacity - 1);
     if (index == kOverflowBucket) continue;
     Bucket& entry = buckets_[index];
     uint32_t state = entry.state.load(std::memory_order_acquire);
     if (state == kReady) {
-      if (entry.hash == hash && entry.stack == stack && entry.size == size) {
+      if (entry.hash == hash && entry.stack == stack && entry.size == size &&
+          entry.label_set == label_set) {
         return index;
       }
       continue;
@@ -173,6 +177,7 @@ uint32_t HeapTables::FindOrAddBucket(const uint64_t* pcs, int depth,
     }
     entry.stack = static_cast<uint32_t>(stack);
     entry.size = size;
+    entry.label_set = label_set;
     entry.hash = hash;
     entry.state.store(kReady, std::memory_order_release);
     return index;

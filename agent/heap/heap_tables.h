@@ -1,7 +1,7 @@
 // HeapTables holds what the heap sampler knows: distinct stacks, buckets
-// keyed by (stack, allocation size) with their sampled allocation and free
-// counts, and the set of sampled blocks still live (address -> bucket), so
-// that a free of a sampled block is charged back to its bucket.
+// keyed by (stack, allocation size, label set) with their sampled allocation
+// and free counts, and the set of sampled blocks still live (address ->
+// bucket), so that a free of a sampled block is charged back to its bucket.
 //
 // Everything lives in memory mapped once with mmap and never grows or moves:
 // the allocation hooks that write here must not call malloc (they run inside
@@ -57,10 +57,10 @@ class HeapTables {
   // Not async-signal-safe the first time.
   static HeapTables* Get();
 
-  // The bucket for (stack, size), created if new. Returns kOverflowBucket
-  // when the stack or bucket table is full.
-  uint32_t FindOrAddBucket(const uint64_t* pcs, int depth,
-                           uint64_t size) noexcept;
+  // The bucket for (stack, size, label set), created if new. Returns
+  // kOverflowBucket when the stack or bucket table is full.
+  uint32_t FindOrAddBucket(const uint64_t* pcs, int depth, uint64_t size,
+                           uint64_t label_set) noexcept;
   void RecordAlloc(uint32_t bucket, uint32_t weight, uint64_t size) noexcept;
   // Remembers a sampled live block. False when the live table is full (the
   // caller then charges the free at once rather than leak it forever).
@@ -78,6 +78,7 @@ class HeapTables {
   struct BucketView {
     std::span<const uint64_t> pcs;  // empty for the overflow bucket
     uint64_t size = 0;
+    uint64_t label_set = 0;
     HeapBucketCounts counts;
   };
   // Calls f(const BucketView&) for every bucket with samples. Not
@@ -109,6 +110,7 @@ class HeapTables {
     std::atomic<uint32_t> state;
     uint32_t stack;  // index into stacks_
     uint64_t size;
+    uint64_t label_set;
     uint64_t hash;
     std::atomic<uint64_t> allocs;
     std::atomic<uint64_t> frees;
@@ -166,6 +168,7 @@ void HeapTables::ForEachBucket(F&& f) const {
       const Stack& stack = stacks_[bucket.stack];
       view.pcs = std::span<const uint64_t>(arena_ + stack.offset, stack.depth);
       view.size = bucket.size;
+      view.label_set = bucket.label_set;
     }
     f(view);
   }

@@ -3,12 +3,14 @@
 #include <cstdio>
 #include <vector>
 
+#include "agent/labels/label_registry.h"
 #include "agent/symbolize/symbolizer.h"
 
 namespace inprof::internal {
 
 void AppendLegacyStack(std::string& out, std::span<const uint64_t> pcs,
-                       std::string_view synthetic, Symbolizer* symbolizer) {
+                       std::string_view synthetic, uint64_t label_set,
+                       Symbolizer* symbolizer) {
   char hex[32];
   out += " @";
   for (uint64_t pc : pcs) {
@@ -17,6 +19,9 @@ void AppendLegacyStack(std::string& out, std::span<const uint64_t> pcs,
     out += hex;
   }
   out += '\n';
+  if (const LabelSet* set = LabelRegistry::Global().Find(label_set)) {
+    out += "# labels: " + GoLabelsText(*set) + '\n';
+  }
   if (pcs.empty() && !synthetic.empty()) {
     out += "#\t0x0\t";
     out += synthetic;

@@ -1,7 +1,8 @@
 // StackSampleBuilder turns raw stacks into profile samples: the one place
 // that knows which frames are return addresses (symbolized at pc − 1,
 // pprof-spec.md §2.5), how an empty stack or a pseudo-frame such as
-// "inprof.LostSamples" is shown, and (next) which labels a sample carries.
+// "inprof.LostSamples" is shown, and which labels a sample carries (the
+// string labels of its label set, agent/labels/label_registry.h).
 // The CPU, heap and contention profile builders all go through it, so a
 // rule about stacks is written once.
 //
@@ -12,7 +13,7 @@
 //   for (const Record& r : records) {
 //     if (samples.cancelled()) break;
 //     samples.Add(r.pcs, StackSampleBuilder::kAllReturnAddresses,
-//                 "inprof.StackOverflow", {r.count, r.nanos});
+//                 "inprof.StackOverflow", {r.count, r.nanos}, r.label_set);
 //   }
 //   samples.Finish();
 //
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/profile/profile.h"
@@ -57,12 +59,14 @@ class StackSampleBuilder {
   StackSampleBuilder(const StackSampleBuilder&) = delete;
   StackSampleBuilder& operator=(const StackSampleBuilder&) = delete;
 
-  // Appends a sample of `pcs` (innermost first) with `values`; an empty
-  // stack (its frames were not recorded: a full table) becomes the single
-  // pseudo-frame `empty_stack_frame`. Returns the sample, valid until the
-  // next Add, for the caller to add labels.
+  // Appends a sample of `pcs` (innermost first) with `values` and the
+  // string labels of `label_set` (none for LabelRegistry::kNoLabels); an
+  // empty stack (its frames were not recorded: a full table) becomes the
+  // single pseudo-frame `empty_stack_frame`. Returns the sample, valid until
+  // the next Add, for the caller to add numeric labels.
   Sample& Add(std::span<const uint64_t> pcs, Leaf leaf,
-              std::string_view empty_stack_frame, std::vector<int64_t> values);
+              std::string_view empty_stack_frame, std::vector<int64_t> values,
+              uint64_t label_set);
 
   // Appends a sample whose only frame is the pseudo-frame `frame` (see
   // LocationTable::SyntheticLocationId).
@@ -76,9 +80,13 @@ class StackSampleBuilder {
   void Finish() { locations_.Finish(); }
 
  private:
+  void AddLabels(Sample& sample, uint64_t label_set);
+
   Symbolizer* const symbolizer_;
   Profile* const profile_;
   LocationTable locations_;
+  // Each label set's labels, made once (UTF-8 repaired) per profile.
+  std::unordered_map<uint64_t, std::vector<Label>> labels_;
 };
 
 }  // namespace inprof::internal

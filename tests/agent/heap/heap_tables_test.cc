@@ -38,13 +38,16 @@ TEST(HeapTablesTest, SameStackAndSizeShareABucket) {
   ASSERT_NE(tables, nullptr);
   tables->Reset();
   const uint64_t stack[] = {0x1000, 0x2000, 0x3000};
-  uint32_t a = tables->FindOrAddBucket(stack, 3, 64);
-  uint32_t b = tables->FindOrAddBucket(stack, 3, 64);
-  uint32_t c = tables->FindOrAddBucket(stack, 3, 128);
-  uint32_t d = tables->FindOrAddBucket(stack, 2, 64);
+  uint32_t a = tables->FindOrAddBucket(stack, 3, 64, 0);
+  uint32_t b = tables->FindOrAddBucket(stack, 3, 64, 0);
+  uint32_t c = tables->FindOrAddBucket(stack, 3, 128, 0);
+  uint32_t d = tables->FindOrAddBucket(stack, 2, 64, 0);
+  uint32_t e = tables->FindOrAddBucket(stack, 3, 64, 7);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
   EXPECT_NE(a, d);
+  EXPECT_NE(a, e);  // another label set: another bucket
+  EXPECT_EQ(e, tables->FindOrAddBucket(stack, 3, 64, 7));
   EXPECT_NE(a, HeapTables::kOverflowBucket);
 }
 
@@ -52,7 +55,7 @@ TEST(HeapTablesTest, FreesAreChargedToTheAllocatingBucket) {
   HeapTables* tables = HeapTables::Get();
   tables->Reset();
   const uint64_t stack[] = {0x1000, 0x2000};
-  uint32_t bucket = tables->FindOrAddBucket(stack, 2, 100);
+  uint32_t bucket = tables->FindOrAddBucket(stack, 2, 100, 0);
   for (uint64_t i = 0; i < 1000; ++i) {
     tables->RecordAlloc(bucket, 3 * kWeightOne, 100);
     ASSERT_TRUE(tables->AddLive(FakeBlock(i), bucket, 3 * kWeightOne, 100));
@@ -75,7 +78,7 @@ TEST(HeapTablesTest, ChurnThroughTombstonesKeepsTheBooks) {
   HeapTables* tables = HeapTables::Get();
   tables->Reset();
   const uint64_t stack[] = {0x4000};
-  uint32_t bucket = tables->FindOrAddBucket(stack, 1, 16);
+  uint32_t bucket = tables->FindOrAddBucket(stack, 1, 16, 0);
   // Many more insertions than the table has slots: tombstones get reused.
   for (uint64_t round = 0; round < 40; ++round) {
     for (uint64_t i = 0; i < 10000; ++i) {
@@ -99,7 +102,7 @@ TEST(HeapTablesTest, AFullStackTableSendsSamplesToTheOverflowBucket) {
   int overflowed = 0;
   for (uint64_t i = 0; i < HeapTables::kStackCapacity + 1000; ++i) {
     const uint64_t stack[] = {0x10000 + i, 0x20000};
-    uint32_t bucket = tables->FindOrAddBucket(stack, 2, 8);
+    uint32_t bucket = tables->FindOrAddBucket(stack, 2, 8, 0);
     tables->RecordAlloc(bucket, kWeightOne, 8);
     overflowed += bucket == HeapTables::kOverflowBucket;
   }
@@ -121,7 +124,7 @@ TEST(HeapTablesTest, ConcurrentAllocAndFreeFromManyThreads) {
       const uint64_t stack[] = {0x5000, 0x6000 + static_cast<uint64_t>(t % 3)};
       for (uint64_t i = 0; i < kPerThread; ++i) {
         uint64_t id = t * kPerThread + i;
-        uint32_t bucket = tables->FindOrAddBucket(stack, 2, 32 + (i % 4));
+        uint32_t bucket = tables->FindOrAddBucket(stack, 2, 32 + (i % 4), 0);
         tables->RecordAlloc(bucket, kWeightOne, 32 + (i % 4));
         if (!tables->AddLive(FakeBlock(id), bucket, kWeightOne, 32 + (i % 4))) {
           tables->RecordFree(bucket, kWeightOne, 32 + (i % 4));

@@ -29,7 +29,7 @@ TEST(StackSampleBuilderTest, InterruptedPcIsExactAndCallersAreReturnMinusOne) {
   const uint64_t leaf = app::Worker::Spin(1);
   const uint64_t caller = app::Worker::Spin(1.0);
   const std::vector<uint64_t> pcs = {leaf, caller + 1};
-  samples.Add(pcs, StackSampleBuilder::kInterruptedPc, "unused", {3, 30});
+  samples.Add(pcs, StackSampleBuilder::kInterruptedPc, "unused", {3, 30}, 0);
   samples.Finish();
   ASSERT_EQ(profile.samples.size(), 1u);
   const Sample& s = profile.samples[0];
@@ -48,7 +48,7 @@ TEST(StackSampleBuilderTest, CallStacksAreAllReturnAddresses) {
   StackSampleBuilder samples(&symbolizer, &profile);
   const uint64_t leaf = app::Worker::Spin(1);
   const std::vector<uint64_t> pcs = {leaf + 1};
-  samples.Add(pcs, StackSampleBuilder::kAllReturnAddresses, "unused", {1});
+  samples.Add(pcs, StackSampleBuilder::kAllReturnAddresses, "unused", {1}, 0);
   samples.Finish();
   ASSERT_EQ(profile.samples.size(), 1u);
   EXPECT_EQ(AddressOf(profile, profile.samples[0].location_ids[0]), leaf);
@@ -61,7 +61,7 @@ TEST(StackSampleBuilderTest, EmptyStacksAndPseudoFramesShowTheirName) {
   Profile profile;
   StackSampleBuilder samples(&symbolizer, &profile);
   samples.Add({}, StackSampleBuilder::kAllReturnAddresses, "inprof.TableFull",
-              {5});
+              {5}, 0);
   samples.AddPseudoFrame("inprof.TableFull", {6});
   samples.AddPseudoFrame("inprof.LostSamples", {7});
   samples.Finish();
@@ -79,7 +79,7 @@ TEST(StackSampleBuilderTest, TheReturnedSampleTakesLabels) {
   StackSampleBuilder samples(&symbolizer, &profile);
   const std::vector<uint64_t> pcs = {app::Worker::Spin(1) + 1};
   Sample& sample =
-      samples.Add(pcs, StackSampleBuilder::kAllReturnAddresses, "x", {1});
+      samples.Add(pcs, StackSampleBuilder::kAllReturnAddresses, "x", {1}, 0);
   Label bytes;
   bytes.key = "bytes";
   bytes.num = 64;

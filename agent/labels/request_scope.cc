@@ -1,0 +1,79 @@
+// inprof::RequestScope, inprof::AdoptRequest and inprof::RequestHandle
+// (include/inprof/request.h): they set the thread's request record
+// (agent/base/thread_labels.h) that every sampler reads.
+#include <atomic>
+#include <span>
+
+#include "agent/base/thread_labels.h"
+#include "agent/labels/label_registry.h"
+#include "inprof/request.h"
+
+namespace inprof {
+namespace {
+
+using internal::CurrentLabelSet;
+using internal::CurrentRequestId;
+using internal::SetCurrentLabelSet;
+using internal::SetCurrentRequestId;
+
+// Request ids are handed to threads in blocks, so that a new request costs
+// no shared write.
+constexpr uint64_t kIdBlock = 1024;
+std::atomic<uint64_t> g_next_id_block{1};
+inline
+    __attribute__((tls_model("initial-exec"))) thread_local uint64_t t_next_id =
+        0;
+inline
+    __attribute__((tls_model("initial-exec"))) thread_local uint64_t t_id_end =
+        0;
+
+uint64_t NewRequestId() noexcept {
+  if (t_next_id == t_id_end) {
+    t_next_id = g_next_id_block.fetch_add(kIdBlock, std::memory_order_relaxed);
+    t_id_end = t_next_id + kIdBlock;
+  }
+  return t_next_id++;
+}
+
+void Enter(const RequestHandle& outer, uint64_t outer_label_set,
+           std::string_view endpoint, std::span<const Label> labels) noexcept {
+  SetCurrentLabelSet(internal::LabelRegistry::Global().Derive(
+      outer_label_set, endpoint, labels));
+  if (!outer.valid()) SetCurrentRequestId(NewRequestId());
+}
+
+}  // namespace
+
+RequestHandle RequestHandle::Current() noexcept {
+  return RequestHandle(CurrentLabelSet(), CurrentRequestId());
+}
+
+RequestScope::RequestScope(std::string_view endpoint) noexcept
+    : outer_(RequestHandle::Current()) {
+  Enter(outer_, outer_.label_set_, endpoint, {});
+}
+
+RequestScope::RequestScope(std::string_view endpoint,
+                           std::initializer_list<Label> labels) noexcept
+    : outer_(RequestHandle::Current()) {
+  Enter(outer_, outer_.label_set_, endpoint,
+        std::span<const Label>(labels.begin(), labels.size()));
+}
+
+RequestScope::~RequestScope() {
+  SetCurrentLabelSet(outer_.label_set_);
+  SetCurrentRequestId(outer_.request_id_);
+}
+
+AdoptRequest::AdoptRequest(const RequestHandle& request) noexcept
+    : outer_(RequestHandle::Current()) {
+  SetCurrentLabelSet(request.label_set_);
+  SetCurrentRequestId(request.request_id_);
+}
+
+AdoptRequest::~AdoptRequest() {
+  SetCurrentLabelSet(outer_.label_set_);
+  SetCurrentRequestId(outer_.request_id_);
+}
+
+}  // namespace inprof
