@@ -26,6 +26,7 @@
 #include "agent/http/pprof_handlers.h"
 #include "agent/http/request_stats.h"
 #include "agent/http/server.h"
+#include "agent/labels/label_metrics.h"
 #include "agent/pool/pool_report.h"
 #include "agent/sources/contention_source.h"
 #include "agent/sources/cpu_source.h"
@@ -112,9 +113,14 @@ class Agent::Impl {
 
  private:
   void RegisterSources();
-  // Collects profile `name` for an HTTP request whose client may leave.
+  // Profile `name` for an HTTP request whose client may leave: as served
+  // (Collect) or in memory for the UI (Build).
   StatusOr<std::string> Collect(std::string_view name, int seconds, int debug,
                                 const std::function<bool()>& client_gone);
+  StatusOr<internal::Profile> Build(std::string_view name, int seconds,
+                                    const std::function<bool()>& client_gone);
+  internal::ProfileRequest RequestFor(int seconds, int debug,
+                                      const std::function<bool()>& client_gone);
   void StartHeapSampler();
   std::string RenderMetrics();
 
@@ -183,6 +189,10 @@ Status Agent::Impl::Start() {
         return Collect(request.name, request.seconds, request.debug,
                        request.client_gone);
       };
+  backend.profile = [this](const std::string& name, int seconds,
+                           const std::function<bool()>& client_gone) {
+    return Build(name, seconds, client_gone);
+  };
   backend.heap_rate = [this]() -> StatusOr<int64_t> {
     if (!heap_sampler_) return UnimplementedError(heap_unavailable_);
     return heap_sampler_->rate();
@@ -342,6 +352,17 @@ void Agent::Impl::RegisterSources() {
   }
 }
 
+internal::ProfileRequest Agent::Impl::RequestFor(
+    int seconds, int debug, const std::function<bool()>& client_gone) {
+  internal::ProfileRequest request;
+  request.seconds = seconds;
+  request.debug = debug;
+  request.cancelled = [this, &client_gone] {
+    return stopping_.load() || (client_gone && client_gone());
+  };
+  return request;
+}
+
 StatusOr<std::string> Agent::Impl::Collect(
     std::string_view name, int seconds, int debug,
     const std::function<bool()>& client_gone) {
@@ -349,13 +370,17 @@ StatusOr<std::string> Agent::Impl::Collect(
   if (source == nullptr) {
     return NotFoundError("unknown profile: " + std::string(name));
   }
-  internal::ProfileRequest request;
-  request.seconds = seconds;
-  request.debug = debug;
-  request.cancelled = [this, &client_gone] {
-    return stopping_.load() || (client_gone && client_gone());
-  };
-  return source->Collect(request);
+  return source->Collect(RequestFor(seconds, debug, client_gone));
+}
+
+StatusOr<internal::Profile> Agent::Impl::Build(
+    std::string_view name, int seconds,
+    const std::function<bool()>& client_gone) {
+  internal::ProfileSource* source = sources_.Find(name);
+  if (source == nullptr) {
+    return NotFoundError("unknown profile: " + std::string(name));
+  }
+  return source->Build(RequestFor(seconds, 0, client_gone));
 }
 
 // /metrics: each component writes its own families.
@@ -367,6 +392,7 @@ std::string Agent::Impl::RenderMetrics() {
   internal::WriteHeapMetrics(heap_sampler_.get(), text);
   internal::WriteContentionMetrics(*contention_, text);
   internal::WritePoolMetrics(AllPoolStats(), text);
+  internal::WriteLabelMetrics(internal::LabelRegistry::Global(), text);
   request_stats_.WriteMetrics(text);
   return std::move(text).Take();
 }

@@ -6,9 +6,9 @@
 #include "report/flamegraph.h"
 
 namespace inprof::report {
-namespace {
 
-StatusOr<internal::Profile> Decode(std::string_view bytes, const char* what) {
+StatusOr<internal::Profile> DecodeChecked(std::string_view bytes,
+                                          std::string_view what) {
   StatusOr<internal::Profile> p = internal::DecodeProfile(bytes);
   if (!p.ok()) {
     return InvalidArgumentError(std::string(what) + ": " +
@@ -20,24 +20,29 @@ StatusOr<internal::Profile> Decode(std::string_view bytes, const char* what) {
   return p;
 }
 
-}  // namespace
-
 StatusOr<std::string> FlameJsonFromBytes(const FlameJsonRequest& request) {
-  StatusOr<internal::Profile> next = Decode(request.profile, "profile");
+  StatusOr<internal::Profile> next = DecodeChecked(request.profile, "profile");
   if (!next.ok()) return next.status();
+  if (!request.base) return FlameJsonFromProfiles(*next, nullptr, request);
+  StatusOr<internal::Profile> base = DecodeChecked(*request.base, "base");
+  if (!base.ok()) return base.status();
+  return FlameJsonFromProfiles(*next, &*base, request);
+}
+
+StatusOr<std::string> FlameJsonFromProfiles(const internal::Profile& next,
+                                            const internal::Profile* base,
+                                            const FlameJsonRequest& request) {
   StackOptions options;
   options.sample_index = request.sample_index;
   FlamePageInfo info;
   info.title = request.title;
   info.subtitle = request.subtitle;
-  for (const internal::ValueType& t : next->sample_types) {
+  for (const internal::ValueType& t : next.sample_types) {
     info.sample_types.push_back(t.type);
   }
   FlameTree tree;
-  if (request.base) {
-    StatusOr<internal::Profile> base = Decode(*request.base, "base");
-    if (!base.ok()) return base.status();
-    StatusOr<ComparedStacks> compared = CompareStacks(*base, *next, options);
+  if (base != nullptr) {
+    StatusOr<ComparedStacks> compared = CompareStacks(*base, next, options);
     if (!compared.ok()) return compared.status();
     tree = BuildFlameTree(compared->next, &compared->base);
     if (info.subtitle.empty()) {
@@ -46,7 +51,7 @@ StatusOr<std::string> FlameJsonFromBytes(const FlameJsonRequest& request) {
     info.sample_type = compared->next.value_type.type;
     info.unit = compared->next.value_type.unit;
   } else {
-    StatusOr<StackSet> stacks = BuildStackSet(*next, options);
+    StatusOr<StackSet> stacks = BuildStackSet(next, options);
     if (!stacks.ok()) return stacks.status();
     tree = BuildFlameTree(*stacks, nullptr);
     if (info.subtitle.empty()) info.subtitle = FlameSubtitle(*stacks, nullptr);

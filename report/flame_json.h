@@ -1,7 +1,8 @@
-// Flame graph data straight from profile bytes: what the agent's
-// /debug/pprof/ui serves to its page. Decodes (gzipped or raw
-// profile.proto), checks, selects the sample type, and for a diff compares
-// the two profiles as `inprof-view diff` does (CompareStacks).
+// Flame graph data: what the agent's /debug/pprof/ui serves to its page.
+// From profiles in memory (the agent's live profiles), or from bytes
+// (gzipped or raw profile.proto: stored captures), which are decoded and
+// checked first; selects the sample type, and for a diff compares the two
+// profiles as `inprof-view diff` does (CompareStacks).
 //
 // Thread safety: thread-safe (no shared state).
 #ifndef INPROF_REPORT_FLAME_JSON_H_
@@ -11,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/profile/profile.h"
 #include "inprof/status.h"
 
 namespace inprof::report {
@@ -29,6 +31,17 @@ struct FlameJsonRequest {
 // type, profiles that cannot be compared.
 [[nodiscard]] StatusOr<std::string> FlameJsonFromBytes(
     const FlameJsonRequest& request);
+
+// The same from profiles in memory; `request.profile` and `request.base`
+// are ignored. `base` may be null (no diff).
+[[nodiscard]] StatusOr<std::string> FlameJsonFromProfiles(
+    const internal::Profile& next, const internal::Profile* base,
+    const FlameJsonRequest& request);
+
+// `bytes` decoded (gzipped or raw profile.proto) and checked; errors are
+// kInvalidArgument starting with `what`.
+[[nodiscard]] StatusOr<internal::Profile> DecodeChecked(std::string_view bytes,
+                                                        std::string_view what);
 
 }  // namespace inprof::report
 

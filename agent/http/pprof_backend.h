@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/profile/profile.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
@@ -51,6 +52,14 @@ struct PprofBackend {
   };
   std::function<StatusOr<std::string>(const NamedProfileRequest&)>
       named_profile;
+
+  // Profile `name` (cpu, heap, allocs, mutex, block) in memory, for the UI
+  // (it draws from it without encoding and decoding it again): `seconds` as
+  // for cpu_profile and named_profile (0 for the cumulative profile),
+  // errors as theirs.
+  std::function<StatusOr<Profile>(const std::string& name, int seconds,
+                                  const std::function<bool()>& client_gone)>
+      profile;
 
   // The heap sampling rate (mean bytes between samples), read and set at
   // run time by /debug/heap/rate. Set returns the previous rate.

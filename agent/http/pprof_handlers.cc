@@ -212,9 +212,10 @@ void RefuseGetMutation(httplib::Response& res, const std::string& message) {
   res.set_header("Allow", "GET, POST");
 }
 
-// A profile for /debug/pprof/ui, under the same limits as the endpoints.
-StatusOr<std::string> FetchForUi(HandlerState& state, const std::string& name,
-                                 int seconds, const httplib::Request& req) {
+// A profile in memory for /debug/pprof/ui, under the same limits as the
+// endpoints.
+StatusOr<Profile> FetchForUi(HandlerState& state, const std::string& name,
+                             int seconds, const httplib::Request& req) {
   // As the endpoints: only CPU profiles hold a worker for long and count.
   std::optional<InFlight> in_flight;
   if (name == "cpu") {
@@ -228,19 +229,10 @@ StatusOr<std::string> FetchForUi(HandlerState& state, const std::string& name,
   ConnectionProbe probe(req);
   const std::function<bool()> client_gone =
       ClientGoneCheck(state.options, probe);
-  if (name == "cpu") {
-    if (!state.backend.cpu_profile) {
-      return UnavailableError("CPU profiling is not available in this process");
-    }
-    return state.backend.cpu_profile(seconds, client_gone);
+  if (!state.backend.profile) {
+    return UnavailableError(name + " profiles are not available");
   }
-  if (!state.backend.named_profile) {
-    return UnimplementedError(name + " profiles are not available");
-  }
-  PprofBackend::NamedProfileRequest request;
-  request.name = name;
-  request.client_gone = client_gone;
-  return state.backend.named_profile(request);
+  return state.backend.profile(name, name == "cpu" ? seconds : 0, client_gone);
 }
 
 // GET: the current rate; POST ?bytes=N: sets it.

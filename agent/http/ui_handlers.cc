@@ -8,6 +8,7 @@
 #include "agent/capture/capture_store.h"
 #include "agent/http/params.h"
 #include "agent/http/responses.h"
+#include "agent/profile/encode.h"
 #include "report/flame_json.h"
 #include "report/flamegraph.h"
 
@@ -43,9 +44,9 @@ std::string Iso8601(int64_t unix_nanos) {
   return buf;
 }
 
-// A source's bytes and a label for the page's subtitle.
+// A source's profile and a label for the page's subtitle.
 struct Source {
-  std::string bytes;
+  Profile profile;
   std::string label;
 };
 
@@ -65,15 +66,17 @@ StatusOr<Source> Resolve(UiState& state, const std::string& spec, int seconds,
                            ": no such capture (dropped, or never "
                            "taken)");
     }
-    return Source{std::move(*bytes), spec};
+    StatusOr<Profile> profile = report::DecodeChecked(*bytes, spec);
+    if (!profile.ok()) return profile.status();
+    return Source{std::move(profile).value(), spec};
   }
   if (!IsLive(state, spec)) {
     return InvalidArgumentError("profile=" + spec +
                                 ": not a profile name or capture:ID");
   }
-  StatusOr<std::string> bytes = state.source(spec, seconds, req);
-  if (!bytes.ok()) return bytes.status();
-  return Source{std::move(bytes).value(),
+  StatusOr<Profile> profile = state.source(spec, seconds, req);
+  if (!profile.ok()) return profile.status();
+  return Source{std::move(profile).value(),
                 spec == "cpu" ? "cpu " + std::to_string(seconds) + "s" : spec};
 }
 
@@ -106,10 +109,10 @@ void ServeCapture(UiState& state, const httplib::Request& req,
   }
   StatusOr<int> seconds = Seconds(state, req);
   if (!seconds.ok()) return ServeStatus(res, seconds.status());
-  StatusOr<std::string> bytes = state.source(name, *seconds, req);
-  if (!bytes.ok()) return ServeStatus(res, bytes.status());
+  StatusOr<Profile> profile = state.source(name, *seconds, req);
+  if (!profile.ok()) return ServeStatus(res, profile.status());
   uint64_t id = state.captures.Add(name, name == "cpu" ? *seconds : 0,
-                                   std::move(bytes).value());
+                                   SerializeProfile(*profile));
   res.status = 200;
   res.set_content("{\"id\":" + std::to_string(id) + "}\n", "application/json");
 }
@@ -132,12 +135,11 @@ void ServeFlame(UiState& state, const httplib::Request& req,
     base = std::move(b).value();
   }
   report::FlameJsonRequest request;
-  request.profile = next->bytes;
-  if (base) request.base = base->bytes;
   request.sample_index = req.get_param_value("sample_index");
   request.title =
       base ? "diff: " + base->label + " \u2192 " + next->label : next->label;
-  StatusOr<std::string> json = report::FlameJsonFromBytes(request);
+  StatusOr<std::string> json = report::FlameJsonFromProfiles(
+      next->profile, base ? &base->profile : nullptr, request);
   if (!json.ok()) return ServeStatus(res, json.status());
   res.status = 200;
   res.set_content(std::move(json).value(), "application/json");

@@ -13,10 +13,11 @@
 //                                        [&sample_index=TYPE]
 //                                        JSON flame tree (report/flame_json.h)
 //
-// SRC is a live profile name or "capture:ID". The captures are the agent's
-// (UiOptions::captures), not the page's: other sources add to the same
-// store. Errors are one-line text/plain
-// 4xx/5xx answers, as everywhere in the agent.
+// SRC is a live profile name or "capture:ID". Live profiles are drawn from
+// memory; only captures are stored (and so decoded) as profile.proto. The
+// captures are the agent's (UiOptions::captures), not the page's: other sources
+// add to the same store. Errors are one-line text/plain 4xx/5xx answers, as
+// everywhere in the agent.
 #ifndef INPROF_AGENT_HTTP_UI_HANDLERS_H_
 #define INPROF_AGENT_HTTP_UI_HANDLERS_H_
 
@@ -27,14 +28,15 @@
 #include <vector>
 
 #include "agent/capture/capture_store.h"
+#include "agent/profile/profile.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
 
-// Takes profile `name` ("cpu" over `seconds`, or a named profile as
-// cumulative gzipped profile.proto) for `req`, which it may watch for a
-// client that went away. Thread-safe.
-using UiProfileSource = std::function<StatusOr<std::string>(
+// Takes profile `name` ("cpu" over `seconds`, or a named profile,
+// cumulative) in memory for `req`, which it may watch for a client that went
+// away. Thread-safe.
+using UiProfileSource = std::function<StatusOr<Profile>(
     const std::string& name, int seconds, const httplib::Request& req)>;
 
 struct UiOptions {

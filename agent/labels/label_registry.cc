@@ -116,12 +116,12 @@ const LabelSet* LabelRegistry::Find(uint64_t id) const noexcept {
 }
 
 uint64_t LabelRegistry::Derive(uint64_t outer, std::string_view endpoint,
-                               std::span<const Label> labels) noexcept {
+                               std::span<const inprof::Label> labels) noexcept {
   if (outer == kOverflowSet) return kOverflowSet;
   Candidate candidate;
   candidate.outer = Find(outer);
   bool fits = endpoint.empty() || candidate.Add(kEndpointKey, Cut(endpoint));
-  for (const Label& label : labels) {
+  for (const inprof::Label& label : labels) {
     if (!fits) break;
     fits = candidate.Add(Cut(label.key), Cut(label.value));
   }

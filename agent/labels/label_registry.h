@@ -65,7 +65,7 @@ class LabelRegistry {
   // empty) and `labels` added, each replacing a pair of the same key (a
   // later one in `labels` wins). Strings are cut to inprof::kMaxLabelBytes.
   uint64_t Derive(uint64_t outer, std::string_view endpoint,
-                  std::span<const Label> labels) noexcept;
+                  std::span<const inprof::Label> labels) noexcept;
 
   // The set of `id`, or nullptr for kNoLabels and ids never given out.
   // Lock-free.

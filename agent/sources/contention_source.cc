@@ -1,7 +1,5 @@
 #include "agent/sources/contention_source.h"
 
-#include "agent/profile/encode.h"
-
 namespace inprof::internal {
 
 ContentionProfileSource::ContentionProfileSource(
@@ -13,18 +11,31 @@ std::string_view ContentionProfileSource::name() const {
   return kind_ == ContentionKind::kMutex ? "mutex" : "block";
 }
 
-StatusOr<std::string> ContentionProfileSource::Collect(
-    const ProfileRequest& request) {
-  int64_t duration_nanos = 0;
-  StatusOr<ContentionSnapshot> snapshot = SnapshotFor(
+StatusOr<ContentionSnapshot> ContentionProfileSource::Snapshot(
+    const ProfileRequest& request, int64_t* duration_nanos) const {
+  return SnapshotFor(
       request,
       [this] { return TakeContentionSnapshot(profiler_->table(kind_), kind_); },
-      SubtractContentionSnapshots, &duration_nanos);
+      SubtractContentionSnapshots, duration_nanos);
+}
+
+StatusOr<Profile> ContentionProfileSource::Build(
+    const ProfileRequest& request) {
+  int64_t duration_nanos = 0;
+  StatusOr<ContentionSnapshot> snapshot = Snapshot(request, &duration_nanos);
   if (!snapshot.ok()) return snapshot.status();
   return symbolizer_->Build(request.cancelled, [&](Symbolizer* s) {
-    if (request.debug != 0) return ContentionProfileText(*snapshot, s);
-    return SerializeProfile(
-        BuildContentionProfile(*snapshot, duration_nanos, Comments(), s));
+    return BuildContentionProfile(*snapshot, duration_nanos, Comments(), s);
+  });
+}
+
+StatusOr<std::string> ContentionProfileSource::Text(
+    const ProfileRequest& request) {
+  int64_t duration_nanos = 0;
+  StatusOr<ContentionSnapshot> snapshot = Snapshot(request, &duration_nanos);
+  if (!snapshot.ok()) return snapshot.status();
+  return symbolizer_->Build(request.cancelled, [&](Symbolizer* s) {
+    return ContentionProfileText(*snapshot, s);
   });
 }
 

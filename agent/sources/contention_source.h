@@ -26,9 +26,13 @@ class ContentionProfileSource : public ProfileSource {
                           SharedSymbolizer* symbolizer);
 
   std::string_view name() const override;
-  StatusOr<std::string> Collect(const ProfileRequest& request) override;
+  StatusOr<Profile> Build(const ProfileRequest& request) override;
+  StatusOr<std::string> Text(const ProfileRequest& request) override;
 
  private:
+  // The snapshot `request` asks for; *duration_nanos as SnapshotFor's.
+  StatusOr<ContentionSnapshot> Snapshot(const ProfileRequest& request,
+                                        int64_t* duration_nanos) const;
   std::vector<std::string> Comments() const;
 
   const ContentionKind kind_;

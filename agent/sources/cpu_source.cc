@@ -4,11 +4,10 @@
 
 #include "agent/base/clock.h"
 #include "agent/cpu/signal_handler.h"
-#include "agent/profile/encode.h"
 
 namespace inprof::internal {
 
-StatusOr<std::string> CpuProfileSource::Collect(const ProfileRequest& request) {
+StatusOr<Profile> CpuProfileSource::Build(const ProfileRequest& request) {
   using Clock = std::chrono::steady_clock;
   CpuProfileRecorder recorder(MonotonicNanos());
   CpuProfileInfo info;
@@ -28,7 +27,7 @@ StatusOr<std::string> CpuProfileSource::Collect(const ProfileRequest& request) {
           .count();
   info.comments = Comments(recorder);
   return symbolizer_->Build(request.cancelled, [&](Symbolizer* s) {
-    return SerializeProfile(BuildCpuProfile(recorder, info, s));
+    return BuildCpuProfile(recorder, info, s);
   });
 }
 

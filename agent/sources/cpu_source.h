@@ -29,7 +29,7 @@ class CpuProfileSource : public ProfileSource {
 
   // `request.seconds` is the window (at least 1); `debug` is ignored (Go
   // has no text form of a CPU profile).
-  StatusOr<std::string> Collect(const ProfileRequest& request) override;
+  StatusOr<Profile> Build(const ProfileRequest& request) override;
 
  private:
   std::vector<std::string> Comments(const CpuProfileRecorder& recorder) const;

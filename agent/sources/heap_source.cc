@@ -2,8 +2,6 @@
 
 #include <utility>
 
-#include "agent/profile/encode.h"
-
 namespace inprof::internal {
 
 HeapProfileSource::HeapProfileSource(HeapProfileKind kind,
@@ -19,19 +17,30 @@ std::string_view HeapProfileSource::name() const {
   return kind_ == HeapProfileKind::kAllocs ? "allocs" : "heap";
 }
 
-StatusOr<std::string> HeapProfileSource::Collect(
-    const ProfileRequest& request) {
+StatusOr<HeapSnapshot> HeapProfileSource::Snapshot(
+    const ProfileRequest& request, int64_t* duration_nanos) const {
   if (sampler_ == nullptr) return UnimplementedError(unavailable_);
-  int64_t duration_nanos = 0;
-  StatusOr<HeapSnapshot> snapshot = SnapshotFor(
+  return SnapshotFor(
       request,
       [this] { return TakeHeapSnapshot(sampler_->tables(), sampler_->rate()); },
-      SubtractHeapSnapshots, &duration_nanos);
+      SubtractHeapSnapshots, duration_nanos);
+}
+
+StatusOr<Profile> HeapProfileSource::Build(const ProfileRequest& request) {
+  int64_t duration_nanos = 0;
+  StatusOr<HeapSnapshot> snapshot = Snapshot(request, &duration_nanos);
   if (!snapshot.ok()) return snapshot.status();
   return symbolizer_->Build(request.cancelled, [&](Symbolizer* s) {
-    if (request.debug != 0) return HeapProfileText(*snapshot, s);
-    return SerializeProfile(
-        BuildHeapProfile(*snapshot, kind_, duration_nanos, Comments(), s));
+    return BuildHeapProfile(*snapshot, kind_, duration_nanos, Comments(), s);
+  });
+}
+
+StatusOr<std::string> HeapProfileSource::Text(const ProfileRequest& request) {
+  int64_t duration_nanos = 0;
+  StatusOr<HeapSnapshot> snapshot = Snapshot(request, &duration_nanos);
+  if (!snapshot.ok()) return snapshot.status();
+  return symbolizer_->Build(request.cancelled, [&](Symbolizer* s) {
+    return HeapProfileText(*snapshot, s);
   });
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "agent/profile/profile.h"
 #include "inprof/status.h"
 
 namespace inprof::internal {
@@ -44,11 +45,19 @@ class ProfileSource {
 
   virtual std::string_view name() const = 0;
 
-  // Returns the gzipped profile.proto, or the legacy text when
-  // `request.debug` is nonzero. Errors: kUnimplemented when this profile
-  // cannot exist in this process (the message says how to enable it),
-  // kUnavailable when cancelled.
-  virtual StatusOr<std::string> Collect(const ProfileRequest& request) = 0;
+  // The profile in memory, for the UI and the report layer (`debug` is
+  // ignored). Errors: kUnimplemented when this profile cannot exist in this
+  // process (the message says how to enable it), kUnavailable when
+  // cancelled.
+  virtual StatusOr<Profile> Build(const ProfileRequest& request) = 0;
+
+  // Go's legacy text form (`?debug=1`). The default: kInvalidArgument, the
+  // profile has none.
+  virtual StatusOr<std::string> Text(const ProfileRequest& request);
+
+  // What HTTP serves: Text() when `request.debug` is nonzero, else Build()
+  // as gzipped profile.proto.
+  StatusOr<std::string> Collect(const ProfileRequest& request);
 };
 
 // Waits `seconds` (a delta profile's or a CPU profile's window), polling

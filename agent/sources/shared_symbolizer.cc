@@ -4,9 +4,8 @@
 
 namespace inprof::internal {
 
-StatusOr<std::string> SharedSymbolizer::Build(
-    const std::function<bool()>& cancelled,
-    const std::function<std::string(Symbolizer*)>& build) {
+Status SharedSymbolizer::Run(const std::function<bool()>& cancelled,
+                             const std::function<void(Symbolizer*)>& build) {
   const auto gone = [&] {
     return stopping_->load() || (cancelled && cancelled());
   };
@@ -18,9 +17,9 @@ StatusOr<std::string> SharedSymbolizer::Build(
     ~CancelScope() { symbolizer.set_cancel(nullptr); }
   } scope{symbolizer_};
   symbolizer_.set_cancel(gone);
-  std::string result = build(&symbolizer_);
+  build(&symbolizer_);
   if (gone()) return UnavailableError(kProfileCancelled);
-  return result;
+  return OkStatus();
 }
 
 std::string SharedSymbolizer::FunctionName(uint64_t address) {

@@ -11,7 +11,10 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "agent/sources/profile_source.h"
 #include "agent/symbolize/symbolizer.h"
@@ -30,18 +33,27 @@ class SharedSymbolizer {
   explicit SharedSymbolizer(const std::atomic<bool>* stopping)
       : stopping_(stopping) {}
 
-  // Runs `build` with the symbolizer, refreshed if modules changed. Returns
-  // kUnavailable (kProfileCancelled) if `cancelled` or the agent's stopping
-  // flag is set before or during the build (which then stops early).
-  StatusOr<std::string> Build(
-      const std::function<bool()>& cancelled,
-      const std::function<std::string(Symbolizer*)>& build);
+  // Runs `build` with the symbolizer, refreshed if modules changed, and
+  // returns what it made (a Profile, a text). Returns kUnavailable
+  // (kProfileCancelled) if `cancelled` or the agent's stopping flag is set
+  // before or during the build (which then stops early).
+  template <typename F>
+  auto Build(const std::function<bool()>& cancelled, F build)
+      -> StatusOr<std::invoke_result_t<F, Symbolizer*>> {
+    std::optional<std::invoke_result_t<F, Symbolizer*>> result;
+    Status status =
+        Run(cancelled, [&](Symbolizer* s) { result.emplace(build(s)); });
+    if (!status.ok()) return status;
+    return std::move(*result);
+  }
 
   // The name of the function containing `address` (the outermost of an
   // inlined chain), or "" if unknown or stopping.
   std::string FunctionName(uint64_t address);
 
  private:
+  Status Run(const std::function<bool()>& cancelled,
+             const std::function<void(Symbolizer*)>& build);
   void RefreshLocked();
 
   const std::atomic<bool>* const stopping_;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/contention/contention_profile.h"
+#include "agent/labels/label_registry.h"
 #include "agent/symbolize/symbolizer.h"
 
 namespace inprof::internal {
@@ -76,6 +77,27 @@ TEST(ContentionProfileUnitTest, LegacyTextAsGoWritesIt) {
       ContentionProfileText(Snapshot(ContentionKind::kMutex), &symbolizer);
   EXPECT_THAT(mutex, StartsWith("--- mutex:\ncycles/second=1000000000\n"
                                 "sampling period=1\n"));
+}
+
+TEST(ContentionProfileUnitTest, LabelledRecordsCarryTheirLabels) {
+  const inprof::Label tenant[] = {{"tenant", "acme"}};
+  const uint64_t orders =
+      LabelRegistry::Global().Derive(0, "POST /orders", tenant);
+  ContentionSnapshot snapshot = Snapshot(ContentionKind::kBlock);
+  snapshot.records[1].label_set = orders;
+  Symbolizer symbolizer;
+  Profile p = BuildContentionProfile(snapshot, 0, {}, &symbolizer);
+  ASSERT_EQ(p.samples.size(), 2u);
+  EXPECT_TRUE(p.samples[0].labels.empty());  // unlabelled: as before
+  ASSERT_EQ(p.samples[1].labels.size(), 2u);
+  EXPECT_EQ(p.samples[1].labels[0].key, "endpoint");
+  EXPECT_EQ(p.samples[1].labels[0].str, "POST /orders");
+  EXPECT_EQ(p.samples[1].labels[1].key, "tenant");
+  EXPECT_EQ(p.samples[1].labels[1].str, "acme");
+  const std::string text = ContentionProfileText(snapshot, &symbolizer);
+  EXPECT_THAT(text, HasSubstr("\n5000 4 @ 0x"));
+  EXPECT_THAT(text, HasSubstr("\n# labels: {\"endpoint\":\"POST /orders\", "
+                              "\"tenant\":\"acme\"}\n#\t0x"));
 }
 
 }  // namespace

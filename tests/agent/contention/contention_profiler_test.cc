@@ -16,9 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include "agent/base/thread_labels.h"
 #include "agent/contention/contention_table.h"
 #include "agent/unwind/stack_walker.h"
 #include "inprof/mutex.h"
+#include "inprof/request.h"
 
 namespace inprof::internal {
 namespace {
@@ -97,6 +99,61 @@ TEST_F(ContentionProfilerTest, AtRateOneBlockAndMutexBothEqualTheWaiting) {
   EXPECT_GT(block.events, 0);
   EXPECT_LE(block.events, 4 * 40);
   EXPECT_EQ(profiler_->stats(ContentionKind::kBlock).samples, block.samples);
+}
+
+// Waits (block) are charged to the waiter's label set and holds (mutex) to
+// the holder's: two requests contending for one lock both show, by name.
+TEST_F(ContentionProfilerTest, EventsCarryTheThreadsLabelSet) {
+  StartProfiler(1, 1);
+  Mutex mu;
+  std::atomic<uint64_t> ids[2] = {0, 0};
+  // Per kind, the delay charged to each request and to anything else.
+  auto delays = [&](ContentionKind kind) {
+    std::vector<double> delay(3, 0);
+    profiler_->table(kind).ForEach([&](const ContentionTable::View& view) {
+      const int who = view.label_set == ids[0].load()   ? 0
+                      : view.label_set == ids[1].load() ? 1
+                                                        : 2;
+      delay[who] += static_cast<double>(view.delay_nanos);
+    });
+    return delay;
+  };
+  auto both_seen = [&] {
+    for (ContentionKind kind :
+         {ContentionKind::kBlock, ContentionKind::kMutex}) {
+      std::vector<double> d = delays(kind);
+      if (d[0] == 0 || d[1] == 0) return false;
+    }
+    return true;
+  };
+  // Rounds until each request both waited and made the other wait: a busy
+  // machine may run one thread's round alone.
+  for (int round = 0; round < 200 && !both_seen(); ++round) {
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, t] {
+        inprof::RequestScope scope(t == 0 ? "GET /a" : "GET /b");
+        ids[t] = CurrentLabelSet();
+        ready.fetch_add(1);
+        while (ready.load() < 2) std::this_thread::yield();
+        for (int r = 0; r < 20; ++r) {
+          mu.lock();
+          const Clock::time_point until =
+              Clock::now() + std::chrono::microseconds(200);
+          while (Clock::now() < until) {
+          }
+          mu.unlock();
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  EXPECT_TRUE(both_seen());
+  EXPECT_NE(ids[0].load(), ids[1].load());
+  for (ContentionKind kind : {ContentionKind::kBlock, ContentionKind::kMutex}) {
+    EXPECT_EQ(delays(kind)[2], 0) << "an event outside both scopes";
+  }
 }
 
 TEST_F(ContentionProfilerTest, SampledBlockProfileIsUnbiased) {

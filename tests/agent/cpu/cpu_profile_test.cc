@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "agent/labels/label_registry.h"
 #include "agent/profile/check_valid.h"
 #include "agent/profile/encode.h"
 #include "agent/symbolize/symbolizer.h"
@@ -106,6 +107,31 @@ TEST(CpuProfileTest, OutputIsDeterministic) {
   std::string second =
       EncodeProfile(BuildCpuProfile(recorder, info, &symbolizer));
   EXPECT_EQ(first, second);
+}
+
+// The same stack under two label sets is two samples; the unlabelled one
+// has no labels at all (profiles without scopes are as before).
+TEST(CpuProfileTest, LabelSetsSplitSamples) {
+  const uint64_t users = LabelRegistry::Global().Derive(
+      0, "GET /users", std::span<const inprof::Label>());
+  uint64_t leaf = reinterpret_cast<uint64_t>(&Leaf) + 4;
+  CpuProfileRecorder recorder(0);
+  RawSample labelled = MakeSample(1, {leaf});
+  labelled.label_set = users;
+  for (int i = 0; i < 3; ++i) recorder.OnSample(labelled);
+  recorder.OnSample(MakeSample(1, {leaf}));
+  CpuProfileInfo info;
+  info.hz = 100;
+  Symbolizer symbolizer;
+  Profile p = BuildCpuProfile(recorder, info, &symbolizer);
+  ASSERT_EQ(p.samples.size(), 2u);
+  EXPECT_EQ(p.samples[0].values[0], 3);
+  ASSERT_EQ(p.samples[0].labels.size(), 1u);
+  EXPECT_EQ(p.samples[0].labels[0].key, "endpoint");
+  EXPECT_EQ(p.samples[0].labels[0].str, "GET /users");
+  EXPECT_EQ(p.samples[1].values[0], 1);
+  EXPECT_TRUE(p.samples[1].labels.empty());
+  EXPECT_EQ(p.samples[0].location_ids, p.samples[1].location_ids);
 }
 
 }  // namespace

@@ -16,7 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include "agent/base/thread_labels.h"
 #include "agent/symbolize/symbolizer.h"
+#include "inprof/request.h"
 
 namespace inprof::internal {
 namespace {
@@ -445,6 +447,60 @@ TEST(CpuSamplerTest, RejectsAnOutOfRangeRate) {
   struct sigaction prof;
   sigaction(SIGPROF, nullptr, &prof);
   EXPECT_EQ(prof.sa_handler, SIG_DFL) << "nothing left behind";
+}
+
+// The handler stamps the interrupted thread's label set: a thread inside a
+// RequestScope and one outside, burning side by side.
+TEST(CpuSamplerTest, SamplesCarryTheThreadsLabelSet) {
+  std::unique_ptr<CpuSampler> sampler = StartSampler(/*hz=*/100);
+  ASSERT_NE(sampler, nullptr);
+  CollectingSink sink;
+  std::atomic<uint64_t> label_set{0};
+  std::atomic<uint32_t> labelled_tid{0}, plain_tid{0};
+  std::promise<void> subscribed;
+  std::shared_future<void> go = subscribed.get_future().share();
+  auto burn = [&go] {
+    go.wait();
+    const int64_t start = ThreadCpuNanos();
+    uint64_t x = 0;
+    while (ThreadCpuNanos() - start < 300000000) {
+      for (int i = 0; i < 1000; ++i) x = x * 31 + 7;
+    }
+    asm volatile("" : : "r"(x));
+  };
+  std::thread labelled([&] {
+    inprof::RequestScope scope("GET /users");
+    label_set = CurrentLabelSet();
+    labelled_tid = Gettid();
+    burn();
+  });
+  std::thread plain([&] {
+    plain_tid = Gettid();
+    burn();
+  });
+  while (labelled_tid.load() == 0 || plain_tid.load() == 0) {
+    std::this_thread::yield();
+  }
+  sampler->Subscribe(&sink);
+  subscribed.set_value();
+  labelled.join();
+  plain.join();
+  sampler->Unsubscribe(&sink);
+  ASSERT_NE(label_set.load(), 0u);
+  int labelled_samples = 0, plain_samples = 0;
+  for (const RawSample& s : sink.samples) {
+    if (s.tid == labelled_tid.load()) {
+      EXPECT_EQ(s.label_set, label_set.load());
+      ++labelled_samples;
+    } else if (s.tid == plain_tid.load()) {
+      EXPECT_EQ(s.label_set, 0u);
+      ++plain_samples;
+    }
+  }
+  if (!kSignalsAreDeferred) {
+    EXPECT_GT(labelled_samples, 10);
+    EXPECT_GT(plain_samples, 10);
+  }
 }
 
 }  // namespace

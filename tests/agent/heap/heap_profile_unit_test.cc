@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "agent/heap/heap_profile.h"
+#include "agent/labels/label_registry.h"
 #include "agent/profile/check_valid.h"
 #include "agent/profile/encode.h"
 #include "agent/symbolize/symbolizer.h"
@@ -135,6 +136,37 @@ TEST(HeapProfileUnitTest, OverflowBucketIsAnHonestFrame) {
   EXPECT_EQ(LeafName(p, p.samples[0]), kHeapOverflowFrame);
   EXPECT_EQ(p.samples[0].values[1], 700);
   EXPECT_TRUE(p.samples[0].labels.empty());
+}
+
+// Heap records of the same stack and size but different label sets are
+// separate samples, each with its string labels before Go's `bytes` label,
+// and the legacy text shows Go's labels line; an unlabelled record keeps
+// `bytes` alone.
+TEST(HeapProfileUnitTest, LabelSetsSplitSamplesAndShowInBothForms) {
+  const uint64_t users = LabelRegistry::Global().Derive(
+      0, "GET /users", std::span<const inprof::Label>());
+  HeapSnapshot snapshot;
+  snapshot.rate = 4096;
+  const uint64_t pc = Inside(reinterpret_cast<void*>(&UserFunction));
+  snapshot.records = {Record({pc}, 64, 2, 0, 1), Record({pc}, 64, 3, 0, 1)};
+  snapshot.records[1].label_set = users;
+  Symbolizer symbolizer;
+  Profile p =
+      BuildHeapProfile(snapshot, HeapProfileKind::kHeap, 0, {}, &symbolizer);
+  ASSERT_EQ(p.samples.size(), 2u);
+  ASSERT_EQ(p.samples[0].labels.size(), 1u);
+  EXPECT_EQ(p.samples[0].labels[0].key, "bytes");
+  ASSERT_EQ(p.samples[1].labels.size(), 2u);
+  EXPECT_EQ(p.samples[1].labels[0].key, "endpoint");
+  EXPECT_EQ(p.samples[1].labels[0].str, "GET /users");
+  EXPECT_EQ(p.samples[1].labels[1].key, "bytes");
+  EXPECT_EQ(p.samples[1].labels[1].num, 64);
+
+  const std::string text = HeapProfileText(snapshot, &symbolizer);
+  EXPECT_THAT(text, HasSubstr("3: 192 [3: 192] @ 0x"));
+  EXPECT_THAT(text,
+              HasSubstr("\n# labels: {\"endpoint\":\"GET /users\"}\n#\t0x"));
+  EXPECT_EQ(text.find("# labels:"), text.rfind("# labels:"));  // one record
 }
 
 }  // namespace

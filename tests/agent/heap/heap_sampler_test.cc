@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "agent/base/thread_labels.h"
 #include "agent/heap/heap_profile.h"
+#include "inprof/request.h"
 
 namespace inprof::internal {
 namespace {
@@ -98,6 +100,40 @@ TEST(HeapSamplerTest, RateOneRecordsEveryAllocationAndFree) {
   HeapSamplerStats stats = f.sampler->stats();
   EXPECT_GE(stats.samples, 500u);
   EXPECT_GE(stats.live_blocks, 300u);
+}
+
+// A sampled allocation is charged to the allocating thread's label set at
+// allocation time; its free finds the same bucket after the scope ended.
+TEST(HeapSamplerTest, AllocationsCarryTheThreadsLabelSet) {
+  Fixture f(1);
+  Rearm();
+  uint64_t users = 0;
+  {
+    inprof::RequestScope scope("GET /users");
+    users = CurrentLabelSet();
+    AllocateFromHere(3, 40, 56);
+  }
+  AllocateFromHere(4, 10, 56);
+  for (int i = 0; i < 15; ++i) g_delete_hook(FakeBlock(3, i));
+  HeapSnapshot s = Snapshot(*f.sampler);
+  int64_t labelled = 0, labelled_inuse = 0, plain = 0;
+  for (const HeapRecord& r : s.records) {
+    if (r.size != 56) continue;
+    const int64_t n = r.alloc_weight / static_cast<int64_t>(kWeightOne);
+    const int64_t live =
+        (r.alloc_weight - r.free_weight) / static_cast<int64_t>(kWeightOne);
+    if (r.label_set == users) {
+      labelled += n;
+      labelled_inuse += live;
+    } else {
+      EXPECT_EQ(r.label_set, 0u);
+      plain += n;
+    }
+  }
+  ASSERT_NE(users, 0u);
+  EXPECT_EQ(labelled, 40);
+  EXPECT_EQ(labelled_inuse, 25);
+  EXPECT_EQ(plain, 10);
 }
 
 TEST(HeapSamplerTest, UnbiasedTotalsMatchWhatWasAllocated) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "agent/labels/label_registry.h"
 #include "agent/profile/profile.h"
 #include "agent/symbolize/symbolizer.h"
 #include "gtest/gtest.h"
@@ -97,6 +98,36 @@ TEST(StackSampleBuilderTest, CancelledFollowsTheSymbolizer) {
   EXPECT_FALSE(samples.cancelled());
   symbolizer.set_cancel([] { return true; });
   EXPECT_TRUE(samples.cancelled());
+}
+
+// A sample's label set becomes its string labels, sorted by key; the same
+// set reused across samples, UTF-8 repaired; no label set, no labels.
+TEST(StackSampleBuilderTest, LabelSetsBecomeStringLabels) {
+  const inprof::Label labels[] = {{"tenant", "ac\xffme"}};
+  const uint64_t id = LabelRegistry::Global().Derive(0, "GET /users", labels);
+  Symbolizer symbolizer;
+  Profile profile;
+  StackSampleBuilder samples(&symbolizer, &profile);
+  const std::vector<uint64_t> pcs = {app::Worker::Spin(1) + 1};
+  samples.Add(pcs, StackSampleBuilder::kAllReturnAddresses, "x", {1}, id);
+  samples.Add({}, StackSampleBuilder::kAllReturnAddresses, "x", {2}, id);
+  samples.Add(pcs, StackSampleBuilder::kAllReturnAddresses, "x", {3}, 0);
+  samples.Add(pcs, StackSampleBuilder::kAllReturnAddresses, "x", {4},
+              LabelRegistry::kOverflowSet);
+  samples.Finish();
+  ASSERT_EQ(profile.samples.size(), 4u);
+  for (int i : {0, 1}) {
+    const std::vector<Label>& l = profile.samples[i].labels;
+    ASSERT_EQ(l.size(), 2u);
+    EXPECT_EQ(l[0].key, "endpoint");
+    EXPECT_EQ(l[0].str, "GET /users");
+    EXPECT_EQ(l[1].key, "tenant");
+    EXPECT_EQ(l[1].str, "ac\xef\xbf\xbdme");  // U+FFFD
+    EXPECT_EQ(l[1].num, 0);
+  }
+  EXPECT_TRUE(profile.samples[2].labels.empty());
+  ASSERT_EQ(profile.samples[3].labels.size(), 1u);
+  EXPECT_EQ(profile.samples[3].labels[0].str, "inprof.LabelSetsFull");
 }
 
 }  // namespace
