@@ -4,11 +4,17 @@
 //   demo_server --load            # serve on :8080, profile on :6060, self-load
 //   go tool pprof -top 'http://127.0.0.1:6060/debug/pprof/profile?seconds=10'
 //
-// Endpoints (each does recognizable CPU work in a named function):
-//   /primes?n=N       demo::CountPrimes: primes <= N by trial division
-//   /hash?rounds=N    demo::HashChain: N rounds of a 64-bit mixer
-//   /sort?n=N         demo::SortRandom: sorts N pseudo-random numbers
-//   /ledger?rounds=N  demo::Ledger::Append: HashChain under a shared lock
+// Endpoints (each does recognizable work in a named function):
+//   /primes?n=N        demo::CountPrimes: primes <= N by trial division, on a
+//                      worker pool (demo::CountPrimesBetween)
+//   /hash?rounds=N     demo::HashChain: N rounds of a 64-bit mixer
+//   /sort?n=N          demo::SortRandom: sorts N pseudo-random numbers
+//   /cache?kb=N        demo::SessionCache::Put: keeps an N KiB blob
+//   /ledger?rounds=N   demo::Ledger::Append: HashChain under a shared lock
+//   /audit?entries=N   demo::Ledger::Audit: checksums receipts under that lock
+// Every handler runs in an inprof::RequestScope named after its route
+// ("GET /primes"), so each profile's samples carry the label endpoint=route
+// (`go tool pprof -tagfocus='endpoint=GET /primes' ...`).
 // With --load, a few threads call these endpoints over loopback in a loop, so
 // a profile taken at any moment shows all of them, and the mutex and block
 // profiles show the ledger's lock.
@@ -23,15 +29,18 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "examples/demo_server/work.h"
 #include "httplib.h"
 #include "inprof/agent.h"
+#include "inprof/request.h"
 
 namespace {
 
@@ -149,59 +158,88 @@ std::optional<int64_t> IntParam(const httplib::Request& request,
   return value;
 }
 
+using Handler =
+    std::function<void(const httplib::Request&, httplib::Response&)>;
+
+// Serves GET `path` with `handler`, inside an inprof::RequestScope named
+// after the route ("GET /primes"): every sample taken while the handler runs
+// carries endpoint="GET /primes". The route, never the URL: a label set per
+// distinct value, and the registry of them is bounded (inprof/request.h).
+void Route(httplib::Server& server, const std::string& path, Handler handler) {
+  server.Get(path,
+             [endpoint = "GET " + path, handler = std::move(handler)](
+                 const httplib::Request& request, httplib::Response& response) {
+               inprof::RequestScope scope(endpoint);
+               handler(request, response);
+             });
+}
+
 void AddRoutes(httplib::Server& server) {
-  server.Get("/", [](const httplib::Request&, httplib::Response& response) {
+  Route(server, "/", [](const httplib::Request&, httplib::Response& response) {
     response.set_content(
         "demo_server endpoints:\n"
-        "  /primes?n=N     (1..2000000)   count primes by trial division\n"
-        "  /hash?rounds=N  (1..50000000)  run a 64-bit hash chain\n"
-        "  /sort?n=N       (1..5000000)   sort N random numbers\n"
-        "  /cache?kb=N     (1..1024)      keep an N KiB blob in a 64 MiB "
+        "  /primes?n=N      (1..2000000)   count primes by trial division\n"
+        "  /hash?rounds=N   (1..50000000)  run a 64-bit hash chain\n"
+        "  /sort?n=N        (1..5000000)   sort N random numbers\n"
+        "  /cache?kb=N      (1..1024)      keep an N KiB blob in a 64 MiB "
         "cache\n"
-        "  /ledger?rounds=N (1..5000000)  append to a shared, locked ledger\n",
+        "  /ledger?rounds=N (1..5000000)   append to a shared, locked ledger\n"
+        "  /audit?entries=N (1..256)       checksum the ledger's last "
+        "receipts\n",
         "text/plain");
   });
-  server.Get("/primes", [](const httplib::Request& request,
-                           httplib::Response& response) {
-    if (auto n = IntParam(request, response, "n", 1, demo::kMaxPrimesN)) {
-      response.set_content(std::to_string(demo::CountPrimes(*n)) + "\n",
-                           "text/plain");
-    }
-  });
-  server.Get("/hash", [](const httplib::Request& request,
-                         httplib::Response& response) {
-    if (auto rounds =
-            IntParam(request, response, "rounds", 1, demo::kMaxHashRounds)) {
-      response.set_content(std::to_string(demo::HashChain(42, *rounds)) + "\n",
-                           "text/plain");
-    }
-  });
-  server.Get("/sort", [](const httplib::Request& request,
-                         httplib::Response& response) {
-    if (auto n = IntParam(request, response, "n", 1, demo::kMaxSortN)) {
-      response.set_content(std::to_string(demo::SortRandom(7, *n)) + "\n",
-                           "text/plain");
-    }
-  });
-  server.Get("/cache", [](const httplib::Request& request,
-                          httplib::Response& response) {
-    static std::atomic<uint64_t> next_id{0};
-    if (auto kib = IntParam(request, response, "kb", 1, demo::kMaxSessionKiB)) {
-      response.set_content(
-          std::to_string(demo::CacheSession(next_id++, *kib)) + "\n",
-          "text/plain");
-    }
-  });
-  server.Get("/ledger", [](const httplib::Request& request,
-                           httplib::Response& response) {
-    static std::atomic<uint64_t> next_id{0};
-    if (auto rounds =
-            IntParam(request, response, "rounds", 1, demo::kMaxLedgerRounds)) {
-      response.set_content(
-          std::to_string(demo::AppendToLedger(next_id++, *rounds)) + "\n",
-          "text/plain");
-    }
-  });
+  Route(server, "/primes",
+        [](const httplib::Request& request, httplib::Response& response) {
+          if (auto n = IntParam(request, response, "n", 1, demo::kMaxPrimesN)) {
+            response.set_content(std::to_string(demo::CountPrimes(*n)) + "\n",
+                                 "text/plain");
+          }
+        });
+  Route(server, "/hash",
+        [](const httplib::Request& request, httplib::Response& response) {
+          if (auto rounds = IntParam(request, response, "rounds", 1,
+                                     demo::kMaxHashRounds)) {
+            response.set_content(
+                std::to_string(demo::HashChain(42, *rounds)) + "\n",
+                "text/plain");
+          }
+        });
+  Route(server, "/sort",
+        [](const httplib::Request& request, httplib::Response& response) {
+          if (auto n = IntParam(request, response, "n", 1, demo::kMaxSortN)) {
+            response.set_content(std::to_string(demo::SortRandom(7, *n)) + "\n",
+                                 "text/plain");
+          }
+        });
+  Route(server, "/cache",
+        [](const httplib::Request& request, httplib::Response& response) {
+          static std::atomic<uint64_t> next_id{0};
+          if (auto kib =
+                  IntParam(request, response, "kb", 1, demo::kMaxSessionKiB)) {
+            response.set_content(
+                std::to_string(demo::CacheSession(next_id++, *kib)) + "\n",
+                "text/plain");
+          }
+        });
+  Route(server, "/ledger",
+        [](const httplib::Request& request, httplib::Response& response) {
+          static std::atomic<uint64_t> next_id{0};
+          if (auto rounds = IntParam(request, response, "rounds", 1,
+                                     demo::kMaxLedgerRounds)) {
+            response.set_content(
+                std::to_string(demo::AppendToLedger(next_id++, *rounds)) + "\n",
+                "text/plain");
+          }
+        });
+  Route(server, "/audit",
+        [](const httplib::Request& request, httplib::Response& response) {
+          if (auto entries = IntParam(request, response, "entries", 1,
+                                      demo::kLedgerKeptEntries)) {
+            response.set_content(
+                std::to_string(demo::AuditLedger(*entries)) + "\n",
+                "text/plain");
+          }
+        });
   server.set_exception_handler([](const httplib::Request&,
                                   httplib::Response& response,
                                   std::exception_ptr) {
@@ -245,14 +283,16 @@ class LoadGenerator {
     client.set_connection_timeout(2, 0);
     client.set_read_timeout(30, 0);
     uint64_t state = 0x1234567ULL + static_cast<uint64_t>(index);
-    for (uint64_t i = static_cast<uint64_t>(index); !stop_.load(); ++i) {
-      // A cheap LCG varies the sizes a little from request to request.
+    while (!stop_.load()) {
+      // A cheap LCG picks each request and varies its size a little. Half
+      // the requests take the ledger's lock (to append or to audit), and
+      // the threads pick independently, so they meet on it at random rather
+      // than in step.
       state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      int64_t jitter = static_cast<int64_t>((state >> 33) % 1000);
+      const int64_t jitter = static_cast<int64_t>((state >> 33) % 1000);
+      const uint64_t pick = (state >> 43) % 8;
       std::string path;
-      // Every other request goes to the ledger, so that the load threads
-      // meet on its lock.
-      switch (i % 8) {
+      switch (pick) {
         case 0:
           path = "/primes?n=" + std::to_string(100'000 + jitter * 50);
           break;
@@ -264,6 +304,10 @@ class LoadGenerator {
           break;
         case 6:
           path = "/cache?kb=" + std::to_string(64 + jitter % 256);
+          break;
+        case 3:
+        case 7:
+          path = "/audit?entries=" + std::to_string(64 + jitter % 193);
           break;
         default:
           path = "/ledger?rounds=" + std::to_string(4'000'000 + jitter * 1000);
@@ -336,7 +380,7 @@ int main(int argc, char** argv) {
   std::string block_url = agent->url() + "/debug/pprof/block";
   std::printf(
       "demo_server: serving http://127.0.0.1:%d/ (/primes /hash /sort "
-      "/cache /ledger)\n"
+      "/cache /ledger /audit)\n"
       "inprof agent: %s/debug/pprof/\n"
       "load generator: %s\n"
       "Try:\n"
@@ -345,6 +389,7 @@ int main(int argc, char** argv) {
       "  go tool pprof -top %s\n"
       "  go tool pprof -top %s\n"
       "  go tool pprof -top %s\n"
+      "  go tool pprof -top -tagfocus='endpoint=GET /primes' '%s'\n"
       "  curl -s %s/debug/allocator\n"
       "  curl -s '%s/debug/pools?format=text'\n"
       "Ctrl-C stops.\n",
@@ -352,8 +397,8 @@ int main(int argc, char** argv) {
       flags->load ? (std::to_string(flags->load_threads) + " threads").c_str()
                   : "off (--load turns it on)",
       profile_url.c_str(), profile_url.c_str(), heap_url.c_str(),
-      mutex_url.c_str(), block_url.c_str(), agent->url().c_str(),
-      agent->url().c_str());
+      mutex_url.c_str(), block_url.c_str(), profile_url.c_str(),
+      agent->url().c_str(), agent->url().c_str());
   std::fflush(stdout);
 
   std::optional<LoadGenerator> load;

@@ -1,14 +1,19 @@
 #include "examples/demo_server/work.h"
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "inprof/mutex.h"
 #include "inprof/pool.h"
+#include "inprof/request.h"
 
 // Every function here is noinline so that the profile names it even in an
 // optimized build; the point of the demo is a readable profile.
@@ -30,10 +35,94 @@ namespace demo {
   return true;
 }
 
-[[gnu::noinline]] int64_t CountPrimes(int64_t n) {
+[[gnu::noinline]] int64_t CountPrimesBetween(int64_t low, int64_t high) {
   int64_t count = 0;
-  for (int64_t i = 2; i <= n; ++i) count += IsPrime(i) ? 1 : 0;
+  for (int64_t i = low; i < high; ++i) count += IsPrime(i) ? 1 : 0;
   return count;
+}
+
+namespace {
+
+// WorkerPool
+//
+// A fixed set of threads that run submitted tasks in order. Its threads
+// belong to no request: a task that works for one adopts it (CountPrimes).
+//
+// Ownership: owns its threads; never destroyed (the demo keeps one for the
+// life of the process).
+// Thread safety: thread-safe.
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void Submit(std::function<void()> task) {
+    {
+      std::lock_guard<inprof::Mutex> lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    work_ready_.notify_one();
+  }
+
+ private:
+  [[gnu::noinline]] void Run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<inprof::Mutex> lock(mu_);
+        work_ready_.wait(lock, [this] { return !tasks_.empty(); });
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  inprof::Mutex mu_;
+  inprof::ConditionVariable work_ready_;
+  std::deque<std::function<void()>> tasks_;  // guarded by mu_
+  std::vector<std::thread> threads_;         // immutable after construction
+};
+
+// One CountPrimes call's chunks in flight. Shared with its tasks, so that
+// the last one to finish may still unlock `mu` after the caller returned.
+struct PrimesBatch {
+  inprof::Mutex mu;
+  inprof::ConditionVariable done;
+  int pending = 0;    // guarded by mu
+  int64_t count = 0;  // guarded by mu
+};
+
+constexpr int kPrimeWorkers = 2;
+constexpr int64_t kPrimeChunks = 8;
+
+}  // namespace
+
+[[gnu::noinline]] int64_t CountPrimes(int64_t n) {
+  static WorkerPool* const pool = new WorkerPool(kPrimeWorkers);
+  auto batch = std::make_shared<PrimesBatch>();
+  batch->pending = static_cast<int>(kPrimeChunks);
+  // The request this thread works for, handed to each task: the workers'
+  // samples then carry this request's labels (endpoint="GET /primes").
+  const inprof::RequestHandle request = inprof::CurrentRequest();
+  const int64_t end = n + 1;
+  for (int64_t chunk = 0; chunk < kPrimeChunks; ++chunk) {
+    const int64_t low = end * chunk / kPrimeChunks;
+    const int64_t high = end * (chunk + 1) / kPrimeChunks;
+    pool->Submit([batch, request, low, high] {
+      inprof::AdoptRequest adopt(request);
+      const int64_t count = CountPrimesBetween(low, high);
+      std::lock_guard<inprof::Mutex> lock(batch->mu);
+      batch->count += count;
+      if (--batch->pending == 0) batch->done.notify_one();
+    });
+  }
+  std::unique_lock<inprof::Mutex> lock(batch->mu);
+  batch->done.wait(lock, [&batch] { return batch->pending == 0; });
+  return batch->count;
 }
 
 [[gnu::noinline]] uint64_t HashChain(uint64_t seed, int64_t rounds) {
@@ -54,6 +143,13 @@ namespace demo {
   for (uint64_t& v : values) v = seed = Mix64(seed);
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
+}
+
+[[gnu::noinline]] uint64_t Checksum(std::string_view bytes, uint64_t hash) {
+  for (const char c : bytes) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  }
+  return hash;
 }
 
 namespace {
@@ -82,25 +178,52 @@ class SessionCache {
 class Ledger {
  public:
   [[gnu::noinline]] int64_t Append(uint64_t id, int64_t rounds) {
+    auto receipt =
+        std::make_unique<std::string>(static_cast<size_t>(kLedgerReceiptBytes),
+                                      static_cast<char>('A' + id % 26));
     std::lock_guard<inprof::Mutex> lock(mu_);
     // Sealing under the lock is the (deliberate) mistake the mutex profile
     // points at.
     last_seal_ = HashChain(last_seal_ ^ id, rounds);
+    std::memcpy(receipt->data(), &last_seal_, sizeof(last_seal_));
+    receipts_.push_back(std::move(receipt));
+    if (static_cast<int64_t>(receipts_.size()) > kLedgerKeptEntries) {
+      receipts_.pop_front();
+    }
     return ++entries_;
+  }
+
+  [[gnu::noinline]] uint64_t Audit(int64_t entries) {
+    std::lock_guard<inprof::Mutex> lock(mu_);
+    // Reading every receipt under the lock: the second mistake.
+    const size_t count = std::min(
+        receipts_.size(), static_cast<size_t>(std::max<int64_t>(entries, 0)));
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (size_t i = receipts_.size() - count; i < receipts_.size(); ++i) {
+      hash = Checksum(*receipts_[i], hash);
+    }
+    return hash;
   }
 
  private:
   inprof::Mutex mu_;
-  uint64_t last_seal_ = 0;  // guarded by mu_
-  int64_t entries_ = 0;     // guarded by mu_
+  uint64_t last_seal_ = 0;                             // guarded by mu_
+  int64_t entries_ = 0;                                // guarded by mu_
+  std::deque<std::unique_ptr<std::string>> receipts_;  // guarded by mu_
 };
+
+Ledger& TheLedger() {
+  static Ledger* const ledger = new Ledger();
+  return *ledger;
+}
 
 }  // namespace
 
 int64_t AppendToLedger(uint64_t id, int64_t rounds) {
-  static Ledger* const ledger = new Ledger();
-  return ledger->Append(id, rounds);
+  return TheLedger().Append(id, rounds);
 }
+
+uint64_t AuditLedger(int64_t entries) { return TheLedger().Audit(entries); }
 
 int64_t CacheSession(uint64_t id, int64_t kib) {
   static SessionCache* const cache = new SessionCache();

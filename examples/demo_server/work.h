@@ -1,13 +1,15 @@
-// The demo server's CPU work: three kinds of recognizable work, each in its
-// own named function so that a CPU profile shows them by name
-// (`go tool pprof -top` lists demo::CountPrimes, demo::HashChain,
-// demo::SortRandom and their helpers demo::IsPrime, demo::Mix64).
+// The demo server's work, each kind in its own named function so that a
+// profile shows it by name: CPU (demo::CountPrimes on a worker pool,
+// demo::HashChain, demo::SortRandom and their helpers demo::IsPrime,
+// demo::Mix64), live memory (the session cache, the ledger's receipts) and
+// lock contention (the ledger, appended to and audited under one lock).
 //
-// Thread safety: all functions are thread-safe (no shared state).
+// Thread safety: all functions are thread-safe.
 #ifndef INPROF_EXAMPLES_DEMO_SERVER_WORK_H_
 #define INPROF_EXAMPLES_DEMO_SERVER_WORK_H_
 
 #include <cstdint>
+#include <string_view>
 
 namespace demo {
 
@@ -17,8 +19,15 @@ inline constexpr int64_t kMaxPrimesN = 2'000'000;
 inline constexpr int64_t kMaxHashRounds = 50'000'000;
 inline constexpr int64_t kMaxSortN = 5'000'000;
 
-// Number of primes <= n, by trial division (deliberately naive).
+// Number of primes <= n, by trial division (deliberately naive). The range
+// is cut into chunks that a pool of two worker threads counts (in
+// demo::CountPrimesBetween) while the caller waits; each task adopts the
+// caller's request (inprof::AdoptRequest), so the workers' CPU samples carry
+// the caller's endpoint label.
 int64_t CountPrimes(int64_t n);
+
+// Number of primes in [low, high), by trial division.
+int64_t CountPrimesBetween(int64_t low, int64_t high);
 
 // Trial division of one number; the hot leaf under CountPrimes.
 bool IsPrime(int64_t n);
@@ -35,6 +44,9 @@ uint64_t HashChain(uint64_t seed, int64_t rounds);
 // returns its median.
 uint64_t SortRandom(uint64_t seed, int64_t n);
 
+// FNV-1a over `bytes`, continuing from `hash`: the hot leaf of an audit.
+uint64_t Checksum(std::string_view bytes, uint64_t hash);
+
 // Memory that stays live, for heap profiles: a bounded cache of session
 // blobs (the oldest are dropped past kCacheCapacityBytes), kept by
 // demo::SessionCache::Put. Returns the bytes now held. Thread-safe.
@@ -44,10 +56,20 @@ int64_t CacheSession(uint64_t id, int64_t kib);
 
 // Contention, for the mutex and block profiles: a shared ledger whose
 // inprof::Mutex is held while demo::Ledger::Append seals an entry with
-// `rounds` of HashChain, so concurrent requests wait for each other.
+// `rounds` of HashChain, so concurrent requests wait for each other. Each
+// entry keeps a kLedgerReceiptBytes receipt, written by Ledger::Append,
+// for its last kLedgerKeptEntries entries (16 MiB live, for heap profiles).
 // Returns the ledger's entry count. Thread-safe.
 inline constexpr int64_t kMaxLedgerRounds = 5'000'000;
+inline constexpr int64_t kLedgerReceiptBytes = 64 << 10;
+inline constexpr int64_t kLedgerKeptEntries = 256;
 int64_t AppendToLedger(uint64_t id, int64_t rounds);
+
+// Checksums the receipts of the last `entries` entries (fewer if the
+// ledger holds fewer) in demo::Ledger::Audit, under the ledger's lock: the
+// second kind of critical section the mutex profile shows. Returns the
+// checksum. Thread-safe.
+uint64_t AuditLedger(int64_t entries);
 
 }  // namespace demo
 

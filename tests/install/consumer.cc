@@ -1,7 +1,8 @@
 // The install test's consumer: starts the agent on a free port, fetches
 // /debug/pprof/cmdline over a plain socket, and prints OK. It depends on
 // nothing but inprof::agent, so it proves that the target carries everything
-// a user needs (headers, C++ standard, link dependencies).
+// a user needs (headers, C++ standard, link dependencies); request labels
+// (inprof/request.h) included.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 
 #include "inprof/agent.h"
 #include "inprof/mutex.h"
+#include "inprof/request.h"
 
 namespace {
 
@@ -50,12 +52,14 @@ std::string HttpGet(int port, const std::string& path) {
   return response;
 }
 
-// Four threads take `mu` in turn and hold it 2 ms each time.
+// Four threads, each serving a labelled request, take `mu` in turn and hold
+// it 2 ms each time.
 template <typename Lock>
 void Contend(Lock& mu) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&mu] {
+      inprof::RequestScope request("GET /consumer");
       for (int i = 0; i < 10; ++i) {
         std::lock_guard<Lock> guard(mu);
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -117,7 +121,9 @@ int main(int argc, char** argv) {
   // "--- mutex:", the header, then at least one "<delay> <count> @ ..." line.
   if (mutex.rfind("HTTP/1.1 200", 0) != 0 ||
       mutex.find("--- mutex:") == std::string::npos ||
-      mutex.find(" @ 0x") == std::string::npos) {
+      mutex.find(" @ 0x") == std::string::npos ||
+      mutex.find("# labels: {\"endpoint\":\"GET /consumer\"}") ==
+          std::string::npos) {
     std::fprintf(stderr, "consumer: no contention in /debug/pprof/mutex:\n%s\n",
                  mutex.c_str());
     return 1;

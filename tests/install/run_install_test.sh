@@ -71,7 +71,7 @@ step "install inprof to ${prefix}" \
   cmake --install "${work}/inprof-build" --prefix "${prefix}"
 
 for f in include/inprof/agent.h include/inprof/status.h include/inprof/export.h \
-    include/inprof/mutex.h; do
+    include/inprof/mutex.h include/inprof/request.h; do
   [[ -f "${prefix}/${f}" ]] || fail "${f} was not installed under ${prefix}"
 done
 config="$(find "${prefix}" -name inprofConfig.cmake -print -quit)"
