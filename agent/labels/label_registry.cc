@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "agent/base/agent_thread.h"
@@ -11,40 +12,66 @@
 namespace inprof::internal {
 namespace {
 
-// A fast hash of a short string, 8 bytes at a time.
-uint64_t HashBytes(std::string_view s) noexcept {
-  uint64_t h = 0x9E3779B97F4A7C15u ^ s.size();
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, s.data() + i, 8);
-    h = (h ^ word) * 0xff51afd7ed558ccdu;
-    h ^= h >> 32;
-  }
-  if (i < s.size()) {
+// Little-endian loads that also work in constant evaluation (for the
+// precomputed hash of "endpoint").
+constexpr uint64_t Load(const char* p, int bytes) noexcept {
+  if (std::is_constant_evaluated()) {
     uint64_t word = 0;
-    std::memcpy(&word, s.data() + i, s.size() - i);
-    h = (h ^ word) * 0xc4ceb9fe1a85ec53u;
-    h ^= h >> 29;
+    for (int i = 0; i < bytes; ++i) {
+      word |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+    }
+    return word;
   }
-  return h;
+  if (bytes == 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    return word;
+  }
+  uint32_t word;
+  std::memcpy(&word, p, 4);
+  return word;
+}
+
+constexpr uint64_t Mix(uint64_t h) noexcept {
+  h *= 0xff51afd7ed558ccdu;
+  return h ^ (h >> 32);
+}
+
+// A fast hash of a short string: 8 bytes at a time, the tail in at most two
+// overlapping loads (no variable-length copy: this runs on every scope).
+constexpr uint64_t HashBytes(std::string_view s) noexcept {
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t h = 0x9E3779B97F4A7C15u ^ n;
+  for (; n > 8; p += 8, n -= 8) h = Mix(h ^ Load(p, 8));
+  uint64_t tail = 0;
+  if (n >= 4) {
+    tail = Load(p, 4) | Load(p + n - 4, 4) << 32;
+  } else if (n > 0) {
+    tail = uint64_t{static_cast<unsigned char>(p[0])} |
+           uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 |
+           uint64_t{static_cast<unsigned char>(p[n - 1])} << 16;
+  }
+  return Mix(Mix(h ^ tail) * 0xc4ceb9fe1a85ec53u);
 }
 
 // A set's hash is the sum of its pairs' hashes: independent of their order,
 // and a pair can be taken out again by subtracting it.
-uint64_t PairHash(std::string_view key, std::string_view value) noexcept {
-  uint64_t h = HashBytes(key) * 0x9E3779B97F4A7C15u ^ HashBytes(value);
+constexpr uint64_t PairHash(uint64_t key_hash, uint64_t value_hash) noexcept {
+  uint64_t h = key_hash * 0x9E3779B97F4A7C15u ^ value_hash;
   h ^= h >> 31;
   h *= 0xbf58476d1ce4e5b9u;
   return h ^ (h >> 27);
 }
+
+constexpr uint64_t kEndpointKeyHash = HashBytes(kEndpointKey);
 
 std::string_view Cut(std::string_view s) noexcept {
   return s.substr(0, std::min(s.size(), kMaxLabelBytes));
 }
 
 constexpr LabelPair kOverflowPairs[] = {
-    {kEndpointKey, LabelRegistry::kOverflowEndpoint}};
+    {kEndpointKey, LabelRegistry::kOverflowEndpoint, 0}};
 // Never looked up by hash: Derive returns its id directly.
 constexpr LabelSet kOverflow = {0, kOverflowPairs};
 
@@ -52,39 +79,62 @@ constinit LabelRegistry g_registry;
 
 }  // namespace
 
+// A pair Derive was given. Trivially constructible, so that Derive's array
+// of them costs nothing until used.
+struct PendingPair {
+  const char* key_data;
+  size_t key_size;
+  const char* value_data;
+  size_t value_size;
+  uint64_t key_hash;
+
+  std::string_view key() const noexcept { return {key_data, key_size}; }
+  std::string_view value() const noexcept { return {value_data, value_size}; }
+};
+
 // The set Derive looks for: `outer`'s pairs, those whose key is in `added`
 // replaced by `added`'s.
 struct LabelRegistry::Candidate {
   const LabelSet* outer = nullptr;
-  LabelPair added[kMaxPending];
+  PendingPair added[kMaxPending];
+  uint64_t added_hash[kMaxPending];  // PairHash of added[i], once counted
   size_t added_count = 0;
   size_t size = 0;
   uint64_t hash = 0;
 
-  const LabelPair* FindAdded(std::string_view key) const noexcept {
+  const PendingPair* FindAdded(std::string_view key) const noexcept {
     for (size_t i = 0; i < added_count; ++i) {
-      if (added[i].key == key) return &added[i];
+      if (added[i].key() == key) return &added[i];
     }
     return nullptr;
   }
   // Adds or replaces a pair of `added`; false when there are too many.
-  bool Add(std::string_view key, std::string_view value) noexcept {
+  bool Add(std::string_view key, uint64_t key_hash,
+           std::string_view value) noexcept {
     for (size_t i = 0; i < added_count; ++i) {
-      if (added[i].key == key) {
-        added[i].value = value;
+      if (added[i].key() == key) {
+        added[i].value_data = value.data();
+        added[i].value_size = value.size();
         return true;
       }
     }
     if (added_count == kMaxPending) return false;
-    added[added_count++] = {key, value};
+    added[added_count++] = {key.data(), key.size(), value.data(), value.size(),
+                            key_hash};
     return true;
   }
   bool Matches(const LabelSet& set) const noexcept {
     if (set.hash != hash || set.pairs.size() != size) return false;
     for (const LabelPair& pair : set.pairs) {
-      const LabelPair* want = FindAdded(pair.key);
-      if (want == nullptr) want = FindOuter(pair.key);
-      if (want == nullptr || want->value != pair.value) return false;
+      std::string_view want;
+      if (const PendingPair* added_pair = FindAdded(pair.key)) {
+        want = added_pair->value();
+      } else if (const LabelPair* outer_pair = FindOuter(pair.key)) {
+        want = outer_pair->value;
+      } else {
+        return false;
+      }
+      if (want != pair.value) return false;
     }
     return true;
   }
@@ -120,10 +170,12 @@ uint64_t LabelRegistry::Derive(uint64_t outer, std::string_view endpoint,
   if (outer == kOverflowSet) return kOverflowSet;
   Candidate candidate;
   candidate.outer = Find(outer);
-  bool fits = endpoint.empty() || candidate.Add(kEndpointKey, Cut(endpoint));
+  bool fits = endpoint.empty() ||
+              candidate.Add(kEndpointKey, kEndpointKeyHash, Cut(endpoint));
   for (const inprof::Label& label : labels) {
     if (!fits) break;
-    fits = candidate.Add(Cut(label.key), Cut(label.value));
+    const std::string_view key = Cut(label.key);
+    fits = candidate.Add(key, HashBytes(key), Cut(label.value));
   }
   if (!fits) {
     overflows_.fetch_add(1, std::memory_order_relaxed);
@@ -135,15 +187,16 @@ uint64_t LabelRegistry::Derive(uint64_t outer, std::string_view endpoint,
   if (candidate.outer != nullptr) {
     for (const LabelPair& pair : candidate.outer->pairs) {
       if (candidate.FindAdded(pair.key) != nullptr) {
-        candidate.hash -= PairHash(pair.key, pair.value);
+        candidate.hash -= pair.hash;
       } else {
         ++candidate.size;
       }
     }
   }
   for (size_t i = 0; i < candidate.added_count; ++i) {
-    candidate.hash +=
-        PairHash(candidate.added[i].key, candidate.added[i].value);
+    const PendingPair& pair = candidate.added[i];
+    candidate.added_hash[i] = PairHash(pair.key_hash, HashBytes(pair.value()));
+    candidate.hash += candidate.added_hash[i];
   }
   if (candidate.size > kMaxLabelsPerSet) {
     overflows_.fetch_add(1, std::memory_order_relaxed);
@@ -171,8 +224,11 @@ uint64_t LabelRegistry::Intern(const Candidate& candidate) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (uint64_t id = FindCandidate(candidate); id != kNoLabels) return id;
 
-  std::vector<LabelPair> pairs(candidate.added,
-                               candidate.added + candidate.added_count);
+  std::vector<LabelPair> pairs;
+  for (size_t i = 0; i < candidate.added_count; ++i) {
+    const PendingPair& pair = candidate.added[i];
+    pairs.push_back({pair.key(), pair.value(), candidate.added_hash[i]});
+  }
   if (candidate.outer != nullptr) {
     for (const LabelPair& pair : candidate.outer->pairs) {
       if (candidate.FindAdded(pair.key) == nullptr) pairs.push_back(pair);
@@ -207,7 +263,7 @@ uint64_t LabelRegistry::Intern(const Candidate& candidate) {
     };
     const std::string_view key = copy(pairs[i].key);
     const std::string_view value = copy(pairs[i].value);
-    new (&stored_pairs[i]) LabelPair{key, value};
+    new (&stored_pairs[i]) LabelPair{key, value, pairs[i].hash};
   }
   auto* set = new (block) LabelSet{
       candidate.hash, std::span<const LabelPair>(stored_pairs, pairs.size())};

@@ -33,10 +33,12 @@
 
 namespace inprof::internal {
 
-// One label of an interned set.
+// One label of an interned set, with its hash (the set's hash is the sum of
+// its pairs').
 struct LabelPair {
   std::string_view key;
   std::string_view value;
+  uint64_t hash = 0;
 };
 
 // An interned set: pairs sorted by key, keys unique. Immutable once

@@ -22,8 +22,19 @@
 //   contention_benchmark agent LOCK [ROUNDS [SECONDS]]
 //     The same workload, OFF slices without any agent, ON slices with an
 //     agent started with the defaults: what the agent costs in all.
+//
+//   contention_benchmark labels LOCK [ROUNDS [SECONDS]]
+//     The same workload with contention profiling on (the defaults, or
+//     INPROF_BENCH_BLOCK_RATE / INPROF_BENCH_MUTEX_FRACTION; both 0: the
+//     scopes' cost alone) in every slice; OFF and ON slices (ABBA) differ
+//     only in request labels: in ON slices every iteration (lock, critical
+//     section, private work) runs inside an inprof::RequestScope (one of
+//     four endpoints, in turn). Prints each pair's ratio of operations per
+//     wall second and per CPU second of the whole process, with labels over
+//     without, the A/A control of the two OFF slices, and the medians.
 #include <httplib.h>
 #include <pthread.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -35,11 +46,13 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "inprof/agent.h"
 #include "inprof/mutex.h"
+#include "inprof/request.h"
 
 #ifdef INPROF_BENCH_INTERPOSED
 // glibc's own functions, behind the interposer (see interposer.cc).
@@ -139,6 +152,11 @@ void RunUncontended(int rounds) {
 
 // --- Contended --------------------------------------------------------------
 
+// The labels mode: while set, every iteration runs inside a RequestScope.
+std::atomic<bool> g_labels_on{false};
+constexpr std::string_view kEndpoints[4] = {
+    "GET /users/:id", "POST /users", "GET /orders", "DELETE /sessions/:id"};
+
 template <typename Mutex>
 struct Workload {
   Mutex mu;
@@ -153,15 +171,29 @@ struct Workload {
       shared[i & 7] += seed >> 33;
     }
   }
+  // kLabels: the labels mode's loop; the other modes run Run<false>, the
+  // loop they always ran.
+  template <bool kLabels = false>
   void Run(uint64_t seed) {
     uint64_t local = 0;
-    while (!stop.load(std::memory_order_relaxed)) {
+    const auto iteration = [&] {
       Critical(seed);
       for (int i = 0; i < 100; ++i) {  // ~300 ns of private work
         local = local * 31 + (seed >> (i & 31));
         asm volatile("" : "+r"(local));
       }
       ops.fetch_add(1, std::memory_order_relaxed);
+    };
+    uint64_t n = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      if constexpr (kLabels) {
+        if (g_labels_on.load(std::memory_order_relaxed)) {
+          inprof::RequestScope scope(kEndpoints[n++ & 3]);
+          iteration();
+          continue;
+        }
+      }
+      iteration();
     }
   }
 };
@@ -184,13 +216,16 @@ void PrintContentionMetrics(const inprof::Agent& agent, double on_seconds) {
 
 // Starts the workload's threads (INPROF_BENCH_THREADS, default 4).
 template <typename Mutex>
-std::vector<std::thread> StartWorkers(Workload<Mutex>& work) {
+std::vector<std::thread> StartWorkers(Workload<Mutex>& work,
+                                      bool labels = false) {
   std::vector<std::thread> threads;
   const char* threads_env = std::getenv("INPROF_BENCH_THREADS");
   const int thread_count = threads_env ? std::atoi(threads_env) : 4;
   for (int t = 0; t < thread_count; ++t) {
-    threads.emplace_back(
-        [&work, t] { work.Run(0x9E3779B97F4A7C15u * (t + 1)); });
+    threads.emplace_back([&work, t, labels] {
+      const uint64_t seed = 0x9E3779B97F4A7C15u * (t + 1);
+      labels ? work.template Run<true>(seed) : work.Run(seed);
+    });
   }
   return threads;
 }
@@ -269,6 +304,87 @@ void RunContended(int rounds, double seconds) {
   PrintContentionMetrics(agent, rounds * 2 * seconds);
 }
 
+double Seconds(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+// Counts the records of a ?debug=1 contention profile and those with labels.
+void PrintLabeledRecords(const inprof::Agent& agent, const char* path) {
+  httplib::Client client("127.0.0.1", agent.port());
+  httplib::Result result = client.Get(path);
+  if (!result || result->status != 200) {
+    std::printf("  GET %s failed\n", path);
+    return;
+  }
+  size_t records = 0, labeled = 0;
+  std::istringstream in(result->body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(" @ ") != std::string::npos) ++records;
+    if (line.rfind("# labels: {\"endpoint\"", 0) == 0) ++labeled;
+  }
+  std::printf("  %s: %zu records, %zu with an endpoint label\n", path, records,
+              labeled);
+}
+
+// Profiling on in every slice; OFF and ON differ in labels only.
+template <typename Mutex>
+void RunLabels(int rounds, double seconds) {
+  inprof::Agent agent = StartAgent();
+  const char* block_env = std::getenv("INPROF_BENCH_BLOCK_RATE");
+  const char* fraction_env = std::getenv("INPROF_BENCH_MUTEX_FRACTION");
+  (void)agent.SetBlockProfileRate(block_env ? std::atoll(block_env) : 10000);
+  (void)agent.SetMutexProfileFraction(fraction_env ? std::atoll(fraction_env)
+                                                   : 10);
+  Workload<Mutex> work;
+  std::vector<std::thread> threads = StartWorkers(work, /*labels=*/true);
+  struct Rates {
+    double per_wall_s, per_cpu_s;
+  };
+  const auto slice = [&](bool on) {
+    g_labels_on.store(on, std::memory_order_relaxed);
+    const uint64_t before = work.ops.load();
+    const double wall0 = Seconds(CLOCK_MONOTONIC);
+    const double cpu0 = Seconds(CLOCK_PROCESS_CPUTIME_ID);
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    const double ops = static_cast<double>(work.ops.load() - before);
+    return Rates{ops / (Seconds(CLOCK_MONOTONIC) - wall0),
+                 ops / (Seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0)};
+  };
+  slice(true);  // warm-up; interns the label sets
+  std::vector<double> wall, cpu, control;
+  for (int r = 0; r < rounds; ++r) {
+    const Rates off1 = slice(false);
+    const Rates on1 = slice(true);
+    const Rates on2 = slice(true);
+    const Rates off2 = slice(false);
+    wall.push_back(on1.per_wall_s / off1.per_wall_s);
+    wall.push_back(on2.per_wall_s / off2.per_wall_s);
+    cpu.push_back(on1.per_cpu_s / off1.per_cpu_s);
+    cpu.push_back(on2.per_cpu_s / off2.per_cpu_s);
+    control.push_back(off2.per_cpu_s / off1.per_cpu_s);
+    std::printf(
+        "round %2d: ops per CPU s OFF %.0f, ON %.0f, ON %.0f, OFF %.0f: "
+        "ratio %.4f %.4f (per wall s %.4f %.4f), A/A %.4f\n",
+        r, off1.per_cpu_s, on1.per_cpu_s, on2.per_cpu_s, off2.per_cpu_s,
+        cpu[cpu.size() - 2], cpu.back(), wall[wall.size() - 2], wall.back(),
+        control.back());
+  }
+  work.stop = true;
+  for (std::thread& thread : threads) thread.join();
+  std::vector<double> sorted = cpu;
+  std::sort(sorted.begin(), sorted.end());
+  std::printf(
+      "labels/no-labels, %zu pairs: ops per CPU s median %.4f [IQR %.4f, "
+      "%.4f] (A/A %.4f), ops per wall s median %.4f\n",
+      cpu.size(), Median(cpu), sorted[sorted.size() / 4],
+      sorted[sorted.size() * 3 / 4], Median(control), Median(wall));
+  PrintLabeledRecords(agent, "/debug/pprof/mutex?debug=1");
+  PrintLabeledRecords(agent, "/debug/pprof/block?debug=1");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -276,6 +392,19 @@ int main(int argc, char** argv) {
   if (mode == "uncontended") {
     RunUncontended(argc > 2 ? std::atoi(argv[2]) : 10);
     return 0;
+  }
+  if (mode == "labels" && argc > 2) {
+    const std::string lock = argv[2];
+    const int rounds = argc > 3 ? std::atoi(argv[3]) : 10;
+    const double seconds = argc > 4 ? std::atof(argv[4]) : 0.5;
+    if (lock == "inprof") {
+      RunLabels<inprof::Mutex>(rounds, seconds);
+      return 0;
+    }
+    if (lock == "std") {
+      RunLabels<std::mutex>(rounds, seconds);
+      return 0;
+    }
   }
   if ((mode == "contended" || mode == "agent") && argc > 2) {
     const std::string lock = argv[2];
@@ -295,7 +424,8 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "usage: %s uncontended [ROUNDS]\n"
-               "       %s contended|agent inprof|std [ROUNDS [SECONDS]]\n",
+               "       %s contended|agent|labels inprof|std [ROUNDS "
+               "[SECONDS]]\n",
                argv[0], argv[0]);
   return 2;
 }

@@ -7,6 +7,8 @@
 //   cpu_overhead_benchmark
 //       --mode=interleaved-inprof|interleaved-gperftools|interleaved-none
 //       [--seconds=5] [--pairs=60] [--threads=2] [--warmup_ms=1000]
+//   cpu_overhead_benchmark
+//       --mode=interleaved-labels|interleaved-labels-unprofiled [...]
 //
 // One run of the first form measures one mode and prints one line of
 // key=value pairs; the alternation of modes, the rounds and the medians are
@@ -16,6 +18,13 @@
 // variation (code placement, page colouring, what else the machine runs in
 // that minute: +-5% of throughput here) cancels. See the comment above
 // InterleavedMain(); tests/bench/run_cpu_overhead_interleaved.sh runs them.
+//
+// The two labels modes are interleaved too, but ON and OFF differ only in
+// request labels: in ON slices every request runs inside an
+// inprof::RequestScope (one of four endpoints, in turn), in OFF slices none
+// does. interleaved-labels takes a profile in every slice, ON and OFF alike
+// (profiling on in both halves); interleaved-labels-unprofiled starts no
+// agent, so it measures the scopes alone.
 //
 // All modes are the same binary, so the workload's machine code and its
 // addresses are identical between them (a 1% figure is within reach of
@@ -66,6 +75,7 @@
 
 #include "agent/profile/decode.h"
 #include "inprof/agent.h"
+#include "inprof/request.h"
 
 namespace inprof::bench {
 namespace {
@@ -158,6 +168,28 @@ __attribute__((noinline)) uint64_t HandleBatch(uint64_t& rng, Table& table) {
   return sum;
 }
 
+// The labels modes' work unit: the same requests, each inside a
+// RequestScope while g_labels_on is set (checked once per unit).
+std::atomic<bool> g_labels_on{false};
+constexpr std::string_view kEndpoints[4] = {
+    "GET /users/:id", "POST /users", "GET /orders", "DELETE /sessions/:id"};
+
+__attribute__((noinline)) uint64_t HandleBatchLabeled(uint64_t& rng,
+                                                      Table& table) {
+  uint64_t sum = 0;
+  if (!g_labels_on.load(std::memory_order_relaxed)) {
+    for (int i = 0; i < kRequestsPerUnit; ++i) {
+      sum += HandleRequest(rng, table);
+    }
+    return sum;
+  }
+  for (int i = 0; i < kRequestsPerUnit; ++i) {
+    RequestScope scope(kEndpoints[i & 3]);
+    sum += HandleRequest(rng, table);
+  }
+  return sum;
+}
+
 // Per-worker counters, each on its own cache line so the main thread's
 // reads do not slow the workers down.
 struct alignas(64) WorkerSlot {
@@ -165,6 +197,9 @@ struct alignas(64) WorkerSlot {
   std::atomic<uint64_t> sink{0};
 };
 
+// kLabels: the labels modes' loop (HandleBatchLabeled); the other modes run
+// WorkerLoop<false>, which is the loop they always ran.
+template <bool kLabels>
 __attribute__((noinline)) void WorkerLoop(const std::atomic<bool>& stop,
                                           uint64_t seed, WorkerSlot& slot) {
   Table table;
@@ -172,7 +207,7 @@ __attribute__((noinline)) void WorkerLoop(const std::atomic<bool>& stop,
   uint64_t sink = 0;
   uint64_t units = 0;
   while (!stop.load(std::memory_order_relaxed)) {
-    sink += HandleBatch(rng, table);
+    sink += kLabels ? HandleBatchLabeled(rng, table) : HandleBatch(rng, table);
     slot.units.store(++units, std::memory_order_relaxed);
   }
   slot.sink.store(sink, std::memory_order_relaxed);
@@ -195,10 +230,10 @@ struct Snapshot {
 // The worker threads. Not thread-safe: owned by the main thread.
 class Workers {
  public:
-  explicit Workers(int count) : slots_(count) {
+  explicit Workers(int count, bool labels = false) : slots_(count) {
     for (int i = 0; i < count; ++i) {
-      threads_.emplace_back(WorkerLoop, std::cref(stop_),
-                            0x9e3779b97f4a7c15ULL * (i + 1),
+      threads_.emplace_back(labels ? WorkerLoop<true> : WorkerLoop<false>,
+                            std::cref(stop_), 0x9e3779b97f4a7c15ULL * (i + 1),
                             std::ref(slots_[i]));
     }
   }
@@ -251,6 +286,13 @@ struct Flags {
   std::string profile_out;  // empty: a temporary file, removed afterwards
 
   bool interleaved() const { return mode.rfind("interleaved-", 0) == 0; }
+  bool labels() const { return mode.rfind("interleaved-labels", 0) == 0; }
+  // Both halves of a pair take a profile (ON and OFF differ in labels).
+  bool profile_both() const { return mode == "interleaved-labels"; }
+  // The agent is started and serves the profiles.
+  bool agent() const {
+    return mode == "interleaved-inprof" || mode == "interleaved-labels";
+  }
 };
 
 bool ParseFlags(int argc, char** argv, Flags& flags) {
@@ -283,11 +325,13 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.mode != "inprof_warm" && flags.mode != "gperftools" &&
       flags.mode != "interleaved-inprof" &&
       flags.mode != "interleaved-gperftools" &&
-      flags.mode != "interleaved-none") {
+      flags.mode != "interleaved-none" && flags.mode != "interleaved-labels" &&
+      flags.mode != "interleaved-labels-unprofiled") {
     std::fprintf(stderr,
                  "--mode must be none, inprof, inprof_warm, gperftools, "
-                 "interleaved-inprof, interleaved-gperftools or "
-                 "interleaved-none\n");
+                 "interleaved-inprof, interleaved-gperftools, "
+                 "interleaved-none, interleaved-labels or "
+                 "interleaved-labels-unprofiled\n");
     return false;
   }
   if (flags.pairs < 2 || flags.pairs % 2 != 0) {
@@ -497,6 +541,10 @@ bool DescribeGperftools(const Flags& flags, const std::string& path,
 //   OFF: sleep for the wall length of the ON slice measured last, so both
 //       halves of a pair are about equally long (the figures are rates per
 //       second, so an exact match is not needed).
+//   interleaved-labels: ON and OFF both fetch a profile as interleaved-inprof
+//       does; in ON slices every request runs inside a RequestScope.
+//   interleaved-labels-unprofiled: no agent; ON and OFF as in
+//       interleaved-none, with the ON slices' requests in RequestScopes.
 // Before the measured pairs come warmup_ms of work and one ON slice whose
 // results are discarded (inprof: the first fetch's symbolizer reads and
 // indexes DWARF; gperftools: the first ProfilerStart sets up its handler).
@@ -569,10 +617,11 @@ Stats Summarize(std::vector<double> v) {
   return s;
 }
 
-// Runs one ON slice's profiler part (the slice's snapshots are taken by the
-// caller). Returns false if no profile was taken.
+// Runs one ON slice's profiler part (interleaved-labels: every slice's; the
+// slice's snapshots are taken by the caller). Returns false if no profile was
+// taken.
 bool InterleavedOn(const Flags& flags, int index, std::string& data) {
-  if (flags.mode == "interleaved-inprof") {
+  if (flags.agent()) {
     return FetchProfile(flags.seconds, data);
   }
   if (flags.mode == "interleaved-gperftools") {
@@ -597,6 +646,7 @@ struct ProfileFacts {
   double sampling_s = 0;  // 0: unknown, use the slice's wall time
   int64_t lost = 0, truncated = 0;
   size_t bytes = 0;
+  int64_t labeled = 0;  // samples with an `endpoint` label
 };
 
 int64_t CommentNumber(const std::vector<std::string>& comments,
@@ -611,7 +661,7 @@ int64_t CommentNumber(const std::vector<std::string>& comments,
 
 bool InspectProfile(const Flags& flags, const std::string& data,
                     ProfileFacts& facts) {
-  if (flags.mode == "interleaved-inprof") {
+  if (flags.agent()) {
     StatusOr<internal::Profile> profile = internal::DecodeProfile(data);
     if (!profile.ok()) {
       std::fprintf(stderr, "profile does not decode: %s\n",
@@ -621,6 +671,11 @@ bool InspectProfile(const Flags& flags, const std::string& data,
     facts.samples = 0;
     for (const internal::Sample& sample : profile->samples) {
       if (!sample.values.empty()) facts.samples += sample.values[0];
+      for (const internal::Label& label : sample.labels) {
+        if (label.key == "endpoint" && !sample.values.empty()) {
+          facts.labeled += sample.values[0];
+        }
+      }
     }
     facts.sampling_s = profile->duration_nanos / 1e9;
     facts.lost = CommentNumber(profile->comments, "lost samples: ");
@@ -660,8 +715,7 @@ bool StartGlobalAgent() {
 }
 
 int InterleavedMain(const Flags& flags) {
-  bool inprof = flags.mode == "interleaved-inprof";
-  if (inprof) {
+  if (flags.agent()) {
     if (!StartGlobalAgent()) return 1;
   } else if (flags.mode == "interleaved-gperftools") {
     if (!LoadGperftools()) return 1;
@@ -671,15 +725,16 @@ int InterleavedMain(const Flags& flags) {
   std::vector<Slice> slices;
   slices.reserve(1 + 2 * static_cast<size_t>(flags.pairs));
   {
-    Workers workers(flags.threads);
+    Workers workers(flags.threads, flags.labels());
     std::this_thread::sleep_for(std::chrono::milliseconds(flags.warmup_ms));
     int64_t last_on_ns = flags.seconds * 1000000000LL;
     auto run = [&](bool on) {
       Slice& slice = slices.emplace_back();
       slice.on = on;
       int index = static_cast<int>(slices.size() - 1);
+      g_labels_on.store(on && flags.labels(), std::memory_order_relaxed);
       slice.start = workers.Take();
-      if (on) {
+      if (on || flags.profile_both()) {
         if (!InterleavedOn(flags, index, slice.data)) return false;
       } else {
         std::this_thread::sleep_for(std::chrono::nanoseconds(last_on_ns));
@@ -697,7 +752,8 @@ int InterleavedMain(const Flags& flags) {
 
   std::vector<ProfileFacts> facts(slices.size());
   for (size_t i = 0; i < slices.size(); ++i) {
-    if (slices[i].on && !InspectProfile(flags, slices[i].data, facts[i])) {
+    if ((slices[i].on || flags.profile_both()) &&
+        !InspectProfile(flags, slices[i].data, facts[i])) {
       return 1;
     }
   }
@@ -788,6 +844,22 @@ int InterleavedMain(const Flags& flags) {
       flags.mode.c_str(), flags.seconds, flags.pairs, quiet_pairs,
       flags.threads, lost, truncated,
       samples.empty() ? 0 : bytes / samples.size());
+  if (flags.profile_both()) {
+    // Labels checked: ON profiles should have them on every sample, OFF
+    // profiles on none.
+    int64_t on_samples = 0, on_labeled = 0, off_samples = 0, off_labeled = 0;
+    size_t on_bytes = 0, off_bytes = 0;
+    for (size_t i = 1; i < slices.size(); ++i) {
+      (slices[i].on ? on_samples : off_samples) += facts[i].samples;
+      (slices[i].on ? on_labeled : off_labeled) += facts[i].labeled;
+      (slices[i].on ? on_bytes : off_bytes) += facts[i].bytes;
+    }
+    std::printf("kind=labels mode=%s on_samples=%" PRId64 " on_labeled=%" PRId64
+                " off_samples=%" PRId64 " off_labeled=%" PRId64
+                " on_mean_profile_bytes=%zu off_mean_profile_bytes=%zu\n",
+                flags.mode.c_str(), on_samples, on_labeled, off_samples,
+                off_labeled, on_bytes / flags.pairs, off_bytes / flags.pairs);
+  }
   return 0;
 }
 

@@ -13,11 +13,21 @@
 //     INPROF_HEAP_RATE (e.g. 0: hooks installed, no sampling) applies to
 //     the ON slices.
 //
+//   heap_overhead_benchmark labels|labels-unprofiled [ROUNDS [SECONDS]]
+//     The same workloads, with heap sampling on for the whole run (labels;
+//     INPROF_HEAP_RATE applies) or no agent at all (labels-unprofiled). OFF
+//     and ON slices (ABBA) differ only in request labels: in ON slices every
+//     unit of work runs inside an inprof::RequestScope (one of four
+//     endpoints, in turn). Per pair: slowdown of units per wall second and
+//     of units per CPU second of the whole process (agent threads
+//     included), and the A/A control of the two OFF slices of a round.
+//
 //   heap_overhead_benchmark serve [STACKS]
 //     Records STACKS (default 10,000) distinct allocation stacks at rate 1,
 //     then times GET /debug/pprof/heap: the first request (symbolizing every
 //     frame) and the median of 5 later ones.
 #include <httplib.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,12 +35,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "inprof/agent.h"
+#include "inprof/request.h"
 
 namespace {
 
@@ -62,20 +75,39 @@ __attribute__((noinline)) void MallocUnit(void** slots, uint32_t& seed,
   sink += reinterpret_cast<uintptr_t>(slot) & 1;
 }
 
+// The labels modes: while set, every unit runs inside a RequestScope.
+std::atomic<bool> g_labels_on{false};
+constexpr std::string_view kEndpoints[4] = {
+    "GET /users/:id", "POST /users", "GET /orders", "DELETE /sessions/:id"};
+
+// kLabels: the labels modes' loop; the other modes run RunWorkload<false>,
+// the loop they always ran.
+template <bool kLabels>
 void RunWorkload(const std::string& workload, Worker& worker,
                  const std::atomic<bool>& stop) {
   std::unordered_map<uint32_t, std::string> window;
   void* slots[64] = {};
   uint32_t seed = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(&worker));
   uint64_t sink = 0;
+  const auto unit = [&] {
+    if (workload == "mixed") {
+      MixedUnit(window, seed, sink);
+    } else {
+      MallocUnit(slots, seed, sink);
+    }
+  };
   while (!stop.load(std::memory_order_relaxed)) {
-    for (int i = 0; i < 256; ++i) {
-      if (workload == "mixed") {
-        MixedUnit(window, seed, sink);
-      } else {
-        MallocUnit(slots, seed, sink);
+    if constexpr (kLabels) {
+      if (g_labels_on.load(std::memory_order_relaxed)) {
+        for (int i = 0; i < 256; ++i) {
+          inprof::RequestScope scope(kEndpoints[i & 3]);
+          unit();
+        }
+        worker.units.fetch_add(256, std::memory_order_relaxed);
+        continue;
       }
     }
+    for (int i = 0; i < 256; ++i) unit();
     worker.units.fetch_add(256, std::memory_order_relaxed);
   }
   for (void* p : slots) std::free(p);
@@ -104,7 +136,8 @@ void Overhead(const std::string& workload, int rounds, double seconds) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (Worker& w : workers) {
-    threads.emplace_back([&, workload] { RunWorkload(workload, w, stop); });
+    threads.emplace_back(
+        [&, workload] { RunWorkload<false>(workload, w, stop); });
   }
   Rate(workers, kThreads, 1.0);  // warm-up
   std::vector<double> slowdowns;
@@ -148,6 +181,116 @@ void Overhead(const std::string& workload, int rounds, double seconds) {
       "q1=%.2f q3=%.2f\n",
       workload.c_str(), rounds, Median(slowdowns), sorted[sorted.size() / 4],
       sorted[sorted.size() * 3 / 4]);
+}
+
+// --- Labels on every unit vs none, profiling on in both ------------------
+
+double Seconds(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+struct SliceRates {
+  double per_wall_s = 0;
+  double per_cpu_s = 0;  // per CPU second of the whole process
+};
+
+SliceRates Slice(Worker* workers, int n, double seconds) {
+  uint64_t before = 0, after = 0;
+  const double wall0 = Seconds(CLOCK_MONOTONIC);
+  const double cpu0 = Seconds(CLOCK_PROCESS_CPUTIME_ID);
+  for (int i = 0; i < n; ++i) before += workers[i].units.load();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  for (int i = 0; i < n; ++i) after += workers[i].units.load();
+  const double wall1 = Seconds(CLOCK_MONOTONIC);
+  const double cpu1 = Seconds(CLOCK_PROCESS_CPUTIME_ID);
+  const double units = static_cast<double>(after - before);
+  return {units / (wall1 - wall0), units / (cpu1 - cpu0)};
+}
+
+// Counts the records of /debug/pprof/allocs?debug=1 and those with labels.
+void PrintLabeledRecords(int port) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(std::chrono::seconds(120));
+  httplib::Result result = client.Get("/debug/pprof/allocs?debug=1");
+  if (!result || result->status != 200) {
+    std::fprintf(stderr, "GET /debug/pprof/allocs?debug=1 failed\n");
+    std::exit(1);
+  }
+  size_t records = 0, labeled = 0;
+  for (size_t at = 0; at < result->body.size();) {
+    size_t end = result->body.find('\n', at);
+    if (end == std::string::npos) end = result->body.size();
+    const std::string_view line(result->body.data() + at, end - at);
+    if (line.find(" @ ") != std::string_view::npos) ++records;
+    if (line.rfind("# labels: {\"endpoint\"", 0) == 0) ++labeled;
+    at = end + 1;
+  }
+  std::printf("allocs profile: %zu records, %zu with an endpoint label\n",
+              records, labeled);
+}
+
+void LabelsOverhead(const std::string& workload, bool profiled, int rounds,
+                    double seconds) {
+  std::optional<inprof::Agent> agent;
+  if (profiled) {
+    inprof::Options options = inprof::Options::FromEnvironment();
+    options.port = 0;
+    auto started = inprof::Agent::Start(options);
+    if (!started.ok()) {
+      std::fprintf(stderr, "%s\n", started.status().ToString().c_str());
+      std::exit(1);
+    }
+    agent.emplace(std::move(*started));
+  }
+  constexpr int kThreads = 2;
+  Worker workers[kThreads];
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (Worker& w : workers) {
+    threads.emplace_back(
+        [&, workload] { RunWorkload<true>(workload, w, stop); });
+  }
+  const auto slice = [&](bool on) {
+    g_labels_on.store(on, std::memory_order_relaxed);
+    return Slice(workers, kThreads, seconds);
+  };
+  slice(true);  // warm-up; interns the label sets
+  std::vector<double> wall_ratios, cpu_ratios, cpu_controls;
+  for (int round = 0; round < rounds; ++round) {
+    // ABBA: OFF ON ON OFF; pairs (OFF, ON) and (ON, OFF); the two OFF
+    // slices give the A/A control.
+    const SliceRates off1 = slice(false);
+    const SliceRates on1 = slice(true);
+    const SliceRates on2 = slice(true);
+    const SliceRates off2 = slice(false);
+    wall_ratios.push_back(on1.per_wall_s / off1.per_wall_s);
+    wall_ratios.push_back(on2.per_wall_s / off2.per_wall_s);
+    cpu_ratios.push_back(on1.per_cpu_s / off1.per_cpu_s);
+    cpu_ratios.push_back(on2.per_cpu_s / off2.per_cpu_s);
+    cpu_controls.push_back(off2.per_cpu_s / off1.per_cpu_s);
+    std::printf(
+        "workload=%s labels round=%d off_units_per_cpu_s=%.0f "
+        "on_units_per_cpu_s=%.0f,%.0f off2=%.0f cpu_ratio=%.4f,%.4f "
+        "wall_ratio=%.4f,%.4f\n",
+        workload.c_str(), round, off1.per_cpu_s, on1.per_cpu_s, on2.per_cpu_s,
+        off2.per_cpu_s, cpu_ratios[cpu_ratios.size() - 2], cpu_ratios.back(),
+        wall_ratios[wall_ratios.size() - 2], wall_ratios.back());
+    std::fflush(stdout);
+  }
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  g_labels_on = false;
+  std::vector<double> sorted = cpu_ratios;
+  std::sort(sorted.begin(), sorted.end());
+  std::printf(
+      "workload=%s summary %s pairs=%zu labels/no-labels units per CPU s: "
+      "median %.4f [IQR %.4f, %.4f], A/A %.4f; per wall s: median %.4f\n",
+      workload.c_str(), profiled ? "profiled" : "unprofiled", cpu_ratios.size(),
+      Median(cpu_ratios), sorted[sorted.size() / 4],
+      sorted[sorted.size() * 3 / 4], Median(cpu_controls), Median(wall_ratios));
+  if (agent.has_value()) PrintLabeledRecords(agent->port());
 }
 
 // --- Serving a profile with many stacks ------------------------------------
@@ -228,12 +371,17 @@ int main(int argc, char** argv) {
     const double seconds = argc > 3 ? std::atof(argv[3]) : 1.0;
     Overhead("mixed", rounds, seconds);
     Overhead("malloc", rounds, seconds);
+  } else if (mode == "labels" || mode == "labels-unprofiled") {
+    const int rounds = argc > 2 ? std::atoi(argv[2]) : 20;
+    const double seconds = argc > 3 ? std::atof(argv[3]) : 1.0;
+    LabelsOverhead("mixed", mode == "labels", rounds, seconds);
+    LabelsOverhead("malloc", mode == "labels", rounds, seconds);
   } else if (mode == "serve") {
     Serve(argc > 2 ? std::atoi(argv[2]) : 10000);
   } else {
     std::fprintf(stderr,
-                 "usage: %s overhead [ROUNDS [SECONDS]] | serve "
-                 "[STACKS]\n",
+                 "usage: %s overhead|labels|labels-unprofiled [ROUNDS "
+                 "[SECONDS]] | serve [STACKS]\n",
                  argv[0]);
     return 2;
   }

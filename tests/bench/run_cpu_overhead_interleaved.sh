@@ -26,7 +26,10 @@
 # Environment:
 #   BUILD_DIR  build directory (default <repo>/build-bench)
 #   THREADS    worker threads (default 2)
-#   MODES      modes to run (default "inprof gperftools none")
+#   MODES      modes to run (default "inprof gperftools none"); also
+#              "labels" (a profile in every slice, ON slices with a
+#              RequestScope around every request) and "labels-unprofiled"
+#              (the same without any agent): BENCHMARKS.md, "Request labels"
 #   RAW_OUT    also keep the raw key=value lines in this file
 #   ANALYZE    analyze this file of earlier raw lines (RAW_OUT, or the
 #              script's output) instead of running; SECONDS must match it
@@ -232,5 +235,10 @@ END {
     bootstrap_diff("inprof", "gperftools", "wall")
     bootstrap_diff("inprof", "gperftools", "worker")
     bootstrap_diff("inprof", "gperftools", "cpu")
+  }
+  if (("labels" in seen) && ("labels-unprofiled" in seen)) {
+    printf "\nlabels with profiling on against the scopes alone (different processes, unpaired):\n"
+    bootstrap_diff("labels", "labels-unprofiled", "worker")
+    bootstrap_diff("labels", "labels-unprofiled", "cpu")
   }
 }' seconds="$seconds" "$raw"
