@@ -36,7 +36,8 @@
 // scope's set keeps at most kMaxLabelsPerSet labels (more: the overflow set).
 //
 // Cost: entering and leaving a scope whose labels were seen before is a hash
-// and a lookup, no allocation and no lock (BENCHMARKS.md). The first use of
+// and a lookup, no allocation and no lock: about 13 ns, 25 ns with an extra
+// label or nested (BENCHMARKS.md, "Request labels"). The first use of
 // a new set takes a lock and allocates it.
 //
 // Scopes work whether or not an Agent runs: labels are recorded only by
