@@ -17,6 +17,8 @@
 #include "agent/contention/contention_profiler.h"
 #include "agent/cpu/cpu_metrics.h"
 #include "agent/cpu/cpu_sampler.h"
+#include "agent/flight/autocapture_settings.h"
+#include "agent/flight/request_latency.h"
 #include "agent/heap/allocator_stats.h"
 #include "agent/heap/heap_metrics.h"
 #include "agent/heap/heap_sampler.h"
@@ -86,6 +88,11 @@ Status ValidateOptions(const Options& options) {
   if (!heap_rate.ok()) return heap_rate;
   Status block = internal::ValidateBlockRate(options.block_profile_rate);
   if (!block.ok()) return block;
+  Status autocapture = internal::AutoCaptureSettingsFrom(
+                           options.autocapture_threshold_ms,
+                           options.autocapture_endpoint_threshold_ms)
+                           .status();
+  if (!autocapture.ok()) return autocapture;
   return internal::ValidateMutexFraction(options.mutex_profile_fraction);
 }
 
@@ -144,6 +151,7 @@ class Agent::Impl {
   // Profiles kept for the UI (its Capture button), and next for slow
   // requests; outlives the server, which refers to it.
   internal::CaptureStore captures_;
+  std::mutex autocapture_mu_;  // serializes changes of auto-capture
   std::unique_ptr<HttpServer> server_;
 
   internal::SharedSymbolizer symbolizer_{&stopping_};
@@ -153,6 +161,13 @@ class Agent::Impl {
 };
 
 Status Agent::Impl::Start() {
+  StatusOr<internal::AutoCaptureSettings> autocapture =
+      internal::AutoCaptureSettingsFrom(
+          options_.autocapture_threshold_ms,
+          options_.autocapture_endpoint_threshold_ms);
+  if (!autocapture.ok()) return autocapture.status();
+  internal::RequestLatency::Global().Configure(*autocapture);
+
   StatusOr<std::unique_ptr<internal::StackWalker>> walker =
       internal::StackWalker::Start();
   if (!walker.ok()) return walker.status();
@@ -240,6 +255,21 @@ Status Agent::Impl::Start() {
   backend.pools_json = [] { return internal::PoolsJson(AllPoolStats()); };
   backend.pools_text = [] { return internal::PoolsText(AllPoolStats()); };
   backend.metrics = [this] { return RenderMetrics(); };
+  backend.autocapture = [] {
+    return internal::RequestLatency::Global().settings().ToJson();
+  };
+  backend.set_autocapture =
+      [this](const std::vector<std::pair<std::string, std::string>>& params)
+      -> StatusOr<std::string> {
+    // One change at a time: each POST applies to the settings it read.
+    std::lock_guard<std::mutex> lock(autocapture_mu_);
+    internal::RequestLatency& latency = internal::RequestLatency::Global();
+    StatusOr<internal::AutoCaptureSettings> next =
+        internal::ApplyAutoCaptureParams(latency.settings(), params);
+    if (!next.ok()) return next.status();
+    latency.Configure(*next);
+    return next->ToJson();
+  };
   backend.symbol_name = [this](uint64_t address) {
     return symbolizer_.FunctionName(address);
   };
@@ -284,6 +314,7 @@ void Agent::Impl::Stop() {
   }
   g_listener_fd.store(-1);
   if (server_) server_->Stop();  // waits for handlers, which see stopping_
+  internal::RequestLatency::Global().Configure({});  // stop timing requests
   server_.reset();
   contention_.reset();
   heap_sampler_.reset();
@@ -393,6 +424,7 @@ std::string Agent::Impl::RenderMetrics() {
   internal::WriteContentionMetrics(*contention_, text);
   internal::WritePoolMetrics(AllPoolStats(), text);
   internal::WriteLabelMetrics(internal::LabelRegistry::Global(), text);
+  internal::RequestLatency::Global().WriteMetrics(text);
   request_stats_.WriteMetrics(text);
   return std::move(text).Take();
 }

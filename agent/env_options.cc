@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <string>
@@ -109,6 +110,33 @@ void ApplyAllowedHosts(Options* options) {
   }
 }
 
+// INPROF_AUTOCAPTURE_ENDPOINTS: "ENDPOINT=MS" entries separated by ';'
+// (endpoints hold blanks and slashes, never ';'); MS checked by Start().
+void ApplyEndpointThresholds(Options* options) {
+  const char* value = std::getenv("INPROF_AUTOCAPTURE_ENDPOINTS");
+  if (value == nullptr) return;
+  std::string_view rest(value);
+  while (!rest.empty()) {
+    const size_t end = std::min(rest.find(';'), rest.size());
+    const std::string_view entry = rest.substr(0, end);
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+    if (entry.empty()) continue;
+    const size_t equals = entry.rfind('=');
+    int64_t ms = 0;
+    const char* digits = entry.data() + equals + 1;
+    auto [stop, ec] = std::from_chars(digits, entry.data() + entry.size(), ms);
+    if (equals == std::string_view::npos || equals == 0 || ec != std::errc() ||
+        stop != entry.data() + entry.size()) {
+      return Fail(options,
+                  "INPROF_AUTOCAPTURE_ENDPOINTS=" + std::string(value) +
+                      ": \"" + std::string(entry) +
+                      "\" is not ENDPOINT=MILLISECONDS");
+    }
+    options->autocapture_endpoint_threshold_ms[std::string(
+        entry.substr(0, equals))] = ms;
+  }
+}
+
 }  // namespace
 
 Options Options::FromEnvironment() {
@@ -134,6 +162,9 @@ Options Options::FromEnvironment() {
   if (const char* token = std::getenv("INPROF_TOKEN")) options.token = token;
   ApplyInt("INPROF_MAX_CONNECTIONS", 1, 4096, &options.max_connections,
            &options);
+  ApplyInt<int64_t>("INPROF_AUTOCAPTURE_THRESHOLD_MS", 0, 3'600'000,
+                    &options.autocapture_threshold_ms, &options);
+  ApplyEndpointThresholds(&options);
   return options;
 }
 

@@ -63,8 +63,14 @@ void PrometheusText::Family(std::string_view name, std::string_view type,
 
 void PrometheusText::Sample(std::string_view name, const MetricLabels& labels,
                             double value) {
-  std::string& out = BlockFor(name).samples;
-  out += name;
+  Sample(name, "", labels, value);
+}
+
+void PrometheusText::Sample(std::string_view family, std::string_view suffix,
+                            const MetricLabels& labels, double value) {
+  std::string& out = BlockFor(family).samples;
+  out += family;
+  out += suffix;
   if (!labels.empty()) {
     out += '{';
     for (size_t i = 0; i < labels.size(); ++i) {

@@ -35,6 +35,10 @@ class PrometheusText {
               std::string_view help);
   // Appends a sample to family `name`, which must have been declared.
   void Sample(std::string_view name, const MetricLabels& labels, double value);
+  // The same for a histogram's series: the sample is named `family` +
+  // `suffix` ("_bucket", "_sum", "_count") and kept with its family.
+  void Sample(std::string_view family, std::string_view suffix,
+              const MetricLabels& labels, double value);
   // A family of one unlabelled sample.
   void Single(std::string_view name, std::string_view type,
               std::string_view help, double value) {

@@ -41,6 +41,11 @@ inline uint64_t CurrentRequestId() noexcept { return t_request_id; }
 // Async-signal-safe.
 inline void SetCurrentRequestId(uint64_t id) noexcept { t_request_id = id; }
 
+// When the thread's outermost request started (MonotonicNanos), or 0 when
+// requests are not being timed (no observer: agent/labels/request_observer.h).
+inline __attribute__((
+    tls_model("initial-exec"))) thread_local uint64_t t_request_start_ns = 0;
+
 }  // namespace inprof::internal
 
 #endif  // INPROF_AGENT_BASE_THREAD_LABELS_H_

@@ -9,6 +9,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "agent/profile/profile.h"
 #include "inprof/status.h"
@@ -77,6 +79,14 @@ struct PprofBackend {
   std::function<StatusOr<ContentionRates>(std::optional<int64_t> block_nanos,
                                           std::optional<int64_t> fraction)>
       set_contention_rates;
+
+  // /debug/pprof/autocapture: the settings as JSON, and a change from a
+  // POST's parameters (in order), validated as a whole: kInvalidArgument
+  // (→ 400) leaves the settings as they were; else the new settings' JSON.
+  std::function<std::string()> autocapture;
+  std::function<StatusOr<std::string>(
+      const std::vector<std::pair<std::string, std::string>>& params)>
+      set_autocapture;
 
   // /debug/allocator: the allocator's figures as JSON, its own report as
   // text, and a release of free memory to the OS (JSON of what changed).

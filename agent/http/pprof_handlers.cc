@@ -235,6 +235,30 @@ StatusOr<Profile> FetchForUi(HandlerState& state, const std::string& name,
   return state.backend.profile(name, name == "cpu" ? seconds : 0, client_gone);
 }
 
+// GET: the auto-capture settings (JSON); POST: changes them.
+void ServeAutoCapture(const HandlerState& state, const httplib::Request& req,
+                      httplib::Response& res) {
+  const PprofBackend& backend = state.backend;
+  if (!backend.autocapture || !backend.set_autocapture) {
+    return ServeError(res, 501, "auto-capture is not available");
+  }
+  if (req.method != "POST") {
+    if (!req.params.empty()) {
+      return RefuseGetMutation(res,
+                               "use POST to change auto-capture: curl -X POST "
+                               "'/debug/pprof/autocapture?threshold_ms=N'");
+    }
+    res.status = 200;
+    return res.set_content(backend.autocapture(), "application/json");
+  }
+  std::vector<std::pair<std::string, std::string>> params(req.params.begin(),
+                                                          req.params.end());
+  StatusOr<std::string> json = backend.set_autocapture(params);
+  if (!json.ok()) return ServeStatus(res, json.status());
+  res.status = 200;
+  res.set_content(std::move(json).value(), "application/json");
+}
+
 // GET: the current rate; POST ?bytes=N: sets it.
 void ServeHeapRate(const HandlerState& state, const httplib::Request& req,
                    httplib::Response& res) {
@@ -467,6 +491,11 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
       });
   server.Get("/debug/contention/rate", contention_rate);
   server.Post("/debug/contention/rate", contention_rate);
+  const auto autocapture = Guarded([state](const Request& req, Response& res) {
+    ServeAutoCapture(*state, req, res);
+  });
+  server.Get("/debug/pprof/autocapture", autocapture);
+  server.Post("/debug/pprof/autocapture", autocapture);
   InstallUiHandlers(
       server,
       [state](const std::string& name, int seconds,

@@ -4,8 +4,10 @@
 #include <atomic>
 #include <span>
 
+#include "agent/base/clock.h"
 #include "agent/base/thread_labels.h"
 #include "agent/labels/label_registry.h"
+#include "agent/labels/request_observer.h"
 #include "inprof/request.h"
 
 namespace inprof {
@@ -35,14 +37,48 @@ uint64_t NewRequestId() noexcept {
   return t_next_id++;
 }
 
+std::atomic<internal::RequestObserver> g_observer{nullptr};
+
 void Enter(const RequestHandle& outer, uint64_t outer_label_set,
            std::string_view endpoint, std::span<const Label> labels) noexcept {
   SetCurrentLabelSet(internal::LabelRegistry::Global().Derive(
       outer_label_set, endpoint, labels));
-  if (!outer.valid()) SetCurrentRequestId(NewRequestId());
+  if (outer.valid()) return;
+  SetCurrentRequestId(NewRequestId());
+  internal::t_request_start_ns =
+      g_observer.load(std::memory_order_relaxed) != nullptr
+          ? internal::MonotonicNanos()
+          : 0;
+}
+
+// An outermost scope ends: its observer, if it was timed, hears of it.
+void Leave(const RequestHandle& outer) noexcept {
+  if (outer.valid() || internal::t_request_start_ns == 0) return;
+  internal::RequestEnd end;
+  end.label_set = CurrentLabelSet();
+  end.request_id = CurrentRequestId();
+  end.start_ns = internal::t_request_start_ns;
+  internal::t_request_start_ns = 0;
+  if (internal::RequestObserver observer =
+          g_observer.load(std::memory_order_acquire)) {
+    end.end_ns = internal::MonotonicNanos();
+    observer(end);
+  }
 }
 
 }  // namespace
+
+namespace internal {
+
+void SetRequestObserver(RequestObserver observer) noexcept {
+  g_observer.store(observer, std::memory_order_release);
+}
+
+RequestObserver CurrentRequestObserver() noexcept {
+  return g_observer.load(std::memory_order_acquire);
+}
+
+}  // namespace internal
 
 RequestHandle RequestHandle::Current() noexcept {
   return RequestHandle(CurrentLabelSet(), CurrentRequestId());
@@ -61,6 +97,7 @@ RequestScope::RequestScope(std::string_view endpoint,
 }
 
 RequestScope::~RequestScope() {
+  Leave(outer_);
   SetCurrentLabelSet(outer_.label_set_);
   SetCurrentRequestId(outer_.request_id_);
 }

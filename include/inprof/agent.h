@@ -20,6 +20,7 @@
 #define INPROF_AGENT_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -93,6 +94,20 @@ struct INPROF_EXPORT Options {
   // (about 250 samples a second per profile at most), weighting what it
   // keeps so that totals stay unbiased.
   int64_t mutex_profile_fraction = 10;
+
+  // Slow requests (README, "Slow requests"). While auto-capture is on, each
+  // request (outermost inprof::RequestScope, include/inprof/request.h) is
+  // timed and judged against its endpoint's threshold; /metrics shows the
+  // latency histograms and slow counts by endpoint. A threshold above 0 turns
+  // auto-capture on; 0..3600000 ms. Changeable at run time with
+  // POST /debug/pprof/autocapture?threshold_ms=N.
+  // Env: INPROF_AUTOCAPTURE_THRESHOLD_MS.
+  int64_t autocapture_threshold_ms = 0;
+
+  // Thresholds of single endpoints (the `endpoint` label, e.g. "GET /users"),
+  // in ms, over autocapture_threshold_ms; at most 256. Env:
+  // INPROF_AUTOCAPTURE_ENDPOINTS="GET /users=100;GET /search=500".
+  std::map<std::string, int64_t> autocapture_endpoint_threshold_ms;
 
   // Exposure (README, "Security"). The agent answers only to requests whose
   // Host header, if any, names 127.0.0.1, localhost, [::1], `host`, or one

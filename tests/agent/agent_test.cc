@@ -11,8 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <thread>
+
+#include "inprof/request.h"
 
 namespace inprof {
 namespace {
@@ -216,6 +220,81 @@ class ScopedEnv {
   const char* name_;
 };
 
+// Auto-capture changed at run time (README, "Slow requests"): validated as a
+// whole, GET never changes it, and slow requests are counted by endpoint.
+TEST(AgentTest, AutoCaptureIsChangedAtRunTimeAndCountsSlowRequests) {
+  StatusOr<Agent> agent = Agent::Start(AnyPort());
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  httplib::Client client("127.0.0.1", agent->port());
+  auto get = [&] {
+    httplib::Result r = client.Get("/debug/pprof/autocapture");
+    EXPECT_TRUE(r);
+    return r ? r->body : "";
+  };
+  EXPECT_THAT(get(), HasSubstr("\"enabled\":false"));
+  // curl -X POST with no body at all: valid, changes nothing.
+  httplib::Result empty = client.Post("/debug/pprof/autocapture");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 200);
+  httplib::Result on =
+      client.Post("/debug/pprof/autocapture?threshold_ms=100", "", "");
+  ASSERT_TRUE(on);
+  EXPECT_EQ(on->status, 200);
+  EXPECT_THAT(on->body, HasSubstr("\"enabled\":true,\"threshold_ms\":100"));
+  httplib::Result bad = client.Post(
+      "/debug/pprof/autocapture?threshold_ms=5&enabled=maybe", "", "");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, HasSubstr("enabled=maybe"));
+  EXPECT_EQ(std::count(bad->body.begin(), bad->body.end(), '\n'), 1);
+  EXPECT_THAT(get(), HasSubstr("\"threshold_ms\":100"));  // unchanged
+  httplib::Result sneaky =
+      client.Get("/debug/pprof/autocapture?threshold_ms=1");
+  ASSERT_TRUE(sneaky);
+  EXPECT_EQ(sneaky->status, 405);
+
+  // A request that sleeps 150 ms is over 100 ms however busy the machine.
+  {
+    RequestScope request("GET /sleepy");
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  const std::string slow =
+      "inprof_slow_requests_total{endpoint=\"GET /sleepy\"} ";
+  httplib::Result metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr(slow + "1\n"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("inprof_request_duration_seconds_count{endpoint="
+                        "\"GET /sleepy\"} 1\n"));
+  // Off: requests are no longer timed.
+  ASSERT_TRUE(client.Post("/debug/pprof/autocapture?enabled=0", "", ""));
+  {
+    RequestScope request("GET /sleepy");
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr(slow + "1\n"));
+}
+
+TEST(AgentTest, AutoCaptureFromOptions) {
+  Options options = AnyPort();
+  options.autocapture_threshold_ms = 250;
+  options.autocapture_endpoint_threshold_ms = {{"GET /search", 900}};
+  StatusOr<Agent> agent = Agent::Start(options);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  httplib::Client client("127.0.0.1", agent->port());
+  httplib::Result r = client.Get("/debug/pprof/autocapture");
+  ASSERT_TRUE(r);
+  EXPECT_THAT(r->body, HasSubstr("\"enabled\":true,\"threshold_ms\":250,"
+                                 "\"endpoints\":{\"GET /search\":{"
+                                 "\"threshold_ms\":900}}"));
+  agent->Stop();
+  options.autocapture_threshold_ms = -1;
+  EXPECT_THAT(Agent::Start(options).status().message(),
+              HasSubstr("threshold_ms=-1"));
+}
+
 TEST(OptionsTest, FromEnvironmentReadsEveryVariable) {
   ScopedEnv addr("INPROF_ADDR", "0.0.0.0:7070");
   ScopedEnv hz("INPROF_HZ", "250");
@@ -223,6 +302,9 @@ TEST(OptionsTest, FromEnvironmentReadsEveryVariable) {
   ScopedEnv depth("INPROF_MAX_STACK_DEPTH", "32");
   ScopedEnv sig("INPROF_SIGNAL", "40");
   ScopedEnv heap("INPROF_HEAP_RATE", "1048576");
+  ScopedEnv slow("INPROF_AUTOCAPTURE_THRESHOLD_MS", "120");
+  ScopedEnv endpoints("INPROF_AUTOCAPTURE_ENDPOINTS",
+                      "GET /search=500;;POST /a=b=7");
   Options options = Options::FromEnvironment();
   EXPECT_EQ(options.env_error, "");
   EXPECT_EQ(options.host, "0.0.0.0");
@@ -232,6 +314,17 @@ TEST(OptionsTest, FromEnvironmentReadsEveryVariable) {
   EXPECT_EQ(options.max_stack_depth, 32);
   EXPECT_EQ(options.cpu_signal, 40);
   EXPECT_EQ(options.heap_sample_rate, 1048576);
+  EXPECT_EQ(options.autocapture_threshold_ms, 120);
+  EXPECT_EQ(
+      options.autocapture_endpoint_threshold_ms,
+      (std::map<std::string, int64_t>{{"GET /search", 500}, {"POST /a=b", 7}}));
+}
+
+TEST(OptionsTest, MalformedEndpointThresholdsAreReported) {
+  ScopedEnv endpoints("INPROF_AUTOCAPTURE_ENDPOINTS", "GET /search:500");
+  Options options = Options::FromEnvironment();
+  EXPECT_THAT(options.env_error,
+              HasSubstr("\"GET /search:500\" is not ENDPOINT=MILLISECONDS"));
 }
 
 TEST(OptionsTest, FromEnvironmentDefaultsAreGoLike) {

@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/flight/request_latency.h"
 #include "agent/labels/label_registry.h"
 #include "inprof/request.h"
 
@@ -87,6 +88,27 @@ __attribute__((noinline)) double Scope(int64_t ops) {
       Body(i);
     }
   });
+}
+
+// Auto-capture on (threshold never reached): scopes read the clock twice and
+// record their latency. Threads running this way at once share the setting.
+std::atomic<int> g_timed_threads{0};
+
+__attribute__((noinline)) double ScopeTimed(int64_t ops) {
+  if (g_timed_threads.fetch_add(1) == 0) {
+    inprof::internal::RequestLatency::Global().Configure(
+        inprof::internal::AutoCaptureSettingsFrom(3'600'000, {}).value());
+  }
+  const double ns = Timed(ops, [ops] {
+    for (int64_t i = 0; i < ops; ++i) {
+      inprof::RequestScope scope("GET /users");
+      Body(i);
+    }
+  });
+  if (g_timed_threads.fetch_sub(1) == 1) {
+    inprof::internal::RequestLatency::Global().Configure({});
+  }
+  return ns;
 }
 
 __attribute__((noinline)) double ScopeWithLabel(int64_t ops) {
@@ -148,6 +170,7 @@ struct NamedWay {
 constexpr NamedWay kWays[] = {
     {"baseline", Baseline},
     {"scope", Scope},
+    {"scope, timed", ScopeTimed},
     {"scope+tenant", ScopeWithLabel},
     {"scope, 4 routes", ScopeFourRoutes},
     {"nested", Nested},

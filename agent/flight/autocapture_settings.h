@@ -1,0 +1,63 @@
+// AutoCaptureSettings: when a request counts as slow, per endpoint, and
+// whether auto-capture is on; set from Options / INPROF_* at start and
+// changed at run time by POST /debug/pprof/autocapture (README, "Slow
+// requests"). Changes are validated as a whole: a bad one changes nothing.
+//
+// Thread safety: a value type (thread-compatible).
+#ifndef INPROF_AGENT_FLIGHT_AUTOCAPTURE_SETTINGS_H_
+#define INPROF_AGENT_FLIGHT_AUTOCAPTURE_SETTINGS_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "inprof/status.h"
+
+namespace inprof::internal {
+
+struct AutoCaptureSettings {
+  // Largest threshold accepted: an hour.
+  static constexpr int64_t kMaxThresholdMs = 3'600'000;
+  // Endpoints with a threshold of their own, at most.
+  static constexpr size_t kMaxEndpoints = 256;
+
+  bool enabled = false;
+  // Requests of endpoints without a threshold of their own are slow past
+  // this; 0: they are never slow.
+  int64_t threshold_ms = 0;
+  // Thresholds of single endpoints (the label value, e.g. "GET /users").
+  std::map<std::string, int64_t> endpoint_threshold_ms;
+
+  // The threshold of `endpoint` in nanoseconds; 0: never slow.
+  int64_t ThresholdNanos(std::string_view endpoint) const;
+
+  // JSON for GET /debug/pprof/autocapture.
+  std::string ToJson() const;
+
+  bool operator==(const AutoCaptureSettings&) const = default;
+};
+
+// The settings of Options (threshold and per-endpoint thresholds, in ms),
+// validated as a POST's would be.
+StatusOr<AutoCaptureSettings> AutoCaptureSettingsFrom(
+    int64_t threshold_ms, const std::map<std::string, int64_t>& endpoints);
+
+// The settings after a POST's query parameters (`params`):
+//   threshold_ms=N           the threshold (of `endpoint` if given); N > 0
+//                            also turns auto-capture on; 0 removes it
+//   endpoint=NAME            the endpoint threshold_ms applies to
+//   enabled=0|1              turns auto-capture off or on
+// No parameter at all is valid (changes nothing); removing the last
+// threshold turns auto-capture off. Errors (kInvalidArgument, one line
+// naming the parameter): unknown or repeated names, values out of range,
+// endpoint= without threshold_ms=, enabled=1 with no threshold.
+StatusOr<AutoCaptureSettings> ApplyAutoCaptureParams(
+    const AutoCaptureSettings& current,
+    const std::vector<std::pair<std::string, std::string>>& params);
+
+}  // namespace inprof::internal
+
+#endif  // INPROF_AGENT_FLIGHT_AUTOCAPTURE_SETTINGS_H_
