@@ -18,6 +18,7 @@
 #include "agent/cpu/cpu_metrics.h"
 #include "agent/cpu/cpu_sampler.h"
 #include "agent/flight/autocapture_settings.h"
+#include "agent/flight/flight_recorder.h"
 #include "agent/flight/request_latency.h"
 #include "agent/heap/allocator_stats.h"
 #include "agent/heap/heap_metrics.h"
@@ -158,6 +159,8 @@ class Agent::Impl {
   // The profiles served by name; they borrow the samplers above and are
   // called only while the server runs.
   internal::ProfileRegistry sources_;
+  // Slow requests' captures; borrows sampler_, symbolizer_ and captures_.
+  std::unique_ptr<internal::FlightRecorder> flight_;
 };
 
 Status Agent::Impl::Start() {
@@ -188,6 +191,10 @@ Status Agent::Impl::Start() {
                                           options_.mutex_profile_fraction);
   if (!contention.ok()) return contention.status();
   contention_ = std::move(*contention);
+
+  flight_ = std::make_unique<internal::FlightRecorder>(
+      sampler_.get(), &symbolizer_, &captures_);
+  flight_->SetEnabled(autocapture->enabled);
 
   internal::PprofBackend backend;
   RegisterSources();
@@ -268,6 +275,7 @@ Status Agent::Impl::Start() {
         internal::ApplyAutoCaptureParams(latency.settings(), params);
     if (!next.ok()) return next.status();
     latency.Configure(*next);
+    flight_->SetEnabled(next->enabled);
     return next->ToJson();
   };
   backend.symbol_name = [this](uint64_t address) {
@@ -315,6 +323,7 @@ void Agent::Impl::Stop() {
   g_listener_fd.store(-1);
   if (server_) server_->Stop();  // waits for handlers, which see stopping_
   internal::RequestLatency::Global().Configure({});  // stop timing requests
+  flight_.reset();
   server_.reset();
   contention_.reset();
   heap_sampler_.reset();
@@ -334,6 +343,7 @@ void Agent::Impl::AbandonAfterFork() {
     internal::CloseSocketsOnPort(port_);
     (void)server_.release();
   }
+  (void)flight_.release();  // its capture thread was not copied
   contention_.reset();
   heap_sampler_.reset();
   if (sampler_) {
@@ -425,6 +435,7 @@ std::string Agent::Impl::RenderMetrics() {
   internal::WritePoolMetrics(AllPoolStats(), text);
   internal::WriteLabelMetrics(internal::LabelRegistry::Global(), text);
   internal::RequestLatency::Global().WriteMetrics(text);
+  flight_->WriteMetrics(text);
   request_stats_.WriteMetrics(text);
   return std::move(text).Take();
 }

@@ -6,13 +6,18 @@ namespace inprof::internal {
 
 uint64_t CaptureStore::Add(std::string profile, int seconds,
                            std::string bytes) {
+  Info info;
+  info.profile = std::move(profile);
+  info.seconds = seconds;
+  info.unix_nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  return Add(std::move(info), std::move(bytes));
+}
+
+uint64_t CaptureStore::Add(Info info, std::string bytes) {
   Entry entry;
-  entry.info.profile = std::move(profile);
-  entry.info.seconds = seconds;
-  entry.info.unix_nanos =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  entry.info = std::move(info);
   entry.info.bytes = bytes.size();
   entry.bytes = std::move(bytes);
   std::lock_guard<std::mutex> lock(mu_);

@@ -20,18 +20,27 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace inprof::internal {
 
 class CaptureStore {
  public:
+  // What a slow request's capture adds (agent/flight/flight_recorder.h).
+  struct Request {
+    std::string endpoint;  // "" when the request had none
+    uint64_t request_id = 0;
+    int64_t duration_nanos = 0;
+    std::vector<std::pair<std::string, std::string>> labels;  // by key
+  };
   struct Info {
-    uint64_t id = 0;      // 1, 2, ...: never reused
-    std::string profile;  // "cpu", "heap", ...
-    int seconds = 0;      // the CPU profile's length; 0 for the others
-    int64_t unix_nanos = 0;
+    uint64_t id = 0;         // 1, 2, ...: never reused
+    std::string profile;     // "cpu", "heap", ..., "request"
+    int seconds = 0;         // the CPU profile's length; 0 for the others
+    int64_t unix_nanos = 0;  // when taken; a request's: when it started
     size_t bytes = 0;
+    std::optional<Request> request;  // set for a slow request's capture
   };
 
   explicit CaptureStore(size_t max_captures = 16,
@@ -44,6 +53,8 @@ class CaptureStore {
   // bounds hold; a capture larger than max_bytes alone is still kept (the
   // newest always is).
   uint64_t Add(std::string profile, int seconds, std::string bytes);
+  // The same with every field of `info` but id and bytes given.
+  uint64_t Add(Info info, std::string bytes);
 
   // The bytes of capture `id`, or nullopt if there is none (never stored,
   // or dropped).

@@ -113,6 +113,11 @@ void CpuSampler::Unsubscribe(CpuSampleSink* sink) {
   }
 }
 
+void CpuSampler::Drain() {
+  std::lock_guard<std::mutex> lock(mu_);
+  DrainLocked();
+}
+
 void CpuSampler::CollectorLoop() {
   // The agent's own threads are sampled like the host's, so a profile shows
   // what the agent itself costs (named "inprof-collect" in thread lists).

@@ -97,6 +97,10 @@ class CpuSampler {
   // delivering to `sink`; disarms the timers if it was the last.
   void Unsubscribe(CpuSampleSink* sink);
 
+  // Hands the samples taken so far to the sinks now, not at the next drain
+  // (a slow request's capture wants them at once).
+  void Drain();
+
   // In a forked child, instead of the destructor: the collector thread and
   // the timers were not copied by fork, so nothing is joined or deleted;
   // only the signal handler is uninstalled (unless the host replaced it).

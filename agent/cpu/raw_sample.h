@@ -14,6 +14,7 @@ inline constexpr int kMaxStackDepth = 128;
 struct RawSample {
   uint64_t timestamp_ns;  // CLOCK_MONOTONIC when the signal was handled
   uint64_t label_set;     // the thread's label-set id (0 = no labels)
+  uint64_t request_id;    // the thread's request (0 = none)
   uint32_t tid;           // kernel thread id
   uint32_t weight;        // 1 + timer overruns: sampling periods this covers
   uint32_t depth;         // number of valid entries in pcs

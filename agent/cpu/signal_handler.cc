@@ -59,6 +59,7 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
   RawSample& sample = *claim.sample;
   sample.timestamp_ns = MonotonicNanos();
   sample.label_set = CurrentLabelSet();
+  sample.request_id = CurrentRequestId();
   sample.tid = static_cast<uint32_t>(tid);
   sample.weight = SampleWeight(info);
   StackWalk walk = target.walker->Walk(context, sample.pcs, target.max_depth);

@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "agent/http/capture_handlers.h"
 #include "agent/http/connection_probe.h"
 #include "agent/http/params.h"
 #include "agent/http/responses.h"
@@ -496,6 +497,7 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
   });
   server.Get("/debug/pprof/autocapture", autocapture);
   server.Post("/debug/pprof/autocapture", autocapture);
+  InstallCaptureHandlers(server, state->options.captures);
   InstallUiHandlers(
       server,
       [state](const std::string& name, int seconds,

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <memory>
 
+#include "agent/base/iso8601.h"
 #include "agent/base/json_string.h"
 #include "agent/capture/capture_store.h"
 #include "agent/http/params.h"
@@ -33,15 +34,6 @@ StatusOr<int> Seconds(const UiState& state, const httplib::Request& req) {
   if (!req.has_param("seconds")) return state.options.default_seconds;
   return ParseSecondsValue(req.get_param_value("seconds"),
                            state.options.max_seconds);
-}
-
-std::string Iso8601(int64_t unix_nanos) {
-  std::time_t t = static_cast<std::time_t>(unix_nanos / 1000000000);
-  std::tm tm;
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // A source's profile and a label for the page's subtitle.
