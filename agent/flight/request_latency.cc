@@ -85,7 +85,6 @@ void RequestLatency::OnRequestEnd(const RequestEnd& end) noexcept {
   const uint64_t nanos = end.end_ns - end.start_ns;
   histogram->buckets[BucketOf(nanos)].fetch_add(1, std::memory_order_relaxed);
   histogram->sum_ns.fetch_add(nanos, std::memory_order_relaxed);
-  histogram->count.fetch_add(1, std::memory_order_relaxed);
   const int64_t threshold = self.ThresholdFor(end.label_set, *histogram);
   if (threshold <= 0 || nanos <= static_cast<uint64_t>(threshold)) return;
   histogram->slow.fetch_add(1, std::memory_order_relaxed);
@@ -105,9 +104,10 @@ void RequestLatency::WriteMetrics(PrometheusText& text) const {
     if (h == nullptr) continue;
     Sum& sum = by_endpoint[std::string(EndpointOf(id))];
     for (size_t i = 0; i <= kBucketSeconds.size(); ++i) {
-      sum.buckets[i] += h->buckets[i].load(std::memory_order_relaxed);
+      const uint64_t n = h->buckets[i].load(std::memory_order_relaxed);
+      sum.buckets[i] += n;
+      sum.count += n;
     }
-    sum.count += h->count.load(std::memory_order_relaxed);
     sum.sum_ns += h->sum_ns.load(std::memory_order_relaxed);
     sum.slow += h->slow.load(std::memory_order_relaxed);
   }

@@ -61,8 +61,8 @@ class RequestLatency {
 
  private:
   struct Histogram {
+    // Not cumulative; the count is their sum.
     std::atomic<uint64_t> buckets[kBucketSeconds.size() + 1] = {};
-    std::atomic<uint64_t> count{0};
     std::atomic<uint64_t> sum_ns{0};
     std::atomic<uint64_t> slow{0};
     // The set's threshold under settings generation `generation`.
