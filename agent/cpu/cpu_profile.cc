@@ -21,7 +21,11 @@ CpuProfileRecorder::CpuProfileRecorder(uint64_t start_monotonic_ns)
     : start_ns_(start_monotonic_ns) {}
 
 void CpuProfileRecorder::OnSample(const RawSample& sample) {
-  if (sample.timestamp_ns < start_ns_ || sample.depth == 0) return;
+  // Wall-clock samples (the flight recorder's) are no CPU time.
+  if (sample.timestamp_ns < start_ns_ || sample.depth == 0 ||
+      sample.wall_nanos != 0) {
+    return;
+  }
   StackKey key;
   key.pcs.assign(sample.pcs, sample.pcs + sample.depth);
   key.label_set = sample.label_set;

@@ -19,6 +19,9 @@ struct RawSample {
   uint32_t weight;        // 1 + timer overruns: sampling periods this covers
   uint32_t depth;         // number of valid entries in pcs
   uint32_t truncated;     // 1 if the unwinder stopped early (bad frame)
+  // A wall-clock sample (wall_signal.h): the wall time it stands for, and
+  // weight 0. 0 for a CPU sample.
+  uint64_t wall_nanos;
   // pcs[0] is the interrupted instruction; pcs[1..] are return addresses.
   uint64_t pcs[kMaxStackDepth];
 };

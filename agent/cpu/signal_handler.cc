@@ -18,6 +18,7 @@
 #include "agent/base/clock.h"
 #include "agent/base/thread_labels.h"
 #include "agent/cpu/thread_coverage.h"
+#include "agent/cpu/wall_signal.h"
 #include "agent/unwind/agent_stack.h"
 
 namespace inprof::internal {
@@ -61,7 +62,8 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
   sample.label_set = CurrentLabelSet();
   sample.request_id = CurrentRequestId();
   sample.tid = static_cast<uint32_t>(tid);
-  sample.weight = SampleWeight(info);
+  sample.wall_nanos = WallSignalNanos(info);
+  sample.weight = sample.wall_nanos != 0 ? 0 : SampleWeight(info);
   StackWalk walk = target.walker->Walk(context, sample.pcs, target.max_depth);
   // A sample without a stack (no map yet) is committed empty: sinks skip
   // it, and it is reported as lost through no_map.

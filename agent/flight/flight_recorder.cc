@@ -7,7 +7,7 @@
 
 #include "agent/base/agent_thread.h"
 #include "agent/base/clock.h"
-#include "agent/cpu/cpu_profile.h"
+#include "agent/flight/capture_profile.h"
 #include "agent/flight/request_latency.h"
 #include "agent/flight/slow_requests.h"
 #include "agent/labels/label_registry.h"
@@ -51,8 +51,10 @@ void FlightRecorder::SetEnabled(bool enabled) {
     sampler_->Subscribe(this);
     RequestLatency::Global().SetSlowRequestSink(&SlowRequestQueue::Push);
     thread_ = std::thread([this] { CaptureLoop(); });
+    wall_ = std::make_unique<WallSampler>(sampler_);
     return;
   }
+  wall_.reset();  // no more wall signals
   RequestLatency::Global().SetSlowRequestSink(nullptr);
   stopping_.store(true);
   SlowRequestQueue::Global().WakeAll();
@@ -118,8 +120,6 @@ void FlightRecorder::Capture(const RequestEnd& end) {
   if (!history) return;
   HistoryRing::Window window =
       history->ForRequest(end.request_id, end.start_ns);
-  CpuProfileRecorder recorder(end.start_ns);
-  for (const RawSample& sample : window.samples) recorder.OnSample(sample);
 
   CaptureStore::Info info;
   info.profile = "request";
@@ -127,7 +127,7 @@ void FlightRecorder::Capture(const RequestEnd& end) {
   const int64_t duration = info.request->duration_nanos;
   info.unix_nanos =
       UnixNanos() - static_cast<int64_t>(MonotonicNanos() - end.start_ns);
-  CpuProfileInfo profile_info;
+  RequestCaptureInfo profile_info;
   profile_info.hz = sampler_->hz();
   profile_info.start_unix_nanos = info.unix_nanos;
   profile_info.duration_nanos = duration;
@@ -138,8 +138,8 @@ void FlightRecorder::Capture(const RequestEnd& end) {
           " request_id=" + std::to_string(end.request_id) +
           " duration_ms=" + std::to_string(duration / 1'000'000) +
           " threshold_ms=" + std::to_string(threshold / 1'000'000),
-      "CPU samples of the request's own thread and of threads that adopted "
-      "it (inprof::AdoptRequest), from its start: " +
+      "CPU and wall-clock samples of the request's own thread and of "
+      "threads that adopted it (inprof::AdoptRequest), from its start: " +
           std::to_string(window.samples.size()) + " samples",
   };
   if (window.history_starts_ns != 0) {
@@ -149,11 +149,12 @@ void FlightRecorder::Capture(const RequestEnd& end) {
         std::to_string((window.history_starts_ns - end.start_ns) / 1'000'000) +
         " ms are missing");
   }
-  StatusOr<std::string> bytes = symbolizer_->Build(
-      [this] { return stopping_.load(); },
-      [&](Symbolizer* s) {
-        return SerializeProfile(BuildCpuProfile(recorder, profile_info, s));
-      });
+  StatusOr<std::string> bytes =
+      symbolizer_->Build([this] { return stopping_.load(); },
+                         [&](Symbolizer* s) {
+                           return SerializeProfile(BuildRequestCapture(
+                               window.samples, profile_info, s));
+                         });
   if (!bytes.ok()) return;  // stopping
   captures_->Add(std::move(info), std::move(bytes).value());
   captures_made_.fetch_add(1);

@@ -25,6 +25,7 @@
 #include "agent/capture/capture_store.h"
 #include "agent/cpu/cpu_sampler.h"
 #include "agent/flight/history.h"
+#include "agent/flight/wall_sampler.h"
 #include "agent/labels/request_observer.h"
 #include "agent/sources/shared_symbolizer.h"
 
@@ -74,6 +75,7 @@ class FlightRecorder : private CpuSampleSink {
   mutable std::mutex history_mu_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  std::unique_ptr<WallSampler> wall_;  // while enabled; guarded by mu_
   std::atomic<uint64_t> captures_made_{0};
   std::atomic<uint64_t> partial_{0};
 };

@@ -6,6 +6,7 @@
 
 #include "agent/base/clock.h"
 #include "agent/base/thread_labels.h"
+#include "agent/labels/active_requests.h"
 #include "agent/labels/label_registry.h"
 #include "agent/labels/request_observer.h"
 #include "inprof/request.h"
@@ -44,11 +45,15 @@ void Enter(const RequestHandle& outer, uint64_t outer_label_set,
   SetCurrentLabelSet(internal::LabelRegistry::Global().Derive(
       outer_label_set, endpoint, labels));
   if (outer.valid()) return;
-  SetCurrentRequestId(NewRequestId());
-  internal::t_request_start_ns =
-      g_observer.load(std::memory_order_relaxed) != nullptr
-          ? internal::MonotonicNanos()
-          : 0;
+  const uint64_t id = NewRequestId();
+  SetCurrentRequestId(id);
+  if (g_observer.load(std::memory_order_relaxed) == nullptr) {
+    internal::t_request_start_ns = 0;
+    return;
+  }
+  internal::t_request_start_ns = internal::MonotonicNanos();
+  // Wall-clock samples find the thread through its slot.
+  internal::ActiveRequests::Global().Enter(id, internal::t_request_start_ns);
 }
 
 // An outermost scope ends: its observer, if it was timed, hears of it.
@@ -59,6 +64,7 @@ void Leave(const RequestHandle& outer) noexcept {
   end.request_id = CurrentRequestId();
   end.start_ns = internal::t_request_start_ns;
   internal::t_request_start_ns = 0;
+  internal::ActiveRequests::Global().Leave();
   if (internal::RequestObserver observer =
           g_observer.load(std::memory_order_acquire)) {
     end.end_ns = internal::MonotonicNanos();
@@ -106,11 +112,19 @@ AdoptRequest::AdoptRequest(const RequestHandle& request) noexcept
     : outer_(RequestHandle::Current()) {
   SetCurrentLabelSet(request.label_set_);
   SetCurrentRequestId(request.request_id_);
+  // While requests are timed, the adopting thread's wall time is the
+  // request's too.
+  if (request.valid() &&
+      g_observer.load(std::memory_order_relaxed) != nullptr) {
+    internal::ActiveRequests::Global().Enter(request.request_id_,
+                                             internal::MonotonicNanos());
+  }
 }
 
 AdoptRequest::~AdoptRequest() {
   SetCurrentLabelSet(outer_.label_set_);
   SetCurrentRequestId(outer_.request_id_);
+  internal::ActiveRequests::Global().Restore(outer_.request_id_);
 }
 
 }  // namespace inprof

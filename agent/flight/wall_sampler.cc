@@ -1,0 +1,98 @@
+#include "agent/flight/wall_sampler.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "agent/base/agent_thread.h"
+#include "agent/base/clock.h"
+#include "agent/cpu/wall_signal.h"
+#include "agent/labels/active_requests.h"
+
+namespace inprof::internal {
+namespace {
+
+// Asks thread `tid` of this process for a wall sample standing for `nanos`.
+bool SendWallSignal(int signo, pid_t pid, uint32_t tid, uint64_t nanos) {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof(info));
+  info.si_signo = signo;
+  info.si_code = SI_QUEUE;
+  info.si_pid = pid;
+  info.si_uid = getuid();
+  info.si_value.sival_ptr = reinterpret_cast<void*>(nanos | kWallSignalTag);
+  return syscall(SYS_rt_tgsigqueueinfo, pid, static_cast<pid_t>(tid), signo,
+                 &info) == 0;
+}
+
+}  // namespace
+
+WallSampler::WallSampler(CpuSampler* sampler)
+    : sampler_(sampler),
+      signo_(sampler->signo()),
+      thread_([this] { Loop(); }) {}
+
+WallSampler::~WallSampler() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+WallSampler::Stats WallSampler::stats() const {
+  return Stats{signals_.load(), deferred_.load(), failed_.load()};
+}
+
+void WallSampler::Loop() {
+  MarkAgentThread();
+  pthread_setname_np(pthread_self(), "inprof-wall");
+  std::unique_lock<std::mutex> lock(mu_);
+  int ticks = 0;
+  bool handler_ours = true;
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::nanoseconds(kTickNanos),
+                   [this] { return stopping_; });
+    if (stopping_) break;
+    // A host that put its own handler in place would get our signals: stop
+    // sending (checked every half second; the CPU sampler checks too).
+    if (ticks++ % 50 == 0) {
+      handler_ours = !sampler_->stats().handler_replaced;
+    }
+    if (handler_ours) Tick();
+  }
+}
+
+void WallSampler::Tick() {
+  ActiveRequests& active = ActiveRequests::Global();
+  const pid_t pid = getpid();
+  const uint64_t now = MonotonicNanos();
+  size_t sent = 0;
+  for (size_t n = 0; n < ActiveRequests::kSlots; ++n) {
+    const size_t i = (cursor_ + n) % ActiveRequests::kSlots;
+    ActiveRequestSlot& slot = active.slot(i);
+    const uint32_t tid = slot.tid.load(std::memory_order_acquire);
+    if (tid == 0 || slot.request_id.load(std::memory_order_acquire) == 0) {
+      continue;
+    }
+    if (sent == kMaxPerTick) {
+      deferred_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    const uint64_t since = slot.sampled_ns.exchange(now);
+    if (now <= since) continue;
+    if (SendWallSignal(signo_, pid, tid, now - since)) {
+      signals_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      failed_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (++sent == kMaxPerTick) cursor_ = i + 1;  // the rest go first next
+  }
+}
+
+}  // namespace inprof::internal
