@@ -227,4 +227,12 @@ void ConnectionStream::get_local_ip_and_port(std::string& ip, int& port) const {
   }
 }
 
+size_t ConnectionStream::AddHeaderToHead(size_t head_size,
+                                         std::string_view field) {
+  // Before the blank line that ends the head.
+  const std::string line = std::string(field) + "\r\n";
+  buffer_.insert(start_ + head_size - 2, line);
+  return head_size + line.size();
+}
+
 }  // namespace inprof::internal

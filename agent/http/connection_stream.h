@@ -70,6 +70,11 @@ class ConnectionStream final : public httplib::Stream {
   HeadRead ReadHead(size_t max_bytes, Clock::time_point deadline,
                     std::string_view* head);
 
+  // Adds the header line `field` ("Name: value") to the head at the start
+  // of the buffer, `head_size` bytes as ReadHead gave it, and returns the
+  // head's new size. Only before read() has consumed any of the head.
+  size_t AddHeaderToHead(size_t head_size, std::string_view field);
+
   // Reads through read() (cpp-httplib's, for the head and the body) fail at
   // `deadline` as well as after the read timeout.
   void set_read_deadline(Clock::time_point deadline) {

@@ -358,12 +358,6 @@ httplib::Server::HandlerResponse HandleError(const httplib::Request& req,
     ServeError(res, 404,
                "Not found: " + OneLine(req.path, 64) +
                    " (profiling endpoints are under /debug/pprof/)");
-  } else if (res.status == 400 && req.method == "POST" &&
-             !req.has_header("Content-Length")) {
-    // cpp-httplib refuses a POST without a body length before routing it.
-    ServeError(res, 400,
-               "a POST needs a Content-Length, even empty: curl -d '' " +
-                   OneLine(req.path, 64));
   } else {
     ServeError(res, res.status, "HTTP status " + std::to_string(res.status));
   }

@@ -119,13 +119,10 @@ HeadVerdict CheckRequestHead(std::string_view head, const HeadLimits& limits) {
   }
   const std::string route = method + " " + OneLine(path, 64);
   if (!content_length) {
-    if (method == "POST" || method == "PUT" || method == "PATCH") {
-      return Refuse(411,
-                    "a " + method +
-                        " needs a Content-Length, even empty: curl -d '' " +
-                        OneLine(path, 64));
-    }
-    return HeadVerdict{};
+    HeadVerdict verdict;
+    verdict.add_empty_length =
+        method == "POST" || method == "PUT" || method == "PATCH";
+    return verdict;
   }
   if (*content_length > max_bytes) {
     if (max_bytes == 0) {

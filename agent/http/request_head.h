@@ -45,6 +45,11 @@ struct HeadVerdict {
   std::string reason;
   // When admitted: the body's length (its Content-Length, or 0).
   uint64_t body_bytes = 0;
+  // A POST, PUT or PATCH with neither Content-Length nor Transfer-Encoding
+  // (`curl -X POST`): its body is empty (RFC 7230, 3.3.3, rule 6), but
+  // cpp-httplib refuses such a request, so the caller adds the header
+  // "Content-Length: 0" to the head before httplib reads it.
+  bool add_empty_length = false;
 
   bool ok() const { return status == 0; }
 };
@@ -57,8 +62,9 @@ size_t RequestHeadLength(std::string_view buffer);
 // Judges a complete head (as delimited by RequestHeadLength). Refusals:
 // 400 for a malformed request line or Content-Length (also conflicting
 // ones), 431 for too many header fields, 411 for a Transfer-Encoding (only
-// Content-Length bodies are accepted) and for a POST, PUT or PATCH without a
-// Content-Length, 413 for a body on a route that takes none or over its cap.
+// Content-Length bodies are accepted), 413 for a body on a route that takes
+// none or over its cap. A POST, PUT or PATCH without a length has an empty
+// body (add_empty_length).
 HeadVerdict CheckRequestHead(std::string_view head, const HeadLimits& limits);
 
 }  // namespace inprof::internal

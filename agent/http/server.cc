@@ -247,8 +247,12 @@ bool AgentHttpServer::process_and_close_socket(socket_t sock) {
       Refuse(stream, verdict.status, verdict.reason);
       break;
     }
+    size_t head_size = head.size();
+    if (verdict.add_empty_length) {
+      head_size = stream.AddHeaderToHead(head_size, "Content-Length: 0");
+    }
     const uint64_t request_end =
-        stream.consumed() + head.size() + verdict.body_bytes;
+        stream.consumed() + head_size + verdict.body_bytes;
     stream.set_read_deadline(deadline);
     const bool last = served + 1 == max_requests;
     bool close_requested = false;

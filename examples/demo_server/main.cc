@@ -12,12 +12,18 @@
 //   /cache?kb=N        demo::SessionCache::Put: keeps an N KiB blob
 //   /ledger?rounds=N   demo::Ledger::Append: HashChain under a shared lock
 //   /audit?entries=N   demo::Ledger::Audit: checksums receipts under that lock
+//   /checkout?items=N  demo::Checkout: prices a cart (demo::PriceCart) in
+//                      microseconds, but one call in 20 first waits 150 ms
+//                      (demo::WaitForInventory) and then burns 100 ms of
+//                      CPU in demo::PriceCart: a slow request for
+//                      auto-capture (/debug/pprof/captures)
 // Every handler runs in an inprof::RequestScope named after its route
 // ("GET /primes"), so each profile's samples carry the label endpoint=route
 // (`go tool pprof -tagfocus='endpoint=GET /primes' ...`).
 // With --load, a few threads call these endpoints over loopback in a loop, so
 // a profile taken at any moment shows all of them, and the mutex and block
-// profiles show the ledger's lock.
+// profiles show the ledger's lock; every eighth request of each thread is a
+// /checkout, so a slow one comes along every few seconds.
 
 #include <signal.h>
 
@@ -185,7 +191,8 @@ void AddRoutes(httplib::Server& server) {
         "cache\n"
         "  /ledger?rounds=N (1..5000000)   append to a shared, locked ledger\n"
         "  /audit?entries=N (1..256)       checksum the ledger's last "
-        "receipts\n",
+        "receipts\n"
+        "  /checkout?items=N (1..100)      price a cart; one in 20 is slow\n",
         "text/plain");
   });
   Route(server, "/primes",
@@ -240,6 +247,14 @@ void AddRoutes(httplib::Server& server) {
                 "text/plain");
           }
         });
+  Route(server, "/checkout",
+        [](const httplib::Request& request, httplib::Response& response) {
+          if (auto items = IntParam(request, response, "items", 1,
+                                    demo::kMaxCartItems)) {
+            response.set_content(std::to_string(demo::Checkout(*items)) + "\n",
+                                 "text/plain");
+          }
+        });
   server.set_exception_handler([](const httplib::Request&,
                                   httplib::Response& response,
                                   std::exception_ptr) {
@@ -277,12 +292,15 @@ class LoadGenerator {
   uint64_t failed() const { return failed_.load(); }
 
  private:
+  static constexpr uint64_t kCheckoutEvery = 8;
+
   void Run(int port, int index) {
     httplib::Client client("127.0.0.1", port);
     client.set_keep_alive(true);
     client.set_connection_timeout(2, 0);
     client.set_read_timeout(30, 0);
     uint64_t state = 0x1234567ULL + static_cast<uint64_t>(index);
+    uint64_t requests = 0;
     while (!stop_.load()) {
       // A cheap LCG picks each request and varies its size a little. Half
       // the requests take the ledger's lock (to append or to audit), and
@@ -312,6 +330,12 @@ class LoadGenerator {
         default:
           path = "/ledger?rounds=" + std::to_string(4'000'000 + jitter * 1000);
           break;
+      }
+      // Every kCheckoutEvery-th request of each thread is a checkout instead,
+      // leaving the others' proportions as they were; demo::Checkout makes
+      // one in 20 of them slow, for auto-capture.
+      if (++requests % kCheckoutEvery == 0) {
+        path = "/checkout?items=" + std::to_string(1 + jitter % 20);
       }
       httplib::Result result = client.Get(path.c_str());
       if (result && result->status == 200) {
@@ -380,7 +404,7 @@ int main(int argc, char** argv) {
   std::string block_url = agent->url() + "/debug/pprof/block";
   std::printf(
       "demo_server: serving http://127.0.0.1:%d/ (/primes /hash /sort "
-      "/cache /ledger /audit)\n"
+      "/cache /ledger /audit /checkout)\n"
       "inprof agent: %s/debug/pprof/\n"
       "load generator: %s\n"
       "Try:\n"

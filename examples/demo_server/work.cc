@@ -1,6 +1,10 @@
 #include "examples/demo_server/work.h"
 
+#include <time.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -224,6 +228,65 @@ int64_t AppendToLedger(uint64_t id, int64_t rounds) {
 }
 
 uint64_t AuditLedger(int64_t entries) { return TheLedger().Audit(entries); }
+
+namespace {
+
+// The calling thread's CPU time: PriceCart measures its phase in CPU time,
+// so a slow checkout burns kRepriceCpu however busy the machine is.
+std::chrono::nanoseconds ThreadCpuTime() {
+  timespec now = {};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return std::chrono::seconds(now.tv_sec) +
+         std::chrono::nanoseconds(now.tv_nsec);
+}
+
+constexpr int64_t kRoundsPerItem = 10000;
+constexpr int64_t kItemsPerClockRead = 64;
+constexpr uint64_t kShippingPrice = 500;
+
+}  // namespace
+
+[[gnu::noinline]] void WaitForInventory(std::chrono::milliseconds wait) {
+  // sleep_for resumes after the signals of wall-clock sampling (EINTR).
+  std::this_thread::sleep_for(wait);
+}
+
+[[gnu::noinline]] uint64_t PriceCart(int64_t items,
+                                     std::chrono::nanoseconds min_cpu) {
+  const std::chrono::nanoseconds start = ThreadCpuTime();
+  uint64_t price = 0;
+  int64_t priced_since_clock_read = 0;
+  for (;;) {
+    price = 0;
+    for (int64_t item = 0; item < items; ++item) {
+      uint64_t h = static_cast<uint64_t>(item);
+      for (int64_t round = 0; round < kRoundsPerItem; ++round) h = Mix64(h);
+      price += h % 10000;
+    }
+    // The clock is a system call: read it about once a millisecond, so that
+    // the profile shows the pricing rather than the clock.
+    priced_since_clock_read += items;
+    if (priced_since_clock_read < kItemsPerClockRead) {
+      if (min_cpu <= std::chrono::nanoseconds(0)) break;
+      continue;
+    }
+    priced_since_clock_read = 0;
+    if (ThreadCpuTime() - start >= min_cpu) break;
+  }
+  return price;
+}
+
+[[gnu::noinline]] uint64_t Checkout(int64_t items) {
+  static std::atomic<uint64_t> calls{0};
+  const bool slow =
+      calls.fetch_add(1) % kSlowCheckoutEvery == kSlowCheckoutEvery - 1;
+  if (slow) WaitForInventory(kInventoryWait);
+  // Adding after the call also keeps demo::Checkout's frame above
+  // demo::PriceCart in the profile (a tail call would drop it).
+  return PriceCart(items, slow ? std::chrono::nanoseconds(kRepriceCpu)
+                               : std::chrono::nanoseconds(0)) +
+         kShippingPrice;
+}
 
 int64_t CacheSession(uint64_t id, int64_t kib) {
   static SessionCache* const cache = new SessionCache();

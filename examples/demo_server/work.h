@@ -1,13 +1,15 @@
 // The demo server's work, each kind in its own named function so that a
 // profile shows it by name: CPU (demo::CountPrimes on a worker pool,
 // demo::HashChain, demo::SortRandom and their helpers demo::IsPrime,
-// demo::Mix64), live memory (the session cache, the ledger's receipts) and
-// lock contention (the ledger, appended to and audited under one lock).
+// demo::Mix64), live memory (the session cache, the ledger's receipts),
+// lock contention (the ledger, appended to and audited under one lock) and
+// an occasionally slow request (demo::Checkout, for auto-capture).
 //
 // Thread safety: all functions are thread-safe.
 #ifndef INPROF_EXAMPLES_DEMO_SERVER_WORK_H_
 #define INPROF_EXAMPLES_DEMO_SERVER_WORK_H_
 
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -70,6 +72,28 @@ int64_t AppendToLedger(uint64_t id, int64_t rounds);
 // second kind of critical section the mutex profile shows. Returns the
 // checksum. Thread-safe.
 uint64_t AuditLedger(int64_t entries);
+
+// An occasionally slow request, for auto-capture (README.md, "Slow
+// requests"): Checkout prices a cart of `items` items in demo::PriceCart,
+// in microseconds. Every kSlowCheckoutEvery-th call in the process (a
+// counter, not chance) is slow in two phases that a capture's wall time
+// tells apart: it first waits kInventoryWait off CPU in
+// demo::WaitForInventory (asleep, as on a slow backend), then spends at
+// least kRepriceCpu of its thread's CPU time in demo::PriceCart. Returns
+// the cart's price. Thread-safe.
+inline constexpr int64_t kMaxCartItems = 100;
+inline constexpr uint64_t kSlowCheckoutEvery = 20;
+inline constexpr std::chrono::milliseconds kInventoryWait{150};
+inline constexpr std::chrono::milliseconds kRepriceCpu{100};
+uint64_t Checkout(int64_t items);
+
+// Sleeps for `wait`: the off-CPU phase of a slow checkout.
+void WaitForInventory(std::chrono::milliseconds wait);
+
+// Prices `items` items (ten thousand Mix64 rounds each), again and again
+// until the calling thread has spent at least `min_cpu` of CPU time in it
+// (once when zero): the on-CPU phase of a slow checkout. Returns the price.
+uint64_t PriceCart(int64_t items, std::chrono::nanoseconds min_cpu);
 
 }  // namespace demo
 

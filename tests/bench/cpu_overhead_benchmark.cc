@@ -9,6 +9,8 @@
 //       [--seconds=5] [--pairs=60] [--threads=2] [--warmup_ms=1000]
 //   cpu_overhead_benchmark
 //       --mode=interleaved-labels|interleaved-labels-unprofiled [...]
+//   cpu_overhead_benchmark
+//       --mode=interleaved-autocapture|interleaved-autocapture-blocking [...]
 //
 // One run of the first form measures one mode and prints one line of
 // key=value pairs; the alternation of modes, the rounds and the medians are
@@ -25,6 +27,17 @@
 // does. interleaved-labels takes a profile in every slice, ON and OFF alike
 // (profiling on in both halves); interleaved-labels-unprofiled starts no
 // agent, so it measures the scopes alone.
+//
+// The two autocapture modes (issue 14, item 8) are interleaved too; every
+// request runs inside a RequestScope in both halves and the agent runs in
+// both, and ON and OFF differ only in auto-capture: each ON slice turns it on
+// (POST /debug/pprof/autocapture?enabled=1, threshold 60 s, so no request is
+// slow) before its first snapshot and off (enabled=0) after its last, as a
+// user would with curl. interleaved-autocapture runs the CPU-bound requests;
+// in interleaved-autocapture-blocking each request is one work unit (64
+// requests' work, ~10 us of CPU) followed by a 1 ms sleep inside the scope, so
+// the wall sampler has blocked threads to signal and the figure per wall
+// second is the one a thread-per-request server would see.
 //
 // All modes are the same binary, so the workload's machine code and its
 // addresses are identical between them (a 1% figure is within reach of
@@ -47,6 +60,7 @@
 // Throughput is work units completed by the workers inside the window,
 // divided by the window's wall time.
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <httplib.h>
 #include <pthread.h>
@@ -64,6 +78,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -213,6 +228,28 @@ __attribute__((noinline)) void WorkerLoop(const std::atomic<bool>& stop,
   slot.sink.store(sink, std::memory_order_relaxed);
 }
 
+// interleaved-autocapture-blocking: one unit is one request, a unit's work
+// then a 1 ms sleep, inside a RequestScope (always on in that mode).
+__attribute__((noinline)) void BlockingWorkerLoop(const std::atomic<bool>& stop,
+                                                  uint64_t seed,
+                                                  WorkerSlot& slot) {
+  Table table;
+  uint64_t rng = seed;
+  uint64_t sink = 0;
+  uint64_t units = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    {
+      RequestScope scope(kEndpoints[units & 3]);
+      sink += HandleBatch(rng, table);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    slot.units.store(++units, std::memory_order_relaxed);
+  }
+  slot.sink.store(sink, std::memory_order_relaxed);
+}
+
+enum class Workload { kPlain, kLabels, kBlocking };
+
 int64_t ClockNanos(clockid_t clock) {
   timespec ts{};
   clock_gettime(clock, &ts);
@@ -230,10 +267,14 @@ struct Snapshot {
 // The worker threads. Not thread-safe: owned by the main thread.
 class Workers {
  public:
-  explicit Workers(int count, bool labels = false) : slots_(count) {
+  explicit Workers(int count, Workload workload = Workload::kPlain)
+      : slots_(count) {
+    auto* loop = workload == Workload::kLabels     ? WorkerLoop<true>
+                 : workload == Workload::kBlocking ? BlockingWorkerLoop
+                                                   : WorkerLoop<false>;
     for (int i = 0; i < count; ++i) {
-      threads_.emplace_back(labels ? WorkerLoop<true> : WorkerLoop<false>,
-                            std::cref(stop_), 0x9e3779b97f4a7c15ULL * (i + 1),
+      threads_.emplace_back(loop, std::cref(stop_),
+                            0x9e3779b97f4a7c15ULL * (i + 1),
                             std::ref(slots_[i]));
     }
   }
@@ -287,12 +328,23 @@ struct Flags {
 
   bool interleaved() const { return mode.rfind("interleaved-", 0) == 0; }
   bool labels() const { return mode.rfind("interleaved-labels", 0) == 0; }
+  // ON and OFF differ in auto-capture; requests are labelled in both.
+  bool autocapture() const {
+    return mode.rfind("interleaved-autocapture", 0) == 0;
+  }
+  bool blocking() const { return mode == "interleaved-autocapture-blocking"; }
+  Workload workload() const {
+    if (blocking()) return Workload::kBlocking;
+    return labels() || autocapture() ? Workload::kLabels : Workload::kPlain;
+  }
   // Both halves of a pair take a profile (ON and OFF differ in labels).
   bool profile_both() const { return mode == "interleaved-labels"; }
-  // The agent is started and serves the profiles.
-  bool agent() const {
+  // ON slices (all slices: profile_both) fetch a CPU profile.
+  bool fetches_profile() const {
     return mode == "interleaved-inprof" || mode == "interleaved-labels";
   }
+  // The agent is started.
+  bool agent() const { return fetches_profile() || autocapture(); }
 };
 
 bool ParseFlags(int argc, char** argv, Flags& flags) {
@@ -326,12 +378,15 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.mode != "interleaved-inprof" &&
       flags.mode != "interleaved-gperftools" &&
       flags.mode != "interleaved-none" && flags.mode != "interleaved-labels" &&
-      flags.mode != "interleaved-labels-unprofiled") {
+      flags.mode != "interleaved-labels-unprofiled" &&
+      flags.mode != "interleaved-autocapture" &&
+      flags.mode != "interleaved-autocapture-blocking") {
     std::fprintf(stderr,
                  "--mode must be none, inprof, inprof_warm, gperftools, "
                  "interleaved-inprof, interleaved-gperftools, "
-                 "interleaved-none, interleaved-labels or "
-                 "interleaved-labels-unprofiled\n");
+                 "interleaved-none, interleaved-labels, "
+                 "interleaved-labels-unprofiled, interleaved-autocapture or "
+                 "interleaved-autocapture-blocking\n");
     return false;
   }
   if (flags.pairs < 2 || flags.pairs % 2 != 0) {
@@ -571,6 +626,13 @@ struct Slice {
   bool on = false;
   Snapshot start, end;
   std::string data;  // inprof: the response body; gperftools: the file path
+  // Autocapture modes: CPU ns of the agent's threads by name at start and
+  // end, the flight recorder's history samples at the end of an ON slice,
+  // and the wall time of the POSTs that turned auto-capture on and off.
+  std::map<std::string, int64_t> threads_start, threads_end;
+  int64_t history_samples = -1;
+  int64_t captures = -1;  // slow-request captures so far (expected: 0)
+  double post_on_ms = 0, post_off_ms = 0;
 
   double wall_s() const { return (end.wall_ns - start.wall_ns) / 1e9; }
   double worker_cpu_s() const {
@@ -621,7 +683,7 @@ Stats Summarize(std::vector<double> v) {
 // slice's snapshots are taken by the caller). Returns false if no profile was
 // taken.
 bool InterleavedOn(const Flags& flags, int index, std::string& data) {
-  if (flags.agent()) {
+  if (flags.fetches_profile()) {
     return FetchProfile(flags.seconds, data);
   }
   if (flags.mode == "interleaved-gperftools") {
@@ -661,7 +723,7 @@ int64_t CommentNumber(const std::vector<std::string>& comments,
 
 bool InspectProfile(const Flags& flags, const std::string& data,
                     ProfileFacts& facts) {
-  if (flags.agent()) {
+  if (flags.fetches_profile()) {
     StatusOr<internal::Profile> profile = internal::DecodeProfile(data);
     if (!profile.ok()) {
       std::fprintf(stderr, "profile does not decode: %s\n",
@@ -699,6 +761,56 @@ bool InspectProfile(const Flags& flags, const std::string& data,
   return true;  // interleaved-none: no profile
 }
 
+// CPU nanoseconds of the process's threads named "inprof-*", summed by name
+// (/proc/self/task/TID/schedstat: the first field is the time on a CPU).
+std::map<std::string, int64_t> AgentThreadCpu() {
+  std::map<std::string, int64_t> cpu;
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return cpu;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::string task = std::string("/proc/self/task/") + entry->d_name;
+    std::optional<std::string> comm = ReadFile(task + "/comm");
+    std::optional<std::string> stat = ReadFile(task + "/schedstat");
+    if (!comm.has_value() || !stat.has_value()) continue;  // exited
+    while (!comm->empty() && comm->back() == '\n') comm->pop_back();
+    if (comm->rfind("inprof-", 0) != 0) continue;
+    cpu[*comm] += std::atoll(stat->c_str());
+  }
+  closedir(dir);
+  return cpu;
+}
+
+// POSTs /debug/pprof/autocapture?`query` to the agent, as curl -X POST
+// would. Returns the response body, or nullopt (and a message) on failure.
+std::optional<std::string> PostAutoCapture(const std::string& query) {
+  httplib::Client client("127.0.0.1", g_agent->port());
+  std::string path = "/debug/pprof/autocapture?" + query;
+  httplib::Result result = client.Post(path.c_str());
+  if (!result || result->status != 200) {
+    std::fprintf(stderr, "POST %s failed: %s\n", path.c_str(),
+                 result ? result->body.c_str()
+                        : httplib::to_string(result.error()).c_str());
+    return std::nullopt;
+  }
+  return result->body;
+}
+
+// The value of the sample `name` (no labels) in GET /metrics; -1 if absent.
+int64_t MetricValue(const std::string& name) {
+  httplib::Client client("127.0.0.1", g_agent->port());
+  httplib::Result result = client.Get("/metrics");
+  if (!result || result->status != 200) return -1;
+  std::istringstream lines(result->body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(name + " ", 0) == 0) {
+      return std::atoll(line.c_str() + name.size() + 1);
+    }
+  }
+  return -1;
+}
+
 // Starts the agent into g_agent on any free port; false (and a message) if
 // it cannot start.
 bool StartGlobalAgent() {
@@ -717,6 +829,11 @@ bool StartGlobalAgent() {
 int InterleavedMain(const Flags& flags) {
   if (flags.agent()) {
     if (!StartGlobalAgent()) return 1;
+    // A threshold no request reaches, then off until the first ON slice.
+    if (flags.autocapture() && (!PostAutoCapture("threshold_ms=60000") ||
+                                !PostAutoCapture("enabled=0"))) {
+      return 1;
+    }
   } else if (flags.mode == "interleaved-gperftools") {
     if (!LoadGperftools()) return 1;
   }
@@ -725,14 +842,47 @@ int InterleavedMain(const Flags& flags) {
   std::vector<Slice> slices;
   slices.reserve(1 + 2 * static_cast<size_t>(flags.pairs));
   {
-    Workers workers(flags.threads, flags.labels());
+    Workers workers(flags.threads, flags.workload());
     std::this_thread::sleep_for(std::chrono::milliseconds(flags.warmup_ms));
     int64_t last_on_ns = flags.seconds * 1000000000LL;
     auto run = [&](bool on) {
       Slice& slice = slices.emplace_back();
       slice.on = on;
       int index = static_cast<int>(slices.size() - 1);
-      g_labels_on.store(on && flags.labels(), std::memory_order_relaxed);
+      g_labels_on.store(flags.autocapture() || (on && flags.labels()),
+                        std::memory_order_relaxed);
+      if (flags.autocapture()) {
+        // Turned on before the first snapshot and off after the last, so
+        // the slice measures auto-capture running, not being switched.
+        auto post = [](const char* query, const char* expect, double& ms) {
+          int64_t t0 = ClockNanos(CLOCK_MONOTONIC);
+          std::optional<std::string> body = PostAutoCapture(query);
+          ms = (ClockNanos(CLOCK_MONOTONIC) - t0) / 1e6;
+          if (body.has_value() && body->find(expect) == std::string::npos) {
+            std::fprintf(stderr, "POST %s: unexpected %s\n", query,
+                         body->c_str());
+            return false;
+          }
+          return body.has_value();
+        };
+        if (on && !post("enabled=1", "\"enabled\":true", slice.post_on_ms)) {
+          return false;
+        }
+        slice.start = workers.Take();
+        slice.threads_start = AgentThreadCpu();
+        std::this_thread::sleep_for(std::chrono::seconds(flags.seconds));
+        slice.threads_end = AgentThreadCpu();
+        slice.end = workers.Take();
+        if (on) {
+          slice.history_samples =
+              MetricValue("inprof_flight_history_samples_total");
+          slice.captures = MetricValue("inprof_slow_request_captures_total");
+          if (!post("enabled=0", "\"enabled\":false", slice.post_off_ms)) {
+            return false;
+          }
+        }
+        return true;
+      }
       slice.start = workers.Take();
       if (on || flags.profile_both()) {
         if (!InterleavedOn(flags, index, slice.data)) return false;
@@ -763,6 +913,11 @@ int InterleavedMain(const Flags& flags) {
   };
   std::vector<double> wall_all, worker_all, cpu_all, wall_q, worker_q, cpu_q;
   std::vector<double> samples, hz, extra_ms, on_excess_ms, off_rate;
+  // Autocapture modes: ratios ON / OFF, and per agent thread the ON slice's
+  // CPU beyond the OFF slice's (scaled to the ON slice's wall time).
+  std::vector<double> wall_ratio, worker_ratio, cpu_ratio, history, post_on,
+      post_off;
+  std::map<std::string, std::vector<double>> thread_extra_ms;
   int64_t lost = 0, truncated = 0;
   size_t bytes = 0;
   int quiet_pairs = 0;
@@ -805,6 +960,35 @@ int InterleavedMain(const Flags& flags) {
     extra_ms.push_back(1000 * extra_s);
     on_excess_ms.push_back(1000 * (on.wall_s() - flags.seconds));
     off_rate.push_back(off.units() / off.wall_s());
+    if (flags.autocapture()) {
+      wall_ratio.push_back(1 - wall_ovh);
+      worker_ratio.push_back(1 - worker_ovh);
+      cpu_ratio.push_back(1 - cpu_ovh);
+      history.push_back(static_cast<double>(on.history_samples));
+      post_on.push_back(on.post_on_ms);
+      post_off.push_back(on.post_off_ms);
+      std::map<std::string, double> on_ms, off_ms;
+      for (const auto& [name, ns] : on.threads_end) {
+        auto it = on.threads_start.find(name);
+        on_ms[name] =
+            (ns - (it == on.threads_start.end() ? 0 : it->second)) / 1e6;
+      }
+      for (const auto& [name, ns] : off.threads_end) {
+        auto it = off.threads_start.find(name);
+        off_ms[name] =
+            (ns - (it == off.threads_start.end() ? 0 : it->second)) / 1e6;
+        on_ms.try_emplace(name, 0.0);
+      }
+      std::printf("kind=threads mode=%s pair=%d", flags.mode.c_str(), p + 1);
+      for (const auto& [name, ms] : on_ms) {
+        double off_scaled = off_ms[name] * on.wall_s() / off.wall_s();
+        thread_extra_ms[name].push_back(ms - off_scaled);
+        std::printf(" %s_on_ms=%.3f %s_off_ms=%.3f", name.c_str(), ms,
+                    name.c_str(), off_ms[name]);
+      }
+      std::printf(" history_samples=%" PRId64 " captures=%" PRId64 "\n",
+                  on.history_samples, on.captures);
+    }
     std::printf(
         "kind=pair mode=%s pair=%d order=%s quiet=%d on_wall_s=%.4f "
         "off_wall_s=%.4f on_units=%.0f off_units=%.0f on_worker_cpu_s=%.4f "
@@ -836,6 +1020,17 @@ int InterleavedMain(const Flags& flags) {
   if (!samples.empty()) {
     print("samples_per_profile", samples);
     print("samples_per_worker_cpu_s", hz);
+  }
+  if (flags.autocapture()) {
+    print("ratio_units_per_wall_s", wall_ratio);
+    print("ratio_units_per_worker_cpu_s", worker_ratio);
+    print("ratio_units_per_process_cpu_s", cpu_ratio);
+    for (const auto& [name, v] : thread_extra_ms) {
+      print(("extra_cpu_ms_" + name).c_str(), v);
+    }
+    print("history_samples_per_on_slice", history);
+    print("post_enable_ms", post_on);
+    print("post_disable_ms", post_off);
   }
   std::printf(
       "kind=info mode=%s seconds=%d pairs=%d quiet_pairs=%d "

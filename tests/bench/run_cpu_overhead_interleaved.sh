@@ -29,7 +29,12 @@
 #   MODES      modes to run (default "inprof gperftools none"); also
 #              "labels" (a profile in every slice, ON slices with a
 #              RequestScope around every request) and "labels-unprofiled"
-#              (the same without any agent): BENCHMARKS.md, "Request labels"
+#              (the same without any agent): BENCHMARKS.md, "Request labels";
+#              "autocapture" (requests in RequestScopes and the agent running
+#              in both halves, auto-capture on in ON slices with a 60 s
+#              threshold) and "autocapture-blocking" (the same, each request
+#              ~10 us of work then a 1 ms sleep; THREADS=8 is a thread-per-
+#              request server): BENCHMARKS.md, "Auto-capture on, nothing slow"
 #   RAW_OUT    also keep the raw key=value lines in this file
 #   ANALYZE    analyze this file of earlier raw lines (RAW_OUT, or the
 #              script's output) instead of running; SECONDS must match it

@@ -147,12 +147,8 @@ TEST(BlockRecipeTest, Issue12_ReadmeRecipeKeepsHandlerWaitsAndDropsIdle) {
   // only ends a demo this test failed to stop.
   test::TempDir dir;
   const std::string log_path = dir.Path("demo.log");
-  test::BackgroundProcess demo(
-      {"env", "INPROF_ADDR=127.0.0.1:0", INPROF_DEMO_SERVER, "--port=0",
-       "--load", "--duration=900"},
-      log_path);
-  ASSERT_TRUE(demo.started());
-  const std::string agent_url = test::WaitForAgentUrl(demo, log_path);
+  test::LoadedDemo demo(INPROF_DEMO_SERVER, log_path);
+  const std::string agent_url = demo.agent_url();
   ASSERT_FALSE(agent_url.empty());
 
   // Each of the load generator's threads (two by default) picks every

@@ -29,4 +29,19 @@ std::string WaitForAgentUrl(BackgroundProcess& demo,
   }
 }
 
+LoadedDemo::LoadedDemo(const std::string& demo_server,
+                       const std::string& log_path,
+                       const std::vector<std::string>& env) {
+  std::vector<std::string> argv = {"env", "INPROF_ADDR=127.0.0.1:0"};
+  argv.insert(argv.end(), env.begin(), env.end());
+  argv.insert(argv.end(),
+              {demo_server, "--port=0", "--load", "--duration=900"});
+  process_ = std::make_unique<BackgroundProcess>(argv, log_path);
+  if (!process_->started()) {
+    ADD_FAILURE() << "could not start " << demo_server;
+    return;
+  }
+  agent_url_ = WaitForAgentUrl(*process_, log_path);
+}
+
 }  // namespace inprof::test

@@ -3,17 +3,16 @@
 //
 // Example:
 //
-//   BackgroundProcess demo({"env", "INPROF_ADDR=127.0.0.1:0",
-//                           INPROF_DEMO_SERVER, "--port=0", "--load"}, log);
-//   ASSERT_TRUE(demo.started());
-//   std::string agent_url = WaitForAgentUrl(demo, log);
-//   ASSERT_FALSE(agent_url.empty());
+//   LoadedDemo demo(INPROF_DEMO_SERVER, dir.Path("demo.log"));
+//   ASSERT_FALSE(demo.agent_url().empty());
 //
 // Thread safety: thread-compatible (`demo` is not locked).
 #ifndef INPROF_TESTS_SUPPORT_DEMO_SERVER_H_
 #define INPROF_TESTS_SUPPORT_DEMO_SERVER_H_
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/support/subprocess.h"
 
@@ -27,6 +26,24 @@ namespace inprof::test {
 // demo that never gets that far.
 std::string WaitForAgentUrl(BackgroundProcess& demo,
                             const std::string& log_path);
+
+// The demo as a user runs it: `demo_server --port=0 --load`, both ports
+// picked by the system, with `env` ("NAME=value") added to its environment
+// and its output in `log_path`. --duration=900 only ends a demo a test
+// failed to stop. agent_url() is "" (and a failure recorded) when it did
+// not start.
+class LoadedDemo {
+ public:
+  LoadedDemo(const std::string& demo_server, const std::string& log_path,
+             const std::vector<std::string>& env = {});
+  const std::string& agent_url() const { return agent_url_; }
+  // True while the demo has not exited.
+  bool Running() { return process_ && process_->Running(); }
+
+ private:
+  std::unique_ptr<BackgroundProcess> process_;
+  std::string agent_url_;
+};
 
 }  // namespace inprof::test
 

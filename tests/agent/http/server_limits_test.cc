@@ -142,10 +142,24 @@ TEST(HttpServerLimitsTest, BadOrMissingBodyLengthsAreRefused) {
       411,
       "Transfer-Encoding: chunked: request bodies must have a "
       "Content-Length");
-  ExpectOneLineError(
-      Exchange(server->port(),
-               "POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
-      411, "a POST needs a Content-Length, even empty: curl -d '' /mutate");
+}
+
+// A POST with no body and no length at all (`curl -X POST`): an empty body
+// (RFC 7230, 3.3.3), served, and the connection stays usable.
+TEST(HttpServerLimitsTest, APostWithoutALengthHasAnEmptyBody) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  RawConnection conn(server->port());
+  ASSERT_TRUE(conn.ok());
+  ASSERT_TRUE(conn.Send(
+      "POST /debug/pprof/symbol HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  RawResponse first = ParseResponse(conn.ReadResponse());
+  EXPECT_EQ(first.status, 200) << first.head;
+  EXPECT_EQ(first.body, "got 0 bytes");
+  ASSERT_TRUE(conn.Send("POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  RawResponse second = ParseResponse(conn.ReadResponse());
+  EXPECT_EQ(second.status, 200) << second.head;
+  EXPECT_EQ(second.body, "mutated");
 }
 
 TEST(HttpServerLimitsTest, HeadsAreBounded) {
