@@ -35,6 +35,25 @@ double ProcessCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
 }
 
+// The CPU time each group (three threads in four: A; the rest: B) has
+// spent, from the threads' own clocks.
+struct GroupCpu {
+  double a = 0;
+  double b = 0;
+};
+GroupCpu ReadGroupCpu(const std::vector<pthread_t>& threads) {
+  GroupCpu cpu;
+  for (size_t i = 0; i < threads.size(); ++i) {
+    clockid_t clock;
+    timespec ts{};
+    if (pthread_getcpuclockid(threads[i], &clock) != 0) continue;
+    clock_gettime(clock, &ts);
+    const double seconds = static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+    (i % 4 == 3 ? cpu.b : cpu.a) += seconds;
+  }
+  return cpu;
+}
+
 void* Burn(void* raw) {
   const auto index = reinterpret_cast<intptr_t>(raw);
   g_tids[index] = static_cast<pid_t>(syscall(SYS_gettid));
@@ -89,6 +108,7 @@ TEST(ManyThreadsTest, ProfileOfTwoThousandBusyThreadsFollowsTheirCpuTime) {
   ASSERT_TRUE(sampler.ok()) << sampler.status().ToString();
   GroupSink sink;
   const double start = ProcessCpuSeconds();
+  const GroupCpu groups_before = ReadGroupCpu(threads);
   (*sampler)->Subscribe(&sink);
   while (ProcessCpuSeconds() - start < 8) {
     timespec pause{0, 20 * 1000 * 1000};
@@ -96,6 +116,9 @@ TEST(ManyThreadsTest, ProfileOfTwoThousandBusyThreadsFollowsTheirCpuTime) {
   }
   (*sampler)->Unsubscribe(&sink);
   const double cpu = ProcessCpuSeconds() - start;
+  const GroupCpu groups_after = ReadGroupCpu(threads);
+  const double cpu_a = groups_after.a - groups_before.a;
+  const double cpu_b = groups_after.b - groups_before.b;
   g_stop = true;
   for (pthread_t thread : threads) pthread_join(thread, nullptr);
 
@@ -112,7 +135,11 @@ TEST(ManyThreadsTest, ProfileOfTwoThousandBusyThreadsFollowsTheirCpuTime) {
   EXPECT_LE(total, 3.0 * expected);
   ASSERT_GT(total, 0);
   const double share_a = static_cast<double>(sink.weight_a) / total;
-  EXPECT_NEAR(share_a, 0.75, 0.1) << "the 3:1 split of the threads";
+  // The scheduler need not split the CPU 3:1 as the threads are (a busy
+  // machine does not): the profile must follow the split the threads'
+  // own clocks measured.
+  EXPECT_NEAR(share_a, cpu_a / (cpu_a + cpu_b), 0.1)
+      << "group A's CPU: " << cpu_a << " s, group B's: " << cpu_b << " s";
 }
 
 }  // namespace
