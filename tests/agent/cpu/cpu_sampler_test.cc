@@ -457,9 +457,13 @@ TEST(CpuSamplerTest, SamplesCarryTheThreadsLabelSet) {
   CollectingSink sink;
   std::atomic<uint64_t> label_set{0};
   std::atomic<uint32_t> labelled_tid{0}, plain_tid{0};
-  std::promise<void> subscribed;
+  std::promise<void> subscribed, unsubscribed;
   std::shared_future<void> go = subscribed.get_future().share();
-  auto burn = [&go] {
+  std::shared_future<void> done = unsubscribed.get_future().share();
+  // Each thread stays in (or out of) its scope until the sampler has
+  // stopped: a sample while the labelled thread leaves its scope would
+  // rightly carry no label.
+  auto burn = [&go, &done] {
     go.wait();
     const int64_t start = ThreadCpuNanos();
     uint64_t x = 0;
@@ -467,6 +471,7 @@ TEST(CpuSamplerTest, SamplesCarryTheThreadsLabelSet) {
       for (int i = 0; i < 1000; ++i) x = x * 31 + 7;
     }
     asm volatile("" : : "r"(x));
+    done.wait();
   };
   std::thread labelled([&] {
     inprof::RequestScope scope("GET /users");
@@ -483,9 +488,15 @@ TEST(CpuSamplerTest, SamplesCarryTheThreadsLabelSet) {
   }
   sampler->Subscribe(&sink);
   subscribed.set_value();
+  // Until both threads have burnt their CPU time (their own clocks).
+  while (ThreadCpuNanos(labelled.native_handle()) < 300000000 ||
+         ThreadCpuNanos(plain.native_handle()) < 300000000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // pace
+  }
+  sampler->Unsubscribe(&sink);
+  unsubscribed.set_value();
   labelled.join();
   plain.join();
-  sampler->Unsubscribe(&sink);
   ASSERT_NE(label_set.load(), 0u);
   int labelled_samples = 0, plain_samples = 0;
   for (const RawSample& s : sink.samples) {
