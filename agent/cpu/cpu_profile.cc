@@ -21,9 +21,9 @@ CpuProfileRecorder::CpuProfileRecorder(uint64_t start_monotonic_ns)
     : start_ns_(start_monotonic_ns) {}
 
 void CpuProfileRecorder::OnSample(const RawSample& sample) {
-  // Wall-clock samples (the flight recorder's) are no CPU time.
+  // Weight 0: a wall-clock sample (the flight recorder's), no CPU time.
   if (sample.timestamp_ns < start_ns_ || sample.depth == 0 ||
-      sample.wall_nanos != 0) {
+      sample.weight == 0) {
     return;
   }
   StackKey key;

@@ -58,7 +58,8 @@ StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Start(
 }
 
 Status CpuSampler::Init() {
-  HandlerTarget target{&ring_, walker_, &counters_, options_.max_depth};
+  HandlerTarget target{&ring_, walker_, &counters_, options_.max_depth,
+                       static_cast<uint64_t>(1'000'000'000 / options_.hz)};
   Status status = InstallCpuSignalHandler(options_.signo, target);
   if (!status.ok()) return status;
   handler_installed_ = true;
@@ -98,6 +99,7 @@ void CpuSampler::Subscribe(CpuSampleSink* sink) {
   CheckHandlerLocked();
   if (sinks_.size() == 1 && !handler_replaced_) {
     walker_->Rebuild();  // know every current thread's stack from the start
+    StartCpuMeasurementEpoch();
     MaintainLocked(/*force_sync=*/true);
   }
   wake_.notify_all();

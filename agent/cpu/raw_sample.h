@@ -16,12 +16,19 @@ struct RawSample {
   uint64_t label_set;     // the thread's label-set id (0 = no labels)
   uint64_t request_id;    // the thread's request (0 = none)
   uint32_t tid;           // kernel thread id
-  uint32_t weight;        // 1 + timer overruns: sampling periods this covers
-  uint32_t depth;         // number of valid entries in pcs
-  uint32_t truncated;     // 1 if the unwinder stopped early (bad frame)
+  // 1 + timer overruns: the sampling periods this covers; 0 for a wall
+  // sample.
+  uint32_t weight;
+  uint32_t depth;      // number of valid entries in pcs
+  uint32_t truncated;  // 1 if the unwinder stopped early (bad frame)
   // A wall-clock sample (wall_signal.h): the wall time it stands for, and
   // weight 0. 0 for a CPU sample.
   uint64_t wall_nanos;
+  // The CPU time the thread's own clock measured since its previous sample
+  // of either kind (signal_handler.cc says how it is bounded): timer
+  // signals the kernel merged or dropped lose no CPU time, and a wall sample
+  // carries what the thread used since the last timer signal.
+  uint64_t cpu_nanos;
   // pcs[0] is the interrupted instruction; pcs[1..] are return addresses.
   uint64_t pcs[kMaxStackDepth];
 };

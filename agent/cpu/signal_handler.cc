@@ -32,6 +32,48 @@ std::atomic<int> g_in_flight{0};
 __attribute__((tls_model("initial-exec"))) thread_local bool t_in_handler =
     false;
 
+// The thread's CPU clock and the monotonic clock at its previous CPU sample,
+// in sampling session g_cpu_epoch (a thread last sampled in an earlier
+// session starts afresh: the CPU time between sessions was not profiled).
+std::atomic<uint32_t> g_cpu_epoch{1};
+struct CpuClockMark {
+  uint32_t epoch;
+  uint64_t cpu_ns;
+  uint64_t mono_ns;
+};
+__attribute__((tls_model(
+    "initial-exec"))) thread_local CpuClockMark t_cpu_mark = {0, 0, 0};
+
+// The CPU time this thread used since its previous sample (CPU or wall),
+// read from its own CPU clock: a timer expiration the kernel dropped (a
+// SIGPROF already pending, from another timer or a wall sample, swallows it)
+// or merged still used the CPU, and the next sample counts it; a wall
+// sample counts what the thread used since its last timer signal, so that a
+// request's CPU time is complete to within one wall tick. Bounded by the
+// wall time since the previous sample, or since the thread's request began:
+// CPU time before the request is not the request's. A thread's first
+// sample in a session has no previous reading: it stands for `fallback_ns`,
+// bounded the same way.
+uint64_t CpuNanosSincePrevious(uint64_t now_ns, uint64_t fallback_ns) noexcept {
+  timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  const uint64_t cpu_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+                          static_cast<uint64_t>(ts.tv_nsec);
+  const uint32_t epoch = g_cpu_epoch.load(std::memory_order_relaxed);
+  const CpuClockMark previous = t_cpu_mark;
+  t_cpu_mark = {epoch, cpu_ns, now_ns};
+  const bool known = previous.epoch == epoch && cpu_ns >= previous.cpu_ns &&
+                     now_ns >= previous.mono_ns;
+  uint64_t since_ns = known ? previous.mono_ns : 0;
+  if (t_request_start_ns > since_ns && t_request_start_ns <= now_ns) {
+    since_ns = t_request_start_ns;
+  }
+  const uint64_t used = known ? cpu_ns - previous.cpu_ns : fallback_ns;
+  if (since_ns == 0) return used;  // no bound known
+  const uint64_t wall_bound = now_ns - since_ns;
+  return used < wall_bound ? used : wall_bound;
+}
+
 uint32_t SampleWeight(const siginfo_t* info) noexcept {
   // Timer expirations the kernel merged into this signal still consumed CPU:
   // count them (LESSONS.md: honour si_overrun).
@@ -52,6 +94,8 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
                   const ucontext_t& context) noexcept {
   const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
   if (CountedElsewhere(info, tid)) {
+    // Not recorded, and the thread's CPU clock is not read: its next sample
+    // counts this CPU time (CpuNanosSincePrevious).
     target.counters->counted_elsewhere.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -64,6 +108,9 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
   sample.tid = static_cast<uint32_t>(tid);
   sample.wall_nanos = WallSignalNanos(info);
   sample.weight = sample.wall_nanos != 0 ? 0 : SampleWeight(info);
+  sample.cpu_nanos = CpuNanosSincePrevious(
+      sample.timestamp_ns,
+      sample.wall_nanos != 0 ? 0 : SampleWeight(info) * target.period_ns);
   StackWalk walk = target.walker->Walk(context, sample.pcs, target.max_depth);
   // A sample without a stack (no map yet) is committed empty: sinks skip
   // it, and it is reported as lost through no_map.
@@ -117,6 +164,10 @@ void HandleCpuSignal(int, siginfo_t* info, void* context) {
 }
 
 }  // namespace
+
+void StartCpuMeasurementEpoch() noexcept {
+  g_cpu_epoch.fetch_add(1, std::memory_order_relaxed);
+}
 
 void SetHandlerTarget(HandlerTarget* target) noexcept {
   g_target.store(target, std::memory_order_seq_cst);

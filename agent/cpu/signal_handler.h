@@ -55,6 +55,7 @@ struct HandlerTarget {
   StackWalker* walker;
   HandlerCounters* counters;
   int max_depth;
+  uint64_t period_ns;  // CPU time between two timer signals
 };
 
 // Installs the handler for `signo` with SA_RESTART | SA_SIGINFO. Fails with
@@ -75,6 +76,11 @@ bool CpuSignalHandlerInPlace();
 
 // "SIGPROF" for SIGPROF, "signal 40" otherwise.
 const char* SignalName(int signo);
+
+// Starts a new sampling session: the CPU time a thread used before it is
+// not attributed to its first sample in the new one (RawSample.cpu_nanos).
+// Call before the timers are armed. Async-signal-safe.
+void StartCpuMeasurementEpoch() noexcept;
 
 // Used by the installer (signal_install.cc); the handler itself lives in
 // signal_handler.cc, the only file of the two that runs in signal context.

@@ -1,27 +1,76 @@
 #include "agent/flight/capture_profile.h"
 
-#include <algorithm>
 #include <map>
-#include <tuple>
+#include <unordered_map>
+#include <utility>
 
 #include "agent/cpu/cpu_profile.h"
 #include "agent/symbolize/stack_samples.h"
 
 namespace inprof::internal {
+namespace {
+
+// How one thread's measured CPU time is spread over its samples' stacks.
+// Its CPU clock (RawSample.cpu_nanos, summed over every sample) says how
+// much CPU the thread used for the request, timer signals lost or not; its
+// timer samples say where: each gets its own share scaled by
+// measured / measured-at-timer-samples. A thread no timer signal reached
+// (too little CPU, or its signals all merged) has its CPU on the stacks of
+// its wall samples instead, the only stacks seen.
+struct ThreadCpu {
+  int64_t measured = 0;          // over all its samples
+  int64_t at_timer_samples = 0;  // over its CPU samples only
+
+  double Scale() const {
+    return at_timer_samples == 0
+               ? 0
+               : static_cast<double>(measured) / at_timer_samples;
+  }
+};
+
+bool IsWallSample(const RawSample& s) { return s.wall_nanos != 0; }
+
+std::unordered_map<uint32_t, ThreadCpu> CpuByThread(
+    const std::vector<RawSample>& samples) {
+  std::unordered_map<uint32_t, ThreadCpu> threads;
+  for (const RawSample& s : samples) {
+    ThreadCpu& thread = threads[s.tid];
+    thread.measured += static_cast<int64_t>(s.cpu_nanos);
+    if (!IsWallSample(s)) {
+      thread.at_timer_samples += static_cast<int64_t>(s.cpu_nanos);
+    }
+  }
+  return threads;
+}
+
+// The CPU time sample `s` stands for in the capture.
+double CpuShare(const RawSample& s, const ThreadCpu& thread) {
+  if (thread.at_timer_samples == 0) {
+    return IsWallSample(s) ? static_cast<double>(s.cpu_nanos) : 0;
+  }
+  return IsWallSample(s) ? 0
+                         : static_cast<double>(s.cpu_nanos) * thread.Scale();
+}
+
+}  // namespace
 
 Profile BuildRequestCapture(const std::vector<RawSample>& samples,
                             const RequestCaptureInfo& info,
                             Symbolizer* symbolizer) {
   struct Totals {
     int64_t cpu_samples = 0;
+    double cpu_nanos = 0;
     int64_t wall_nanos = 0;
   };
+  const std::unordered_map<uint32_t, ThreadCpu> threads = CpuByThread(samples);
   std::map<std::pair<std::vector<uint64_t>, uint64_t>, Totals> by_stack;
   for (const RawSample& s : samples) {
+    // No stack: its CPU time is on the thread's other samples (Scale).
     if (s.depth == 0) continue;
     Totals& totals =
         by_stack[{std::vector<uint64_t>(s.pcs, s.pcs + s.depth), s.label_set}];
     totals.cpu_samples += s.weight;  // 0 for a wall sample
+    totals.cpu_nanos += CpuShare(s, threads.at(s.tid));
     totals.wall_nanos += static_cast<int64_t>(s.wall_nanos);
   }
   const int64_t period = 1'000'000'000 / info.hz;
@@ -36,10 +85,11 @@ Profile BuildRequestCapture(const std::vector<RawSample>& samples,
   StackSampleBuilder builder(symbolizer, &profile);
   for (const auto& [key, totals] : by_stack) {
     if (builder.cancelled()) break;  // the result is thrown away
-    builder.Add(
-        key.first, StackSampleBuilder::kInterruptedPc, kLostSamplesFrame,
-        {totals.cpu_samples, totals.cpu_samples * period, totals.wall_nanos},
-        key.second);
+    builder.Add(key.first, StackSampleBuilder::kInterruptedPc,
+                kLostSamplesFrame,
+                {totals.cpu_samples, static_cast<int64_t>(totals.cpu_nanos),
+                 totals.wall_nanos},
+                key.second);
   }
   builder.Finish();
   return profile;

@@ -2,6 +2,9 @@
 // wall-clock samples (wall_sampler.h), by stack and label set, with the
 // sample types samples/count, cpu/nanoseconds and wall/nanoseconds (the
 // last is pprof's default: where the request's time went, on CPU or not).
+// cpu/nanoseconds is each thread's own CPU clock (RawSample.cpu_nanos)
+// spread over its timer samples' stacks, not samples x period: timer
+// signals go missing when the cores are contended, the clock does not.
 //
 // Thread safety: thread-compatible (the caller serializes the Symbolizer).
 #ifndef INPROF_AGENT_FLIGHT_CAPTURE_PROFILE_H_

@@ -126,14 +126,12 @@ int64_t SlowRequest(OneThreadPool& pool, int64_t* pool_wall_ns) {
   return spent;
 }
 
-// A capture's CPU total against the CPU time its threads spent. On an idle
-// machine it is within ±25% (checked by hand: BENCHMARKS.md); with the
-// machine's cores contended (CI runs CPU burners beside these tests) the
-// per-thread CPU timers deliver too few signals, a known shortfall of the
-// CPU sampler (issue 16), so only the bounds that hold anyway are checked:
-// some CPU seen, never more than was spent.
+// A capture's CPU total against the CPU time its threads spent: within
+// ±25% (issue 14), also with the machine's cores contended (CI runs CPU
+// burners beside these tests): samples carry the CPU time the thread's own
+// clock measured, so timer signals the kernel merged lose nothing.
 void ExpectCpuWithin(double cpu, int64_t spent) {
-  EXPECT_GT(cpu, 0);
+  EXPECT_GE(cpu, 0.75 * static_cast<double>(spent));
   EXPECT_LE(cpu, 1.25 * static_cast<double>(spent));
   std::printf("capture CPU %.0f ms of %.0f ms spent (%.0f%%)\n", cpu / 1e6,
               spent / 1e6, 100 * cpu / static_cast<double>(spent));
