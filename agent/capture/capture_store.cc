@@ -22,14 +22,59 @@ uint64_t CaptureStore::Add(Info info, std::string bytes) {
   entry.bytes = std::move(bytes);
   std::lock_guard<std::mutex> lock(mu_);
   entry.info.id = next_id_++;
-  total_bytes_ += entry.info.bytes;
+  Budget& budget = BudgetOf(entry.info);
+  budget.captures += 1;
+  budget.bytes += entry.info.bytes;
+  const uint64_t id = entry.info.id;
   entries_.push_back(std::move(entry));
-  while (entries_.size() > 1 &&
-         (entries_.size() > max_captures_ || total_bytes_ > max_bytes_)) {
-    total_bytes_ -= entries_.front().info.bytes;
-    entries_.pop_front();
+  EvictLocked(entries_.back().info, id);
+  return id;
+}
+
+bool CaptureStore::Replace(uint64_t id, Info info, std::string bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Entry& e : entries_) {
+    if (e.info.id != id) continue;
+    Budget& old_budget = BudgetOf(e.info);
+    old_budget.captures -= 1;
+    old_budget.bytes -= e.info.bytes;
+    e.info = std::move(info);
+    e.info.id = id;
+    e.info.bytes = bytes.size();
+    e.bytes = std::move(bytes);
+    Budget& budget = BudgetOf(e.info);
+    budget.captures += 1;
+    budget.bytes += e.info.bytes;
+    const Info kind = e.info;  // e may move while evicting
+    EvictLocked(kind, id);
+    return true;
   }
-  return entries_.back().info.id;
+  return false;
+}
+
+void CaptureStore::SetRequestLimits(size_t max_captures, size_t max_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  request_budget_.max_captures = max_captures;
+  request_budget_.max_bytes = max_bytes;
+  Info request_kind;
+  request_kind.request.emplace();
+  EvictLocked(request_kind, 0);
+}
+
+void CaptureStore::EvictLocked(const Info& info, uint64_t keep) {
+  Budget& budget = BudgetOf(info);
+  const bool request = info.request.has_value();
+  for (auto it = entries_.begin();
+       it != entries_.end() && (budget.captures > budget.max_captures ||
+                                budget.bytes > budget.max_bytes);) {
+    if (it->info.request.has_value() != request || it->info.id == keep) {
+      ++it;
+      continue;
+    }
+    budget.captures -= 1;
+    budget.bytes -= it->info.bytes;
+    it = entries_.erase(it);
+  }
 }
 
 std::optional<std::string> CaptureStore::Bytes(uint64_t id) const {

@@ -1,6 +1,8 @@
 // CaptureStore keeps profiles taken on request (from the /debug/pprof/ui
-// page's "Capture" button) in memory, so that they can be shown and compared
-// later, bounded in count and bytes: the oldest are dropped first.
+// page's "Capture" button) and slow requests' captures (auto-capture) in
+// memory, so that they can be shown and compared later, bounded in count and
+// bytes, each kind by its own limits: the oldest of a kind are dropped
+// first, and a storm of slow requests never pushes out the UI's captures.
 //
 // Example:
 //
@@ -33,6 +35,9 @@ class CaptureStore {
     uint64_t request_id = 0;
     int64_t duration_nanos = 0;
     std::vector<std::pair<std::string, std::string>> labels;  // by key
+    // Captured live, still running (a hang): completed in place by Replace
+    // when the request ends.
+    bool running = false;
   };
   struct Info {
     uint64_t id = 0;         // 1, 2, ...: never reused
@@ -45,7 +50,7 @@ class CaptureStore {
 
   explicit CaptureStore(size_t max_captures = 16,
                         size_t max_bytes = size_t{64} << 20)
-      : max_captures_(max_captures), max_bytes_(max_bytes) {}
+      : ui_budget_{max_captures, max_bytes} {}
   CaptureStore(const CaptureStore&) = delete;
   CaptureStore& operator=(const CaptureStore&) = delete;
 
@@ -55,6 +60,14 @@ class CaptureStore {
   uint64_t Add(std::string profile, int seconds, std::string bytes);
   // The same with every field of `info` but id and bytes given.
   uint64_t Add(Info info, std::string bytes);
+
+  // Gives capture `id` new contents, keeping its id and its place; false
+  // if it is no longer stored.
+  bool Replace(uint64_t id, Info info, std::string bytes);
+
+  // The limits of slow requests' captures (16 and 32 MiB by default); the
+  // oldest are dropped at once if over.
+  void SetRequestLimits(size_t max_captures, size_t max_bytes);
 
   // The bytes of capture `id`, or nullopt if there is none (never stored,
   // or dropped).
@@ -68,12 +81,24 @@ class CaptureStore {
     Info info;
     std::string bytes;
   };
-  const size_t max_captures_;
-  const size_t max_bytes_;
+  struct Budget {
+    size_t max_captures;
+    size_t max_bytes;
+    size_t captures = 0;
+    size_t bytes = 0;
+  };
+  Budget& BudgetOf(const Info& info) {
+    return info.request ? request_budget_ : ui_budget_;
+  }
+  // Drops the oldest entries of `info`'s kind until its budget holds, but
+  // never entry `keep`.
+  void EvictLocked(const Info& info, uint64_t keep);
+
   mutable std::mutex mu_;
-  std::deque<Entry> entries_;  // guarded by mu_, oldest first
-  size_t total_bytes_ = 0;     // guarded by mu_
-  uint64_t next_id_ = 1;       // guarded by mu_
+  std::deque<Entry> entries_;                    // guarded by mu_, oldest first
+  Budget ui_budget_;                             // guarded by mu_
+  Budget request_budget_{16, size_t{32} << 20};  // guarded by mu_
+  uint64_t next_id_ = 1;                         // guarded by mu_
 };
 
 }  // namespace inprof::internal

@@ -48,6 +48,50 @@ TEST(CaptureStoreTest, DropsTheOldestPastEitherBound) {
   EXPECT_THAT(Ids(by_bytes), ::testing::ElementsAre(4));
 }
 
+CaptureStore::Info RequestCapture(const std::string& endpoint) {
+  CaptureStore::Info info;
+  info.profile = "request";
+  info.request.emplace();
+  info.request->endpoint = endpoint;
+  return info;
+}
+
+TEST(CaptureStoreTest, SlowRequestsHaveABudgetOfTheirOwn) {
+  CaptureStore store(2, 1000);
+  store.SetRequestLimits(3, 1000);
+  const uint64_t ui = store.Add("heap", 0, "ui");
+  // A storm of slow requests drops its own oldest, never the UI's capture.
+  for (int i = 0; i < 10; ++i) store.Add(RequestCapture("GET /a"), "r");
+  EXPECT_THAT(Ids(store), ::testing::ElementsAre(ui, 9, 10, 11));
+  // Tighter limits apply at once.
+  store.SetRequestLimits(1, 1000);
+  EXPECT_THAT(Ids(store), ::testing::ElementsAre(ui, 11));
+  // The UI's captures have theirs.
+  store.Add("cpu", 5, "u2");
+  store.Add("cpu", 5, "u3");
+  EXPECT_THAT(Ids(store), ::testing::ElementsAre(11, 12, 13));
+}
+
+TEST(CaptureStoreTest, ReplaceCompletesACaptureInPlace) {
+  CaptureStore store;
+  CaptureStore::Info live = RequestCapture("GET /hang");
+  live.request->running = true;
+  const uint64_t id = store.Add(live, "partial");
+  const uint64_t later = store.Add("heap", 0, "h");
+  CaptureStore::Info done = RequestCapture("GET /hang");
+  done.request->duration_nanos = 5'000'000'000;
+  EXPECT_TRUE(store.Replace(id, done, "complete!"));
+  EXPECT_THAT(Ids(store), ::testing::ElementsAre(id, later));
+  EXPECT_EQ(store.Bytes(id), "complete!");
+  const CaptureStore::Info listed = store.List()[0];
+  EXPECT_EQ(listed.bytes, 9u);
+  ASSERT_TRUE(listed.request);
+  EXPECT_FALSE(listed.request->running);
+  EXPECT_EQ(listed.request->duration_nanos, 5'000'000'000);
+  EXPECT_FALSE(store.Replace(99, done, "x"));  // not stored: nothing happens
+  EXPECT_FALSE(store.Bytes(99).has_value());
+}
+
 TEST(CaptureStoreTest, ConcurrentAddsAndReads) {
   CaptureStore store(8, 1 << 20);
   std::vector<std::thread> threads;
