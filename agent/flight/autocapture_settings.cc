@@ -1,5 +1,6 @@
 #include "agent/flight/autocapture_settings.h"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -19,7 +20,67 @@ std::optional<int64_t> ParseMs(const std::string& text) {
   return value;
 }
 
+template <typename Number>
+std::optional<Number> ParseNumber(const std::string& text, Number low,
+                                  Number high) {
+  Number value{};
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < low ||
+      value > high) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// Applies limit parameter `name`=`value` to `settings`; false if `name` is
+// not a limit; an error if the value is out of range.
+StatusOr<bool> ApplyLimit(const std::string& name, const std::string& value,
+                          AutoCaptureSettings* settings) {
+  using S = AutoCaptureSettings;
+  std::optional<std::string> range;
+  if (name == "max_captures") {
+    auto n = ParseNumber<int>(value, 1, S::kMaxMaxCaptures);
+    if (n) settings->max_captures = *n;
+    if (!n)
+      range = "a whole number in 1.." + std::to_string(S::kMaxMaxCaptures);
+  } else if (name == "max_bytes") {
+    auto n = ParseNumber<int64_t>(value, S::kMinMaxBytes, S::kMaxMaxBytes);
+    if (n) settings->max_bytes = *n;
+    if (!n) {
+      range = "a whole number of bytes in " + std::to_string(S::kMinMaxBytes) +
+              ".." + std::to_string(S::kMaxMaxBytes);
+    }
+  } else if (name == "captures_per_second") {
+    auto n = ParseNumber<double>(value, S::kMinPerSecond, S::kMaxPerSecond);
+    if (n) settings->captures_per_second = *n;
+    if (!n) range = "a number in 0.01..100";
+  } else if (name == "hang_multiple") {
+    auto n = ParseNumber<int>(value, 0, S::kMaxHangMultiple);
+    if (n && *n != 1) settings->hang_multiple = *n;
+    if (!n || *n == 1) {
+      range = "0 (never) or a whole number in 2.." +
+              std::to_string(S::kMaxHangMultiple);
+    }
+  } else {
+    return false;
+  }
+  if (range)
+    return InvalidArgumentError(name + "=" + value + ": not " + *range);
+  return true;
+}
+
+std::string FormatDecimal(double value) {
+  char text[32];
+  auto [end, ec] = std::to_chars(text, text + sizeof(text), value);
+  return ec == std::errc() ? std::string(text, end) : "0";
+}
+
 }  // namespace
+
+double AutoCaptureSettings::Burst() const {
+  return std::max(1.0, 2 * captures_per_second);
+}
 
 int64_t AutoCaptureSettings::ThresholdNanos(std::string_view endpoint) const {
   auto it = endpoint_threshold_ms.find(std::string(endpoint));
@@ -39,17 +100,22 @@ std::string AutoCaptureSettings::ToJson() const {
     out +=
         JsonString(endpoint) + ":{\"threshold_ms\":" + std::to_string(ms) + "}";
   }
-  out +=
-      "},\"limits\":{\"max_threshold_ms\":" + std::to_string(kMaxThresholdMs) +
-      ",\"max_endpoints\":" + std::to_string(kMaxEndpoints) + "}}\n";
+  out += "},\"limits\":{\"max_captures\":" + std::to_string(max_captures) +
+         ",\"max_bytes\":" + std::to_string(max_bytes) +
+         ",\"captures_per_second\":" + FormatDecimal(captures_per_second) +
+         ",\"hang_multiple\":" + std::to_string(hang_multiple) +
+         ",\"max_threshold_ms\":" + std::to_string(kMaxThresholdMs) +
+         ",\"max_endpoints\":" + std::to_string(kMaxEndpoints) + "}}\n";
   return out;
 }
 
 StatusOr<AutoCaptureSettings> AutoCaptureSettingsFrom(
-    int64_t threshold_ms, const std::map<std::string, int64_t>& endpoints) {
+    int64_t threshold_ms, const std::map<std::string, int64_t>& endpoints,
+    const std::vector<std::pair<std::string, std::string>>& limits) {
   AutoCaptureSettings settings;
-  StatusOr<AutoCaptureSettings> next = ApplyAutoCaptureParams(
-      settings, {{"threshold_ms", std::to_string(threshold_ms)}});
+  std::vector<std::pair<std::string, std::string>> first = limits;
+  first.emplace_back("threshold_ms", std::to_string(threshold_ms));
+  StatusOr<AutoCaptureSettings> next = ApplyAutoCaptureParams(settings, first);
   for (const auto& [endpoint, ms] : endpoints) {
     if (!next.ok()) break;
     next = ApplyAutoCaptureParams(
@@ -67,11 +133,16 @@ StatusOr<AutoCaptureSettings> ApplyAutoCaptureParams(
   std::optional<int64_t> threshold;
   std::optional<std::string> endpoint;
   std::optional<bool> enabled;
+  AutoCaptureSettings next = current;
+  std::vector<std::string> seen;
   for (const auto& [name, value] : params) {
-    const bool repeated = (name == "threshold_ms" && threshold) ||
-                          (name == "endpoint" && endpoint) ||
-                          (name == "enabled" && enabled);
-    if (repeated) return InvalidArgumentError(name + " given twice");
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      return InvalidArgumentError(name + " given twice");
+    }
+    seen.push_back(name);
+    StatusOr<bool> limit = ApplyLimit(name, value, &next);
+    if (!limit.ok()) return limit.status();
+    if (*limit) continue;
     if (name == "threshold_ms") {
       threshold = ParseMs(value);
       if (!threshold) {
@@ -90,14 +161,15 @@ StatusOr<AutoCaptureSettings> ApplyAutoCaptureParams(
       enabled = value == "1";
     } else {
       return InvalidArgumentError(
-          name + ": unknown parameter (threshold_ms, endpoint, enabled)");
+          name +
+          ": unknown parameter (threshold_ms, endpoint, enabled, "
+          "max_captures, max_bytes, captures_per_second, hang_multiple)");
     }
   }
   if (endpoint && !threshold) {
     return InvalidArgumentError("endpoint=" + *endpoint +
                                 " needs threshold_ms=N");
   }
-  AutoCaptureSettings next = current;
   if (threshold) {
     if (endpoint && *threshold == 0) {
       next.endpoint_threshold_ms.erase(*endpoint);

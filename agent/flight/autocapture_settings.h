@@ -31,8 +31,32 @@ struct AutoCaptureSettings {
   // Thresholds of single endpoints (the label value, e.g. "GET /users").
   std::map<std::string, int64_t> endpoint_threshold_ms;
 
+  // The bounds of the captures auto-capture leaves (the UI's own captures
+  // have theirs): a storm of slow requests must not become a storm of
+  // profiling work or memory.
+  static constexpr int kMaxMaxCaptures = 1000;
+  static constexpr int64_t kMinMaxBytes = int64_t{1} << 20;
+  static constexpr int64_t kMaxMaxBytes = int64_t{1} << 30;
+  static constexpr double kMinPerSecond = 0.01;
+  static constexpr double kMaxPerSecond = 100;
+  static constexpr int kMaxHangMultiple = 1000;
+  // Slow requests' captures kept, newest first; 1..kMaxMaxCaptures.
+  int max_captures = 16;
+  // Their bytes together (the newest is kept even if larger alone).
+  int64_t max_bytes = int64_t{32} << 20;
+  // Captures begun per second in the long run, at most 2 s worth at once
+  // (Burst()); kMinPerSecond..kMaxPerSecond.
+  double captures_per_second = 2;
+  // A request still running at this multiple of its threshold is captured
+  // live, and its capture completed in place when it ends; 0: never; else
+  // 2..kMaxHangMultiple.
+  int hang_multiple = 10;
+
   // The threshold of `endpoint` in nanoseconds; 0: never slow.
   int64_t ThresholdNanos(std::string_view endpoint) const;
+
+  // Captures that may begin at once: two seconds' worth, at least one.
+  double Burst() const;
 
   // JSON for GET /debug/pprof/autocapture.
   std::string ToJson() const;
@@ -40,16 +64,22 @@ struct AutoCaptureSettings {
   bool operator==(const AutoCaptureSettings&) const = default;
 };
 
-// The settings of Options (threshold and per-endpoint thresholds, in ms),
+// The settings of Options (threshold and per-endpoint thresholds, in ms;
+// `limits`: the limit parameters below, e.g. {"max_captures", "8"}),
 // validated as a POST's would be.
 StatusOr<AutoCaptureSettings> AutoCaptureSettingsFrom(
-    int64_t threshold_ms, const std::map<std::string, int64_t>& endpoints);
+    int64_t threshold_ms, const std::map<std::string, int64_t>& endpoints,
+    const std::vector<std::pair<std::string, std::string>>& limits = {});
 
 // The settings after a POST's query parameters (`params`):
 //   threshold_ms=N           the threshold (of `endpoint` if given); N > 0
 //                            also turns auto-capture on; 0 removes it
 //   endpoint=NAME            the endpoint threshold_ms applies to
 //   enabled=0|1              turns auto-capture off or on
+//   max_captures=N           limits (AutoCaptureSettings): captures kept,
+//   max_bytes=N              their bytes, captures begun per second (a
+//   captures_per_second=X    decimal), the multiple of a threshold at which
+//   hang_multiple=N          a running request is captured live (0: never)
 // No parameter at all is valid (changes nothing); removing the last
 // threshold turns auto-capture off. Errors (kInvalidArgument, one line
 // naming the parameter): unknown or repeated names, values out of range,

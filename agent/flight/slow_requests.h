@@ -16,6 +16,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "agent/labels/request_observer.h"
 
@@ -23,10 +24,13 @@ namespace inprof::internal {
 
 class SlowRequestQueue {
  public:
-  // Captures per second in the long run, and at most this many at once.
+  // Captures per second in the long run, and at most this many at once, by
+  // default (AutoCaptureSettings' captures_per_second sets them).
   static constexpr double kPerSecond = 2;
   static constexpr double kBurst = 4;
   static constexpr size_t kMaxQueued = 16;
+  // Requests captured live whose end is awaited, at most.
+  static constexpr size_t kMaxAwaited = 64;
 
   static SlowRequestQueue& Global();
 
@@ -39,6 +43,19 @@ class SlowRequestQueue {
 
   // Wakes a Pop waiting now (the recorder is stopping).
   void WakeAll();
+
+  // The rate: `per_second` captures in the long run, `burst` at once.
+  void SetRate(double per_second, double burst);
+
+  // A live capture (a hung request's, FlightRecorder) spends a token like
+  // a slow request's end: false if over the rate (counted as such).
+  bool TakeToken(uint64_t now_ns);
+
+  // The end of request `request_id`, captured live, must complete its
+  // capture: it is queued whatever the rate (one token was spent). False if
+  // kMaxAwaited are awaited already. Forget(): no longer awaited.
+  bool Await(uint64_t request_id);
+  void Forget(uint64_t request_id);
 
   struct Stats {
     uint64_t accepted = 0;
@@ -53,13 +70,17 @@ class SlowRequestQueue {
 
  private:
   void Add(const RequestEnd& end);
+  bool TakeTokenLocked(uint64_t now_ns);
 
   mutable std::mutex mu_;
   std::condition_variable ready_;
-  std::deque<RequestEnd> queue_;  // guarded by mu_
-  double tokens_ = kBurst;        // guarded by mu_
-  uint64_t refilled_ns_ = 0;      // guarded by mu_
-  Stats stats_;                   // guarded by mu_
+  std::deque<RequestEnd> queue_;    // guarded by mu_
+  double per_second_ = kPerSecond;  // guarded by mu_
+  double burst_ = kBurst;           // guarded by mu_
+  double tokens_ = kBurst;          // guarded by mu_
+  uint64_t refilled_ns_ = 0;        // guarded by mu_
+  std::vector<uint64_t> awaited_;   // guarded by mu_; request ids
+  Stats stats_;                     // guarded by mu_
 };
 
 }  // namespace inprof::internal

@@ -105,12 +105,47 @@ TEST(AutoCaptureSettingsTest, FromOptionsAndAsJson) {
   EXPECT_TRUE(s->enabled);
   EXPECT_EQ(s->ToJson(),
             "{\"enabled\":true,\"threshold_ms\":100,\"endpoints\":{\"GET "
-            "/search\":{\"threshold_ms\":500}},\"limits\":{\"max_threshold_"
-            "ms\":3600000,\"max_endpoints\":256}}\n");
+            "/search\":{\"threshold_ms\":500}},\"limits\":{\"max_captures\":"
+            "16,\"max_bytes\":33554432,\"captures_per_second\":2,\"hang_"
+            "multiple\":10,\"max_threshold_ms\":3600000,\"max_endpoints\":"
+            "256}}\n");
   EXPECT_FALSE(AutoCaptureSettingsFrom(0, {}).value().enabled);
   StatusOr<AutoCaptureSettings> bad = AutoCaptureSettingsFrom(-5, {});
   EXPECT_THAT(bad.status().message(),
               HasSubstr("auto-capture: threshold_ms=-5"));
+}
+
+TEST(AutoCaptureSettingsTest, LimitsAreSetAndValidatedWithTheRest) {
+  AutoCaptureSettings on = Apply({}, {{"threshold_ms", "100"}});
+  AutoCaptureSettings limited = Apply(on, {{"max_captures", "4"},
+                                           {"max_bytes", "2097152"},
+                                           {"captures_per_second", "0.5"},
+                                           {"hang_multiple", "0"}});
+  EXPECT_EQ(limited.max_captures, 4);
+  EXPECT_EQ(limited.max_bytes, 2097152);
+  EXPECT_DOUBLE_EQ(limited.captures_per_second, 0.5);
+  EXPECT_DOUBLE_EQ(limited.Burst(), 1);
+  EXPECT_EQ(limited.hang_multiple, 0);
+  EXPECT_TRUE(limited.enabled);
+  EXPECT_THAT(limited.ToJson(),
+              HasSubstr("\"captures_per_second\":0.5,\"hang_multiple\":0"));
+
+  // One bad value: nothing of the POST applies.
+  EXPECT_THAT(Error(on, {{"max_captures", "4"}, {"hang_multiple", "1"}}),
+              HasSubstr("hang_multiple=1: not 0 (never) or a whole number"));
+  EXPECT_THAT(Error(on, {{"max_captures", "0"}}),
+              HasSubstr("max_captures=0: not a whole number in 1..1000"));
+  EXPECT_THAT(Error(on, {{"max_bytes", "1000"}}), HasSubstr("max_bytes=1000"));
+  EXPECT_THAT(Error(on, {{"captures_per_second", "fast"}}),
+              HasSubstr("captures_per_second=fast: not a number in 0.01..100"));
+  EXPECT_THAT(Error(on, {{"max_captures", "4"}, {"max_captures", "5"}}),
+              HasSubstr("max_captures given twice"));
+
+  // From Options, as the limits' own parameters.
+  StatusOr<AutoCaptureSettings> from =
+      AutoCaptureSettingsFrom(100, {}, {{"max_captures", "3"}});
+  ASSERT_TRUE(from.ok()) << from.status().ToString();
+  EXPECT_EQ(from->max_captures, 3);
 }
 
 }  // namespace

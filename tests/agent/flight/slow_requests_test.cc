@@ -46,6 +46,25 @@ TEST(SlowRequestQueueTest, AStormIsCutToTheRateAndTheQueueIsBounded) {
   EXPECT_EQ(stats.queue_full, 40 - SlowRequestQueue::kMaxQueued);
   while (queue.Pop(std::chrono::milliseconds(0))) {
   }
+
+  // A slower rate, set at run time: one capture every 10 s, one at once.
+  queue.SetRate(0.1, 1);
+  const uint64_t t1 = t0 + 1000 * uint64_t{1'000'000'000};
+  EXPECT_TRUE(queue.TakeToken(t1));  // a hung request's live capture
+  EXPECT_FALSE(queue.TakeToken(t1 + 1'000'000'000));
+  // That request's end completes its capture, over the rate or not; other
+  // slow requests' ends are over the rate.
+  ASSERT_TRUE(queue.Await(5000));
+  SlowRequestQueue::Push(EndAt(t1 + 2'000'000'000, 4999));
+  SlowRequestQueue::Push(EndAt(t1 + 2'000'000'000, 5000));
+  std::optional<RequestEnd> awaited = queue.Pop(std::chrono::milliseconds(0));
+  ASSERT_TRUE(awaited);
+  EXPECT_EQ(awaited->request_id, 5000u);
+  EXPECT_FALSE(queue.Pop(std::chrono::milliseconds(0)));
+  // Awaited once only.
+  SlowRequestQueue::Push(EndAt(t1 + 3'000'000'000, 5000));
+  EXPECT_FALSE(queue.Pop(std::chrono::milliseconds(0)));
+  queue.SetRate(SlowRequestQueue::kPerSecond, SlowRequestQueue::kBurst);
 }
 
 }  // namespace
