@@ -51,7 +51,36 @@ void ActiveRequests::Enter(uint64_t request_id, uint64_t now_ns) noexcept {
   ActiveRequestSlot* slot = ThisThread();
   if (slot == nullptr) return;
   slot->sampled_ns.store(now_ns, std::memory_order_relaxed);
+  slot->started_ns.store(0, std::memory_order_release);
   slot->request_id.store(request_id, std::memory_order_release);
+}
+
+void ActiveRequests::EnterOwn(uint64_t request_id, uint64_t label_set,
+                              uint64_t now_ns) noexcept {
+  ActiveRequestSlot* slot = ThisThread();
+  if (slot == nullptr) return;
+  // Release stores (plain moves on x86): a reader that sees this request's
+  // start also sees the previous request's id gone (Snapshot).
+  slot->sampled_ns.store(now_ns, std::memory_order_relaxed);
+  slot->started_ns.store(now_ns, std::memory_order_release);
+  slot->label_set.store(label_set, std::memory_order_release);
+  slot->request_id.store(request_id, std::memory_order_release);
+}
+
+ActiveRequestSnapshot ActiveRequests::Snapshot(size_t i) const noexcept {
+  const ActiveRequestSlot& slot = slots_[i];
+  ActiveRequestSnapshot snapshot;
+  snapshot.tid = slot.tid.load(std::memory_order_acquire);
+  const uint64_t id = slot.request_id.load(std::memory_order_acquire);
+  if (snapshot.tid == 0 || id == 0) return snapshot;
+  snapshot.started_ns = slot.started_ns.load(std::memory_order_acquire);
+  snapshot.label_set = slot.label_set.load(std::memory_order_acquire);
+  // Fields of a later request come with its id stored after them: the id
+  // read again is then no longer `id`.
+  if (slot.request_id.load(std::memory_order_acquire) == id) {
+    snapshot.request_id = id;
+  }
+  return snapshot;
 }
 
 void ActiveRequests::Restore(uint64_t request_id) noexcept {

@@ -24,6 +24,20 @@ struct ActiveRequestSlot {
   std::atomic<uint64_t> request_id{0};  // 0: not in a request
   // When the thread was last wall-sampled, or entered its request.
   std::atomic<uint64_t> sampled_ns{0};
+  // Set while the thread runs a request of its own (its outermost scope),
+  // 0 while it works for an adopted one: when the request started and its
+  // label set, for the flight recorder's hang watch (hung_requests.h).
+  // Written before request_id; read with Snapshot().
+  std::atomic<uint64_t> started_ns{0};
+  std::atomic<uint64_t> label_set{0};
+};
+
+// One consistent reading of a slot's own request.
+struct ActiveRequestSnapshot {
+  uint32_t tid = 0;
+  uint64_t request_id = 0;  // 0: none (or the slot changed while read)
+  uint64_t started_ns = 0;  // 0: an adopted request
+  uint64_t label_set = 0;
 };
 
 class ActiveRequests {
@@ -37,14 +51,21 @@ class ActiveRequests {
   // hook).
   ActiveRequestSlot* ThisThread() noexcept;
 
-  // The calling thread works for `request_id` (0: for none) from `now_ns`.
+  // The calling thread works for `request_id` (0: for none) from `now_ns`:
+  // an adopted request (AdoptRequest).
   void Enter(uint64_t request_id, uint64_t now_ns) noexcept;
+  // The calling thread's own request (its outermost scope) starts.
+  void EnterOwn(uint64_t request_id, uint64_t label_set,
+                uint64_t now_ns) noexcept;
   void Leave() noexcept;
   // After an adoption: the thread works for `request_id` again (0: none),
   // if it has a slot. No clock read.
   void Restore(uint64_t request_id) noexcept;
 
   ActiveRequestSlot& slot(size_t i) { return slots_[i]; }
+  // Slot i's request, its fields read consistently (request_id 0 if it
+  // changed meanwhile). Lock-free.
+  ActiveRequestSnapshot Snapshot(size_t i) const noexcept;
   uint64_t overflows() const {
     return overflows_.load(std::memory_order_relaxed);
   }

@@ -6,6 +6,9 @@
 #define INPROF_AGENT_LABELS_REQUEST_OBSERVER_H_
 
 #include <cstdint>
+#include <string>
+
+#include "agent/labels/trace_parent.h"
 
 namespace inprof::internal {
 
@@ -14,6 +17,17 @@ struct RequestEnd {
   uint64_t request_id = 0;
   uint64_t start_ns = 0;  // MonotonicNanos at entry
   uint64_t end_ns = 0;    // MonotonicNanos at exit
+  // The request's W3C trace context (inprof::SetRequestTraceParent), kept
+  // here and not in its label set: ids are unique per request, and the label
+  // registry interns every set forever.
+  bool has_trace = false;
+  uint8_t trace_id[16] = {};
+  uint8_t span_id[8] = {};
+
+  // As Grafana Pyroscope's labels trace_id and span_id want them: lowercase
+  // hex, 32 and 16 characters. Meaningful only when has_trace.
+  std::string trace_id_hex() const { return LowerHex(trace_id, 16); }
+  std::string span_id_hex() const { return LowerHex(span_id, 8); }
 };
 
 // Called on the request's own thread as its outermost RequestScope ends:

@@ -105,6 +105,25 @@ inline RequestHandle CurrentRequest() noexcept {
   return RequestHandle::Current();
 }
 
+// Attaches a W3C Trace Context header value, `traceparent`
+// ("00-<32 hex trace id>-<16 hex span id>-<2 hex flags>"), to the calling
+// thread's current request, the one its outermost RequestScope started: a
+// slow request's capture then carries the labels trace_id and span_id
+// (Grafana Pyroscope's keys), so a trace leads to the request's profile.
+//
+//   inprof::RequestScope scope("GET /users/:id");
+//   inprof::SetRequestTraceParent(request.header("traceparent"));
+//
+// The ids stay with the request, not in its label set: no limit on how many
+// requests carry them, and profiles are not split by them. A later call
+// replaces them; they end with the request.
+//
+// Returns true when attached; false, changing nothing, when `traceparent` is
+// not valid per the spec (lowercase hex, ids not all zero, version not ff)
+// or the thread is not inside a RequestScope of its own (outside any, or
+// only adopting another thread's request). Lock-free, no allocation.
+INPROF_EXPORT bool SetRequestTraceParent(std::string_view traceparent) noexcept;
+
 // RequestScope
 //
 // RAII: from construction to destruction the calling thread's samples carry

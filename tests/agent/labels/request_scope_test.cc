@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "agent/base/thread_labels.h"
 #include "agent/labels/label_registry.h"
+#include "agent/labels/request_observer.h"
 #include "inprof/request.h"
 
 namespace inprof {
@@ -134,6 +136,100 @@ TEST(RequestScopeTest, ManyThreadsEnterAndLeaveScopes) {
   }
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(wrong, std::vector<int>(4, 0));
+}
+
+// The ends of requests, as the flight recorder hears of them, while one of
+// the trace tests below runs.
+std::vector<internal::RequestEnd> g_ends;
+void RecordEnd(const internal::RequestEnd& end) noexcept {
+  g_ends.push_back(end);
+}
+
+// Observes request ends on this thread for the test's life.
+class RecordRequestEnds {
+ public:
+  RecordRequestEnds() {
+    g_ends.clear();
+    internal::SetRequestObserver(&RecordEnd);
+  }
+  ~RecordRequestEnds() { internal::SetRequestObserver(nullptr); }
+};
+
+constexpr char kTraceParent[] =
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+TEST(RequestScopeTest, TraceParentRidesWithTheRequestNotItsLabels) {
+  RecordRequestEnds record;
+  {
+    RequestScope scope("GET /users/:id");
+    EXPECT_TRUE(SetRequestTraceParent(kTraceParent));
+    // Not a label: per-request ids would fill the label registry.
+    EXPECT_EQ(CurrentLabels(), (Labels{{"endpoint", "GET /users/:id"}}));
+  }
+  ASSERT_EQ(g_ends.size(), 1u);
+  EXPECT_TRUE(g_ends[0].has_trace);
+  EXPECT_EQ(g_ends[0].trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(g_ends[0].span_id_hex(), "00f067aa0ba902b7");
+}
+
+TEST(RequestScopeTest, TraceParentEndsWithItsRequest) {
+  RecordRequestEnds record;
+  {
+    RequestScope scope("GET /a");
+    EXPECT_TRUE(SetRequestTraceParent(kTraceParent));
+  }
+  { RequestScope scope("GET /b"); }
+  ASSERT_EQ(g_ends.size(), 2u);
+  EXPECT_TRUE(g_ends[0].has_trace);
+  EXPECT_FALSE(g_ends[1].has_trace);
+}
+
+TEST(RequestScopeTest, TraceParentSetInANestedScopeBelongsToTheRequest) {
+  RecordRequestEnds record;
+  {
+    RequestScope outer("GET /a");
+    {
+      RequestScope inner("", {{"phase", "render"}});
+      EXPECT_TRUE(SetRequestTraceParent(kTraceParent));
+    }
+    EXPECT_TRUE(g_ends.empty());  // a nested scope is not a request's end
+  }
+  ASSERT_EQ(g_ends.size(), 1u);
+  EXPECT_TRUE(g_ends[0].has_trace);
+}
+
+TEST(RequestScopeTest, TraceParentLaterCallReplacesTheEarlier) {
+  RecordRequestEnds record;
+  {
+    RequestScope scope("GET /a");
+    EXPECT_TRUE(SetRequestTraceParent(kTraceParent));
+    EXPECT_TRUE(SetRequestTraceParent(
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"));
+    // An invalid one changes nothing.
+    EXPECT_FALSE(SetRequestTraceParent("00-zz"));
+  }
+  ASSERT_EQ(g_ends.size(), 1u);
+  EXPECT_EQ(g_ends[0].trace_id_hex(), "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(g_ends[0].span_id_hex(), "b7ad6b7169203331");
+}
+
+TEST(RequestScopeTest, TraceParentNeedsARequestOfTheThreadsOwn) {
+  RecordRequestEnds record;
+  EXPECT_FALSE(SetRequestTraceParent(kTraceParent));  // outside any request
+  {
+    RequestScope scope("GET /a");
+    EXPECT_FALSE(SetRequestTraceParent(
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
+    const RequestHandle request = CurrentRequest();
+    std::optional<bool> adopted_result;
+    std::thread([&adopted_result, request] {
+      AdoptRequest adopt(request);
+      adopted_result = SetRequestTraceParent(kTraceParent);
+    }).join();
+    EXPECT_EQ(adopted_result, false);
+  }
+  ASSERT_EQ(g_ends.size(), 1u);
+  EXPECT_FALSE(g_ends[0].has_trace);
 }
 
 }  // namespace
