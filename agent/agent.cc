@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdio>
 #include <mutex>
 #include <string>
 
@@ -62,6 +64,21 @@ void CloseListenerInChild() {
   if (fd >= 0) close(fd);  // our copy; the parent's socket is untouched
 }
 
+// The auto-capture settings Options ask for, validated as a POST's are.
+StatusOr<internal::AutoCaptureSettings> AutoCaptureSettingsOf(
+    const Options& options) {
+  char per_second[32];
+  std::snprintf(per_second, sizeof(per_second), "%g",
+                options.autocapture_captures_per_second);
+  return internal::AutoCaptureSettingsFrom(
+      options.autocapture_threshold_ms,
+      options.autocapture_endpoint_threshold_ms,
+      {{"max_captures", std::to_string(options.autocapture_max_captures)},
+       {"max_bytes", std::to_string(options.autocapture_max_bytes)},
+       {"captures_per_second", per_second},
+       {"hang_multiple", std::to_string(options.autocapture_hang_multiple)}});
+}
+
 Status ValidateOptions(const Options& options) {
   if (!options.env_error.empty())
     return InvalidArgumentError(options.env_error);
@@ -89,10 +106,7 @@ Status ValidateOptions(const Options& options) {
   if (!heap_rate.ok()) return heap_rate;
   Status block = internal::ValidateBlockRate(options.block_profile_rate);
   if (!block.ok()) return block;
-  Status autocapture = internal::AutoCaptureSettingsFrom(
-                           options.autocapture_threshold_ms,
-                           options.autocapture_endpoint_threshold_ms)
-                           .status();
+  Status autocapture = AutoCaptureSettingsOf(options).status();
   if (!autocapture.ok()) return autocapture;
   return internal::ValidateMutexFraction(options.mutex_profile_fraction);
 }
@@ -165,9 +179,7 @@ class Agent::Impl {
 
 Status Agent::Impl::Start() {
   StatusOr<internal::AutoCaptureSettings> autocapture =
-      internal::AutoCaptureSettingsFrom(
-          options_.autocapture_threshold_ms,
-          options_.autocapture_endpoint_threshold_ms);
+      AutoCaptureSettingsOf(options_);
   if (!autocapture.ok()) return autocapture.status();
   internal::RequestLatency::Global().Configure(*autocapture);
 
@@ -194,7 +206,7 @@ Status Agent::Impl::Start() {
 
   flight_ = std::make_unique<internal::FlightRecorder>(
       sampler_.get(), &symbolizer_, &captures_);
-  flight_->SetEnabled(autocapture->enabled);
+  flight_->Configure(*autocapture);
 
   internal::PprofBackend backend;
   RegisterSources();
@@ -275,8 +287,14 @@ Status Agent::Impl::Start() {
         internal::ApplyAutoCaptureParams(latency.settings(), params);
     if (!next.ok()) return next.status();
     latency.Configure(*next);
-    flight_->SetEnabled(next->enabled);
+    flight_->Configure(*next);
     return next->ToJson();
+  };
+  backend.request_baselines.exists = [this](const std::string& endpoint) {
+    return flight_->HasBaseline(endpoint);
+  };
+  backend.request_baselines.profile = [this](const std::string& endpoint) {
+    return flight_->BaselineProfile(endpoint);
   };
   backend.symbol_name = [this](uint64_t address) {
     return symbolizer_.FunctionName(address);

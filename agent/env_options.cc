@@ -137,6 +137,23 @@ void ApplyEndpointThresholds(Options* options) {
   }
 }
 
+// INPROF_AUTOCAPTURE_PER_SECOND: a decimal number (Start() checks the
+// range with the other auto-capture limits).
+void ApplyPerSecond(Options* options) {
+  const char* value = std::getenv("INPROF_AUTOCAPTURE_PER_SECOND");
+  if (value == nullptr) return;
+  const std::string_view text(value);
+  double number = 0;
+  auto [stop, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), number);
+  if (text.empty() || ec != std::errc() || stop != text.data() + text.size()) {
+    Fail(options, "INPROF_AUTOCAPTURE_PER_SECOND=" + std::string(text) +
+                      ": not a number");
+    return;
+  }
+  options->autocapture_captures_per_second = number;
+}
+
 }  // namespace
 
 Options Options::FromEnvironment() {
@@ -165,6 +182,13 @@ Options Options::FromEnvironment() {
   ApplyInt<int64_t>("INPROF_AUTOCAPTURE_THRESHOLD_MS", 0, 3'600'000,
                     &options.autocapture_threshold_ms, &options);
   ApplyEndpointThresholds(&options);
+  ApplyInt("INPROF_AUTOCAPTURE_MAX_CAPTURES", 1, 1000,
+           &options.autocapture_max_captures, &options);
+  ApplyInt<int64_t>("INPROF_AUTOCAPTURE_MAX_BYTES", int64_t{1} << 20,
+                    int64_t{1} << 30, &options.autocapture_max_bytes, &options);
+  ApplyPerSecond(&options);
+  ApplyInt("INPROF_AUTOCAPTURE_HANG_MULTIPLE", 0, 1000,
+           &options.autocapture_hang_multiple, &options);
   return options;
 }
 

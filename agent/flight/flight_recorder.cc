@@ -26,6 +26,11 @@ CaptureStore::Request RequestInfo(const RequestEnd& end) {
       request.labels.emplace_back(pair.key, pair.value);
     }
   }
+  // Grafana Pyroscope's keys: a capture can be found from its trace.
+  if (end.has_trace) {
+    request.labels.emplace_back("trace_id", end.trace_id_hex());
+    request.labels.emplace_back("span_id", end.span_id_hex());
+  }
   return request;
 }
 
@@ -45,20 +50,28 @@ void FlightRecorder::SetEnabled(bool enabled) {
   if (enabled) {
     {
       std::lock_guard<std::mutex> history_lock(history_mu_);
-      history_ = std::make_shared<HistoryRing>(kHistorySamples);
+      history_ = std::make_shared<HistoryRing>(kHistoryBytes);
     }
     stopping_.store(false);
     sampler_->Subscribe(this);
     RequestLatency::Global().SetSlowRequestSink(&SlowRequestQueue::Push);
+    RequestLatency::Global().SetTypicalRequestSink(
+        &TypicalRequestQueue::OfferToGlobal);
     thread_ = std::thread([this] { CaptureLoop(); });
     wall_ = std::make_unique<WallSampler>(sampler_);
     return;
   }
   wall_.reset();  // no more wall signals
   RequestLatency::Global().SetSlowRequestSink(nullptr);
+  RequestLatency::Global().SetTypicalRequestSink(nullptr);
   stopping_.store(true);
   SlowRequestQueue::Global().WakeAll();
   thread_.join();
+  // Hung requests still running stay captured live, as they were.
+  for (const auto& [request_id, id] : live_captures_) {
+    SlowRequestQueue::Global().Forget(request_id);
+  }
+  live_captures_.clear();
   sampler_->Unsubscribe(this);
   std::lock_guard<std::mutex> history_lock(history_mu_);
   history_.reset();
@@ -90,6 +103,11 @@ void FlightRecorder::WriteMetrics(PrometheusText& text) const {
               "CPU samples of threads inside a request kept in the flight "
               "recorder's history since auto-capture was last turned on.",
               static_cast<double>(mine.history_samples));
+  text.Single("inprof_flight_baseline_requests_total", "counter",
+              "Typical requests kept in their endpoints' baselines, to diff "
+              "slow requests' captures against (at most one a second per "
+              "endpoint).",
+              static_cast<double>(baselines_.stats().kept));
 }
 
 void FlightRecorder::OnSample(const RawSample& sample) {
@@ -99,17 +117,60 @@ void FlightRecorder::OnSample(const RawSample& sample) {
 
 void FlightRecorder::OnLost(uint64_t) {}
 
+void FlightRecorder::WarmSymbolizer() {
+  // The first symbolization reads each module's symbol table (about 180 ms
+  // for the demo: BENCHMARKS.md "Auto-capture: history and time to
+  // capture"): paid here, as auto-capture turns on, for every module a
+  // request's stack may pass through, not by the first slow request.
+  (void)symbolizer_->Build([this] { return stopping_.load(); },
+                           [](Symbolizer* s) {
+                             std::vector<uint64_t> starts;
+                             for (const ProcessMapping& m : s->mappings()) {
+                               starts.push_back(m.start);
+                             }
+                             for (uint64_t start : starts) {
+                               if (s->cancelled()) break;
+                               s->Symbolize(start);
+                             }
+                             return 0;
+                           });
+}
+
 void FlightRecorder::CaptureLoop() {
   MarkAgentThread();
   pthread_setname_np(pthread_self(), "inprof-flight");
+  WarmSymbolizer();
   while (!stopping_.load()) {
+    // Hangs are looked for every 100 ms at least.
     std::optional<RequestEnd> end =
-        SlowRequestQueue::Global().Pop(std::chrono::milliseconds(200));
+        SlowRequestQueue::Global().Pop(std::chrono::milliseconds(100));
     if (end && !stopping_.load()) Capture(*end);
+    if (!stopping_.load()) CaptureHungRequests();
+    if (!stopping_.load()) TakeTypicalRequests();
   }
 }
 
-void FlightRecorder::Capture(const RequestEnd& end) {
+void FlightRecorder::Configure(const AutoCaptureSettings& settings) {
+  SlowRequestQueue::Global().SetRate(settings.captures_per_second,
+                                     settings.Burst());
+  captures_->SetRequestLimits(static_cast<size_t>(settings.max_captures),
+                              static_cast<size_t>(settings.max_bytes));
+  SetEnabled(settings.enabled);
+}
+
+void FlightRecorder::CaptureHungRequests() {
+  SlowRequestQueue& queue = SlowRequestQueue::Global();
+  for (const RequestEnd& hung :
+       hung_.Scan(MonotonicNanos(), RequestLatency::Global().settings())) {
+    // A hang spends a token as a slow request does; its end then completes
+    // the capture whatever the rate.
+    if (!queue.TakeToken(hung.end_ns)) continue;
+    if (!queue.Await(hung.request_id)) continue;
+    Capture(hung, /*live=*/true);
+  }
+}
+
+void FlightRecorder::Capture(const RequestEnd& end, bool live) {
   // Samples still in the sampler's ring belong to the request too.
   sampler_->Drain();
   std::shared_ptr<HistoryRing> history;
@@ -124,6 +185,7 @@ void FlightRecorder::Capture(const RequestEnd& end) {
   CaptureStore::Info info;
   info.profile = "request";
   info.request = RequestInfo(end);
+  info.request->running = live;
   const int64_t duration = info.request->duration_nanos;
   info.unix_nanos =
       UnixNanos() - static_cast<int64_t>(MonotonicNanos() - end.start_ns);
@@ -134,7 +196,10 @@ void FlightRecorder::Capture(const RequestEnd& end) {
   const int64_t threshold = RequestLatency::Global().settings().ThresholdNanos(
       info.request->endpoint);
   profile_info.comments = {
-      "inprof slow request: endpoint=" + info.request->endpoint +
+      std::string(live ? "inprof hung request, still running (captured live; "
+                         "completed in place when it ends): "
+                       : "inprof slow request: ") +
+          "endpoint=" + info.request->endpoint +
           " request_id=" + std::to_string(end.request_id) +
           " duration_ms=" + std::to_string(duration / 1'000'000) +
           " threshold_ms=" + std::to_string(threshold / 1'000'000),
@@ -156,8 +221,72 @@ void FlightRecorder::Capture(const RequestEnd& end) {
                                window.samples, profile_info, s));
                          });
   if (!bytes.ok()) return;  // stopping
-  captures_->Add(std::move(info), std::move(bytes).value());
+  StoreCapture(end.request_id, live, std::move(info), std::move(bytes).value());
+}
+
+void FlightRecorder::StoreCapture(uint64_t request_id, bool live,
+                                  CaptureStore::Info info, std::string bytes) {
+  auto previous = live_captures_.find(request_id);
+  if (live) {
+    live_captures_[request_id] =
+        captures_->Add(std::move(info), std::move(bytes));
+    captures_made_.fetch_add(1);
+    return;
+  }
+  // A hung request that ended: its live capture completed in place (unless
+  // evicted meanwhile: then stored anew).
+  if (previous != live_captures_.end()) {
+    const uint64_t id = previous->second;
+    live_captures_.erase(previous);
+    if (captures_->Replace(id, info, bytes)) return;
+  }
+  captures_->Add(std::move(info), std::move(bytes));
   captures_made_.fetch_add(1);
+}
+
+void FlightRecorder::TakeTypicalRequests() {
+  std::vector<RequestEnd> ends = TypicalRequestQueue::Global().TakeAll();
+  if (ends.empty()) return;
+  sampler_->Drain();  // their last samples may still be in the ring
+  std::shared_ptr<HistoryRing> history;
+  {
+    std::lock_guard<std::mutex> lock(history_mu_);
+    history = history_;
+  }
+  if (!history) return;
+  for (const RequestEnd& end : ends) {
+    HistoryRing::Window window =
+        history->ForRequest(end.request_id, end.start_ns);
+    // A request whose first samples were overwritten would make a typical
+    // request look cheaper than it is.
+    if (window.history_starts_ns != 0) continue;
+    baselines_.Add(RequestInfo(end).endpoint, end, window.samples);
+  }
+}
+
+bool FlightRecorder::HasBaseline(std::string_view endpoint) const {
+  return baselines_.Has(endpoint);
+}
+
+StatusOr<std::string> FlightRecorder::BaselineProfile(
+    const std::string& endpoint) {
+  std::optional<BaselineReservoir::Snapshot> snapshot =
+      baselines_.Get(endpoint);
+  if (!snapshot) {
+    return NotFoundError("no baseline yet for endpoint \"" + endpoint +
+                         "\": typical requests are sampled at most one a "
+                         "second while auto-capture is on");
+  }
+  BaselineProfileInfo info;
+  info.endpoint = endpoint;
+  info.hz = sampler_->hz();
+  info.threshold_nanos =
+      RequestLatency::Global().settings().ThresholdNanos(endpoint);
+  return symbolizer_->Build(
+      [] { return false; },
+      [&](Symbolizer* s) {
+        return SerializeProfile(BuildBaselineProfile(*snapshot, info, s));
+      });
 }
 
 }  // namespace inprof::internal

@@ -9,8 +9,12 @@
 // auto-capture is on (every thread's CPU timer runs, as during a profile).
 // Wall-clock samples of blocked time come next (issue 14).
 //
+// It also keeps, per endpoint, a baseline of typical requests' own samples
+// (baselines.h), to diff a capture against.
+//
 // Ownership: borrows the sampler, the symbolizer and the store, which
-// outlive it. Thread safety: SetEnabled and stats are thread-safe; one
+// outlive it. Thread safety: SetEnabled, stats and the baseline accessors
+// are thread-safe; one
 // capture thread of its own, started and joined by SetEnabled.
 #ifndef INPROF_AGENT_FLIGHT_FLIGHT_RECORDER_H_
 #define INPROF_AGENT_FLIGHT_FLIGHT_RECORDER_H_
@@ -19,12 +23,17 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "agent/base/prometheus_text.h"
 #include "agent/capture/capture_store.h"
 #include "agent/cpu/cpu_sampler.h"
+#include "agent/flight/autocapture_settings.h"
+#include "agent/flight/baselines.h"
 #include "agent/flight/history.h"
+#include "agent/flight/hung_requests.h"
 #include "agent/flight/wall_sampler.h"
 #include "agent/labels/request_observer.h"
 #include "agent/sources/shared_symbolizer.h"
@@ -33,9 +42,10 @@ namespace inprof::internal {
 
 class FlightRecorder : private CpuSampleSink {
  public:
-  // RawSamples of history kept while on (about 1 KiB each): 41 s of one
-  // busy thread's samples at 100 Hz.
-  static constexpr size_t kHistorySamples = 4096;
+  // Bytes of history kept while on (HistoryRing: 100-200 bytes a sample,
+  // 23 s of 64 concurrent requests on 2 cores; BENCHMARKS.md "Auto-capture:
+  // history and time to capture").
+  static constexpr size_t kHistoryBytes = size_t{4} << 20;
 
   FlightRecorder(CpuSampler* sampler, SharedSymbolizer* symbolizer,
                  CaptureStore* captures);
@@ -58,13 +68,35 @@ class FlightRecorder : private CpuSampleSink {
   // {reason}, inprof_flight_history_samples_total.
   void WriteMetrics(PrometheusText& text) const;
 
-  // The capture of `end` from `window` (exposed for tests).
-  void Capture(const RequestEnd& end);
+  // Applies `settings`: on or off, the captures' rate and limits.
+  void Configure(const AutoCaptureSettings& settings);
+
+  // The capture of request `end` from the history (exposed for tests).
+  // `live`: a hung request still running (end.end_ns is now); its capture
+  // is completed in place when its end is captured.
+  void Capture(const RequestEnd& end, bool live = false);
+
+  // Baselines of typical requests (baselines.h), fed while on and kept when
+  // turned off (captures outlive it too). True once `endpoint` has one.
+  bool HasBaseline(std::string_view endpoint) const;
+  // The baseline of `endpoint` as gzipped profile.proto, normalized to one
+  // request (BuildBaselineProfile). kNotFound when it has none yet;
+  // kUnavailable when the agent is stopping. Thread-safe.
+  [[nodiscard]] StatusOr<std::string> BaselineProfile(
+      const std::string& endpoint);
 
  private:
   void OnSample(const RawSample& sample) override;
   void OnLost(uint64_t count) override;
   void CaptureLoop();
+  void WarmSymbolizer();
+  // Captures, live, the requests HungRequestWatch finds (capture thread).
+  void CaptureHungRequests();
+  void StoreCapture(uint64_t request_id, bool live, CaptureStore::Info info,
+                    std::string bytes);
+  // Moves typical requests from TypicalRequestQueue into baselines_, with
+  // their own samples from the history (capture thread).
+  void TakeTypicalRequests();
 
   CpuSampler* const sampler_;
   SharedSymbolizer* const symbolizer_;
@@ -78,6 +110,11 @@ class FlightRecorder : private CpuSampleSink {
   std::unique_ptr<WallSampler> wall_;  // while enabled; guarded by mu_
   std::atomic<uint64_t> captures_made_{0};
   std::atomic<uint64_t> partial_{0};
+  HungRequestWatch hung_;  // capture thread only
+  // Requests captured live, by request id: their capture ids (capture
+  // thread only, and SetEnabled(false) after joining it).
+  std::unordered_map<uint64_t, uint64_t> live_captures_;
+  BaselineReservoir baselines_;  // thread-safe
 };
 
 }  // namespace inprof::internal

@@ -86,6 +86,12 @@ void RequestLatency::OnRequestEnd(const RequestEnd& end) noexcept {
   histogram->buckets[BucketOf(nanos)].fetch_add(1, std::memory_order_relaxed);
   histogram->sum_ns.fetch_add(nanos, std::memory_order_relaxed);
   const int64_t threshold = self.ThresholdFor(end.label_set, *histogram);
+  if (threshold > 0 && nanos <= static_cast<uint64_t>(threshold)) {
+    // A typical request: a candidate for its endpoint's baseline.
+    RequestObserver typical =
+        self.typical_sink_.load(std::memory_order_acquire);
+    if (typical != nullptr) typical(end);
+  }
   if (threshold <= 0 || nanos <= static_cast<uint64_t>(threshold)) return;
   histogram->slow.fetch_add(1, std::memory_order_relaxed);
   if (RequestObserver sink = self.slow_sink_.load(std::memory_order_acquire)) {

@@ -51,6 +51,13 @@ class RequestLatency {
     slow_sink_.store(sink, std::memory_order_release);
   }
 
+  // Called with each request's end that was under its threshold (one > 0),
+  // on its own thread (baselines.h); nullptr: none. It is on every typical
+  // request's path: must cost next to nothing, and not block.
+  void SetTypicalRequestSink(RequestObserver sink) noexcept {
+    typical_sink_.store(sink, std::memory_order_release);
+  }
+
   // inprof_request_duration_seconds{endpoint} and
   // inprof_slow_requests_total{endpoint}: sets of one endpoint summed.
   void WriteMetrics(PrometheusText& text) const;
@@ -77,6 +84,7 @@ class RequestLatency {
   std::atomic<Histogram*> histograms_[kSets] = {};
   std::atomic<uint64_t> generation_{1};
   std::atomic<RequestObserver> slow_sink_{nullptr};
+  std::atomic<RequestObserver> typical_sink_{nullptr};
   mutable std::mutex mu_;         // settings_, histogram allocation
   AutoCaptureSettings settings_;  // guarded by mu_
 };

@@ -11,7 +11,20 @@
 namespace inprof::internal {
 namespace {
 
-std::string RequestJson(const CaptureStore::Info& info) {
+constexpr char kNoCapture[] =
+    "no such capture (dropped, or never taken): see /debug/pprof/captures";
+
+std::string CaptureUrl(const CaptureStore::Info& info) {
+  return "/debug/pprof/captures/" + std::to_string(info.id);
+}
+
+bool HasBaseline(const RequestBaselines& baselines,
+                 const CaptureStore::Info& info) {
+  return baselines.exists && baselines.exists(info.request->endpoint);
+}
+
+std::string RequestJson(const CaptureStore::Info& info,
+                        const RequestBaselines& baselines) {
   const CaptureStore::Request& r = *info.request;
   char duration[32];
   std::snprintf(duration, sizeof(duration), "%.3f",
@@ -23,59 +36,113 @@ std::string RequestJson(const CaptureStore::Info& info) {
         JsonString(r.labels[i].first) + ':' + JsonString(r.labels[i].second);
   }
   labels += '}';
-  const std::string id = std::to_string(info.id);
-  return "{\"id\":" + id + ",\"endpoint\":" + JsonString(r.endpoint) +
-         ",\"duration_ms\":" + duration +
-         ",\"start\":" + JsonString(Iso8601(info.unix_nanos, true)) +
-         ",\"labels\":" + labels +
-         ",\"request_id\":" + std::to_string(r.request_id) +
-         ",\"bytes\":" + std::to_string(info.bytes) +
-         ",\"url\":\"/debug/pprof/captures/" + id + "\"}";
+  std::string out = "{\"id\":" + std::to_string(info.id) +
+                    ",\"endpoint\":" + JsonString(r.endpoint) +
+                    ",\"duration_ms\":" + duration +
+                    ",\"start\":" + JsonString(Iso8601(info.unix_nanos, true)) +
+                    ",\"labels\":" + labels +
+                    ",\"request_id\":" + std::to_string(r.request_id) +
+                    ",\"running\":" + (r.running ? "true" : "false") +
+                    ",\"bytes\":" + std::to_string(info.bytes) + ",\"url\":\"" +
+                    CaptureUrl(info) + "\"";
+  if (HasBaseline(baselines, info)) {
+    out += ",\"baseline_url\":\"" + CaptureUrl(info) + "?baseline=1\"";
+  }
+  return out + "}";
 }
 
-void ServeCapture(const CaptureStore& captures, const std::string& id_text,
-                  httplib::Response& res) {
-  uint64_t id = 0;
-  auto [end, ec] =
-      std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-  std::optional<std::string> bytes;
-  if (ec == std::errc() && end == id_text.data() + id_text.size()) {
-    bytes = captures.Bytes(id);
+// The `baseline` parameter: true for 1, false for 0 or absent; anything
+// else (another parameter, another value) is kInvalidArgument.
+StatusOr<bool> WantsBaseline(const httplib::Request& req) {
+  for (const auto& [name, value] : req.params) {
+    if (name != "baseline") {
+      return InvalidArgumentError(OneLine(name, 32) +
+                                  ": unknown parameter (captures take only "
+                                  "baseline=1)");
+    }
+    if (value != "0" && value != "1") {
+      return InvalidArgumentError("baseline=" + OneLine(value, 32) +
+                                  ": must be 0 or 1");
+    }
   }
-  if (!bytes) {
+  return req.get_param_value("baseline") == "1";
+}
+
+void ServeCapture(const CaptureStore& captures,
+                  const RequestBaselines& baselines,
+                  const httplib::Request& req, httplib::Response& res) {
+  StatusOr<bool> baseline = WantsBaseline(req);
+  if (!baseline.ok()) return ServeStatus(res, baseline.status());
+  std::optional<uint64_t> id = ParseCaptureId(req.matches[1].str());
+  if (!id) return ServeError(res, 404, kNoCapture);
+  const std::string name = "capture-" + std::to_string(*id);
+  if (!*baseline) {
+    std::optional<std::string> bytes = captures.Bytes(*id);
+    if (!bytes) return ServeError(res, 404, kNoCapture);
+    return ServeBinary(res, std::move(*bytes), name);
+  }
+  std::optional<CaptureStore::Info> info = FindRequestCapture(captures, *id);
+  if (!info) {
     return ServeError(res, 404,
-                      "no such capture (dropped, or never taken): see "
-                      "/debug/pprof/captures");
+                      captures.Bytes(*id)
+                          ? "capture " + std::to_string(*id) +
+                                " is not a slow request's: it has no baseline"
+                          : std::string(kNoCapture));
   }
-  ServeBinary(res, std::move(*bytes), "capture-" + std::to_string(id));
+  if (!baselines.profile) {
+    return ServeError(res, 404, "no baselines in this process");
+  }
+  StatusOr<std::string> bytes = baselines.profile(info->request->endpoint);
+  if (!bytes.ok()) return ServeStatus(res, bytes.status());
+  ServeBinary(res, std::move(bytes).value(), name + "-baseline");
 }
 
 }  // namespace
 
-std::string CaptureListJson(const CaptureStore& captures) {
+std::optional<uint64_t> ParseCaptureId(std::string_view text) {
+  uint64_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return id;
+}
+
+std::optional<CaptureStore::Info> FindRequestCapture(
+    const CaptureStore& captures, uint64_t id) {
+  for (CaptureStore::Info& info : captures.List()) {
+    if (info.id == id && info.request) return std::move(info);
+  }
+  return std::nullopt;
+}
+
+std::string CaptureListJson(const CaptureStore& captures,
+                            const RequestBaselines& baselines) {
   std::string out = "{\"captures\":[";
   bool first = true;
   for (const CaptureStore::Info& info : captures.List()) {
     if (!info.request) continue;
     if (!first) out += ',';
     first = false;
-    out += RequestJson(info);
+    out += RequestJson(info, baselines);
   }
   return out + "]}\n";
 }
 
-void InstallCaptureHandlers(httplib::Server& server, CaptureStore* captures) {
-  server.Get(
-      "/debug/pprof/captures",
-      Guarded([captures](const httplib::Request&, httplib::Response& res) {
-        res.status = 200;
-        res.set_content(CaptureListJson(*captures), "application/json");
-      }));
-  server.Get(
-      R"(/debug/pprof/captures/([^/]*))",
-      Guarded([captures](const httplib::Request& req, httplib::Response& res) {
-        ServeCapture(*captures, req.matches[1], res);
-      }));
+void InstallCaptureHandlers(httplib::Server& server, CaptureStore* captures,
+                            RequestBaselines baselines) {
+  server.Get("/debug/pprof/captures",
+             Guarded([captures, baselines](const httplib::Request&,
+                                           httplib::Response& res) {
+               res.status = 200;
+               res.set_content(CaptureListJson(*captures, baselines),
+                               "application/json");
+             }));
+  server.Get(R"(/debug/pprof/captures/([^/]*))",
+             Guarded([captures, baselines](const httplib::Request& req,
+                                           httplib::Response& res) {
+               ServeCapture(*captures, baselines, req, res);
+             }));
 }
 
 }  // namespace inprof::internal

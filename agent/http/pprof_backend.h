@@ -88,6 +88,17 @@ struct PprofBackend {
       const std::vector<std::pair<std::string, std::string>>& params)>
       set_autocapture;
 
+  // Baselines of typical requests per endpoint, to diff a slow request's
+  // capture against (agent/flight/baselines.h): served by
+  // /debug/pprof/captures/ID?baseline=1 and the UI. Empty functions: none.
+  struct RequestBaselines {
+    // True once `endpoint` has a baseline.
+    std::function<bool(const std::string& endpoint)> exists;
+    // Its gzipped profile.proto; kNotFound (-> 404) when none yet.
+    std::function<StatusOr<std::string>(const std::string& endpoint)> profile;
+  };
+  RequestBaselines request_baselines;
+
   // /debug/allocator: the allocator's figures as JSON, its own report as
   // text, and a release of free memory to the OS (JSON of what changed).
   std::function<std::string()> allocator_json;

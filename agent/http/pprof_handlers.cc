@@ -491,7 +491,8 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
   });
   server.Get("/debug/pprof/autocapture", autocapture);
   server.Post("/debug/pprof/autocapture", autocapture);
-  InstallCaptureHandlers(server, state->options.captures);
+  InstallCaptureHandlers(server, state->options.captures,
+                         state->backend.request_baselines);
   InstallUiHandlers(
       server,
       [state](const std::string& name, int seconds,
@@ -501,7 +502,8 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
       UiOptions{.live_profiles = {"cpu", "heap", "allocs", "mutex", "block"},
                 .default_seconds = 5,
                 .max_seconds = state->options.max_profile_seconds,
-                .captures = state->options.captures});
+                .captures = state->options.captures,
+                .baselines = state->backend.request_baselines});
   server.Get(R"(/debug/pprof/([\s\S]+))",
              Guarded([state](const Request& req, Response& res) {
                ServeNamedProfile(*state, req.matches[1], res);

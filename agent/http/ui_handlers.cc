@@ -1,12 +1,12 @@
 #include "agent/http/ui_handlers.h"
 
-#include <charconv>
 #include <ctime>
 #include <memory>
 
 #include "agent/base/iso8601.h"
 #include "agent/base/json_string.h"
 #include "agent/capture/capture_store.h"
+#include "agent/http/capture_handlers.h"
 #include "agent/http/params.h"
 #include "agent/http/responses.h"
 #include "agent/profile/encode.h"
@@ -42,25 +42,39 @@ struct Source {
   std::string label;
 };
 
+// The bytes of SRC "capture:ID" or "baseline:ID" (`kind` is which).
+StatusOr<std::string> StoredBytes(const UiState& state, const std::string& spec,
+                                  std::string_view kind) {
+  std::optional<uint64_t> id =
+      ParseCaptureId(std::string_view(spec).substr(kind.size() + 1));
+  if (!id) return InvalidArgumentError(spec + ": not a capture id");
+  const std::string no_capture =
+      spec + ": no such capture (dropped, or never taken)";
+  if (kind == "capture") {
+    std::optional<std::string> bytes = state.captures.Bytes(*id);
+    if (!bytes) return NotFoundError(no_capture);
+    return std::move(*bytes);
+  }
+  std::optional<CaptureStore::Info> info =
+      FindRequestCapture(state.captures, *id);
+  if (!info) return NotFoundError(no_capture + " or not a slow request's");
+  if (!state.options.baselines.profile) {
+    return NotFoundError(spec + ": no baselines in this process");
+  }
+  return state.options.baselines.profile(info->request->endpoint);
+}
+
 StatusOr<Source> Resolve(UiState& state, const std::string& spec, int seconds,
                          const httplib::Request& req) {
-  if (spec.starts_with("capture:")) {
-    uint64_t id = 0;
-    std::string_view digits = std::string_view(spec).substr(8);
-    auto [end, ec] =
-        std::from_chars(digits.data(), digits.data() + digits.size(), id);
-    if (ec != std::errc() || end != digits.data() + digits.size()) {
-      return InvalidArgumentError(spec + ": not a capture id");
-    }
-    std::optional<std::string> bytes = state.captures.Bytes(id);
-    if (!bytes) {
-      return NotFoundError(spec +
-                           ": no such capture (dropped, or never "
-                           "taken)");
-    }
+  for (std::string_view kind : {"capture", "baseline"}) {
+    if (!spec.starts_with(std::string(kind) + ":")) continue;
+    StatusOr<std::string> bytes = StoredBytes(state, spec, kind);
+    if (!bytes.ok()) return bytes.status();
     StatusOr<Profile> profile = report::DecodeChecked(*bytes, spec);
     if (!profile.ok()) return profile.status();
-    return Source{std::move(profile).value(), spec};
+    std::string label = spec;
+    if (kind == "baseline") label += " (typical request)";
+    return Source{std::move(profile).value(), label};
   }
   if (!IsLive(state, spec)) {
     return InvalidArgumentError("profile=" + spec +
@@ -70,6 +84,20 @@ StatusOr<Source> Resolve(UiState& state, const std::string& spec, int seconds,
   if (!profile.ok()) return profile.status();
   return Source{std::move(profile).value(),
                 spec == "cpu" ? "cpu " + std::to_string(seconds) + "s" : spec};
+}
+
+// A slow request's capture's endpoint and duration, and its baseline's SRC
+// once its endpoint has one; "" for other captures.
+std::string RequestFields(const UiState& state, const CaptureStore::Info& c) {
+  if (!c.request) return "";
+  std::string out = ",\"endpoint\":" + JsonString(c.request->endpoint) +
+                    ",\"duration_ms\":" +
+                    std::to_string(c.request->duration_nanos / 1'000'000);
+  const PprofBackend::RequestBaselines& baselines = state.options.baselines;
+  if (baselines.exists && baselines.exists(c.request->endpoint)) {
+    out += ",\"baseline\":\"baseline:" + std::to_string(c.id) + "\"";
+  }
+  return out;
 }
 
 void ServeCaptureList(const UiState& state, httplib::Response& res) {
@@ -87,7 +115,8 @@ void ServeCaptureList(const UiState& state, httplib::Response& res) {
            ",\"profile\":" + JsonString(c.profile) +
            ",\"seconds\":" + std::to_string(c.seconds) +
            ",\"time\":" + JsonString(Iso8601(c.unix_nanos)) +
-           ",\"bytes\":" + std::to_string(c.bytes) + "}";
+           ",\"bytes\":" + std::to_string(c.bytes) + RequestFields(state, c) +
+           "}";
   }
   res.status = 200;
   res.set_content(out + "]}\n", "application/json");

@@ -6,6 +6,9 @@
 //
 //   GET  /debug/pprof/ui                 the page
 //   GET  /debug/pprof/ui/captures        JSON: live profile names, captures
+//                                        (a slow request's with its
+//                                        "endpoint", "duration_ms" and, once
+//                                        its endpoint has one, "baseline")
 //   POST /debug/pprof/ui/captures?profile=NAME[&seconds=N]
 //                                        takes a profile and stores it; JSON
 //                                        {"id":N}
@@ -13,8 +16,12 @@
 //                                        [&sample_index=TYPE]
 //                                        JSON flame tree (report/flame_json.h)
 //
-// SRC is a live profile name or "capture:ID". Live profiles are drawn from
-// memory; only captures are stored (and so decoded) as profile.proto. The
+// SRC is a live profile name, "capture:ID", or "baseline:ID": the baseline
+// of slow request capture ID's endpoint, normalized to one request
+// (agent/http/capture_handlers.h), for "diff against baseline":
+// profile=capture:ID&base=baseline:ID. The page opens that diff directly as
+// /debug/pprof/ui#profile=capture:ID&base=baseline:ID. Live profiles are drawn
+// from memory; only captures are stored (and so decoded) as profile.proto. The
 // captures are the agent's (UiOptions::captures), not the page's: other sources
 // add to the same store. Errors are one-line text/plain 4xx/5xx answers, as
 // everywhere in the agent.
@@ -28,6 +35,7 @@
 #include <vector>
 
 #include "agent/capture/capture_store.h"
+#include "agent/http/pprof_backend.h"
 #include "agent/profile/profile.h"
 #include "inprof/status.h"
 
@@ -46,6 +54,8 @@ struct UiOptions {
   // The agent's capture store, where the Capture button saves. Required;
   // must outlive the server.
   CaptureStore* captures = nullptr;
+  // Baselines of slow requests' endpoints (baseline:ID); may be empty.
+  PprofBackend::RequestBaselines baselines;
 };
 
 // Installs the routes above on `server` (not listening yet). Must run before

@@ -109,6 +109,22 @@ struct INPROF_EXPORT Options {
   // INPROF_AUTOCAPTURE_ENDPOINTS="GET /users=100;GET /search=500".
   std::map<std::string, int64_t> autocapture_endpoint_threshold_ms;
 
+  // Limits of auto-capture (also POST /debug/pprof/autocapture?max_captures=N
+  // &max_bytes=N&captures_per_second=X&hang_multiple=N). Slow requests'
+  // captures kept, 1..1000, oldest dropped first; env
+  // INPROF_AUTOCAPTURE_MAX_CAPTURES.
+  int autocapture_max_captures = 16;
+  // Their bytes together, 1 MiB..1 GiB; env INPROF_AUTOCAPTURE_MAX_BYTES.
+  int64_t autocapture_max_bytes = int64_t{32} << 20;
+  // Captures begun per second in the long run (two seconds' worth at once),
+  // 0.01..100: a storm of slow requests is not a storm of profiling work.
+  // Env INPROF_AUTOCAPTURE_PER_SECOND.
+  double autocapture_captures_per_second = 2;
+  // A request still running at this multiple of its threshold is captured
+  // live (a hang), and the capture completed in place when it ends; 0:
+  // never, else 2..1000. Env INPROF_AUTOCAPTURE_HANG_MULTIPLE.
+  int autocapture_hang_multiple = 10;
+
   // Exposure (README, "Security"). The agent answers only to requests whose
   // Host header, if any, names 127.0.0.1, localhost, [::1], `host`, or one
   // of these names (with or without a port); others are refused with 403

@@ -322,6 +322,10 @@ TEST(OptionsTest, FromEnvironmentReadsEveryVariable) {
   ScopedEnv slow("INPROF_AUTOCAPTURE_THRESHOLD_MS", "120");
   ScopedEnv endpoints("INPROF_AUTOCAPTURE_ENDPOINTS",
                       "GET /search=500;;POST /a=b=7");
+  ScopedEnv max_captures("INPROF_AUTOCAPTURE_MAX_CAPTURES", "5");
+  ScopedEnv max_bytes("INPROF_AUTOCAPTURE_MAX_BYTES", "2097152");
+  ScopedEnv per_second("INPROF_AUTOCAPTURE_PER_SECOND", "0.5");
+  ScopedEnv hang("INPROF_AUTOCAPTURE_HANG_MULTIPLE", "0");
   Options options = Options::FromEnvironment();
   EXPECT_EQ(options.env_error, "");
   EXPECT_EQ(options.host, "0.0.0.0");
@@ -335,6 +339,29 @@ TEST(OptionsTest, FromEnvironmentReadsEveryVariable) {
   EXPECT_EQ(
       options.autocapture_endpoint_threshold_ms,
       (std::map<std::string, int64_t>{{"GET /search", 500}, {"POST /a=b", 7}}));
+  EXPECT_EQ(options.autocapture_max_captures, 5);
+  EXPECT_EQ(options.autocapture_max_bytes, 2097152);
+  EXPECT_DOUBLE_EQ(options.autocapture_captures_per_second, 0.5);
+  EXPECT_EQ(options.autocapture_hang_multiple, 0);
+}
+
+TEST(OptionsTest, AutoCaptureLimitsAreCheckedAtStart) {
+  ScopedEnv per_second("INPROF_AUTOCAPTURE_PER_SECOND", "often");
+  EXPECT_THAT(Options::FromEnvironment().env_error,
+              HasSubstr("INPROF_AUTOCAPTURE_PER_SECOND=often: not a number"));
+  Options options = AnyPort();
+  options.autocapture_captures_per_second = 1000;
+  EXPECT_THAT(Agent::Start(options).status().message(),
+              HasSubstr("captures_per_second=1000"));
+  options = AnyPort();
+  options.autocapture_threshold_ms = 100;
+  options.autocapture_max_captures = 2;
+  StatusOr<Agent> agent = Agent::Start(options);
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+  httplib::Client client("127.0.0.1", agent->port());
+  httplib::Result r = client.Get("/debug/pprof/autocapture");
+  ASSERT_TRUE(r);
+  EXPECT_THAT(r->body, HasSubstr("\"limits\":{\"max_captures\":2,"));
 }
 
 TEST(OptionsTest, MalformedEndpointThresholdsAreReported) {

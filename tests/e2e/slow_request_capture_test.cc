@@ -29,7 +29,9 @@
 #include "inprof/agent.h"
 #include "inprof/request.h"
 #include "tests/support/go_tool.h"
+#include "tests/support/http_get.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/thread_cpu.h"
 
 namespace inprof::e2e {
 namespace {
@@ -37,22 +39,10 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-int64_t ThreadCpuNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
+using test::ThreadCpuNanos;
 
-// Burns `nanos` of the calling thread's CPU time; returns what it burnt.
-__attribute__((noinline)) int64_t Burn(int64_t nanos) {
-  const int64_t start = ThreadCpuNanos();
-  uint64_t x = 1;
-  while (ThreadCpuNanos() - start < nanos) {
-    for (int i = 0; i < 10000; ++i) x = x * 6364136223846793005u + 1;
-  }
-  asm volatile("" : : "r"(x));
-  return ThreadCpuNanos() - start;
-}
+int64_t Burn(int64_t nanos) { return test::BurnThreadCpu(nanos); }
+
 // noipa: identical functions must not be folded into one symbol.
 __attribute__((noipa)) int64_t SlowRequestWork(int64_t nanos) {
   const int64_t spent = Burn(nanos);
@@ -138,11 +128,7 @@ void ExpectCpuWithin(double cpu, int64_t spent) {
 }
 
 std::string Get(httplib::Client& client, const std::string& path) {
-  httplib::Result r = client.Get(path);
-  EXPECT_TRUE(r) << path;
-  if (!r) return "";
-  EXPECT_EQ(r->status, 200) << path << ": " << r->body;
-  return r->body;
+  return test::GetOk(client, path);
 }
 
 TEST(SlowRequestCaptureTest, Issue14_ASlowRequestLeavesItsOwnCpuProfile) {
