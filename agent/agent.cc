@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <cstdio>
 #include <mutex>
 #include <string>
 

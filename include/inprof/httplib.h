@@ -125,7 +125,11 @@ class RouterState {
   std::string EndpointFor(const httplib::Request& req) {
     // cpp-httplib serves HEAD from the GET routes, and tries a POST, PUT,
     // PATCH or DELETE's content-reader routes before its plain ones.
-    const std::string_view method = req.method == "HEAD" ? "GET" : req.method;
+    // Both arms string_views: a std::string arm would make the result a
+    // temporary the view outlives.
+    const std::string_view method = req.method == "HEAD"
+                                        ? std::string_view("GET")
+                                        : std::string_view(req.method);
     for (bool content_reader : {true, false}) {
       for (const Route& route : routes) {
         if (route.content_reader == content_reader && route.method == method &&
