@@ -17,6 +17,7 @@
 #include "agent/base/fast_random.h"
 #include "agent/base/thread_labels.h"
 #include "agent/contention/interposer_abi.h"
+#include "agent/contention/request_waits.h"
 
 namespace inprof::internal {
 namespace {
@@ -206,6 +207,11 @@ void ContentionProfiler::Record(ContentionKind kind, uint64_t count,
   ContentionTable::Entry& entry =
       table.FindOrAdd(pcs + first, walk.depth - first, CurrentLabelSet());
   ContentionTable::Record(entry, count, delay);
+  // A wait inside a request also goes to that request's history (while
+  // auto-capture is on): its capture shows its waits.
+  if (kind == ContentionKind::kBlock) {
+    RequestWaits::Global().Push(pcs + first, walk.depth - first, count, delay);
+  }
   SpendBudget(kind);
   samples_[k].fetch_add(1, std::memory_order_relaxed);
   nanos_[k].fetch_add(MonotonicNanos() - start, std::memory_order_relaxed);

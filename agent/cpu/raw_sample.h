@@ -29,6 +29,11 @@ struct RawSample {
   // signals the kernel merged or dropped lose no CPU time, and a wall sample
   // carries what the thread used since the last timer signal.
   uint64_t cpu_nanos;
+  // A request's wait (a block event, agent/contention/request_waits.h, put
+  // in the flight recorder's history): its unbiased count (x 1024) and
+  // delay. 0 for CPU and wall samples.
+  uint64_t wait_count;
+  uint64_t wait_nanos;
   // pcs[0] is the interrupted instruction; pcs[1..] are return addresses.
   uint64_t pcs[kMaxStackDepth];
 };

@@ -108,6 +108,8 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
   sample.tid = static_cast<uint32_t>(tid);
   sample.wall_nanos = WallSignalNanos(info);
   sample.weight = sample.wall_nanos != 0 ? 0 : SampleWeight(info);
+  sample.wait_count = 0;
+  sample.wait_nanos = 0;
   sample.cpu_nanos = CpuNanosSincePrevious(
       sample.timestamp_ns,
       sample.wall_nanos != 0 ? 0 : SampleWeight(info) * target.period_ns);

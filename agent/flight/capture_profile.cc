@@ -1,6 +1,7 @@
 #include "agent/flight/capture_profile.h"
 
 #include <map>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -29,6 +30,12 @@ struct ThreadCpu {
 };
 
 bool IsWallSample(const RawSample& s) { return s.wall_nanos != 0; }
+bool IsWait(const RawSample& s) { return s.wait_count != 0; }
+
+// RawSample.wait_count is in units of 1/1024 event (unbiased sampling).
+int64_t WaitEvents(uint64_t count) {
+  return static_cast<int64_t>((count + 512) / 1024);
+}
 
 std::unordered_map<uint32_t, ThreadCpu> CpuByThread(
     const std::vector<RawSample>& samples) {
@@ -36,7 +43,7 @@ std::unordered_map<uint32_t, ThreadCpu> CpuByThread(
   for (const RawSample& s : samples) {
     ThreadCpu& thread = threads[s.tid];
     thread.measured += static_cast<int64_t>(s.cpu_nanos);
-    if (!IsWallSample(s)) {
+    if (!IsWallSample(s) && !IsWait(s)) {
       thread.at_timer_samples += static_cast<int64_t>(s.cpu_nanos);
     }
   }
@@ -61,22 +68,34 @@ Profile BuildRequestCapture(const std::vector<RawSample>& samples,
     int64_t cpu_samples = 0;
     double cpu_nanos = 0;
     int64_t wall_nanos = 0;
+    uint64_t wait_count = 0;  // x 1024 (RawSample.wait_count)
+    int64_t wait_nanos = 0;
   };
   const std::unordered_map<uint32_t, ThreadCpu> threads = CpuByThread(samples);
-  std::map<std::pair<std::vector<uint64_t>, uint64_t>, Totals> by_stack;
+  // By stack, label set and whether the stack is a wait's (return
+  // addresses only: contention hooks walk from their own frame).
+  std::map<std::tuple<std::vector<uint64_t>, uint64_t, bool>, Totals> by_stack;
   for (const RawSample& s : samples) {
     // No stack: its CPU time is on the thread's other samples (Scale).
     if (s.depth == 0) continue;
-    Totals& totals =
-        by_stack[{std::vector<uint64_t>(s.pcs, s.pcs + s.depth), s.label_set}];
+    Totals& totals = by_stack[{std::vector<uint64_t>(s.pcs, s.pcs + s.depth),
+                               s.label_set, IsWait(s)}];
     totals.cpu_samples += s.weight;  // 0 for a wall sample
     totals.cpu_nanos += CpuShare(s, threads.at(s.tid));
     totals.wall_nanos += static_cast<int64_t>(s.wall_nanos);
+    totals.wait_count += s.wait_count;
+    totals.wait_nanos += static_cast<int64_t>(s.wait_nanos);
   }
   const int64_t period = 1'000'000'000 / info.hz;
   Profile profile;
-  profile.sample_types = {
-      {"samples", "count"}, {"cpu", "nanoseconds"}, {"wall", "nanoseconds"}};
+  profile.sample_types = {{"samples", "count"},
+                          {"cpu", "nanoseconds"},
+                          {"wall", "nanoseconds"},
+                          {"contentions", "count"},
+                          {"delay", "nanoseconds"}};
+  // Where the request's time went is what a capture is for: pprof's
+  // default view (otherwise the last type).
+  profile.default_sample_type = "wall";
   profile.period_type = {"cpu", "nanoseconds"};
   profile.period = period;
   profile.time_nanos = info.start_unix_nanos;
@@ -85,11 +104,15 @@ Profile BuildRequestCapture(const std::vector<RawSample>& samples,
   StackSampleBuilder builder(symbolizer, &profile);
   for (const auto& [key, totals] : by_stack) {
     if (builder.cancelled()) break;  // the result is thrown away
-    builder.Add(key.first, StackSampleBuilder::kInterruptedPc,
-                kLostSamplesFrame,
-                {totals.cpu_samples, static_cast<int64_t>(totals.cpu_nanos),
-                 totals.wall_nanos},
-                key.second);
+    const auto& [pcs, label_set, wait] = key;
+    builder.Add(
+        pcs,
+        wait ? StackSampleBuilder::kAllReturnAddresses
+             : StackSampleBuilder::kInterruptedPc,
+        kLostSamplesFrame,
+        {totals.cpu_samples, static_cast<int64_t>(totals.cpu_nanos),
+         totals.wall_nanos, WaitEvents(totals.wait_count), totals.wait_nanos},
+        label_set);
   }
   builder.Finish();
   return profile;

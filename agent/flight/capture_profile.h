@@ -5,6 +5,8 @@
 // cpu/nanoseconds is each thread's own CPU clock (RawSample.cpu_nanos)
 // spread over its timer samples' stacks, not samples x period: timer
 // signals go missing when the cores are contended, the clock does not.
+// The request's waits (block events: agent/contention/request_waits.h) add
+// contentions/count and delay/nanoseconds, Go's block profile's types.
 //
 // Thread safety: thread-compatible (the caller serializes the Symbolizer).
 #ifndef INPROF_AGENT_FLIGHT_CAPTURE_PROFILE_H_

@@ -2,11 +2,13 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "agent/base/agent_thread.h"
 #include "agent/base/clock.h"
+#include "agent/contention/request_waits.h"
 #include "agent/flight/capture_profile.h"
 #include "agent/flight/request_latency.h"
 #include "agent/flight/slow_requests.h"
@@ -54,6 +56,8 @@ void FlightRecorder::SetEnabled(bool enabled) {
     }
     stopping_.store(false);
     sampler_->Subscribe(this);
+    RequestWaits::Global().Drain([](const RequestWait&) {});  // stale
+    RequestWaits::Global().SetEnabled(true);
     RequestLatency::Global().SetSlowRequestSink(&SlowRequestQueue::Push);
     RequestLatency::Global().SetTypicalRequestSink(
         &TypicalRequestQueue::OfferToGlobal);
@@ -73,6 +77,7 @@ void FlightRecorder::SetEnabled(bool enabled) {
   }
   live_captures_.clear();
   sampler_->Unsubscribe(this);
+  RequestWaits::Global().SetEnabled(false);
   std::lock_guard<std::mutex> history_lock(history_mu_);
   history_.reset();
 }
@@ -145,6 +150,7 @@ void FlightRecorder::CaptureLoop() {
     std::optional<RequestEnd> end =
         SlowRequestQueue::Global().Pop(std::chrono::milliseconds(100));
     if (end && !stopping_.load()) Capture(*end);
+    DrainWaits();
     if (!stopping_.load()) CaptureHungRequests();
     if (!stopping_.load()) TakeTypicalRequests();
   }
@@ -156,6 +162,31 @@ void FlightRecorder::Configure(const AutoCaptureSettings& settings) {
   captures_->SetRequestLimits(static_cast<size_t>(settings.max_captures),
                               static_cast<size_t>(settings.max_bytes));
   SetEnabled(settings.enabled);
+}
+
+void FlightRecorder::DrainWaits() {
+  std::shared_ptr<HistoryRing> history;
+  {
+    std::lock_guard<std::mutex> lock(history_mu_);
+    history = history_;
+  }
+  if (!history) return;
+  RequestWaits::Global().Drain([&](const RequestWait& wait) {
+    RawSample sample;  // about 1 KiB: on this thread's stack, not a hook's
+    sample.timestamp_ns = wait.timestamp_ns;
+    sample.label_set = wait.label_set;
+    sample.request_id = wait.request_id;
+    sample.tid = wait.tid;
+    sample.weight = 0;
+    sample.depth = wait.depth;
+    sample.truncated = 0;
+    sample.wall_nanos = 0;
+    sample.cpu_nanos = 0;
+    sample.wait_count = wait.count;
+    sample.wait_nanos = wait.delay_nanos;
+    std::copy(wait.pcs, wait.pcs + wait.depth, sample.pcs);
+    history->Add(sample);
+  });
 }
 
 void FlightRecorder::CaptureHungRequests() {
@@ -173,6 +204,7 @@ void FlightRecorder::CaptureHungRequests() {
 void FlightRecorder::Capture(const RequestEnd& end, bool live) {
   // Samples still in the sampler's ring belong to the request too.
   sampler_->Drain();
+  DrainWaits();
   std::shared_ptr<HistoryRing> history;
   {
     std::lock_guard<std::mutex> lock(history_mu_);
@@ -248,6 +280,7 @@ void FlightRecorder::TakeTypicalRequests() {
   std::vector<RequestEnd> ends = TypicalRequestQueue::Global().TakeAll();
   if (ends.empty()) return;
   sampler_->Drain();  // their last samples may still be in the ring
+  DrainWaits();
   std::shared_ptr<HistoryRing> history;
   {
     std::lock_guard<std::mutex> lock(history_mu_);

@@ -6,8 +6,11 @@
 // its endpoint, labels and duration (/debug/pprof/captures).
 //
 // CPU samples come from the agent's CpuSampler, subscribed to for as long as
-// auto-capture is on (every thread's CPU timer runs, as during a profile).
-// Wall-clock samples of blocked time come next (issue 14).
+// auto-capture is on (every thread's CPU timer runs, as during a profile);
+// wall-clock samples from its WallSampler; a request's waits (block events)
+// from the contention hooks through RequestWaits. A request still running
+// at hang_multiple x its threshold is captured live (HungRequestWatch) and
+// completed in place when it ends.
 //
 // It also keeps, per endpoint, a baseline of typical requests' own samples
 // (baselines.h), to diff a capture against.
@@ -90,6 +93,8 @@ class FlightRecorder : private CpuSampleSink {
   void OnLost(uint64_t count) override;
   void CaptureLoop();
   void WarmSymbolizer();
+  // Moves the requests' waits (RequestWaits) into the history.
+  void DrainWaits();
   // Captures, live, the requests HungRequestWatch finds (capture thread).
   void CaptureHungRequests();
   void StoreCapture(uint64_t request_id, bool live, CaptureStore::Info info,

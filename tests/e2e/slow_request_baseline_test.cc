@@ -181,7 +181,7 @@ TEST(SlowRequestBaselineTest, Issue14_CaptureDiffedAgainstATypicalRequest) {
   // The baseline: the capture's sample types, one typical request's worth.
   StatusOr<internal::Profile> profile = internal::DecodeProfile(bytes);
   ASSERT_TRUE(profile.ok()) << profile.status().ToString();
-  ASSERT_EQ(profile->sample_types.size(), 3u);
+  ASSERT_EQ(profile->sample_types.size(), 5u);
   EXPECT_EQ(profile->sample_types[0].type, "samples");
   EXPECT_EQ(profile->sample_types[1].type, "cpu");
   EXPECT_EQ(profile->sample_types[2].type, "wall");

@@ -202,7 +202,7 @@ TEST(SlowRequestCaptureTest, Issue14_ASlowRequestLeavesItsOwnCpuProfile) {
 
   StatusOr<internal::Profile> profile = internal::DecodeProfile(bytes);
   ASSERT_TRUE(profile.ok()) << profile.status().ToString();
-  ASSERT_EQ(profile->sample_types.size(), 3u);
+  ASSERT_EQ(profile->sample_types.size(), 5u);
   EXPECT_EQ(profile->sample_types[1].type, "cpu");
   EXPECT_EQ(profile->sample_types[1].unit, "nanoseconds");
   EXPECT_EQ(profile->sample_types[2].type, "wall");
@@ -266,7 +266,7 @@ TEST(SlowRequestCaptureTest, Issue14_WaitingShowsInWallTimeFromTheStart) {
   });
   while (!held.load()) std::this_thread::yield();
   using Clock = std::chrono::steady_clock;
-  int64_t duration_ns = 0, cpu_ns = 0;
+  int64_t duration_ns = 0, cpu_ns = 0, lock_wait_ns = 0;
   {
     RequestScope scope("GET /blocked");
     const Clock::time_point start = Clock::now();
@@ -277,7 +277,9 @@ TEST(SlowRequestCaptureTest, Issue14_WaitingShowsInWallTimeFromTheStart) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       release = true;
     });
+    const Clock::time_point lock_start = Clock::now();
     LockPhase(mu);
+    lock_wait_ns = (Clock::now() - lock_start).count();
     releaser.join();
     CpuPhase(100'000'000);
     cpu_ns = ThreadCpuNanos() - cpu_start;
@@ -304,13 +306,24 @@ TEST(SlowRequestCaptureTest, Issue14_WaitingShowsInWallTimeFromTheStart) {
 
   StatusOr<internal::Profile> profile = internal::DecodeProfile(bytes);
   ASSERT_TRUE(profile.ok()) << profile.status().ToString();
-  double wall = 0, cpu = 0;
+  double wall = 0, cpu = 0, delay = 0;
   for (const internal::Sample& s : profile->samples) {
     cpu += s.values[1];
     wall += s.values[2];
+    delay += s.values[4];
   }
   EXPECT_NEAR(wall, static_cast<double>(duration_ns), 0.25 * duration_ns);
   ExpectCpuWithin(cpu, cpu_ns);
+  // The lock wait is also a block event of the request: its delay is the
+  // wait the request measured, on LockPhase's stack.
+  EXPECT_EQ(profile->sample_types[4].type, "delay");
+  EXPECT_NEAR(delay, static_cast<double>(lock_wait_ns), 0.25 * lock_wait_ns);
+  test::CommandResult delay_top =
+      test::GoToolPprof({"-top", "-sample_index=delay", path});
+  ASSERT_EQ(delay_top.exit_code, 0) << delay_top.Describe();
+  EXPECT_THAT(delay_top.out, HasSubstr("LockPhase")) << delay_top.out;
+  std::printf("capture delay %.0f ms of %.0f ms waited on the lock\n",
+              delay / 1e6, lock_wait_ns / 1e6);
 }
 
 }  // namespace

@@ -237,7 +237,7 @@ TEST(BaselineProfileTest, NormalizesToOneRequest) {
       *reservoir.Get("GET /a"),
       {.endpoint = "GET /a", .hz = 100, .threshold_nanos = 100'000'000},
       &symbolizer);
-  ASSERT_EQ(profile.sample_types.size(), 3u);
+  ASSERT_EQ(profile.sample_types.size(), 5u);
   EXPECT_EQ(profile.sample_types[0].type, "samples");
   EXPECT_EQ(profile.sample_types[1].type, "cpu");
   EXPECT_EQ(profile.sample_types[2].type, "wall");
