@@ -99,7 +99,6 @@ void CpuSampler::Subscribe(CpuSampleSink* sink) {
   CheckHandlerLocked();
   if (sinks_.size() == 1 && !handler_replaced_) {
     walker_->Rebuild();  // know every current thread's stack from the start
-    StartCpuMeasurementEpoch();
     MaintainLocked(/*force_sync=*/true);
   }
   wake_.notify_all();

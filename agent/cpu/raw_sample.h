@@ -27,7 +27,8 @@ struct RawSample {
   // The CPU time the thread's own clock measured since its previous sample
   // of either kind (signal_handler.cc says how it is bounded): timer
   // signals the kernel merged or dropped lose no CPU time, and a wall sample
-  // carries what the thread used since the last timer signal.
+  // carries what the thread used since the last timer signal. 0 unless
+  // the flight recorder asked for it (SetThreadCpuMeasured).
   uint64_t cpu_nanos;
   // A request's wait (a block event, agent/contention/request_waits.h, put
   // in the flight recorder's history): its unbiased count (x 1024) and

@@ -36,6 +36,7 @@ __attribute__((tls_model("initial-exec"))) thread_local bool t_in_handler =
 // in sampling session g_cpu_epoch (a thread last sampled in an earlier
 // session starts afresh: the CPU time between sessions was not profiled).
 std::atomic<uint32_t> g_cpu_epoch{1};
+std::atomic<bool> g_cpu_measured{false};
 struct CpuClockMark {
   uint32_t epoch;
   uint64_t cpu_ns;
@@ -110,9 +111,13 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
   sample.weight = sample.wall_nanos != 0 ? 0 : SampleWeight(info);
   sample.wait_count = 0;
   sample.wait_nanos = 0;
-  sample.cpu_nanos = CpuNanosSincePrevious(
-      sample.timestamp_ns,
-      sample.wall_nanos != 0 ? 0 : SampleWeight(info) * target.period_ns);
+  sample.cpu_nanos =
+      g_cpu_measured.load(std::memory_order_relaxed)
+          ? CpuNanosSincePrevious(sample.timestamp_ns,
+                                  sample.wall_nanos != 0
+                                      ? 0
+                                      : SampleWeight(info) * target.period_ns)
+          : 0;
   StackWalk walk = target.walker->Walk(context, sample.pcs, target.max_depth);
   // A sample without a stack (no map yet) is committed empty: sinks skip
   // it, and it is reported as lost through no_map.
@@ -167,8 +172,9 @@ void HandleCpuSignal(int, siginfo_t* info, void* context) {
 
 }  // namespace
 
-void StartCpuMeasurementEpoch() noexcept {
-  g_cpu_epoch.fetch_add(1, std::memory_order_relaxed);
+void SetThreadCpuMeasured(bool measured) noexcept {
+  if (measured) g_cpu_epoch.fetch_add(1, std::memory_order_relaxed);
+  g_cpu_measured.store(measured, std::memory_order_relaxed);
 }
 
 void SetHandlerTarget(HandlerTarget* target) noexcept {

@@ -77,10 +77,11 @@ bool CpuSignalHandlerInPlace();
 // "SIGPROF" for SIGPROF, "signal 40" otherwise.
 const char* SignalName(int signo);
 
-// Starts a new sampling session: the CPU time a thread used before it is
-// not attributed to its first sample in the new one (RawSample.cpu_nanos).
-// Call before the timers are armed. Async-signal-safe.
-void StartCpuMeasurementEpoch() noexcept;
+// Whether samples read their thread's CPU clock (RawSample.cpu_nanos; a
+// system call per sample, paid only for its reader, the flight recorder).
+// Turning it on starts a new session: CPU time a thread used before is not
+// attributed to its first sample. Async-signal-safe.
+void SetThreadCpuMeasured(bool measured) noexcept;
 
 // Used by the installer (signal_install.cc); the handler itself lives in
 // signal_handler.cc, the only file of the two that runs in signal context.

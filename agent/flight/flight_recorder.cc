@@ -55,6 +55,7 @@ void FlightRecorder::SetEnabled(bool enabled) {
       history_ = std::make_shared<HistoryRing>(kHistoryBytes);
     }
     stopping_.store(false);
+    SetThreadCpuMeasured(true);  // before the timers are armed
     sampler_->Subscribe(this);
     RequestWaits::Global().Drain([](const RequestWait&) {});  // stale
     RequestWaits::Global().SetEnabled(true);
@@ -77,6 +78,7 @@ void FlightRecorder::SetEnabled(bool enabled) {
   }
   live_captures_.clear();
   sampler_->Unsubscribe(this);
+  SetThreadCpuMeasured(false);
   RequestWaits::Global().SetEnabled(false);
   std::lock_guard<std::mutex> history_lock(history_mu_);
   history_.reset();
