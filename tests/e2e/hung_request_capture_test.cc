@@ -34,10 +34,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string Get(httplib::Client& client, const std::string& path) {
-  return test::GetOk(client, path);
-}
-
 std::string Post(httplib::Client& client, const std::string& path) {
   httplib::Result r = client.Post(path, "", "");
   EXPECT_TRUE(r) << path;
@@ -64,7 +60,7 @@ std::vector<std::pair<std::string, bool>> Entries(const std::string& list,
 template <typename Done>
 std::string WaitForList(httplib::Client& client, Done done) {
   std::string list;
-  while (!done(list = Get(client, "/debug/pprof/captures"))) {
+  while (!done(list = test::GetOk(client, "/debug/pprof/captures"))) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return list;
@@ -72,7 +68,7 @@ std::string WaitForList(httplib::Client& client, Done done) {
 
 // One value of /metrics, or -1 if absent.
 double Metric(httplib::Client& client, const std::string& series) {
-  const std::string text = Get(client, "/metrics");
+  const std::string text = test::GetOk(client, "/metrics");
   const size_t at = text.find("\n" + series + " ");
   if (at == std::string::npos) return -1;
   return std::stod(text.substr(at + series.size() + 2));

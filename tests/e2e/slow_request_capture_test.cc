@@ -41,21 +41,19 @@ using ::testing::Not;
 
 using test::ThreadCpuNanos;
 
-int64_t Burn(int64_t nanos) { return test::BurnThreadCpu(nanos); }
-
 // noipa: identical functions must not be folded into one symbol.
 __attribute__((noipa)) int64_t SlowRequestWork(int64_t nanos) {
-  const int64_t spent = Burn(nanos);
+  const int64_t spent = test::BurnThreadCpu(nanos);
   asm volatile("" ::: "memory");
   return spent;
 }
 __attribute__((noipa)) int64_t PoolTaskWork(int64_t nanos) {
-  const int64_t spent = Burn(nanos);
+  const int64_t spent = test::BurnThreadCpu(nanos);
   asm volatile("" ::: "memory");
   return spent;
 }
 __attribute__((noipa)) int64_t FastRequestWork(int64_t nanos) {
-  const int64_t spent = Burn(nanos);
+  const int64_t spent = test::BurnThreadCpu(nanos);
   asm volatile("" ::: "memory");
   return spent;
 }
@@ -127,10 +125,6 @@ void ExpectCpuWithin(double cpu, int64_t spent) {
               spent / 1e6, 100 * cpu / static_cast<double>(spent));
 }
 
-std::string Get(httplib::Client& client, const std::string& path) {
-  return test::GetOk(client, path);
-}
-
 TEST(SlowRequestCaptureTest, Issue14_ASlowRequestLeavesItsOwnCpuProfile) {
   OneThreadPool pool;
   Options options;
@@ -160,8 +154,8 @@ TEST(SlowRequestCaptureTest, Issue14_ASlowRequestLeavesItsOwnCpuProfile) {
 
   // Wait until the capture is listed.
   std::string list;
-  while ((list = Get(client, "/debug/pprof/captures")).find("GET /report") ==
-         std::string::npos) {
+  while ((list = test::GetOk(client, "/debug/pprof/captures"))
+             .find("GET /report") == std::string::npos) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_THAT(list, Not(HasSubstr("GET /fast")));
@@ -177,7 +171,7 @@ TEST(SlowRequestCaptureTest, Issue14_ASlowRequestLeavesItsOwnCpuProfile) {
   EXPECT_GE(std::stod(m[2]), 100.0);  // over the threshold, by definition
 
   // The capture, as go tool pprof reads it.
-  const std::string bytes = Get(client, "/debug/pprof/captures/" + id);
+  const std::string bytes = test::GetOk(client, "/debug/pprof/captures/" + id);
   test::TempDir dir;
   const std::string path = dir.WriteFile("capture.pb.gz", bytes);
   // By URL, as the README's recipe does.
@@ -242,7 +236,7 @@ __attribute__((noipa)) void LockPhase(std::mutex& mu) {
   asm volatile("" ::: "memory");
 }
 __attribute__((noipa)) int64_t CpuPhase(int64_t nanos) {
-  const int64_t spent = Burn(nanos);
+  const int64_t spent = test::BurnThreadCpu(nanos);
   asm volatile("" ::: "memory");
   return spent;
 }
@@ -288,13 +282,14 @@ TEST(SlowRequestCaptureTest, Issue14_WaitingShowsInWallTimeFromTheStart) {
   holder.join();
 
   std::string list;
-  while ((list = Get(client, "/debug/pprof/captures")).find("GET /blocked") ==
-         std::string::npos) {
+  while ((list = test::GetOk(client, "/debug/pprof/captures"))
+             .find("GET /blocked") == std::string::npos) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::smatch m;
   ASSERT_TRUE(std::regex_search(list, m, std::regex("\\{\"id\":(\\d+),")));
-  const std::string bytes = Get(client, "/debug/pprof/captures/" + m[1].str());
+  const std::string bytes =
+      test::GetOk(client, "/debug/pprof/captures/" + m[1].str());
   test::TempDir dir;
   const std::string path = dir.WriteFile("capture.pb.gz", bytes);
   test::CommandResult top =
