@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -80,9 +82,18 @@ class GroupSink : public CpuSampleSink {
     } else {
       weight_a += sample.weight;
     }
+    const double w = sample.weight;
+    sum_squared_weights += w * w;
+  }
+  // Kish's effective number of samples: a few heavy samples (a process
+  // timer signal carrying 90 merged expirations) say less than many light.
+  double EffectiveSamples() const {
+    const double total = static_cast<double>(weight_a + weight_b);
+    return sum_squared_weights > 0 ? total * total / sum_squared_weights : 0;
   }
   void OnLost(uint64_t count) override { lost += count; }
   uint64_t weight_a = 0, weight_b = 0, lost = 0;
+  double sum_squared_weights = 0;
 
  private:
   static constexpr pid_t kMaxTid = 1 << 22;
@@ -130,15 +141,27 @@ TEST(ManyThreadsTest, ProfileOfTwoThousandBusyThreadsFollowsTheirCpuTime) {
       cpu, expected, total, static_cast<unsigned long long>(sink.weight_a),
       static_cast<unsigned long long>(sink.weight_b),
       static_cast<unsigned long long>(sink.lost));
-  // Before the process timer: 30 samples for 1,000 expected.
-  EXPECT_GE(total + static_cast<double>(sink.lost), 0.5 * expected);
+  // Before the process timer: 30 samples for 1,000 expected. With 2,000
+  // runnable threads the process timer's signal can wait most of a second
+  // for its thread to run, and one that lands on a thread with a timer of
+  // its own is dropped with all its merged expirations: a busy machine
+  // loses up to half.
+  EXPECT_GE(total + static_cast<double>(sink.lost), 0.4 * expected);
   EXPECT_LE(total, 3.0 * expected);
   ASSERT_GT(total, 0);
   const double share_a = static_cast<double>(sink.weight_a) / total;
   // The scheduler need not split the CPU 3:1 as the threads are (a busy
   // machine does not): the profile must follow the split the threads'
-  // own clocks measured.
-  EXPECT_NEAR(share_a, cpu_a / (cpu_a + cpu_b), 0.1)
+  // own clocks measured, within 4 standard errors of a sample of the
+  // profile's effective size (on a quiet machine ~0.04: most signals carry
+  // one period; on a busy one a few carry dozens).
+  const double measured_a = cpu_a / (cpu_a + cpu_b);
+  const double effective = sink.EffectiveSamples();
+  std::printf("effective samples %.0f\n", effective);
+  EXPECT_GE(effective, 20);
+  const double tolerance =
+      std::max(0.1, 4 * std::sqrt(measured_a * (1 - measured_a) / effective));
+  EXPECT_NEAR(share_a, measured_a, tolerance)
       << "group A's CPU: " << cpu_a << " s, group B's: " << cpu_b << " s";
 }
 

@@ -29,12 +29,13 @@ func burn(d time.Duration) uint64 {
 	return x
 }
 
-// allocate keeps some allocations live, so that the heap profile has
-// samples in main.allocate.
+// allocate keeps 16 MiB live, so that the heap profile has samples in
+// main.allocate. Each P's next sample point was drawn at the default rate
+// (512 KiB) before main lowered it, so a mere 1 MiB could go unsampled.
 //
 //go:noinline
 func allocate() {
-	for i := 0; i < 1000; i++ {
+	for i := 0; i < 16000; i++ {
 		sink = append(sink, make([]byte, 1024))
 	}
 }
