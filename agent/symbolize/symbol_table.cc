@@ -45,22 +45,30 @@ SymbolTable::SymbolTable(Dwfl_Module* module) {
               if (a.rank != b.rank) return a.rank < b.rank;
               return a.name < b.name;  // deterministic among equals
             });
-  symbols_.erase(std::unique(symbols_.begin(), symbols_.end(),
-                             [](const Symbol& a, const Symbol& b) {
-                               return a.address == b.address;
-                             }),
-                 symbols_.end());
+  // One symbol per address, the preferred name, with the largest size any
+  // alias gives (an alias without a size must not shorten the function).
+  size_t kept = 0;
+  for (size_t i = 0; i < symbols_.size(); ++i) {
+    if (kept > 0 && symbols_[kept - 1].address == symbols_[i].address) {
+      symbols_[kept - 1].size =
+          std::max(symbols_[kept - 1].size, symbols_[i].size);
+      continue;
+    }
+    if (kept != i) symbols_[kept] = std::move(symbols_[i]);
+    ++kept;
+  }
+  symbols_.resize(kept);
   symbols_.shrink_to_fit();
 }
 
-const std::string* SymbolTable::Find(uint64_t address) const {
+const SymbolTable::Symbol* SymbolTable::Find(uint64_t address) const {
   auto it = std::upper_bound(
       symbols_.begin(), symbols_.end(), address,
       [](uint64_t a, const Symbol& s) { return a < s.address; });
   if (it == symbols_.begin()) return nullptr;
   const Symbol& s = *std::prev(it);
   if (s.size != 0 && address >= s.address + s.size) return nullptr;
-  return &s.name;
+  return &s;
 }
 
 }  // namespace inprof::internal

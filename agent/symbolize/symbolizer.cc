@@ -19,6 +19,7 @@
 
 #include "agent/symbolize/compile_unit_index.h"
 #include "agent/symbolize/demangle.h"
+#include "agent/symbolize/function_ranges.h"
 #include "agent/symbolize/symbol_table.h"
 #include "agent/symbolize/utf8.h"
 
@@ -138,6 +139,7 @@ Symbolizer::~Symbolizer() {
   std::lock_guard<std::mutex> lock(LibdwMutex());
   cu_indexes_.clear();
   symbol_tables_.clear();
+  function_ranges_.clear();
   if (dwfl_ != nullptr) dwfl_end(dwfl_);
 }
 
@@ -229,7 +231,7 @@ void Symbolizer::Refresh() {
       cache_.clear();
       cu_indexes_.clear();
       symbol_tables_.clear();
-      symbol_tables_.clear();
+      function_ranges_.clear();
       return;
     }
   }
@@ -241,6 +243,9 @@ void Symbolizer::Refresh() {
     return live.count(entry.first.first) == 0;
   });
   std::erase_if(symbol_tables_, [&live](const auto& entry) {
+    return live.count(entry.first) == 0;
+  });
+  std::erase_if(function_ranges_, [&live](const auto& entry) {
     return live.count(entry.first) == 0;
   });
   std::erase_if(cache_, [&](const auto& entry) {
@@ -270,11 +275,14 @@ bool Symbolizer::Cancelled() {
   return cancelled_;
 }
 
-SourceFrame Symbolizer::UnknownFrame(uint64_t address) {
+SourceFrame Symbolizer::UnknownFrame(uint64_t address,
+                                     uint64_t function_start) {
   SourceFrame frame;
   if (const ProcessMapping* m = MappingFor(address)) {
+    // The function's start is in the same segment as `address`, so the
+    // mapping's offset applies to it even if it is mapped just below.
     frame.name = SanitizeUtf8(Basename(m->path) + "+" +
-                              Hex(address - m->start + m->offset));
+                              Hex(function_start - m->start + m->offset));
   } else {
     frame.name = Hex(address);
   }
@@ -289,6 +297,31 @@ SymbolTable& Symbolizer::SymbolTableFor(Dwfl_Module* module) {
   return *symbols;
 }
 
+FunctionRanges& Symbolizer::FunctionRangesFor(Dwfl_Module* module) {
+  std::unique_ptr<FunctionRanges>& ranges = function_ranges_[module];
+  if (ranges == nullptr) ranges = std::make_unique<FunctionRanges>(module);
+  return *ranges;
+}
+
+SourceFrame Symbolizer::SymbolFrame(Dwfl_Module* module, uint64_t address) {
+  const SymbolTable::Symbol* symbol = SymbolTableFor(module).Find(address);
+  std::optional<uint64_t> start;
+  if (symbol == nullptr || symbol->size == 0) {
+    start = FunctionRangesFor(module).StartOf(address);
+    // A symbol without a size (hand-written assembly) reaches up to the next
+    // symbol, which in a stripped file's sparse .dynsym can be far: a
+    // function .eh_frame shows starting in between is not that symbol's.
+    if (symbol != nullptr && start && *start > symbol->address) {
+      symbol = nullptr;
+    }
+  }
+  if (symbol == nullptr) return UnknownFrame(address, start.value_or(address));
+  SourceFrame frame;
+  frame.system_name = SanitizeUtf8(symbol->name);
+  frame.name = SanitizeUtf8(FunctionDisplayName(symbol->name));
+  return frame;
+}
+
 void Symbolizer::QualifyPhysicalFrame(Dwfl_Module* module, uint64_t address,
                                       SourceFrame* frame) {
   // GCC gives functions with internal linkage (anonymous namespaces, members
@@ -296,8 +329,9 @@ void Symbolizer::QualifyPhysicalFrame(Dwfl_Module* module, uint64_t address,
   // ("Hold" for app::(anonymous namespace)::Hold). The symbol table keeps
   // their mangled name: use it when it names the same function.
   if (frame->system_name.starts_with("_Z")) return;
-  const std::string* symbol = SymbolTableFor(module).Find(address);
-  if (symbol == nullptr || !symbol->starts_with("_Z")) return;
+  const SymbolTable::Symbol* found = SymbolTableFor(module).Find(address);
+  if (found == nullptr || !found->name.starts_with("_Z")) return;
+  const std::string* symbol = &found->name;
   // GCC's clones (".isra.0", ".constprop.0", ".part.0", ".cold") are the
   // same function: demangle the name without the suffix.
   std::string_view mangled = *symbol;
@@ -343,13 +377,7 @@ std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
   }
   // No DWARF (stripped library, no debuginfo package): the symbol table
   // still names the physical function.
-  SourceFrame physical;
-  if (const std::string* name = SymbolTableFor(module).Find(address)) {
-    physical.system_name = SanitizeUtf8(*name);
-    physical.name = SanitizeUtf8(FunctionDisplayName(*name));
-  } else {
-    physical = UnknownFrame(address);
-  }
+  SourceFrame physical = SymbolFrame(module, address);
   physical.file = file;
   physical.line = line;
   frames.push_back(std::move(physical));

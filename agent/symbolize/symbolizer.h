@@ -31,6 +31,7 @@ struct Dwfl_Module;
 namespace inprof::internal {
 
 class CompileUnitIndex;
+class FunctionRanges;
 class SymbolTable;
 
 // One (possibly inlined) function activation at an address. All strings are
@@ -41,7 +42,10 @@ struct SourceFrame {
   std::string file;         // source path from DWARF; "" when unknown
   int64_t line = 0;         // 0 when unknown
   int64_t start_line = 0;   // DW_AT_decl_line of the function; 0 if unknown
-  bool unknown = false;     // no symbol: `name` is "<module>+0x<offset>"
+  // No symbol: `name` is "<module>+0x<offset>", the file offset of the
+  // function's start when the module's .eh_frame knows the function (so
+  // that its addresses fold into one function), else of the address itself.
+  bool unknown = false;
 };
 
 // Symbolizer
@@ -51,10 +55,13 @@ struct SourceFrame {
 // symbolized. Each DWARF compile unit is indexed once on first touch
 // (compile_unit_index.h), each module's symbol table is sorted once
 // (symbol_table.h), and every symbolized address is cached, so a warm
-// lookup is a few binary searches. Results for modules
-// loaded later (dlopen) or unloaded (dlclose) are only right after Refresh().
-// Addresses in modules unloaded since the last Refresh() still yield frames
-// (the module's file is read, never its memory) but they may be stale.
+// lookup is a few binary searches. Without DWARF, functions are named from
+// .symtab, else .dynsym (a stripped file names its exported functions), and
+// addresses no symbol covers by their function's start in .eh_frame
+// (function_ranges.h, read only for modules that have such addresses). Results
+// for modules loaded later (dlopen) or unloaded (dlclose) are only right after
+// Refresh(). Addresses in modules unloaded since the last Refresh() still yield
+// frames (the module's file is read, never its memory) but they may be stale.
 //
 // A Symbolizer built from a list of mappings instead names addresses of
 // another process (a profile read from a file), from the mapped files as they
@@ -80,8 +87,9 @@ class Symbolizer {
   // Returns the frames at `address` (callers pass return address − 1,
   // pprof-spec.md §2.5), innermost inlined function first and the physical
   // function last. Never empty: an address without a symbol gets the name
-  // "<module basename>+0x<file offset>" (or "0x<address>" outside every
-  // module) and an empty file.
+  // "<module basename>+0x<file offset>" (of its function's start if known,
+  // see SourceFrame::unknown), or "0x<address>" outside every module, and
+  // an empty file.
   std::vector<SourceFrame> Symbolize(uint64_t address);
 
   // While `cancelled()` returns true (asked every 64 addresses not yet in
@@ -115,9 +123,14 @@ class Symbolizer {
   bool ReportMappedFiles();
   std::vector<SourceFrame> SymbolizeUncached(uint64_t address);
   SymbolTable& SymbolTableFor(Dwfl_Module* module);
+  FunctionRanges& FunctionRangesFor(Dwfl_Module* module);
+  SourceFrame SymbolFrame(Dwfl_Module* module, uint64_t address);
   void QualifyPhysicalFrame(Dwfl_Module* module, uint64_t address,
                             SourceFrame* frame);
-  SourceFrame UnknownFrame(uint64_t address);
+  SourceFrame UnknownFrame(uint64_t address, uint64_t function_start);
+  SourceFrame UnknownFrame(uint64_t address) {
+    return UnknownFrame(address, address);
+  }
 
   bool Cancelled();
 
@@ -137,6 +150,9 @@ class Symbolizer {
       cu_indexes_;
   // Function symbols per module, for addresses DWARF does not cover.
   std::map<Dwfl_Module*, std::unique_ptr<SymbolTable>> symbol_tables_;
+  // Function extents per module from .eh_frame, for addresses no symbol
+  // covers; built on the first such address.
+  std::map<Dwfl_Module*, std::unique_ptr<FunctionRanges>> function_ranges_;
 };
 
 }  // namespace inprof::internal

@@ -209,8 +209,15 @@ TEST(BlockRecipeTest, Issue12_ReadmeRecipeKeepsHandlerWaitsAndDropsIdle) {
   const test::PprofTopRow* dispatch = FindRow(focused, kDispatch);
   ASSERT_NE(dispatch, nullptr);
   EXPECT_GT(test::PprofMagnitude(dispatch->cum), 0.0);
-  // And not the idle workers' wait.
-  for (const test::PprofTopRow& r : focused.rows) EXPECT_NE(r.name, idle.name);
+  // And not the idle workers' wait. Their function (the thread pool's
+  // worker loop, unnamed in Debian's library and so named by its start) may
+  // stay as the caller of request dispatch, since it runs both, but nothing
+  // in it waits once the recipe has dropped the idle stacks.
+  for (const test::PprofTopRow& r : focused.rows) {
+    if (r.name == idle.name) {
+      EXPECT_EQ(test::PprofMagnitude(r.flat), 0.0) << r.name;
+    }
+  }
 }
 
 }  // namespace
