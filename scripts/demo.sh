@@ -5,19 +5,32 @@
 # it.
 #
 # Usage: scripts/demo.sh [demo_server flags...]   e.g. --port=9090 --duration=60
-# Environment: INPROF_ADDR (agent address, default 127.0.0.1:6060), JOBS (-j),
+# Environment: INPROF_ADDR (agent address, default 127.0.0.1:6060), JOBS (-j,
+#   default: the number of cores),
 #   BUILD_DIR (default build).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-${root}/build}"
 
-bash "${root}/scripts/install-deps.sh"
-# Only the library and the examples: the demo needs no test dependency.
+# The compiler and libraries first; `go tool pprof` and graphviz, which only
+# the printed recipes use, install in the background while the demo builds
+# (the test toolchain is scripts/test.sh's business).
+bash "${root}/scripts/install-deps.sh" build
+mkdir -p "${build}"
+tools_log="${build}/install-tools.log"
+bash "${root}/scripts/install-deps.sh" tools >"${tools_log}" 2>&1 &
+tools_pid=$!
+# Only the library, the demo and the viewer: no tests, no benchmarks.
 cmake -S "${root}" -B "${build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINPROF_BUILD_EXAMPLES=ON -DINPROF_BUILD_TESTS=OFF -DINPROF_BUILD_BENCH=OFF \
   >/dev/null
-cmake --build "${build}" -j "${JOBS:-2}" --target demo_server inprof_view
+cmake --build "${build}" -j "${JOBS:-$(nproc)}" --target demo_server inprof_view
+if ! wait "${tools_pid}"; then
+  # The server is worth running without them; say what is missing and why.
+  echo "demo.sh: installing go and graphviz failed (see ${tools_log});" \
+    "the go tool pprof recipes below need them" >&2
+fi
 addr="${INPROF_ADDR:-127.0.0.1:6060}"
 if [[ "${addr}" =~ ^[^:]+:[1-9][0-9]*$ ]]; then
   echo "inprof-view: ${build}/viewer/inprof-view top --seconds=10 ${addr}"

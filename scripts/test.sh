@@ -46,7 +46,7 @@ for arg in "$@"; do
 done
 
 if [[ "${deps}" == 1 ]]; then
-  bash scripts/install-deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+  bash scripts/install-deps.sh test || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
 fi
 
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_init_order=1"
