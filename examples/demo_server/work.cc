@@ -1,5 +1,6 @@
 #include "examples/demo_server/work.h"
 
+#include <pthread.h>
 #include <time.h>
 
 #include <algorithm>
@@ -73,6 +74,7 @@ class WorkerPool {
 
  private:
   [[gnu::noinline]] void Run() {
+    pthread_setname_np(pthread_self(), "demo-pool");
     for (;;) {
       std::function<void()> task;
       {
