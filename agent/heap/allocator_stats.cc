@@ -4,8 +4,10 @@
 #include <malloc.h>
 #include <stdio.h>
 
+#include <cctype>
+#include <charconv>
 #include <cstdlib>
-#include <regex>
+#include <string_view>
 
 #include "agent/base/json_string.h"
 
@@ -38,11 +40,25 @@ std::string TcmallocReport(const TcmallocApi& tcmalloc) {
 // tcmalloc reports its metadata only in the text report:
 // "MALLOC: +     12345678 (   11.8 MiB) Bytes in malloc metadata".
 uint64_t TcmallocMetadataBytes(const std::string& report) {
-  static const std::regex* const line = new std::regex(
-      R"(MALLOC:\s*\+?\s*(\d+) \(.*\) Bytes in malloc metadata)");
-  std::smatch match;
-  if (!std::regex_search(report, match, *line)) return 0;
-  return std::strtoull(match[1].str().c_str(), nullptr, 10);
+  const size_t label = report.find(") Bytes in malloc metadata");
+  if (label == std::string::npos) return 0;
+  const size_t line_start = report.rfind('\n', label);
+  const size_t begin = line_start == std::string::npos ? 0 : line_start + 1;
+  std::string_view line(report.data() + begin, label - begin);
+  if (!line.starts_with("MALLOC:")) return 0;
+  line.remove_prefix(7);
+  auto skip_spaces = [&line] {
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line[0])))
+      line.remove_prefix(1);
+  };
+  skip_spaces();
+  if (!line.empty() && line[0] == '+') line.remove_prefix(1);
+  skip_spaces();
+  uint64_t value = 0;
+  auto [end, error] =
+      std::from_chars(line.data(), line.data() + line.size(), value);
+  if (error != std::errc() || end == line.data() || *end != ' ') return 0;
+  return value;
 }
 
 AllocatorStats TcmallocStats(const TcmallocApi& tcmalloc) {
