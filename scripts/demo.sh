@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the demo server (RelWithDebInfo, in build/) and runs it with its
 # load generator on, so that a CPU profile shows something at once, and
-# builds inprof-view beside it. It prints the commands to try; Ctrl-C stops
-# it.
+# builds inprof-view beside it while it runs. It prints the commands to try;
+# Ctrl-C stops it.
 #
 # Usage: scripts/demo.sh [demo_server flags...]   e.g. --port=9090 --duration=60
 # Environment: INPROF_ADDR (agent address, default 127.0.0.1:6060), JOBS (-j,
@@ -25,14 +25,19 @@ tools_pid=$!
 cmake -S "${root}" -B "${build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINPROF_BUILD_EXAMPLES=ON -DINPROF_BUILD_TESTS=OFF -DINPROF_BUILD_BENCH=OFF \
   >/dev/null
-cmake --build "${build}" -j "${JOBS:-$(nproc)}" --target demo_server inprof_view
+cmake --build "${build}" -j "${JOBS:-$(nproc)}" --target demo_server
 if ! wait "${tools_pid}"; then
   # The server is worth running without them; say what is missing and why.
   echo "demo.sh: installing go and graphviz failed (see ${tools_log});" \
     "the go tool pprof recipes below need them" >&2
 fi
+# inprof-view builds beside the running demo: serving comes first.
+viewer_log="${build}/inprof-view-build.log"
+cmake --build "${build}" -j "${JOBS:-$(nproc)}" --target inprof_view \
+  >"${viewer_log}" 2>&1 &
 addr="${INPROF_ADDR:-127.0.0.1:6060}"
 if [[ "${addr}" =~ ^[^:]+:[1-9][0-9]*$ ]]; then
-  echo "inprof-view: ${build}/viewer/inprof-view top --seconds=10 ${addr}"
+  echo "inprof-view (building in the background, log ${viewer_log}):" \
+    "${build}/viewer/inprof-view top --seconds=10 ${addr}"
 fi
 exec "${build}/examples/demo_server" --load "$@"
