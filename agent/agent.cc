@@ -37,6 +37,8 @@
 #include "agent/sources/heap_source.h"
 #include "agent/sources/registry.h"
 #include "agent/sources/shared_symbolizer.h"
+#include "agent/sources/thread_source.h"
+#include "agent/threads/thread_dumper.h"
 #include "agent/unwind/stack_walker.h"
 
 namespace inprof {
@@ -169,6 +171,8 @@ class Agent::Impl {
   std::unique_ptr<HttpServer> server_;
 
   internal::SharedSymbolizer symbolizer_{&stopping_};
+  // /debug/pprof/goroutine's thread dumps; borrows walker_.
+  std::unique_ptr<internal::ThreadDumper> threads_;
   // The profiles served by name; they borrow the samplers above and are
   // called only while the server runs.
   internal::ProfileRegistry sources_;
@@ -345,6 +349,7 @@ void Agent::Impl::Stop() {
   contention_.reset();
   heap_sampler_.reset();
   sampler_.reset();
+  threads_.reset();  // waits for dump handlers still on walker_
   walker_.reset();
 }
 
@@ -367,6 +372,7 @@ void Agent::Impl::AbandonAfterFork() {
     sampler_->AbandonAfterFork();
     (void)sampler_.release();
   }
+  (void)threads_.release();  // its lock may be held by an uncopied thread
   (void)walker_.release();
 }
 
@@ -408,6 +414,12 @@ void Agent::Impl::RegisterSources() {
     sources_.Add(std::make_unique<internal::ContentionProfileSource>(
         kind, contention_.get(), &symbolizer_));
   }
+  internal::ThreadDumperOptions dump_options;
+  dump_options.avoid_signo = options_.cpu_signal;
+  threads_ =
+      std::make_unique<internal::ThreadDumper>(walker_.get(), dump_options);
+  sources_.Add(std::make_unique<internal::ThreadProfileSource>(threads_.get(),
+                                                               &symbolizer_));
 }
 
 internal::ProfileRequest Agent::Impl::RequestFor(

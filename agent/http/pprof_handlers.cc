@@ -42,6 +42,10 @@ constexpr IndexEntry kIndexEntries[] = {
     {"cmdline", "cmdline",
      "The command line invocation of the current program, arguments "
      "separated by NUL bytes."},
+    {"goroutine", "goroutine?debug=1",
+     "The stacks of all current threads (Go's name; also at "
+     "/debug/pprof/threads). debug=2 lists each thread with its name, "
+     "kernel state, CPU time and request."},
     {"heap", "heap?debug=1",
      "A sampling of memory allocations of live objects (needs tcmalloc). "
      "You can specify the seconds GET parameter for the difference over "
@@ -93,7 +97,9 @@ std::string IndexHtml() {
     html += "</li>\n";
   }
   html +=
-      "</ul>\n</p>\n<p><a href='ui'>ui</a>: these profiles as flame graphs "
+      "</ul>\n</p>\n<p><a href='goroutine?debug=2'>full goroutine stack "
+      "dump</a>: every thread's stack (inprof)</p>\n<p><a href='ui'>ui</a>: "
+      "these profiles as flame graphs "
       "in the browser; save captures and compare any two (inprof)</p>\n"
       "</body>\n</html>\n";
   return html;
@@ -468,13 +474,18 @@ void InstallPprofHandlers(httplib::Server& server, PprofBackend backend,
               Guarded([state](const Request& req, Response& res) {
                 ServeSymbol(*state, req.body, res);
               }));
-  for (const char* name : {"heap", "allocs", "block", "mutex"}) {
+  for (const char* name : {"heap", "allocs", "block", "mutex", "goroutine"}) {
     server.Get(std::string("/debug/pprof/") + name,
                Guarded([state, name = std::string(name)](const Request& req,
                                                          Response& res) {
                  ServeCumulativeProfile(*state, name, req, res);
                }));
   }
+  // The thread dump under a name that says what it is in a C++ process.
+  server.Get("/debug/pprof/threads",
+             Guarded([state](const Request& req, Response& res) {
+               ServeCumulativeProfile(*state, "goroutine", req, res);
+             }));
   const auto heap_rate = Guarded([state](const Request& req, Response& res) {
     ServeHeapRate(*state, req, res);
   });

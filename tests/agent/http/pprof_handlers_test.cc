@@ -283,10 +283,10 @@ TEST_F(PprofHandlersTest, BackendExceptionGives500OneLine) {
 TEST_F(PprofHandlersTest, UnknownProfileIs404ListingKnownProfiles) {
   ExpectPprofError(Get("/debug/pprof/nosuch"), 404,
                    "Unknown profile: nosuch (known: allocs, block, cmdline, "
-                   "heap, mutex, profile, symbol)");
+                   "goroutine, heap, mutex, profile, symbol)");
   ExpectPprofError(Get("/debug/pprof/a%0Ab"), 404,
                    "Unknown profile: a\\x0ab (known: allocs, block, cmdline, "
-                   "heap, mutex, profile, symbol)");
+                   "goroutine, heap, mutex, profile, symbol)");
 }
 
 TEST_F(PprofHandlersTest, HeapParametersAreReadAsGoReadsThem) {
