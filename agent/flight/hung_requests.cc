@@ -7,19 +7,6 @@
 #include "agent/labels/label_registry.h"
 
 namespace inprof::internal {
-namespace {
-
-std::string_view EndpointOf(uint64_t label_set) {
-  if (const LabelSet* set = LabelRegistry::Global().Find(label_set)) {
-    for (const LabelPair& pair : set->pairs) {
-      if (pair.key == kEndpointKey) return pair.value;
-    }
-  }
-  return {};
-}
-
-}  // namespace
-
 std::vector<RequestEnd> HungRequestWatch::Scan(
     uint64_t now_ns, const AutoCaptureSettings& settings) {
   std::vector<RequestEnd> hung;

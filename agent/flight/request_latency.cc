@@ -10,15 +10,6 @@
 namespace inprof::internal {
 namespace {
 
-std::string_view EndpointOf(uint64_t label_set) {
-  const LabelSet* set = LabelRegistry::Global().Find(label_set);
-  if (set == nullptr) return {};
-  for (const LabelPair& pair : set->pairs) {
-    if (pair.key == kEndpointKey) return pair.value;
-  }
-  return {};
-}
-
 size_t BucketOf(uint64_t nanos) {
   for (size_t i = 0; i < RequestLatency::kBucketSeconds.size(); ++i) {
     if (static_cast<double>(nanos) <= RequestLatency::kBucketSeconds[i] * 1e9) {

@@ -344,4 +344,13 @@ std::string GoLabelsText(const LabelSet& set) {
   return out + "}";
 }
 
+std::string_view EndpointOf(uint64_t label_set) {
+  const LabelSet* set = LabelRegistry::Global().Find(label_set);
+  if (set == nullptr) return {};
+  for (const LabelPair& pair : set->pairs) {
+    if (pair.key == kEndpointKey) return pair.value;
+  }
+  return {};
+}
+
 }  // namespace inprof::internal

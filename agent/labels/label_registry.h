@@ -111,6 +111,10 @@ class LabelRegistry {
 // {"endpoint":"GET /users", "tenant":"acme"} (keys sorted, Go-quoted).
 std::string GoLabelsText(const LabelSet& set);
 
+// The `endpoint` label of the registered set `label_set`, empty when it has
+// none or is unknown. The view lives as long as the registry (forever).
+std::string_view EndpointOf(uint64_t label_set);
+
 }  // namespace inprof::internal
 
 #endif  // INPROF_AGENT_LABELS_LABEL_REGISTRY_H_

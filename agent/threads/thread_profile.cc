@@ -29,15 +29,6 @@ std::string Hex(uint64_t value) {
 }
 
 // The endpoint of `label_set`, or "".
-std::string_view EndpointOf(uint64_t label_set) {
-  const LabelSet* set = LabelRegistry::Global().Find(label_set);
-  if (set == nullptr) return {};
-  for (const LabelPair& pair : set->pairs) {
-    if (pair.key == kEndpointKey) return pair.value;
-  }
-  return {};
-}
-
 // The bracketed description of a thread in debug=2: kernel state, CPU time,
 // request, agent mark.
 std::string Describe(const ThreadRecord& r, uint64_t dump_monotonic_ns) {
