@@ -69,7 +69,10 @@ struct CpuSamplerStats {
   uint64_t counted_elsewhere = 0;
   uint64_t truncated = 0;  // unwinds that stopped at a bad frame
   uint64_t timer_failures = 0;
-  uint64_t threads_armed = 0;
+  uint64_t threads_armed = 0;  // per-thread timers alive now
+  // Threads that armed their own timer as they started (thread_start.h),
+  // since the process started.
+  uint64_t threads_armed_at_start = 0;
   uint64_t map_rebuilds = 0;
   uint64_t nanos_in_handler = 0;  // time the signal handler spent sampling
   // The host installed its own handler for the signal over ours: sampling

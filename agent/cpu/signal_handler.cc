@@ -32,6 +32,12 @@ std::atomic<int> g_in_flight{0};
 __attribute__((tls_model("initial-exec"))) thread_local bool t_in_handler =
     false;
 
+// Signals of this thread's own CPU timer (with the expirations merged into
+// them), recorded or not: what thread_start.cc compares with the expirations
+// the thread's CPU time crossed.
+__attribute__((tls_model(
+    "initial-exec"))) thread_local uint64_t t_thread_timer_expirations = 0;
+
 // The thread's CPU clock and the monotonic clock at its previous CPU sample,
 // in sampling session g_cpu_epoch (a thread last sampled in an earlier
 // session starts afresh: the CPU time between sessions was not profiled).
@@ -91,15 +97,12 @@ bool CountedElsewhere(const siginfo_t* info, pid_t tid) noexcept {
          info->si_value.sival_int == kProcessTimerTag && ThreadCovered(tid);
 }
 
-void RecordSample(HandlerTarget& target, const siginfo_t* info,
-                  const ucontext_t& context) noexcept {
-  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
-  if (CountedElsewhere(info, tid)) {
-    // Not recorded, and the thread's CPU clock is not read: its next sample
-    // counts this CPU time (CpuNanosSincePrevious).
-    target.counters->counted_elsewhere.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+// Claims a ring slot, fills it for the calling thread and commits it;
+// `fill_stack(sample)` sets pcs, depth and truncated and returns the walk's
+// outcome for the counters.
+template <typename FillStack>
+void CommitSample(HandlerTarget& target, pid_t tid, uint64_t wall_nanos,
+                  uint32_t weight, FillStack fill_stack) noexcept {
   SampleRing::Claim claim = target.ring->TryClaim();
   if (claim.sample == nullptr) return;  // the ring counts it
   RawSample& sample = *claim.sample;
@@ -107,22 +110,16 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
   sample.label_set = CurrentLabelSet();
   sample.request_id = CurrentRequestId();
   sample.tid = static_cast<uint32_t>(tid);
-  sample.wall_nanos = WallSignalNanos(info);
-  sample.weight = sample.wall_nanos != 0 ? 0 : SampleWeight(info);
+  sample.wall_nanos = wall_nanos;
+  sample.weight = wall_nanos != 0 ? 0 : weight;
   sample.wait_count = 0;
   sample.wait_nanos = 0;
-  sample.cpu_nanos =
-      g_cpu_measured.load(std::memory_order_relaxed)
-          ? CpuNanosSincePrevious(sample.timestamp_ns,
-                                  sample.wall_nanos != 0
-                                      ? 0
-                                      : SampleWeight(info) * target.period_ns)
-          : 0;
-  StackWalk walk = target.walker->Walk(context, sample.pcs, target.max_depth);
-  // A sample without a stack (no map yet) is committed empty: sinks skip
-  // it, and it is reported as lost through no_map.
-  sample.depth = static_cast<uint32_t>(walk.depth);
-  sample.truncated = walk.truncated ? 1 : 0;
+  sample.cpu_nanos = g_cpu_measured.load(std::memory_order_relaxed)
+                         ? CpuNanosSincePrevious(
+                               sample.timestamp_ns,
+                               wall_nanos != 0 ? 0 : weight * target.period_ns)
+                         : 0;
+  const StackWalk walk = fill_stack(sample);
   target.ring->Commit(claim);
   HandlerCounters& counters = *target.counters;
   if (walk.no_map) counters.no_map.fetch_add(1, std::memory_order_relaxed);
@@ -133,6 +130,27 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
   }
   counters.nanos.fetch_add(MonotonicNanos() - sample.timestamp_ns,
                            std::memory_order_relaxed);
+}
+
+void RecordSample(HandlerTarget& target, const siginfo_t* info,
+                  const ucontext_t& context) noexcept {
+  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  if (CountedElsewhere(info, tid)) {
+    // Not recorded, and the thread's CPU clock is not read: its next sample
+    // counts this CPU time (CpuNanosSincePrevious).
+    target.counters->counted_elsewhere.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  CommitSample(target, tid, WallSignalNanos(info), SampleWeight(info),
+               [&](RawSample& sample) {
+                 StackWalk walk =
+                     target.walker->Walk(context, sample.pcs, target.max_depth);
+                 // A sample without a stack (no map yet) is committed empty:
+                 // sinks skip it, and it is reported as lost through no_map.
+                 sample.depth = static_cast<uint32_t>(walk.depth);
+                 sample.truncated = walk.truncated ? 1 : 0;
+                 return walk;
+               });
 }
 
 struct HandlerCall {
@@ -156,6 +174,10 @@ void HandleCpuSignal(int, siginfo_t* info, void* context) {
   if (target != nullptr && context != nullptr) {
     HandlerCounters& counters = *target->counters;
     counters.signals.fetch_add(1, std::memory_order_relaxed);
+    if (info != nullptr && info->si_code == SI_TIMER &&
+        info->si_value.sival_int == kThreadTimerTag) {
+      t_thread_timer_expirations += SampleWeight(info);
+    }
     if (t_in_handler) {
       counters.reentrant.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -171,6 +193,30 @@ void HandleCpuSignal(int, siginfo_t* info, void* context) {
 }
 
 }  // namespace
+
+uint64_t ThreadTimerExpirationsSignalled() noexcept {
+  return t_thread_timer_expirations;
+}
+
+void RecordThreadEndSample(uintptr_t pc, uint32_t weight) noexcept {
+  g_in_flight.fetch_add(1, std::memory_order_seq_cst);
+  HandlerTarget* target = g_target.load(std::memory_order_seq_cst);
+  if (target != nullptr && !t_in_handler) {
+    t_in_handler = true;  // a timer signal meanwhile is dropped, counted
+    target->counters->signals.fetch_add(1, std::memory_order_relaxed);
+    const int saved_errno = errno;
+    CommitSample(*target, static_cast<pid_t>(syscall(SYS_gettid)), 0, weight,
+                 [pc](RawSample& sample) {
+                   sample.pcs[0] = pc;
+                   sample.depth = 1;
+                   sample.truncated = 0;
+                   return StackWalk{};
+                 });
+    errno = saved_errno;
+    t_in_handler = false;
+  }
+  g_in_flight.fetch_sub(1, std::memory_order_seq_cst);
+}
 
 void SetThreadCpuMeasured(bool measured) noexcept {
   if (measured) g_cpu_epoch.fetch_add(1, std::memory_order_relaxed);

@@ -29,7 +29,9 @@ namespace inprof::internal {
 // Counters the handler bumps; the profile reports them (lost-samples frame
 // and comments), never silently.
 struct HandlerCounters {
-  std::atomic<uint64_t> signals{0};    // handler invocations
+  // Handler invocations, and the samples a thread records as it ends
+  // (RecordThreadEndSample): every sample has one.
+  std::atomic<uint64_t> signals{0};
   std::atomic<uint64_t> reentrant{0};  // dropped: handler re-entered
   std::atomic<uint64_t> no_map{0};     // dropped: no AddressMap yet
   std::atomic<uint64_t> no_stack{0};   // dropped: every agent stack busy
@@ -82,6 +84,17 @@ const char* SignalName(int signo);
 // Turning it on starts a new session: CPU time a thread used before is not
 // attributed to its first sample. Async-signal-safe.
 void SetThreadCpuMeasured(bool measured) noexcept;
+
+// Records a CPU sample of `weight` periods for the calling thread whose
+// stack is the single frame `pc`, as the handler would: for a thread that
+// ends with timer expirations the kernel had not signalled yet
+// (thread_start.h). Does nothing while no handler is installed.
+// Async-signal-safe.
+void RecordThreadEndSample(uintptr_t pc, uint32_t weight) noexcept;
+
+// How many expirations of the calling thread's own CPU timer (the
+// kThreadTimerTag kind) its signals carried so far. Async-signal-safe.
+uint64_t ThreadTimerExpirationsSignalled() noexcept;
 
 // Used by the installer (signal_install.cc); the handler itself lives in
 // signal_handler.cc, the only file of the two that runs in signal context.

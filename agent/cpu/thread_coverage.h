@@ -14,6 +14,11 @@
 // The coverage set is a bitmap indexed by thread id, mapped once; pages of
 // ids never used stay untouched.
 //
+// A second bitmap says which threads have an owner for their timer: the
+// thread itself (armed at its start, thread_start.h) or ThreadTimers' scan.
+// Whoever claims a thread first arms it; the other leaves it alone, so no
+// thread gets two timers and neither deletes the other's.
+//
 // Thread safety: lock-free; ThreadCovered() is async-signal-safe.
 #ifndef INPROF_AGENT_CPU_THREAD_COVERAGE_H_
 #define INPROF_AGENT_CPU_THREAD_COVERAGE_H_
@@ -39,6 +44,14 @@ bool SetThreadCovered(pid_t tid, bool covered);
 
 // Async-signal-safe.
 bool ThreadCovered(pid_t tid) noexcept;
+
+// Claims the arming of `tid`'s timer: true if nobody had, false if somebody
+// has (or `tid` is beyond the bitmap). Async-signal-safe.
+bool TryClaimThread(pid_t tid) noexcept;
+
+// Gives the claim back (after the claimant deleted its timer).
+// Async-signal-safe.
+void ReleaseThreadClaim(pid_t tid) noexcept;
 
 // Forgets every thread (a forked child's, or after all timers were deleted).
 // Not async-signal-safe.

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "agent/cpu/thread_coverage.h"
+#include "agent/cpu/thread_start.h"
 
 namespace inprof::internal {
 namespace {
@@ -49,12 +50,7 @@ ThreadTimers::ThreadTimers(int signo, int hz)
 ThreadTimers::~ThreadTimers() { DisarmAll(); }
 
 itimerspec ThreadTimers::Period(int64_t first_ns) const {
-  itimerspec spec;
-  spec.it_interval.tv_sec = period_ns_ / 1000000000;
-  spec.it_interval.tv_nsec = period_ns_ % 1000000000;
-  spec.it_value.tv_sec = first_ns / 1000000000;
-  spec.it_value.tv_nsec = first_ns % 1000000000;
-  return spec;
+  return TimerSpec(first_ns, period_ns_);
 }
 
 void ThreadTimers::ArmProcessTimer() {
@@ -78,18 +74,12 @@ void ThreadTimers::ArmProcessTimer() {
 }
 
 bool ThreadTimers::Arm(pid_t tid) {
-  // A thread id beyond the coverage bitmap keeps no timer of its own: the
-  // process timer samples it.
-  if (!SetThreadCovered(tid, false)) return false;
-  sigevent event;
-  std::memset(&event, 0, sizeof(event));
-  event.sigev_notify = SIGEV_THREAD_ID;
-  event.sigev_signo = signo_;
-  event.sigev_value.sival_int = kThreadTimerTag;
-  event._sigev_un._tid = tid;
+  // The caller claimed `tid` (so it is within the coverage bitmap).
+  sigevent event = ThreadTimerEvent(signo_, tid);
   timer_t timer;
   if (timer_create(ThreadCpuClock(tid), &event, &timer) != 0) {
     ++create_failures_;  // thread already gone, or the signal quota is full
+    ReleaseThreadClaim(tid);
     return false;
   }
   // A random first expiry spreads threads' samples over the period, so
@@ -103,6 +93,7 @@ bool ThreadTimers::Arm(pid_t tid) {
   if (timer_settime(timer, 0, &spec, nullptr) != 0) {
     timer_delete(timer);
     ++create_failures_;
+    ReleaseThreadClaim(tid);
     return false;
   }
   timers_.emplace(tid, timer);
@@ -114,34 +105,69 @@ bool ThreadTimers::Sync(size_t max_new) {
   // First the one timer that samples every thread at once; the per-thread
   // timers follow, which can take seconds with thousands of threads.
   ArmProcessTimer();
+  // Before the scan: a thread starting meanwhile is either listed or arms
+  // itself, and the claims settle which.
+  StartThreadArming(signo_, period_ns_);
+  arming_threads_at_start_ = true;
   std::unordered_set<pid_t> live = ListThreads();
   for (auto it = timers_.begin(); it != timers_.end();) {
     if (live.count(it->first) == 0) {
       SetThreadCovered(it->first, false);
       timer_delete(it->second);
+      ReleaseThreadClaim(it->first);
       it = timers_.erase(it);
     } else {
       ++it;
     }
   }
   size_t armed = 0;
+  // A thread we see for the first time may be one about to arm its own
+  // timer (thread_start.h): beating it to the claim would cost it its
+  // start-time arming, and its last expirations. Meanwhile the process
+  // timer samples it.
+  const bool starting = ThreadsStarting();
+  std::unordered_set<pid_t> seen_now;
   for (pid_t tid : live) {
     if (timers_.count(tid) != 0) continue;
-    if (armed == max_new) return false;
+    if (starting && seen_once_.count(tid) == 0) {
+      seen_now.insert(tid);
+      continue;
+    }
+    if (armed == max_new) {
+      seen_now.merge(seen_once_);  // the rest of the list is not seen yet
+      seen_once_ = std::move(seen_now);
+      return false;
+    }
+    // Claimed: the thread armed its own timer. Beyond the bitmap: the
+    // process timer samples it.
+    if (!TryClaimThread(tid)) continue;
     if (Arm(tid)) ++threads_seen_;
     ++armed;
   }
+  seen_once_ = std::move(seen_now);
   return true;
 }
 
 void ThreadTimers::DisarmAll() {
+  if (arming_threads_at_start_) StopThreadArming();
+  arming_threads_at_start_ = false;
   if (process_timer_armed_) timer_delete(process_timer_);
   process_timer_armed_ = false;
   for (auto& [tid, timer] : timers_) {
     SetThreadCovered(tid, false);
     timer_delete(timer);
+    ReleaseThreadClaim(tid);
   }
   timers_.clear();
+  seen_once_.clear();
+}
+
+size_t ThreadTimers::armed() const {
+  return timers_.size() + GetThreadStartStats().live;
+}
+
+uint64_t ThreadTimers::create_failures() const {
+  return create_failures_ + GetThreadStartStats().failures;
 }
 
 }  // namespace inprof::internal

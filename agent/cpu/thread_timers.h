@@ -9,9 +9,13 @@
 // One more timer runs on the process's CPU clock while profiling, armed
 // first, for the threads not reached yet (thread_coverage.h says why).
 //
-// Threads are found in /proc/self/task, so threads that existed before the
-// agent started and threads created later are both covered; Sync() is called
-// periodically while profiling to pick up new threads and forget dead ones.
+// Threads created while profiling arm their own timer as they start
+// (thread_start.h): Sync() starts and DisarmAll() stops that. The scan of
+// /proc/self/task is the safety net for the others (threads that existed
+// before the profile started, or whose start-time arming failed); Sync() is
+// called periodically while profiling to pick them up and forget dead ones.
+// A thread is armed by whoever claims it first (thread_coverage.h), so the
+// scan never arms, nor deletes, a timer a thread owns.
 // Creation failures (e.g. the pending-signal quota, ClickHouse #86760) are
 // counted and the thread simply goes unsampled.
 //
@@ -26,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace inprof::internal {
 
@@ -44,11 +49,12 @@ class ThreadTimers {
   // Not async-signal-safe.
   bool Sync(size_t max_new = SIZE_MAX);
 
-  // Deletes every timer. Not async-signal-safe.
+  // Deletes every timer, the threads' own included. Not async-signal-safe.
   void DisarmAll();
 
-  size_t armed() const { return timers_.size(); }
-  uint64_t create_failures() const { return create_failures_; }
+  // Timers of the scan's and of threads armed at their start.
+  size_t armed() const;
+  uint64_t create_failures() const;
   uint64_t threads_seen() const { return threads_seen_; }
 
  private:
@@ -59,8 +65,12 @@ class ThreadTimers {
   const int signo_;
   const int64_t period_ns_;
   std::unordered_map<pid_t, timer_t> timers_;
+  // Threads first seen by the previous scan while threads were starting
+  // (ThreadsStarting()): armed if still unclaimed at this one.
+  std::unordered_set<pid_t> seen_once_;
   timer_t process_timer_{};
   bool process_timer_armed_ = false;
+  bool arming_threads_at_start_ = false;
   uint64_t create_failures_ = 0;
   uint64_t threads_seen_ = 0;
   uint64_t random_state_;
