@@ -7,8 +7,9 @@
 #   find_package(inprof CONFIG REQUIRED)
 #   target_link_libraries(app PRIVATE inprof::agent)
 #
-# Only inprof_agent (and the malloc shim and contention interposer) are installed: the per-concern
-# OBJECT libraries are built into the agent and never exported on their own.
+# Only inprof_agent (and the malloc shim, contention interposer and preload
+# library) are installed: the per-concern OBJECT libraries are built into the
+# agent and never exported on their own.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -36,6 +37,12 @@ install(TARGETS inprof_contention_interposer
   EXPORT inprofTargets
   OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/inprof)
 install(TARGETS inprof_contention_preload
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+
+# libinprof_preload.so: the agent for LD_PRELOAD into a program that does not
+# link inprof (imported as inprof::preload, for $<TARGET_FILE:...>).
+install(TARGETS inprof_preload
+  EXPORT inprofTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
 if(TARGET inprof_view)

@@ -81,6 +81,8 @@ for f in inprofConfigVersion.cmake inprofTargets.cmake; do
 done
 [[ -n "$(find "${prefix}" -name 'libinprof.*' -print -quit)" ]] ||
   fail "libinprof was not installed under ${prefix}"
+[[ -n "$(find "${prefix}" -name libinprof_preload.so -path '*/lib*/*' -print -quit)" ]] ||
+  fail "libinprof_preload.so was not installed under ${prefix}/lib"
 # The viewer is installed and runs from the prefix.
 [[ -x "${prefix}/bin/inprof-view" ]] ||
   fail "bin/inprof-view was not installed under ${prefix}"
@@ -118,6 +120,21 @@ run_consumer() {
     [[ "${out}" == "OK" ]] ||
       fail "consumer_std with LD_PRELOAD printed '${out}' instead of OK"
   fi
+  # inprof::preload names libinprof_preload.so (the installed one for a
+  # package): a pipeline under it prints and exits as without, silently.
+  local preload_so
+  preload_so="$(cat "${dir}/preload_path.txt")"
+  [[ -f "${preload_so}" && "$(basename "${preload_so}")" == libinprof_preload.so ]] ||
+    fail "inprof::preload names '${preload_so}' (INPROF_MODE=${mode})"
+  if [[ "${mode}" == package && "${preload_so}" != "${prefix}/"* ]]; then
+    fail "inprof::preload names '${preload_so}', outside ${prefix}"
+  fi
+  local status=0 err
+  out="$(LD_PRELOAD="${preload_so}" INPROF_ADDR=127.0.0.1:0 timeout 60 \
+    sh -c 'echo hi | tr a-z A-Z; exit 3' 2>"${work}/preload.err")" || status=$?
+  err="$(cat "${work}/preload.err")"
+  [[ "${out}" == HI && "${status}" == 3 && -z "${err}" ]] ||
+    fail "sh under LD_PRELOAD=${preload_so} printed '${out}', exited ${status}, stderr '${err}'"
   echo "install test: consumer (INPROF_MODE=${mode}): OK"
 }
 
