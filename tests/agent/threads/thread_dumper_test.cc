@@ -109,8 +109,8 @@ class Fixture {
     asm volatile("" ::: "memory");
   }
   __attribute__((noinline)) static void BusyInKnownFunction() {
-    volatile int sink = 0;
-    for (int i = 0; i < 100000; ++i) sink = sink + i;
+    volatile unsigned sink = 0;  // unsigned: the sum wraps, by design
+    for (unsigned i = 0; i < 100000; ++i) sink = sink + i;
   }
 
  private:
