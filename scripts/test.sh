@@ -10,7 +10,7 @@
 #   4. tsan     ThreadSanitizer (build-tsan/), ctest -LE nosan
 #   5. fuzz     clang + libFuzzer builds of tests/fuzz/profile_fuzzer and cfi_fuzzer
 #               (build-fuzz/), FUZZ_SECONDS in all (default 60: 40 s profile_fuzzer
-#               from tests/fuzz/corpus, 30 s cfi_fuzzer from tests/fuzz/cfi_corpus)
+#               from tests/fuzz/corpus, 20 s cfi_fuzzer from tests/fuzz/cfi_corpus)
 #   6. install  tests/install/run_install_test.sh (find_package + add_subdirectory)
 # Missing Debian packages are installed first (scripts/install-deps.sh).
 # Ends with "N passed, N failed" (ctest cases, plus one per format/install
