@@ -178,10 +178,14 @@ TEST(ShortThreadsTest, TimersEndWithTheirThreadOrTheProfile) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> busy;
   std::atomic<int> started{0};
+  std::atomic<uint64_t> burns[4] = {};
   for (int i = 0; i < 4; ++i) {
-    busy.emplace_back([&] {
+    busy.emplace_back([&, i] {
       started.fetch_add(1);
-      while (!stop.load()) test::BurnThreadCpu(1'000'000);
+      while (!stop.load()) {
+        test::BurnThreadCpu(1'000'000);
+        burns[i].fetch_add(1);
+      }
     });
   }
   while (started.load() < 4) sched_yield();
@@ -190,11 +194,15 @@ TEST(ShortThreadsTest, TimersEndWithTheirThreadOrTheProfile) {
   sampler->Unsubscribe(&sink);
   EXPECT_EQ(GetThreadStartStats().live, 0u);
   EXPECT_EQ(sampler->stats().threads_armed, 0u);
-  // Signals already pending at the stop may still arrive, within a moment;
-  // then 200 ms of CPU time on this thread and up to 800 ms on the busy
-  // ones raise none.
-  timespec pause_100ms{0, 100'000'000};
-  nanosleep(&pause_100ms, nullptr);
+  // Signals already pending at the stop arrive when their thread next runs:
+  // once every busy thread has finished two more burns, none is left (not a
+  // guess of how long that takes on a busy machine). Then 200 ms of CPU time
+  // on this thread and more on the busy ones raise none.
+  uint64_t at_stop[4];
+  for (int i = 0; i < 4; ++i) at_stop[i] = burns[i].load();
+  for (int i = 0; i < 4; ++i) {
+    while (burns[i].load() < at_stop[i] + 2) sched_yield();
+  }
   const uint64_t signals = sampler->stats().signals;
   test::BurnThreadCpu(200'000'000);
   EXPECT_EQ(sampler->stats().signals, signals);
@@ -301,7 +309,7 @@ void CheckUnchanged(bool profiling) {
                 &done),
             0);
   pthread_attr_destroy(&attr);
-  for (int i = 0; i < 10'000 && !done.load(); ++i) usleep(1000);
+  while (!done.load()) usleep(1000);  // ctest's timeout ends a hang
   EXPECT_TRUE(done.load()) << "the detached thread did not see itself so";
 
   // A failure is returned as is, errno included.

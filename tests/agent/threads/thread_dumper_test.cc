@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,7 +75,25 @@ class Fixture {
       if (all_waiting) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // ...and, but for the busy one, the kernel has it asleep in its wait
+    // (not a guess of how long that takes on a busy machine).
+    for (const auto& [name, tid] : tids_) {
+      if (name == "h1-busy") continue;
+      while (KernelState(tid) != 'S') {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+  }
+
+  // The state letter of /proc/self/task/TID/stat ('R', 'S', ...).
+  static char KernelState(pid_t tid) {
+    std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+    std::string line((std::istreambuf_iterator<char>(stat)),
+                     std::istreambuf_iterator<char>());
+    const size_t paren = line.rfind(')');
+    return paren == std::string::npos || paren + 2 >= line.size()
+               ? '?'
+               : line[paren + 2];
   }
 
   ~Fixture() {
