@@ -58,6 +58,7 @@ export CTEST_OUTPUT_ON_FAILURE=1
 total_passed=0
 total_failed=0
 summary=()
+failures=()
 phase_passed=0
 phase_failed=0
 
@@ -130,6 +131,21 @@ stop_burners() {
 trap stop_burners EXIT
 
 # build_and_ctest <build dir> <ctest args...> -- <cmake args...>
+# collect_failures <ctest log>: keeps, for the summary, the last lines each
+# failed test printed. CI shows only the tail of this script's output; the
+# failing assertion must be in it.
+collect_failures() {
+  local log="$1" name
+  while IFS= read -r name; do
+    failures+=("--- ${log}: ${name}")
+    failures+=("$(awk -v name="${name}" '
+      $0 ~ ("Test +#[0-9]+: " name " ") && /\*\*\*|Failed|Exception|Timeout/ {on = 1; next}
+      on && (/^ *Start +[0-9]+:/ || /^ *[0-9]+\/[0-9]+ Test +#/) {on = 0}
+      on {print}' "${log}" | grep -v '^\s*$' | tail -n 25)")
+  done < <(sed -n '/The following tests FAILED:/,$p' "${log}" |
+    sed -nE 's/^[[:space:]]*[0-9]+ - ([^ ]+) .*/\1/p')
+}
+
 build_and_ctest() {
   local dir="$1"
   shift
@@ -161,6 +177,7 @@ build_and_ctest() {
     phase_passed=$((total - failed))
     phase_failed=${failed}
   fi
+  collect_failures "${log}"
   # ctest failed without a count (no tests, crash of ctest itself).
   if [[ "${rc}" -ne 0 && "${phase_failed}" -eq 0 ]]; then
     phase_failed=1
@@ -256,6 +273,10 @@ fi
 run_phase fuzz phase_fuzz
 run_phase install phase_install
 
+if [[ ${#failures[@]} -gt 0 ]]; then
+  banner "failures (last lines of each)"
+  printf '%s\n' "${failures[@]}"
+fi
 banner "summary"
 printf '%s\n' "${summary[@]}"
 echo "${total_passed} passed, ${total_failed} failed"
