@@ -20,6 +20,7 @@
 #include "agent/contention/contention_profiler.h"
 #include "agent/contention/contention_table.h"
 #include "agent/unwind/stack_walker.h"
+#include "tests/support/thread_state.h"
 
 namespace inprof::internal {
 namespace {
@@ -42,14 +43,15 @@ timespec In(std::chrono::milliseconds delay, clockid_t clock) {
   return now;
 }
 
-// Holds `lock` on another thread for `hold`, then releases it.
+// Holds `lock` on another thread until thread `waiter` sleeps (blocked on
+// it: a wait is certain, however late the waiter runs), then releases it.
 template <typename Lock, typename Unlock>
-std::thread HoldFor(Lock lock, Unlock unlock, std::chrono::milliseconds hold,
-                    std::atomic<bool>& held) {
+std::thread HoldUntilWaited(Lock lock, Unlock unlock, pid_t waiter,
+                            std::atomic<bool>& held) {
   return std::thread([=, &held] {
     lock();
     held = true;
-    std::this_thread::sleep_for(hold);
+    test::WaitUntilAsleep(waiter);
     unlock();
   });
 }
@@ -120,16 +122,17 @@ void ExerciseEveryFunction() {
   // The standard library's locks, contended.
   std::mutex mu;
   std::atomic<bool> held{false};
+  const pid_t self = test::CurrentTid();
   std::thread holder =
-      HoldFor([&] { mu.lock(); }, [&] { mu.unlock(); }, 20ms, held);
+      HoldUntilWaited([&] { mu.lock(); }, [&] { mu.unlock(); }, self, held);
   while (!held) std::this_thread::yield();
   { std::lock_guard<std::mutex> guard(mu); }
   holder.join();
 
   std::shared_mutex shared;
   held = false;
-  holder =
-      HoldFor([&] { shared.lock(); }, [&] { shared.unlock(); }, 20ms, held);
+  holder = HoldUntilWaited([&] { shared.lock(); }, [&] { shared.unlock(); },
+                           self, held);
   while (!held) std::this_thread::yield();
   { std::shared_lock<std::shared_mutex> read(shared); }
   holder.join();
@@ -137,7 +140,7 @@ void ExerciseEveryFunction() {
   std::condition_variable cv;
   bool ready = false;
   std::thread notifier([&] {
-    std::this_thread::sleep_for(10ms);
+    test::WaitUntilAsleep(self);  // in cv.wait
     {
       std::lock_guard<std::mutex> guard(mu);
       ready = true;

@@ -16,8 +16,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +30,7 @@
 #include "agent/threads/thread_profile.h"
 #include "agent/unwind/stack_walker.h"
 #include "inprof/request.h"
+#include "tests/support/thread_state.h"
 
 namespace inprof::internal {
 namespace {
@@ -79,21 +78,8 @@ class Fixture {
     // (not a guess of how long that takes on a busy machine).
     for (const auto& [name, tid] : tids_) {
       if (name == "h1-busy") continue;
-      while (KernelState(tid) != 'S') {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
+      test::WaitUntilAsleep(tid);
     }
-  }
-
-  // The state letter of /proc/self/task/TID/stat ('R', 'S', ...).
-  static char KernelState(pid_t tid) {
-    std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
-    std::string line((std::istreambuf_iterator<char>(stat)),
-                     std::istreambuf_iterator<char>());
-    const size_t paren = line.rfind(')');
-    return paren == std::string::npos || paren + 2 >= line.size()
-               ? '?'
-               : line[paren + 2];
   }
 
   ~Fixture() {
