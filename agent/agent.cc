@@ -157,9 +157,10 @@ class Agent::Impl {
   // Shared by every sampler; destroyed after them.
   std::unique_ptr<internal::StackWalker> walker_;
   std::unique_ptr<CpuSampler> sampler_;
-  // Null when the process does not run on tcmalloc; heap_unavailable_ says
-  // why (served with 501).
+  // Null when the process does not run on tcmalloc.
   const internal::TcmallocApi* tcmalloc_ = nullptr;  // null on glibc malloc
+  // Null when heap samples cannot be taken; heap_unavailable_ says why
+  // (served with 501).
   std::unique_ptr<internal::HeapSampler> heap_sampler_;
   std::string heap_unavailable_;
   std::unique_ptr<internal::ContentionProfiler> contention_;
@@ -377,19 +378,16 @@ void Agent::Impl::AbandonAfterFork() {
 }
 
 void Agent::Impl::StartHeapSampler() {
-  const internal::TcmallocApi* tcmalloc =
-      internal::TcmallocApi::Find(&heap_unavailable_);
-  tcmalloc_ = tcmalloc;
-  if (tcmalloc == nullptr) {
-    heap_unavailable_ = "heap profiling is not available: " + heap_unavailable_;
-    return;
-  }
+  // tcmalloc, when it is the allocator, gives /debug/allocator its figures
+  // and, without the malloc front, the hooks heap samples come from.
+  std::string no_tcmalloc;
+  tcmalloc_ = internal::TcmallocApi::Find(&no_tcmalloc);
   StatusOr<std::unique_ptr<internal::HeapSampler>> heap =
-      internal::HeapSampler::Start(tcmalloc, walker_.get(),
+      internal::HeapSampler::Start(tcmalloc_, walker_.get(),
                                    options_.heap_sample_rate);
   if (!heap.ok()) {
     heap_unavailable_ =
-        "heap profiling could not start: " + heap.status().message();
+        "heap profiling is not available: " + heap.status().message();
     return;
   }
   heap_sampler_ = std::move(*heap);

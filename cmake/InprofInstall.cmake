@@ -23,12 +23,10 @@ install(TARGETS inprof_agent
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
-# The malloc shim's object file, linked whole into a consumer that asks for
-# inprof::malloc_shim (with the shared libtcmalloc it forwards to).
+# inprof::malloc_shim, for programs that linked it: inprof::agent with the
+# shared libtcmalloc (the malloc front is part of the agent now).
 if(TARGET inprof_malloc_shim)
-  install(TARGETS inprof_malloc_shim
-    EXPORT inprofTargets
-    OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/inprof)
+  install(TARGETS inprof_malloc_shim EXPORT inprofTargets)
 endif()
 
 # The pthread interposer: an object file to link in, and the same code as

@@ -1,10 +1,11 @@
 // The per-allocation entry points of the heap sampler, shared by the two
-// ways allocations reach it: tcmalloc's MallocHook hooks (installed by
-// HeapSampler when nothing better is linked) and the malloc shim
-// (inprof::malloc_shim, agent/heap/malloc_shim.cc), which sits in front of
-// tcmalloc's own fast path and costs far less. The fast paths are inline:
-// a thread-local countdown and a branch per allocation, a filter lookup per
-// free.
+// ways allocations reach it: the malloc front (agent/heap/malloc_front.cc),
+// which sits in front of whatever allocator the process runs on, and
+// tcmalloc's MallocHook hooks, installed by HeapSampler only when the front
+// is not the process's malloc (tcmalloc preloaded before
+// libinprof_preload.so): hooks cost every malloc tcmalloc's fast path. The
+// fast paths are inline: a thread-local countdown and a branch per
+// allocation, a filter lookup per free.
 #ifndef INPROF_AGENT_HEAP_HEAP_HOOKS_H_
 #define INPROF_AGENT_HEAP_HEAP_HOOKS_H_
 
@@ -23,25 +24,27 @@
 extern __thread int64_t inprof_heap_countdown
     __attribute__((tls_model("initial-exec")));
 
-// Defined by the malloc shim only: its presence (a weak reference in the
-// agent) tells the agent not to install tcmalloc's hooks as well.
-extern "C" __attribute__((weak)) const int inprof_malloc_shim_linked;
-
 namespace inprof::internal {
 
 // The tables frees are checked against; null until a sampler starts.
 extern std::atomic<HeapTables*> g_heap_tables;
 
+// Which way allocations reach the sampler (HeapSampler::Start decides):
+// true for the malloc front, false for tcmalloc's hooks. Allocations coming
+// the other way are not sampled.
+extern std::atomic<bool> g_sample_front;
+
 // Takes a sample if this thread's countdown ran out. `caller` is a return
 // address in the allocating stack: frames inside it (the hook machinery)
-// are not recorded.
-void AllocationSlowPath(const void* ptr, size_t size, uint64_t caller) noexcept;
+// are not recorded. `from_front`: called by the malloc front, not a hook.
+void AllocationSlowPath(const void* ptr, size_t size, uint64_t caller,
+                        bool from_front) noexcept;
 
-inline void OnAllocation(const void* ptr, size_t size,
-                         uint64_t caller) noexcept {
+inline void OnAllocation(const void* ptr, size_t size, uint64_t caller,
+                         bool from_front) noexcept {
   inprof_heap_countdown -= static_cast<int64_t>(size);
   if (__builtin_expect(inprof_heap_countdown > 0, 1)) return;
-  AllocationSlowPath(ptr, size, caller);
+  AllocationSlowPath(ptr, size, caller, from_front);
 }
 
 inline void OnFree(const void* ptr) noexcept {
@@ -50,7 +53,16 @@ inline void OnFree(const void* ptr) noexcept {
   tables->FreeIfLive(ptr);
 }
 
-inline bool MallocShimLinked() { return &inprof_malloc_shim_linked != nullptr; }
+// False in builds with AddressSanitizer or ThreadSanitizer, which have no
+// front (malloc_front.cc says why).
+bool MallocFrontCompiledIn();
+
+// Whether the front's malloc and operator new are the process's (not
+// another object's before ours). Not async-signal-safe (dlsym, once).
+bool MallocFrontInUse();
+
+// The malloc the front forwards to (tcmalloc's, glibc's...).
+void* MallocFrontNextMalloc();
 
 }  // namespace inprof::internal
 

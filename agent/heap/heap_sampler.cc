@@ -70,8 +70,16 @@ uint32_t SampleWeight(uint64_t size, int64_t rate) noexcept {
 
 }  // namespace
 
-void AllocationSlowPath(const void* ptr, size_t size,
-                        uint64_t hook_return) noexcept {
+std::atomic<bool> g_sample_front{true};
+
+void AllocationSlowPath(const void* ptr, size_t size, uint64_t hook_return,
+                        bool from_front) noexcept {
+  // Not the way in use (a program whose hooks are driven by hand, in tests):
+  // as if this allocation had not counted down.
+  if (from_front != g_sample_front.load(std::memory_order_relaxed)) {
+    inprof_heap_countdown += static_cast<int64_t>(size);
+    return;
+  }
   // The agent's own threads are not sampled, as the contention profiler
   // does not time them: at a small rate, building a heap profile allocates
   // enough to fill the next one with the agent's own records (17,000 after a
@@ -105,7 +113,8 @@ namespace {
 
 void NewHook(const void* ptr, size_t size) {
   OnAllocation(ptr, size,
-               reinterpret_cast<uint64_t>(__builtin_return_address(0)));
+               reinterpret_cast<uint64_t>(__builtin_return_address(0)),
+               /*from_front=*/false);
 }
 
 void DeleteHook(const void* ptr) { OnFree(ptr); }
@@ -152,13 +161,29 @@ Status ValidateHeapSampleRate(int64_t rate) {
 }
 
 HeapSampler::HeapSampler(const TcmallocApi* tcmalloc, StackWalker* walker,
-                         HeapTables* tables, int64_t rate)
-    : tcmalloc_(tcmalloc), walker_(walker), tables_(tables), rate_(rate) {}
+                         HeapTables* tables, int64_t rate, bool use_front)
+    : tcmalloc_(tcmalloc),
+      use_front_(use_front),
+      walker_(walker),
+      tables_(tables),
+      rate_(rate) {}
 
 StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Start(
-    const TcmallocApi* tcmalloc, StackWalker* walker, int64_t rate) {
+    const TcmallocApi* tcmalloc, StackWalker* walker, int64_t rate,
+    AllocationSource source) {
   Status valid = ValidateHeapSampleRate(rate);
   if (!valid.ok()) return valid;
+  const bool use_front =
+      source == AllocationSource::kAuto && MallocFrontInUse();
+  if (!use_front && tcmalloc == nullptr) {
+    return UnimplementedError(
+        !MallocFrontCompiledIn()
+            ? "a sanitizer's runtime is the allocator: heap profiles need a "
+              "build without AddressSanitizer and ThreadSanitizer"
+            : "inprof's malloc front is not the process's malloc (an "
+              "allocator loaded before it defines malloc) and that allocator "
+              "is not tcmalloc: put libinprof_preload.so first in LD_PRELOAD");
+  }
   // A forked child has only the forking thread, which is in no hook: hooks
   // its parent's other threads were running never finish there.
   static pthread_once_t at_fork_once = PTHREAD_ONCE_INIT;
@@ -174,11 +199,12 @@ StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Start(
   }
   tables->Reset();
   g_heap_tables.store(tables, std::memory_order_seq_cst);
+  g_sample_front.store(use_front, std::memory_order_seq_cst);
   std::unique_ptr<HeapSampler> sampler(
-      new HeapSampler(tcmalloc, walker, tables, rate));
+      new HeapSampler(tcmalloc, walker, tables, rate, use_front));
   g_sampler.store(sampler.get(), std::memory_order_seq_cst);
   // Hooks cost every malloc and free their fast path: none while the rate
-  // is 0, and none at all when the shim calls us already.
+  // is 0, and none at all when the front calls us already.
   if (rate > 0) {
     std::lock_guard<std::mutex> lock(sampler->hooks_mu_);
     Status hooked = sampler->InstallHooksLocked();
@@ -191,7 +217,7 @@ StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Start(
 }
 
 Status HeapSampler::InstallHooksLocked() {
-  if (hooks_installed_ || MallocShimLinked()) return OkStatus();
+  if (hooks_installed_ || use_front_) return OkStatus();
   if (!tcmalloc_->add_delete_hook(DeleteHook)) {
     return InternalError("tcmalloc refused the delete hook");
   }

@@ -33,8 +33,10 @@ Found FindOnce() {
         "LD_PRELOAD=libtcmalloc.so.4";
     return found;
   }
-  // With the malloc shim linked, malloc is the shim's, in front of tcmalloc.
-  if (malloc_address != tc_malloc_address && !MallocShimLinked()) {
+  // With the malloc front in use, malloc is the front's, and tcmalloc's
+  // malloc is the one it forwards to.
+  if (MallocFrontInUse()) malloc_address = MallocFrontNextMalloc();
+  if (malloc_address != tc_malloc_address) {
     found.why_not =
         "tcmalloc is loaded but malloc is another allocator's: link "
         "-ltcmalloc before other allocators, or LD_PRELOAD=libtcmalloc.so.4";
@@ -47,7 +49,8 @@ Found FindOnce() {
       Lookup("MallocHook_RemoveDeleteHook", &api.remove_delete_hook) &&
       Lookup("MallocExtension_GetNumericProperty", &api.get_numeric_property) &&
       Lookup("MallocExtension_GetStats", &api.get_stats) &&
-      Lookup("MallocExtension_ReleaseFreeMemory", &api.release_free_memory);
+      Lookup("MallocExtension_ReleaseFreeMemory", &api.release_free_memory) &&
+      Lookup("MallocExtension_ReleaseToSystem", &api.release_to_system);
   Lookup("tc_version", &api.version);  // optional
   if (!complete) {
     found.why_not =

@@ -1,9 +1,9 @@
 // TcmallocApi finds gperftools' tcmalloc in the running process, at run time:
 // the agent never links tcmalloc itself (that would replace the host's
 // allocator behind its back), so it looks the C entry points up with dlsym.
-// Heap profiling needs tcmalloc to be the process's malloc, because samples
-// come from its MallocHook new/delete hooks (ARCHITECTURE.md decision 4);
-// allocator statistics come from its MallocExtension.
+// Allocator statistics come from its MallocExtension; heap samples come
+// from its MallocHook new/delete hooks only when inprof's malloc front is not
+// the process's malloc (heap_sampler.h).
 //
 // Thread safety: Find() is thread-safe (it looks once); the returned struct
 // is immutable. Not async-signal-safe (dlsym).
@@ -26,10 +26,13 @@ struct TcmallocApi {
   int (*get_numeric_property)(const char* name, size_t* value) = nullptr;
   void (*get_stats)(char* buffer, int length) = nullptr;
   void (*release_free_memory)() = nullptr;
+  // Releases at least `bytes` of free memory to the system (when there is).
+  void (*release_to_system)(size_t bytes) = nullptr;
   const char* (*version)(int* major, int* minor, const char** patch) = nullptr;
 
-  // The process's tcmalloc, or nullptr when malloc is another allocator
-  // (glibc's, jemalloc...), with the reason in *why_not.
+  // The process's tcmalloc (the allocator malloc reaches, behind the malloc
+  // front or not), or nullptr when malloc is another allocator (glibc's,
+  // jemalloc...), with the reason in *why_not.
   static const TcmallocApi* Find(std::string* why_not);
 };
 

@@ -117,24 +117,31 @@ TEST(PreloadTest, UnmodifiedProgramServesProfiles) {
        dir.WriteFile("mutex.pb.gz", GetOk(client, "/debug/pprof/mutex"))});
   EXPECT_THAT(comments.out, HasSubstr("pthread interposer preloaded"))
       << comments.Describe();
-  // glibc malloc: heap profiles say why not, as for a linked agent.
-  httplib::Result heap = client.Get("/debug/pprof/heap");
-  ASSERT_TRUE(heap);
-  EXPECT_EQ(heap->status, 501) << heap->body;
-  EXPECT_THAT(heap->body, HasSubstr("tcmalloc"));
+  // glibc malloc: the preloaded malloc front samples it.
+  const std::string heap =
+      PollUntilNamed(client, "/debug/pprof/heap", {"-sample_index=inuse_space"},
+                     "PreloadFixtureAllocate", dir);
+  EXPECT_THAT(heap, HasSubstr("PreloadFixtureAllocate"));
+  CommandResult heap_comments = GoToolPprof(
+      {"-comments",
+       dir.WriteFile("heap.pb.gz", GetOk(client, "/debug/pprof/heap"))});
+  EXPECT_THAT(heap_comments.out, HasSubstr("malloc front"))
+      << heap_comments.Describe();
 
   EXPECT_TRUE(fixture.process.Running());
   EXPECT_THAT(fixture.process.Stderr(), IsEmpty());
 }
 
 // With tcmalloc preloaded too, heap profiles name the fixture's allocation
-// site. The README recommends tcmalloc first; the other order works as well
-// (inprof defines no allocation function), and is checked so that it stays
-// true.
+// site in either order: inprof first, its malloc front forwards to tcmalloc;
+// tcmalloc first, its malloc is the process's and tcmalloc's hooks feed the
+// sampler. /debug/allocator reports tcmalloc both ways.
 TEST(PreloadTest, HeapProfileWithTcmallocPreloaded) {
   const std::string preload = INPROF_PRELOAD_LIBRARY;
-  for (const std::string& order : {std::string(kTcmalloc) + " " + preload,
-                                   preload + " " + std::string(kTcmalloc)}) {
+  const std::pair<std::string, const char*> orders[] = {
+      {std::string(kTcmalloc) + " " + preload, "tcmalloc hooks"},
+      {preload + " " + std::string(kTcmalloc), "malloc front"}};
+  for (const auto& [order, source] : orders) {
     SCOPED_TRACE("LD_PRELOAD=" + order);
     WorkingFixture fixture(order);
     ASSERT_TRUE(fixture.Serving()) << fixture.process.Stderr();
@@ -142,6 +149,13 @@ TEST(PreloadTest, HeapProfileWithTcmallocPreloaded) {
         fixture.client, "/debug/pprof/heap", {"-sample_index=inuse_space"},
         "PreloadFixtureAllocate", fixture.dir);
     EXPECT_THAT(heap, HasSubstr("PreloadFixtureAllocate"));
+    CommandResult comments = GoToolPprof(
+        {"-comments",
+         fixture.dir.WriteFile("heap.pb.gz",
+                               GetOk(fixture.client, "/debug/pprof/heap"))});
+    EXPECT_THAT(comments.out, HasSubstr(source)) << comments.Describe();
+    EXPECT_THAT(GetOk(fixture.client, "/debug/allocator"),
+                HasSubstr("\"allocator\": \"tcmalloc\""));
     EXPECT_THAT(fixture.process.Stderr(), IsEmpty());
   }
 }

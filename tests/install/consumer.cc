@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
                  agent->port(), response.c_str());
     return 1;
   }
-#ifdef CONSUMER_HEAP
-  // Linked with inprof::malloc_shim: heap profiles work.
+  // Heap profiles work with inprof::agent alone (the malloc front, on
+  // glibc's malloc), and with inprof::malloc_shim (tcmalloc) as before.
   std::string heap = HttpGet(agent->port(), "/debug/pprof/heap?debug=1");
   if (heap.rfind("HTTP/1.1 200", 0) != 0 ||
       heap.find("heap profile: ") == std::string::npos) {
@@ -107,7 +107,6 @@ int main(int argc, char** argv) {
                  heap.c_str());
     return 1;
   }
-#endif
 #ifdef CONSUMER_CONTENTION
   // std::mutex is seen through the interposer (linked, or preloaded for
   // consumer_std); inprof::Mutex always.

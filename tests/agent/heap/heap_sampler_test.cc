@@ -1,6 +1,7 @@
 // Drives the sampler's hooks directly, as tcmalloc would call them, through a
 // fake TcmallocApi: so the hook code runs under AddressSanitizer and
-// ThreadSanitizer too (whose own malloc replaces tcmalloc's).
+// ThreadSanitizer too (whose own malloc replaces tcmalloc's). The malloc
+// front is in this program too, and muted: the sampler is started for hooks.
 #include "agent/heap/heap_sampler.h"
 
 #include <gtest/gtest.h>
@@ -54,8 +55,8 @@ struct Fixture {
     StatusOr<std::unique_ptr<StackWalker>> w = StackWalker::Start();
     EXPECT_TRUE(w.ok());
     walker = std::move(*w);
-    StatusOr<std::unique_ptr<HeapSampler>> s =
-        HeapSampler::Start(&api, walker.get(), rate);
+    StatusOr<std::unique_ptr<HeapSampler>> s = HeapSampler::Start(
+        &api, walker.get(), rate, AllocationSource::kTcmallocHooks);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     sampler = std::move(*s);
   }
@@ -260,8 +261,8 @@ TEST(HeapSamplerTest, OnlyOneSamplerAtATimeAndHooksGoAway) {
     Fixture f(1);
     ASSERT_NE(g_new_hook, nullptr);
     TcmallocApi api = FakeTcmalloc();
-    StatusOr<std::unique_ptr<HeapSampler>> second =
-        HeapSampler::Start(&api, f.walker.get(), 1);
+    StatusOr<std::unique_ptr<HeapSampler>> second = HeapSampler::Start(
+        &api, f.walker.get(), 1, AllocationSource::kTcmallocHooks);
     EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
   }
   EXPECT_EQ(g_new_hook, nullptr);

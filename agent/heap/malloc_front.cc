@@ -1,0 +1,425 @@
+// The malloc front: malloc, free, the rest of the C allocation functions and
+// every operator new and delete, defined by the agent so that heap samples
+// are taken with whatever allocator the process runs on (glibc's, tcmalloc,
+// jemalloc), without MallocHook and without relinking the allocator. Each
+// function counts the allocation down towards the thread's next sample
+// (heap_hooks.h: a thread-local decrement and a branch; a filter lookup per
+// free) and forwards to the same function of the next allocator
+// (next_allocator.h).
+//
+// It is part of libinprof (pulled in by HeapSampler, which names
+// MallocFrontInUse()) and of libinprof_preload.so. It takes effect when its
+// malloc is the process's malloc: linked into the program (always first), or
+// a shared library loaded before the allocator's. MallocFrontInUse() checks
+// that at run time; when it does not hold (tcmalloc preloaded before
+// libinprof_preload.so), the sampler falls back to tcmalloc's hooks.
+//
+// Calls that reach the front twice for one allocation (libstdc++'s operator
+// new calls malloc, which is ours again) are counted once, by the outer
+// call: t_in_operator marks the inner one.
+//
+// Not in a build with AddressSanitizer or ThreadSanitizer: their runtimes
+// are the process's allocator themselves, and they call malloc while they
+// initialize, before instrumented code (the sampler's) may run. There the
+// front is absent and MallocFrontInUse() is false.
+//
+// SIGNAL CONTEXT. These functions are malloc: no allocation of our own, no
+// locks, no stdio. See agent/unwind/unwind.h for the rules.
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#include "agent/heap/heap_hooks.h"
+#include "agent/heap/next_allocator.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+
+namespace inprof::internal {
+bool MallocFrontCompiledIn() { return false; }
+bool MallocFrontInUse() { return false; }
+void* MallocFrontNextMalloc() { return nullptr; }
+}  // namespace inprof::internal
+
+#else  // the front
+
+namespace inprof::internal {
+namespace {
+
+// Set while a C++ operator of the front runs the next allocator's operator.
+__attribute__((tls_model("initial-exec"))) thread_local bool t_in_operator =
+    false;
+
+class OperatorScope {
+ public:
+  OperatorScope() noexcept : was_(t_in_operator) { t_in_operator = true; }
+  ~OperatorScope() { t_in_operator = was_; }
+  OperatorScope(const OperatorScope&) = delete;
+  OperatorScope& operator=(const OperatorScope&) = delete;
+
+ private:
+  bool was_;
+};
+
+inline uint64_t Caller(void* return_address) {
+  return reinterpret_cast<uint64_t>(return_address);
+}
+
+inline void* Counted(void* ptr, size_t size, void* return_address) noexcept {
+  if (ptr != nullptr && !t_in_operator) {
+    OnAllocation(ptr, size, Caller(return_address), /*from_front=*/true);
+  }
+  return ptr;
+}
+
+inline void Uncounted(void* ptr) noexcept {
+  if (!t_in_operator) OnFree(ptr);
+}
+
+using MallocFn = void* (*)(size_t);
+using FreeFn = void (*)(void*);
+using CallocFn = void* (*)(size_t, size_t);
+using ReallocFn = void* (*)(void*, size_t);
+using PosixMemalignFn = int (*)(void**, size_t, size_t);
+using MemalignFn = void* (*)(size_t, size_t);
+using UsableSizeFn = size_t (*)(void*);
+
+// From the auxiliary vector: sysconf may allocate.
+size_t PageSize() noexcept { return getauxval(AT_PAGESZ); }
+
+// An aligned block from the next allocator, by the first function it has.
+void* NextAligned(NextFn preferred, size_t alignment, size_t size) noexcept {
+  if (auto fn = NextFunction<MemalignFn>(preferred)) return fn(alignment, size);
+  auto posix = NextFunction<PosixMemalignFn>(kPosixMemalign);
+  if (posix == nullptr) return ArenaAllocate(size, alignment);
+  void* ptr = nullptr;
+  int error = posix(&ptr, alignment, size);
+  if (error != 0) {
+    errno = error;
+    return nullptr;
+  }
+  return ptr;
+}
+
+void* Malloc(size_t size) noexcept {
+  if (auto fn = NextFunction<MallocFn>(kMalloc)) return fn(size);
+  return ArenaAllocate(size, 16);
+}
+
+void Free(void* ptr) noexcept {
+  if (ptr == nullptr || InArena(ptr)) return;
+  // Null only while another thread resolves the table, for a block that
+  // came from elsewhere: kept rather than given to the wrong allocator.
+  if (auto fn = NextFunction<FreeFn>(kFree)) fn(ptr);
+}
+
+void* Realloc(void* old, size_t size) noexcept {
+  if (old == nullptr || !InArena(old)) {
+    if (auto fn = NextFunction<ReallocFn>(kRealloc)) return fn(old, size);
+  }
+  // An arena block (or the table is not ready): move it.
+  void* ptr = Malloc(size);
+  if (ptr != nullptr && old != nullptr) {
+    size_t old_size = ArenaBlockSize(old);
+    memcpy(ptr, old, old_size < size ? old_size : size);
+  }
+  return ptr;
+}
+
+// --- C++ operators
+// -------------------------------------------------------------
+
+// NOT SIGNAL CONTEXT BEGIN: operator new throws as the standard says; it is
+// never what a C allocation (the only kind a handler may make) reaches.
+// What the standard says operator new does, for the next objects that have
+// no operator new of their own (a C program under libinprof_preload.so).
+void* NewByMalloc(size_t size, size_t alignment, bool nothrow) {
+  if (size == 0) size = 1;
+  for (;;) {
+    void* ptr =
+        alignment > 16 ? NextAligned(kMemalign, alignment, size) : Malloc(size);
+    if (ptr != nullptr) return ptr;
+    std::new_handler handler = std::get_new_handler();
+    if (handler == nullptr) {
+      if (nothrow) return nullptr;
+      throw std::bad_alloc();
+    }
+    try {
+      handler();
+    } catch (const std::bad_alloc&) {
+      if (nothrow) return nullptr;
+      throw;
+    }
+  }
+}
+// NOT SIGNAL CONTEXT END
+
+template <typename... Args>
+void* ForwardNew(NextFn id, size_t size, size_t alignment, bool nothrow,
+                 Args... args) {
+  using Fn = void* (*)(size_t, Args...);
+  void* ptr;
+  {
+    OperatorScope scope;
+    Fn fn = NextFunction<Fn>(id);
+    ptr = fn != nullptr ? fn(size, args...)
+                        : NewByMalloc(size, alignment, nothrow);
+  }
+  return ptr;
+}
+
+template <typename... Args>
+void ForwardDelete(NextFn id, void* ptr, Args... args) noexcept {
+  if (ptr == nullptr) return;
+  Uncounted(ptr);
+  if (InArena(ptr)) return;
+  using Fn = void (*)(void*, Args...);
+  OperatorScope scope;
+  Fn fn = NextFunction<Fn>(id);
+  if (fn != nullptr) {
+    fn(ptr, args...);
+  } else {
+    Free(ptr);
+  }
+}
+
+}  // namespace
+}  // namespace inprof::internal
+
+using inprof::internal::Counted;
+using inprof::internal::ForwardDelete;
+using inprof::internal::ForwardNew;
+using inprof::internal::NextFn;
+using inprof::internal::Uncounted;
+namespace in = inprof::internal;
+
+#define INPROF_FRONT extern "C" __attribute__((visibility("default")))
+#define INPROF_FRONT_CXX __attribute__((visibility("default")))
+#define RA __builtin_return_address(0)
+
+// NOT SIGNAL CONTEXT BEGIN: these definitions are the allocator's entry
+// points themselves (the lint would read each as a call to malloc or new);
+// their bodies only forward, and call the inline fast paths of heap_hooks.h,
+// which the lint checks.
+
+// The front's malloc under a name of its own, so that MallocFrontInUse() can
+// compare it with what the process's "malloc" resolves to.
+extern "C" __attribute__((visibility("hidden"))) void* inprof_front_malloc(
+    size_t size) noexcept {
+  return Counted(in::Malloc(size), size, RA);
+}
+
+INPROF_FRONT void* malloc(size_t size) noexcept
+    __attribute__((alias("inprof_front_malloc")));
+
+INPROF_FRONT void free(void* ptr) noexcept {
+  Uncounted(ptr);
+  in::Free(ptr);
+}
+
+INPROF_FRONT void* calloc(size_t count, size_t size) noexcept {
+  size_t bytes;
+  if (__builtin_mul_overflow(count, size, &bytes)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  auto fn = in::NextFunction<in::CallocFn>(in::kCalloc);
+  void* ptr = fn != nullptr ? fn(count, size) : in::ArenaAllocate(bytes, 16);
+  return Counted(ptr, bytes, RA);
+}
+
+INPROF_FRONT void* realloc(void* old, size_t size) noexcept {
+  // Accounted as a free and an allocation, moved or not: the bucket is
+  // keyed by size. realloc(p, 0) frees p and may return null.
+  Uncounted(old);
+  return Counted(in::Realloc(old, size), size, RA);
+}
+
+INPROF_FRONT void* reallocarray(void* old, size_t count, size_t size) noexcept {
+  size_t bytes;
+  if (__builtin_mul_overflow(count, size, &bytes)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  Uncounted(old);
+  return Counted(in::Realloc(old, bytes), bytes, RA);
+}
+
+INPROF_FRONT int posix_memalign(void** result, size_t alignment,
+                                size_t size) noexcept {
+  auto fn = in::NextFunction<in::PosixMemalignFn>(in::kPosixMemalign);
+  if (fn == nullptr) {
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 ||
+        alignment % sizeof(void*) != 0) {
+      return EINVAL;
+    }
+    *result = in::ArenaAllocate(size, alignment);
+    return *result != nullptr ? 0 : ENOMEM;
+  }
+  int error = fn(result, alignment, size);
+  if (error == 0) Counted(*result, size, RA);
+  return error;
+}
+
+INPROF_FRONT void* memalign(size_t alignment, size_t size) noexcept {
+  return Counted(in::NextAligned(in::kMemalign, alignment, size), size, RA);
+}
+
+INPROF_FRONT void* aligned_alloc(size_t alignment, size_t size) noexcept {
+  return Counted(in::NextAligned(in::kAlignedAlloc, alignment, size), size, RA);
+}
+
+INPROF_FRONT void* valloc(size_t size) noexcept {
+  auto fn = in::NextFunction<in::MallocFn>(in::kValloc);
+  void* ptr = fn != nullptr
+                  ? fn(size)
+                  : in::NextAligned(in::kMemalign, in::PageSize(), size);
+  return Counted(ptr, size, RA);
+}
+
+INPROF_FRONT void* pvalloc(size_t size) noexcept {
+  const size_t page = in::PageSize();
+  auto fn = in::NextFunction<in::MallocFn>(in::kPvalloc);
+  size_t rounded = (size + page - 1) & ~(page - 1);
+  void* ptr =
+      fn != nullptr ? fn(size) : in::NextAligned(in::kMemalign, page, rounded);
+  return Counted(ptr, rounded, RA);
+}
+
+INPROF_FRONT size_t malloc_usable_size(void* ptr) noexcept {
+  if (ptr == nullptr) return 0;
+  if (in::InArena(ptr)) return in::ArenaBlockSize(ptr);
+  auto fn = in::NextFunction<in::UsableSizeFn>(in::kMallocUsableSize);
+  return fn != nullptr ? fn(ptr) : 0;
+}
+
+// --- C++
+// -----------------------------------------------------------------------
+
+namespace {
+
+inline size_t Align(std::align_val_t alignment) {
+  return static_cast<size_t>(alignment);
+}
+
+}  // namespace
+
+INPROF_FRONT_CXX void* operator new(size_t size) {
+  return Counted(ForwardNew(in::kNew, size, 16, false), size, RA);
+}
+INPROF_FRONT_CXX void* operator new[](size_t size) {
+  return Counted(ForwardNew(in::kNewArray, size, 16, false), size, RA);
+}
+INPROF_FRONT_CXX void* operator new(size_t size,
+                                    const std::nothrow_t& t) noexcept {
+  return Counted(
+      ForwardNew<const std::nothrow_t&>(in::kNewNothrow, size, 16, true, t),
+      size, RA);
+}
+INPROF_FRONT_CXX void* operator new[](size_t size,
+                                      const std::nothrow_t& t) noexcept {
+  return Counted(ForwardNew<const std::nothrow_t&>(in::kNewArrayNothrow, size,
+                                                   16, true, t),
+                 size, RA);
+}
+INPROF_FRONT_CXX void* operator new(size_t size, std::align_val_t a) {
+  return Counted(ForwardNew(in::kNewAligned, size, Align(a), false, a), size,
+                 RA);
+}
+INPROF_FRONT_CXX void* operator new[](size_t size, std::align_val_t a) {
+  return Counted(ForwardNew(in::kNewArrayAligned, size, Align(a), false, a),
+                 size, RA);
+}
+INPROF_FRONT_CXX void* operator new(size_t size, std::align_val_t a,
+                                    const std::nothrow_t& t) noexcept {
+  return Counted(ForwardNew<std::align_val_t, const std::nothrow_t&>(
+                     in::kNewAlignedNothrow, size, Align(a), true, a, t),
+                 size, RA);
+}
+INPROF_FRONT_CXX void* operator new[](size_t size, std::align_val_t a,
+                                      const std::nothrow_t& t) noexcept {
+  return Counted(ForwardNew<std::align_val_t, const std::nothrow_t&>(
+                     in::kNewArrayAlignedNothrow, size, Align(a), true, a, t),
+                 size, RA);
+}
+
+INPROF_FRONT_CXX void operator delete(void* p) noexcept {
+  ForwardDelete(in::kDelete, p);
+}
+INPROF_FRONT_CXX void operator delete[](void* p) noexcept {
+  ForwardDelete(in::kDeleteArray, p);
+}
+INPROF_FRONT_CXX void operator delete(void* p, size_t size) noexcept {
+  ForwardDelete(in::kDeleteSized, p, size);
+}
+INPROF_FRONT_CXX void operator delete[](void* p, size_t size) noexcept {
+  ForwardDelete(in::kDeleteArraySized, p, size);
+}
+INPROF_FRONT_CXX void operator delete(void* p,
+                                      const std::nothrow_t& t) noexcept {
+  ForwardDelete<const std::nothrow_t&>(in::kDeleteNothrow, p, t);
+}
+INPROF_FRONT_CXX void operator delete[](void* p,
+                                        const std::nothrow_t& t) noexcept {
+  ForwardDelete<const std::nothrow_t&>(in::kDeleteArrayNothrow, p, t);
+}
+INPROF_FRONT_CXX void operator delete(void* p, std::align_val_t a) noexcept {
+  ForwardDelete(in::kDeleteAligned, p, a);
+}
+INPROF_FRONT_CXX void operator delete[](void* p, std::align_val_t a) noexcept {
+  ForwardDelete(in::kDeleteArrayAligned, p, a);
+}
+INPROF_FRONT_CXX void operator delete(void* p, size_t size,
+                                      std::align_val_t a) noexcept {
+  ForwardDelete(in::kDeleteSizedAligned, p, size, a);
+}
+INPROF_FRONT_CXX void operator delete[](void* p, size_t size,
+                                        std::align_val_t a) noexcept {
+  ForwardDelete(in::kDeleteArraySizedAligned, p, size, a);
+}
+INPROF_FRONT_CXX void operator delete(void* p, std::align_val_t a,
+                                      const std::nothrow_t& t) noexcept {
+  ForwardDelete<std::align_val_t, const std::nothrow_t&>(
+      in::kDeleteAlignedNothrow, p, a, t);
+}
+INPROF_FRONT_CXX void operator delete[](void* p, std::align_val_t a,
+                                        const std::nothrow_t& t) noexcept {
+  ForwardDelete<std::align_val_t, const std::nothrow_t&>(
+      in::kDeleteArrayAlignedNothrow, p, a, t);
+}
+
+// NOT SIGNAL CONTEXT END
+
+namespace inprof::internal {
+
+// NOT SIGNAL CONTEXT BEGIN: asked by the agent at start, not in malloc.
+bool MallocFrontCompiledIn() { return true; }
+
+bool MallocFrontInUse() {
+  static const bool in_use = [] {
+    // malloc by address (our own name for it is hidden, so it cannot
+    // resolve elsewhere); operator new by the object that defines it.
+    void* process_malloc = dlsym(RTLD_DEFAULT, "malloc");
+    void* process_new = dlsym(RTLD_DEFAULT, "_Znwm");
+    Dl_info ours, theirs;
+    return process_malloc == reinterpret_cast<void*>(&inprof_front_malloc) &&
+           process_new != nullptr &&
+           dladdr(reinterpret_cast<void*>(&inprof_front_malloc), &ours) &&
+           dladdr(process_new, &theirs) && ours.dli_fbase == theirs.dli_fbase;
+  }();
+  return in_use;
+}
+
+void* MallocFrontNextMalloc() { return NextFunction<void*>(kMalloc); }
+// NOT SIGNAL CONTEXT END
+
+}  // namespace inprof::internal
+
+#endif  // the front
