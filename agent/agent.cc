@@ -38,6 +38,8 @@
 #include "agent/sources/registry.h"
 #include "agent/sources/shared_symbolizer.h"
 #include "agent/sources/thread_source.h"
+#include "agent/symbolize/idle_release.h"
+#include "agent/symbolize/symbolizer_metrics.h"
 #include "agent/threads/thread_dumper.h"
 #include "agent/unwind/stack_walker.h"
 
@@ -172,6 +174,8 @@ class Agent::Impl {
   std::unique_ptr<HttpServer> server_;
 
   internal::SharedSymbolizer symbolizer_{&stopping_};
+  // Gives the symbolizer's memory back after a while without profiles.
+  std::unique_ptr<internal::IdleReleaser> symbolizer_idle_;
   // /debug/pprof/goroutine's thread dumps; borrows walker_.
   std::unique_ptr<internal::ThreadDumper> threads_;
   // The profiles served by name; they borrow the samplers above and are
@@ -211,6 +215,22 @@ Status Agent::Impl::Start() {
   flight_ = std::make_unique<internal::FlightRecorder>(
       sampler_.get(), &symbolizer_, &captures_);
   flight_->Configure(*autocapture);
+  symbolizer_idle_ = std::make_unique<internal::IdleReleaser>(
+      internal::kSymbolizerIdleCheckPeriod, [this] {
+        // While auto-capture is on the symbolizer stays warm: the next slow
+        // request's capture must not pay for a cold start.
+        if (flight_->enabled()) return;
+        if (symbolizer_.ReleaseIfIdle(
+                std::chrono::nanoseconds(internal::kSymbolizerIdleTimeout)
+                    .count()) &&
+            tcmalloc_ != nullptr) {
+          // What the symbolizer freed would stay resident in tcmalloc's
+          // page heap: give back about as much, no more (the rest of the
+          // free memory is the host's business). glibc's malloc_trim would
+          // walk the host's whole heap; it is not called.
+          tcmalloc_->release_to_system(internal::kSymbolizerReleaseBytes);
+        }
+      });
 
   internal::PprofBackend backend;
   RegisterSources();
@@ -345,6 +365,7 @@ void Agent::Impl::Stop() {
   g_listener_fd.store(-1);
   if (server_) server_->Stop();  // waits for handlers, which see stopping_
   internal::RequestLatency::Global().Configure({});  // stop timing requests
+  symbolizer_idle_.reset();                          // reads flight_
   flight_.reset();
   server_.reset();
   contention_.reset();
@@ -366,7 +387,8 @@ void Agent::Impl::AbandonAfterFork() {
     internal::CloseSocketsOnPort(port_);
     (void)server_.release();
   }
-  (void)flight_.release();  // its capture thread was not copied
+  (void)flight_.release();           // its capture thread was not copied
+  (void)symbolizer_idle_.release();  // nor its thread
   contention_.reset();
   heap_sampler_.reset();
   if (sampler_) {
@@ -464,6 +486,7 @@ std::string Agent::Impl::RenderMetrics() {
   internal::RequestLatency::Global().WriteMetrics(text);
   flight_->WriteMetrics(text);
   request_stats_.WriteMetrics(text);
+  internal::WriteSymbolizerMetrics(symbolizer_.stats(), text);
   return std::move(text).Take();
 }
 

@@ -64,8 +64,10 @@ void FlightRecorder::SetEnabled(bool enabled) {
         &TypicalRequestQueue::OfferToGlobal);
     thread_ = std::thread([this] { CaptureLoop(); });
     wall_ = std::make_unique<WallSampler>(sampler_);
+    enabled_.store(true, std::memory_order_relaxed);
     return;
   }
+  enabled_.store(false, std::memory_order_relaxed);
   wall_.reset();  // no more wall signals
   RequestLatency::Global().SetSlowRequestSink(nullptr);
   RequestLatency::Global().SetTypicalRequestSink(nullptr);

@@ -59,6 +59,7 @@ class FlightRecorder : private CpuSampleSink {
   // On: history kept, slow requests captured. Off: history freed, the
   // capture thread joined. Idempotent.
   void SetEnabled(bool enabled);
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
 
   struct Stats {
     uint64_t captures = 0;         // stored
@@ -113,6 +114,7 @@ class FlightRecorder : private CpuSampleSink {
   std::atomic<bool> stopping_{false};
   std::thread thread_;
   std::unique_ptr<WallSampler> wall_;  // while enabled; guarded by mu_
+  std::atomic<bool> enabled_{false};   // written under mu_
   std::atomic<uint64_t> captures_made_{0};
   std::atomic<uint64_t> partial_{0};
   HungRequestWatch hung_;  // capture thread only

@@ -19,10 +19,10 @@ namespace inprof::internal {
 namespace {
 
 struct RecordTraits {
-  static auto Key(const HeapRecord &r) {
+  static auto Key(const HeapRecord& r) {
     return std::tie(r.pcs, r.size, r.label_set);
   }
-  static void Add(HeapRecord &into, const HeapRecord &from, int64_t sign) {
+  static void Add(HeapRecord& into, const HeapRecord& from, int64_t sign) {
     into.alloc_weight += sign * from.alloc_weight;
     into.free_weight += sign * from.free_weight;
     into.alloc_bytes_weight += sign * from.alloc_bytes_weight;
@@ -32,7 +32,7 @@ struct RecordTraits {
     into.alloc_bytes_raw += sign * from.alloc_bytes_raw;
     into.free_bytes_raw += sign * from.free_bytes_raw;
   }
-  static bool IsZero(const HeapRecord &r) {
+  static bool IsZero(const HeapRecord& r) {
     return r.alloc_weight == 0 && r.free_weight == 0 &&
            r.alloc_bytes_weight == 0 && r.free_bytes_weight == 0;
   }
@@ -40,11 +40,9 @@ struct RecordTraits {
 
 // True if `name` is `prefix` followed by one or more word characters.
 bool IsPrefixedWord(std::string_view name, std::string_view prefix) {
-  if (!name.starts_with(prefix) || name.size() == prefix.size())
-    return false;
+  if (!name.starts_with(prefix) || name.size() == prefix.size()) return false;
   for (char c : name.substr(prefix.size())) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
-      return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
   }
   return true;
 }
@@ -52,7 +50,7 @@ bool IsPrefixedWord(std::string_view name, std::string_view prefix) {
 // Frames of the allocator itself, pruned from the leaf end of heap stacks.
 // Matched by hand, not by std::regex: this runs for every heap profile's
 // frames, and <regex> alone cost the agent's build seconds.
-bool IsAllocatorFrame(const std::string &name) {
+bool IsAllocatorFrame(const std::string& name) {
   static constexpr std::string_view kExact[] = {"malloc",
                                                 "calloc",
                                                 "realloc",
@@ -67,36 +65,32 @@ bool IsAllocatorFrame(const std::string &name) {
                                                 "reallocarray",
                                                 "malloc_usable_size"};
   for (std::string_view exact : kExact) {
-    if (name == exact)
-      return true;
+    if (name == exact) return true;
   }
   static constexpr std::string_view kWordPrefixes[] = {
       "__libc_", "__GI_",       "__interceptor_",
       "tc_",     "MallocHook_", "inprof_front_"};
   for (std::string_view prefix : kWordPrefixes) {
-    if (IsPrefixedWord(name, prefix))
-      return true;
+    if (IsPrefixedWord(name, prefix)) return true;
   }
   return name.starts_with("tcmalloc::") || name.starts_with("MallocHook::");
 }
 
-bool IsAllocatorModule(const std::string &path) {
+bool IsAllocatorModule(const std::string& path) {
   return path.find("libtcmalloc") != std::string::npos;
 }
 
 // How many leading frames of `pcs` belong to the allocator; never all.
-size_t AllocatorFrames(const std::vector<uint64_t> &pcs,
-                       Symbolizer *symbolizer) {
+size_t AllocatorFrames(const std::vector<uint64_t>& pcs,
+                       Symbolizer* symbolizer) {
   size_t skip = 0;
   for (; skip + 1 < pcs.size(); ++skip) {
     uint64_t address = pcs[skip] - 1;
-    const ProcessMapping *mapping = symbolizer->MappingFor(address);
-    if (mapping != nullptr && IsAllocatorModule(mapping->path))
-      continue;
+    const ProcessMapping* mapping = symbolizer->MappingFor(address);
+    if (mapping != nullptr && IsAllocatorModule(mapping->path)) continue;
     std::vector<SourceFrame> frames = symbolizer->Symbolize(address);
     // The outermost function of an inlined chain decides.
-    if (frames.empty() || !IsAllocatorFrame(frames.back().name))
-      break;
+    if (frames.empty() || !IsAllocatorFrame(frames.back().name)) break;
   }
   return skip;
 }
@@ -106,17 +100,17 @@ int64_t Unweight(int64_t weighted) {
   return weighted / static_cast<int64_t>(kWeightOne);
 }
 
-} // namespace
+}  // namespace
 
-HeapSnapshot TakeHeapSnapshot(const HeapTables &tables, int64_t rate) {
+HeapSnapshot TakeHeapSnapshot(const HeapTables& tables, int64_t rate) {
   HeapSnapshot snapshot;
   snapshot.rate = rate;
-  tables.ForEachBucket([&](const HeapTables::BucketView &view) {
+  tables.ForEachBucket([&](const HeapTables::BucketView& view) {
     HeapRecord r;
     r.pcs.assign(view.pcs.begin(), view.pcs.end());
     r.size = view.size;
     r.label_set = view.label_set;
-    const HeapBucketCounts &c = view.counts;
+    const HeapBucketCounts& c = view.counts;
     r.alloc_weight = static_cast<int64_t>(c.alloc_weight);
     r.free_weight = static_cast<int64_t>(c.free_weight);
     r.alloc_bytes_weight = static_cast<int64_t>(c.alloc_bytes_weight);
@@ -132,8 +126,8 @@ HeapSnapshot TakeHeapSnapshot(const HeapTables &tables, int64_t rate) {
   return snapshot;
 }
 
-HeapSnapshot SubtractHeapSnapshots(const HeapSnapshot &later,
-                                   const HeapSnapshot &earlier) {
+HeapSnapshot SubtractHeapSnapshots(const HeapSnapshot& later,
+                                   const HeapSnapshot& earlier) {
   HeapSnapshot delta;
   delta.rate = later.rate;
   delta.unix_nanos = later.unix_nanos;
@@ -141,10 +135,10 @@ HeapSnapshot SubtractHeapSnapshots(const HeapSnapshot &later,
   return delta;
 }
 
-Profile BuildHeapProfile(const HeapSnapshot &snapshot, HeapProfileKind kind,
+Profile BuildHeapProfile(const HeapSnapshot& snapshot, HeapProfileKind kind,
                          int64_t duration_nanos,
-                         const std::vector<std::string> &comments,
-                         Symbolizer *symbolizer) {
+                         const std::vector<std::string>& comments,
+                         Symbolizer* symbolizer) {
   Profile profile;
   profile.sample_types = {{"alloc_objects", "count"},
                           {"alloc_space", "bytes"},
@@ -160,11 +154,10 @@ Profile BuildHeapProfile(const HeapSnapshot &snapshot, HeapProfileKind kind,
   }
 
   StackSampleBuilder samples(symbolizer, &profile);
-  for (const HeapRecord &r : snapshot.records) {
-    if (samples.cancelled())
-      break; // the result is thrown away
+  for (const HeapRecord& r : snapshot.records) {
+    if (samples.cancelled()) break;  // the result is thrown away
     const std::span<const uint64_t> pcs(r.pcs);
-    Sample &sample = samples.Add(
+    Sample& sample = samples.Add(
         pcs.subspan(pcs.empty() ? 0 : AllocatorFrames(r.pcs, symbolizer)),
         StackSampleBuilder::kAllReturnAddresses, kHeapOverflowFrame,
         {Unweight(r.alloc_weight), Unweight(r.alloc_bytes_weight),
@@ -183,10 +176,10 @@ Profile BuildHeapProfile(const HeapSnapshot &snapshot, HeapProfileKind kind,
   return profile;
 }
 
-std::string HeapProfileText(const HeapSnapshot &snapshot,
-                            Symbolizer *symbolizer) {
+std::string HeapProfileText(const HeapSnapshot& snapshot,
+                            Symbolizer* symbolizer) {
   int64_t inuse = 0, inuse_bytes = 0, allocs = 0, alloc_bytes = 0;
-  for (const HeapRecord &r : snapshot.records) {
+  for (const HeapRecord& r : snapshot.records) {
     inuse += r.allocs_raw - r.frees_raw;
     inuse_bytes += r.alloc_bytes_raw - r.free_bytes_raw;
     allocs += r.allocs_raw;
@@ -194,8 +187,7 @@ std::string HeapProfileText(const HeapSnapshot &snapshot,
   }
   // As Go: equal totals would make pprof's legacy parser read a 2-column
   // profile.
-  if (alloc_bytes == inuse_bytes)
-    ++alloc_bytes;
+  if (alloc_bytes == inuse_bytes) ++alloc_bytes;
   std::string out;
   char line[512];
   std::snprintf(
@@ -204,9 +196,19 @@ std::string HeapProfileText(const HeapSnapshot &snapshot,
       static_cast<long long>(allocs), static_cast<long long>(alloc_bytes),
       static_cast<long long>(2 * snapshot.rate));
   out += line;
-  for (const HeapRecord &r : snapshot.records) {
-    if (symbolizer->cancelled())
-      break; // the result is thrown away
+  // As Go's writeHeapInternal: records by in-use bytes, largest first (ties
+  // keep the snapshot's order, so the text is deterministic).
+  std::vector<const HeapRecord*> order;
+  order.reserve(snapshot.records.size());
+  for (const HeapRecord& r : snapshot.records) order.push_back(&r);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const HeapRecord* a, const HeapRecord* b) {
+                     return a->alloc_bytes_raw - a->free_bytes_raw >
+                            b->alloc_bytes_raw - b->free_bytes_raw;
+                   });
+  for (const HeapRecord* record : order) {
+    const HeapRecord& r = *record;
+    if (symbolizer->cancelled()) break;  // the result is thrown away
     std::snprintf(line, sizeof(line), "%lld: %lld [%lld: %lld]",
                   static_cast<long long>(r.allocs_raw - r.frees_raw),
                   static_cast<long long>(r.alloc_bytes_raw - r.free_bytes_raw),
@@ -226,4 +228,4 @@ std::string HeapProfileText(const HeapSnapshot &snapshot,
   return out;
 }
 
-} // namespace inprof::internal
+}  // namespace inprof::internal

@@ -66,7 +66,8 @@ Profile BuildHeapProfile(const HeapSnapshot& snapshot, HeapProfileKind kind,
                          const std::vector<std::string>& comments,
                          Symbolizer* symbolizer);
 
-// Go's legacy text heap profile (debug=1), with raw sampled counts.
+// Go's legacy text heap profile (debug=1), with raw sampled counts, records
+// sorted by in-use bytes, largest first, as Go sorts them.
 std::string HeapProfileText(const HeapSnapshot& snapshot,
                             Symbolizer* symbolizer);
 

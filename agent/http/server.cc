@@ -1,5 +1,6 @@
 #include "agent/http/server.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -108,6 +109,16 @@ class WorkerPool : public httplib::TaskQueue {
     Clock::time_point accepted;
   };
 
+  // On tcmalloc, a worker's per-thread cache keeps what building a profile
+  // freed (10 MiB over a thousand fetches, issue 16): give it back to the
+  // central lists after each request. Nothing to do on other allocators.
+  static void ReturnThreadCache() {
+    using MarkIdle = void (*)();
+    static const MarkIdle mark_idle = reinterpret_cast<MarkIdle>(
+        dlsym(RTLD_DEFAULT, "MallocExtension_MarkThreadIdle"));
+    if (mark_idle != nullptr) mark_idle();
+  }
+
   void Work() {
     MarkAgentThread();
     for (;;) {
@@ -121,6 +132,7 @@ class WorkerPool : public httplib::TaskQueue {
       }
       t_accepted_at = task.accepted;
       task.run();
+      ReturnThreadCache();
       std::lock_guard<std::mutex> lock(mu_);
       --open_;
     }

@@ -51,15 +51,27 @@ class SharedSymbolizer {
   // inlined chain), or "" if unknown or stopping.
   std::string FunctionName(uint64_t address);
 
+  // Drops the symbolizer's caches and libdwfl session if nothing used them
+  // for `idle_nanos` (Symbolizer::ReleaseIfIdle); does nothing while a
+  // build runs. Called by the agent's IdleReleaser (idle_release.h).
+  // Returns true if it released.
+  bool ReleaseIfIdle(int64_t idle_nanos);
+
+  // As of the end of the last build or release: never waits for a build.
+  SymbolizerStats stats();
+
  private:
   Status Run(const std::function<bool()>& cancelled,
              const std::function<void(Symbolizer*)>& build);
   void RefreshLocked();
+  void SaveStatsLocked();
 
   const std::atomic<bool>* const stopping_;
   std::mutex mu_;
   Symbolizer symbolizer_;               // guarded by mu_
   LoaderGeneration loader_generation_;  // guarded by mu_
+  std::mutex stats_mu_;
+  SymbolizerStats stats_;  // guarded by stats_mu_
 };
 
 }  // namespace inprof::internal

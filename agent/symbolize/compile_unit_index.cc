@@ -13,9 +13,18 @@
 namespace inprof::internal {
 
 struct CompileUnitIndex::BuildState {
+  struct FunctionKeyHash {
+    size_t operator()(const std::pair<const char*, int>& key) const {
+      return std::hash<const char*>()(key.first) * 31 +
+             static_cast<size_t>(key.second);
+    }
+  };
   Dwarf_Files* files = nullptr;  // the unit's file table, for call sites
   std::unordered_map<Dwarf_Word, int32_t> file_ids;
-  std::unordered_map<std::string, uint32_t> function_ids;
+  // (name in the string data, decl line): the linker merges equal strings,
+  // so equal names are mostly one pointer.
+  std::unordered_map<std::pair<const char*, int>, uint32_t, FunctionKeyHash>
+      function_ids;
 };
 
 CompileUnitIndex::CompileUnitIndex(Dwarf_Die* cu) {
@@ -45,25 +54,16 @@ uint32_t CompileUnitIndex::InternFunction(Dwarf_Die* die) {
           : dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
   int decl_line = 0;
   if (dwarf_decl_line(die, &decl_line) != 0 || decl_line < 0) decl_line = 0;
-  // Inlined copies of one function share an entry (and one demangling).
-  std::string key = symbol != nullptr ? symbol : "";
-  key.push_back('\0');
-  key.append(std::to_string(decl_line));
+  // Inlined copies of one function share an entry.
   auto [it, inserted] = building_->function_ids.try_emplace(
-      std::move(key), static_cast<uint32_t>(functions_.size()));
+      std::make_pair(symbol, decl_line),
+      static_cast<uint32_t>(functions_.size()));
   if (!inserted) return it->second;
   FunctionInfo info;
+  info.symbol = symbol;
+  info.linkage = linkage != nullptr;
   info.start_line = decl_line;
-  if (symbol != nullptr) {
-    info.named = true;
-    info.system_name = SanitizeUtf8(symbol);
-    // DWARF's plain name of a template instance carries its arguments
-    // ("__invoke_impl<void, ...>"): shown as pprof shows C++, without them.
-    info.name = linkage != nullptr
-                    ? SanitizeUtf8(FunctionDisplayName(linkage))
-                    : SanitizeUtf8(StripTemplatesAndReturnType(symbol));
-  }
-  functions_.push_back(std::move(info));
+  functions_.push_back(info);
   return it->second;
 }
 
@@ -157,6 +157,16 @@ void CompileUnitIndex::BuildSegments(const std::vector<Range>& ranges) {
   }
 }
 
+size_t CompileUnitIndex::MemoryBytes() const {
+  size_t bytes = files_.capacity() * sizeof(std::string) +
+                 functions_.capacity() * sizeof(FunctionInfo) +
+                 nodes_.capacity() * sizeof(Node) +
+                 segment_starts_.capacity() * sizeof(uint64_t) +
+                 segment_nodes_.capacity() * sizeof(int);
+  for (const std::string& file : files_) bytes += StringHeapBytes(file);
+  return bytes;
+}
+
 bool CompileUnitIndex::Lookup(uint64_t pc, std::string* file, int64_t* line,
                               std::vector<SourceFrame>* frames) const {
   auto it =
@@ -166,10 +176,19 @@ bool CompileUnitIndex::Lookup(uint64_t pc, std::string* file, int64_t* line,
   for (; node >= 0; node = nodes_[node].parent) {
     const Node& n = nodes_[node];
     const FunctionInfo& f = functions_[n.function];
-    if (!f.named && !n.inlined) return false;  // the symbol table names it
+    if (f.symbol == nullptr && !n.inlined) return false;  // symbol table's
     SourceFrame frame;
-    frame.name = f.named ? f.name : "??";
-    frame.system_name = f.named ? f.system_name : "??";
+    if (f.symbol == nullptr) {
+      frame.name = frame.system_name = "??";
+    } else {
+      frame.system_name = SanitizeUtf8(f.symbol);
+      // DWARF's plain name of a template instance carries its arguments
+      // ("__invoke_impl<void, ...>"): shown as pprof shows C++, without
+      // them.
+      frame.name =
+          SanitizeUtf8(f.linkage ? FunctionDisplayName(f.symbol)
+                                 : StripTemplatesAndReturnType(f.symbol));
+    }
     frame.start_line = f.start_line;
     frame.file = *file;
     frame.line = *line;

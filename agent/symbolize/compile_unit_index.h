@@ -24,8 +24,15 @@ namespace inprof::internal {
 // unit's address space is cut into segments labelled with the innermost node
 // covering them.
 //
-// Ownership: copies everything it needs out of libdw; it does not reference
-// the Dwarf after construction.
+// Names are kept as pointers into the unit's string data (libdw's mapped or
+// decompressed .debug_str and .debug_info) and demangled when looked up, not
+// when indexed: a unit that includes cpp-httplib has thousands of functions
+// of which a profile names a few, and demangling them all made the first
+// profile slow and the index big.
+//
+// Ownership: borrows the unit's Dwarf, which must outlive the index (the
+// Symbolizer drops a module's indexes before its libdwfl session or module
+// goes).
 class CompileUnitIndex {
  public:
   // Indexes the unit whose DIE is `cu`.
@@ -42,12 +49,15 @@ class CompileUnitIndex {
   bool Lookup(uint64_t pc, std::string* file, int64_t* line,
               std::vector<SourceFrame>* frames) const;
 
+  // The heap bytes this index holds (vectors' and strings' capacities), for
+  // the Symbolizer's cache budget.
+  size_t MemoryBytes() const;
+
  private:
   struct FunctionInfo {
-    std::string name;
-    std::string system_name;
+    const char* symbol = nullptr;  // null: unnamed
+    bool linkage = false;          // `symbol` is a linkage (mangled) name
     int64_t start_line = 0;
-    bool named = false;
   };
   struct Node {
     int parent = -1;        // enclosing node of an inlined subroutine

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "agent/symbolize/symbolizer.h"
+
 namespace inprof::internal {
 namespace {
 
@@ -59,6 +61,12 @@ SymbolTable::SymbolTable(Dwfl_Module* module) {
   }
   symbols_.resize(kept);
   symbols_.shrink_to_fit();
+}
+
+size_t SymbolTable::MemoryBytes() const {
+  size_t bytes = symbols_.capacity() * sizeof(Symbol);
+  for (const Symbol& s : symbols_) bytes += StringHeapBytes(s.name);
+  return bytes;
 }
 
 const SymbolTable::Symbol* SymbolTable::Find(uint64_t address) const {

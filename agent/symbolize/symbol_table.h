@@ -46,6 +46,9 @@ class SymbolTable {
 
   size_t size() const { return symbols_.size(); }
 
+  // The heap bytes the table holds, for the Symbolizer's accounting.
+  size_t MemoryBytes() const;
+
  private:
   std::vector<Symbol> symbols_;  // sorted by address, one per address
 };

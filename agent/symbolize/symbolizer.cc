@@ -4,6 +4,8 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <gelf.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,8 +17,10 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <utility>
 
+#include "agent/base/clock.h"
 #include "agent/symbolize/compile_unit_index.h"
 #include "agent/symbolize/demangle.h"
 #include "agent/symbolize/function_ranges.h"
@@ -119,28 +123,196 @@ int CollectModule(Dwfl_Module* module, void**, const char*, Dwarf_Addr,
   return DWARF_CB_OK;
 }
 
+// The heap bytes one cached address holds: its frames and their strings, and
+// about 48 bytes of hash node and bucket.
+size_t CachedBytes(const std::vector<SourceFrame>& frames) {
+  size_t bytes = 48 + frames.capacity() * sizeof(SourceFrame);
+  for (const SourceFrame& f : frames) {
+    bytes += StringHeapBytes(f.name) + StringHeapBytes(f.system_name) +
+             StringHeapBytes(f.file);
+  }
+  return bytes;
+}
+
 bool SameMapping(const ProcessMapping* a, const ProcessMapping* b) {
   return a != nullptr && b != nullptr && a->start == b->start &&
          a->limit == b->limit && a->offset == b->offset && a->path == b->path &&
          a->build_id == b->build_id;
 }
 
+// What the compressed .debug_* sections of `elf` decompress to (their
+// headers say); 0 if none is compressed.
+uint64_t CompressedDwarfBytes(Elf* elf) {
+  size_t names = 0;
+  if (elf == nullptr || elf_getshdrstrndx(elf, &names) != 0) return 0;
+  uint64_t bytes = 0;
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr;
+       scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr header;
+    if (gelf_getshdr(scn, &header) == nullptr) continue;
+    const char* name = elf_strptr(elf, names, header.sh_name);
+    if (name == nullptr) continue;
+    const std::string_view section(name);
+    if (section.starts_with(".zdebug_")) {
+      bytes += 4 * header.sh_size;  // GNU's old form: about 1:4
+    } else if (section.starts_with(".debug_") &&
+               (header.sh_flags & SHF_COMPRESSED) != 0) {
+      GElf_Chdr compression;
+      if (gelf_getchdr(scn, &compression) != nullptr) {
+        bytes += compression.ch_size;
+      }
+    }
+  }
+  return bytes;
+}
+
+// True if every resident page of [start, start + bytes) is still the file's
+// (none was copied on write), from /proc/self/pagemap: bit 63 present, bit
+// 61 file-backed or shared.
+bool OnlyFilePages(int pagemap, uintptr_t start, size_t bytes) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uint64_t entries[512];
+  for (uintptr_t at = start; at < start + bytes;) {
+    const size_t count = std::min<size_t>(512, (start + bytes - at) / page);
+    if (count == 0) break;
+    const off_t offset = static_cast<off_t>(at / page * sizeof(uint64_t));
+    const ssize_t got =
+        pread(pagemap, entries, count * sizeof(uint64_t), offset);
+    if (got != static_cast<ssize_t>(count * sizeof(uint64_t))) return false;
+    for (size_t i = 0; i < count; ++i) {
+      const bool present = (entries[i] >> 63) & 1;
+      const bool file = (entries[i] >> 61) & 1;
+      if (present && !file) return false;
+    }
+    at += count * page;
+  }
+  return true;
+}
+
+int64_t MonotonicNanosSigned() {
+  return static_cast<int64_t>(MonotonicNanos());
+}
+
 }  // namespace
 
-Symbolizer::Symbolizer() = default;
+Symbolizer::Symbolizer() : now_(MonotonicNanosSigned) {}
 
 Symbolizer::Symbolizer(std::vector<ProcessMapping> mappings)
-    : fixed_mappings_(true), mappings_loaded_(true) {
+    : fixed_mappings_(true),
+      mappings_loaded_(true),
+      now_(MonotonicNanosSigned) {
   mappings_ = std::move(mappings);
   IndexMappings();
 }
 
-Symbolizer::~Symbolizer() {
+Symbolizer::~Symbolizer() { Release(); }
+
+void Symbolizer::set_clock(std::function<int64_t()> now_nanos) {
+  now_ = std::move(now_nanos);
+  Touch();
+}
+
+void Symbolizer::Release() {
   std::lock_guard<std::mutex> lock(LibdwMutex());
+  const bool held = dwfl_ != nullptr || !cache_.empty() ||
+                    !old_cache_.empty() || !cu_indexes_.empty() ||
+                    !symbol_tables_.empty() || !function_ranges_.empty();
+  // clear() keeps a hash table's bucket array: swap with empty ones.
+  std::unordered_map<uint64_t, CachedAddress>().swap(cache_);
+  std::unordered_map<uint64_t, CachedAddress>().swap(old_cache_);
+  cache_bytes_ = old_cache_bytes_ = 0;
   cu_indexes_.clear();
+  cu_index_bytes_ = 0;
   symbol_tables_.clear();
   function_ranges_.clear();
+  uses_dwarf_.clear();
   if (dwfl_ != nullptr) dwfl_end(dwfl_);
+  dwfl_ = nullptr;
+  dwfl_tried_ = false;
+  if (!fixed_mappings_) {
+    std::vector<ProcessMapping>().swap(mappings_);
+    std::vector<size_t>().swap(mappings_by_start_);
+    mappings_loaded_ = false;
+  }
+  if (held) ++releases_;
+}
+
+bool Symbolizer::ReleaseIfIdle(int64_t idle_nanos) {
+  if (dwfl_ == nullptr && cache_.empty() && old_cache_.empty()) return false;
+  if (now_() - last_use_nanos_ < idle_nanos) return false;
+  Release();
+  return true;
+}
+
+size_t Symbolizer::TrimMappedFiles() {
+  std::lock_guard<std::mutex> lock(LibdwMutex());
+  if (dwfl_ == nullptr) return 0;
+  // The files of modules used so far: each module's ELF file, the file its
+  // symbols came from (a separate debug file for a stripped library) and
+  // the file of its DWARF. Asking for none of them loads anything new.
+  std::set<Elf*> files;
+  for (const auto& [module, table] : symbol_tables_) {
+    Dwarf_Addr bias = 0;
+    files.insert(dwfl_module_getelf(module, &bias));
+    if (dwfl_module_getsymtab(module) > 1) {
+      GElf_Sym sym;
+      GElf_Addr address = 0;
+      GElf_Word section = 0;
+      Elf* symbols = nullptr;
+      Dwarf_Addr symbols_bias = 0;
+      if (dwfl_module_getsym_info(module, 1, &sym, &address, &section, &symbols,
+                                  &symbols_bias) != nullptr) {
+        files.insert(symbols);
+      }
+    }
+  }
+  for (const auto& [module, uses] : uses_dwarf_) {
+    Dwarf_Addr bias = 0;
+    files.insert(dwfl_module_getelf(module, &bias));
+    if (!uses) continue;
+    if (Dwarf* dwarf = dwfl_module_getdwarf(module, &bias)) {
+      files.insert(dwarf_getelf(dwarf));
+    }
+  }
+  const int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (pagemap < 0) return 0;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  size_t trimmed = 0;
+  for (Elf* elf : files) {
+    size_t size = 0;
+    char* image = elf != nullptr ? elf_rawfile(elf, &size) : nullptr;
+    const uintptr_t start = reinterpret_cast<uintptr_t>(image);
+    // libelf maps whole files from offset 0, so a mapped image starts on a
+    // page; a read (not mapped) image is heap memory and is left alone.
+    if (image == nullptr || start % page != 0 || size == 0) continue;
+    const size_t length = (size + page - 1) / page * page;
+    if (!OnlyFilePages(pagemap, start, length)) continue;
+    if (madvise(image, length, MADV_DONTNEED) == 0) trimmed += length;
+  }
+  close(pagemap);
+  return trimmed;
+}
+
+SymbolizerStats Symbolizer::stats() const {
+  SymbolizerStats stats;
+  stats.cached_addresses = cache_.size() + old_cache_.size();
+  stats.address_cache_bytes = cache_bytes_ + old_cache_bytes_;
+  stats.unit_indexes = cu_indexes_.size();
+  stats.unit_index_bytes = cu_index_bytes_;
+  for (const auto& [module, table] : symbol_tables_) {
+    stats.symbol_table_bytes += table->MemoryBytes();
+  }
+  for (const auto& [module, ranges] : function_ranges_) {
+    stats.symbol_table_bytes += ranges->size() * 2 * sizeof(uint64_t);
+  }
+  stats.session_open = dwfl_ != nullptr;
+  stats.addresses_evicted = addresses_evicted_;
+  stats.unit_indexes_evicted = unit_indexes_evicted_;
+  stats.releases = releases_;
+  for (const auto& [module, uses] : uses_dwarf_) {
+    if (!uses) ++stats.modules_without_dwarf;
+  }
+  return stats;
 }
 
 void Symbolizer::EnsureMappings() {
@@ -201,6 +373,7 @@ bool Symbolizer::ReportMappedFiles() {
 }
 
 const std::vector<ProcessMapping>& Symbolizer::mappings() {
+  Touch();
   EnsureMappings();
   return mappings_;
 }
@@ -212,6 +385,7 @@ const ProcessMapping* Symbolizer::MappingFor(uint64_t address) {
 
 void Symbolizer::Refresh() {
   if (fixed_mappings_) return;
+  Touch();
   std::lock_guard<std::mutex> lock(LibdwMutex());
   std::vector<ProcessMapping> old_mappings = std::move(mappings_);
   std::vector<size_t> old_by_start = std::move(mappings_by_start_);
@@ -229,9 +403,13 @@ void Symbolizer::Refresh() {
       dwfl_ = nullptr;
       dwfl_tried_ = false;  // start a fresh session on next use
       cache_.clear();
+      old_cache_.clear();
+      cache_bytes_ = old_cache_bytes_ = 0;
       cu_indexes_.clear();
+      cu_index_bytes_ = 0;
       symbol_tables_.clear();
       function_ranges_.clear();
+      uses_dwarf_.clear();
       return;
     }
   }
@@ -239,8 +417,10 @@ void Symbolizer::Refresh() {
   // allocated while all old ones were alive, so no pointer is reused.
   std::set<Dwfl_Module*> live;
   if (dwfl_ != nullptr) dwfl_getmodules(dwfl_, CollectModule, &live, 0);
-  std::erase_if(cu_indexes_, [&live](const auto& entry) {
-    return live.count(entry.first.first) == 0;
+  std::erase_if(cu_indexes_, [&](const auto& entry) {
+    if (live.count(entry.first.first) != 0) return false;
+    cu_index_bytes_ -= entry.second.bytes;
+    return true;
   });
   std::erase_if(symbol_tables_, [&live](const auto& entry) {
     return live.count(entry.first) == 0;
@@ -248,19 +428,71 @@ void Symbolizer::Refresh() {
   std::erase_if(function_ranges_, [&live](const auto& entry) {
     return live.count(entry.first) == 0;
   });
-  std::erase_if(cache_, [&](const auto& entry) {
-    return !SameMapping(FindMapping(old_mappings, old_by_start, entry.first),
-                        MappingFor(entry.first));
+  std::erase_if(uses_dwarf_, [&live](const auto& entry) {
+    return live.count(entry.first) == 0;
   });
+  const auto stale = [&](size_t* bytes) {
+    return [&, bytes](const auto& entry) {
+      if (SameMapping(FindMapping(old_mappings, old_by_start, entry.first),
+                      MappingFor(entry.first))) {
+        return false;
+      }
+      *bytes -= entry.second.bytes;
+      return true;
+    };
+  };
+  std::erase_if(cache_, stale(&cache_bytes_));
+  std::erase_if(old_cache_, stale(&old_cache_bytes_));
 }
 
 std::vector<SourceFrame> Symbolizer::Symbolize(uint64_t address) {
+  Touch();
   auto it = cache_.find(address);
-  if (it == cache_.end()) {
-    if (Cancelled()) return {UnknownFrame(address)};
-    it = cache_.emplace(address, SymbolizeUncached(address)).first;
+  if (it != cache_.end()) return it->second.frames;
+  auto old = old_cache_.find(address);
+  if (old != old_cache_.end()) {
+    // Still asked for: back into the young generation.
+    std::vector<SourceFrame> frames = std::move(old->second.frames);
+    old_cache_bytes_ -= old->second.bytes;
+    old_cache_.erase(old);
+    return CacheInsert(address, std::move(frames));
   }
-  return it->second;
+  if (Cancelled()) return {UnknownFrame(address)};
+  return CacheInsert(address, SymbolizeUncached(address));
+}
+
+const std::vector<SourceFrame>& Symbolizer::CacheInsert(
+    uint64_t address, std::vector<SourceFrame> frames) {
+  const size_t bytes = CachedBytes(frames);
+  if (!cache_.empty() &&
+      cache_bytes_ + bytes > limits_.address_cache_bytes / 2) {
+    // The young generation is full: it becomes the old one, and what the
+    // old one still held was not asked for during a whole generation.
+    addresses_evicted_ += old_cache_.size();
+    old_cache_ = std::move(cache_);
+    old_cache_bytes_ = cache_bytes_;
+    cache_ = {};
+    cache_bytes_ = 0;
+  }
+  cache_bytes_ += bytes;
+  return cache_.emplace(address, CachedAddress{std::move(frames), bytes})
+      .first->second.frames;
+}
+
+void Symbolizer::EvictUnitIndexes(const CompileUnitIndex* keep) {
+  while (cu_index_bytes_ > limits_.unit_index_bytes && cu_indexes_.size() > 1) {
+    auto victim = cu_indexes_.end();
+    for (auto it = cu_indexes_.begin(); it != cu_indexes_.end(); ++it) {
+      if (it->second.index.get() == keep) continue;
+      if (victim == cu_indexes_.end() ||
+          it->second.last_use < victim->second.last_use) {
+        victim = it;
+      }
+    }
+    cu_index_bytes_ -= victim->second.bytes;
+    cu_indexes_.erase(victim);
+    ++unit_indexes_evicted_;
+  }
 }
 
 void Symbolizer::set_cancel(std::function<bool()> cancelled) {
@@ -342,6 +574,40 @@ void Symbolizer::QualifyPhysicalFrame(Dwfl_Module* module, uint64_t address,
   frame->system_name = SanitizeUtf8(*symbol);
 }
 
+bool Symbolizer::UsesDwarf(Dwfl_Module* module) {
+  auto [it, inserted] = uses_dwarf_.try_emplace(module, true);
+  if (!inserted) return it->second;
+  Dwarf_Addr bias = 0;
+  uint64_t bytes = CompressedDwarfBytes(dwfl_module_getelf(module, &bias));
+  // The separate debug file libdwfl would load, where it looks first
+  // (Debian's -dbg packages put theirs there), read for its section headers
+  // only. Not through libdwfl's own lookup: that attaches the file to the
+  // module half set up, and symbols then get wrong addresses.
+  const unsigned char* id = nullptr;
+  GElf_Addr id_address = 0;
+  const int id_bytes = dwfl_module_build_id(module, &id, &id_address);
+  if (id_bytes > 1) {
+    std::string path = "/usr/lib/debug/.build-id/";
+    char hex[3];
+    for (int i = 0; i < id_bytes; ++i) {
+      std::snprintf(hex, sizeof(hex), "%02x", id[i]);
+      path += hex;
+      if (i == 0) path += '/';
+    }
+    path += ".debug";
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      if (Elf* debug = elf_begin(fd, ELF_C_READ_MMAP, nullptr)) {
+        bytes += CompressedDwarfBytes(debug);
+        elf_end(debug);
+      }
+      close(fd);
+    }
+  }
+  it->second = bytes <= limits_.compressed_dwarf_bytes;
+  return it->second;
+}
+
 std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
   std::lock_guard<std::mutex> lock(LibdwMutex());
   std::vector<SourceFrame> frames;
@@ -358,6 +624,10 @@ std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
   }
   std::string file;
   int64_t line = 0;
+  if (!UsesDwarf(module)) {
+    frames.push_back(SymbolFrame(module, address));
+    return frames;
+  }
   if (Dwfl_Line* row = dwfl_module_getsrc(module, address)) {
     int lineno = 0;
     const char* src =
@@ -367,9 +637,15 @@ std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
   }
   Dwarf_Addr bias = 0;
   if (Dwarf_Die* cu = dwfl_module_addrdie(module, address, &bias)) {
-    std::unique_ptr<CompileUnitIndex>& index =
-        cu_indexes_[{module, dwarf_dieoffset(cu)}];
-    if (index == nullptr) index = std::make_unique<CompileUnitIndex>(cu);
+    UnitIndexEntry& entry = cu_indexes_[{module, dwarf_dieoffset(cu)}];
+    if (entry.index == nullptr) {
+      entry.index = std::make_unique<CompileUnitIndex>(cu);
+      entry.bytes = entry.index->MemoryBytes();
+      cu_index_bytes_ += entry.bytes;
+    }
+    entry.last_use = ++use_tick_;
+    CompileUnitIndex* index = entry.index.get();
+    EvictUnitIndexes(index);  // `entry` may be gone; `index` is kept
     if (index->Lookup(address - bias, &file, &line, &frames)) {
       QualifyPhysicalFrame(module, address, &frames.back());
       return frames;

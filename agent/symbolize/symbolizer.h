@@ -48,13 +48,54 @@ struct SourceFrame {
   bool unknown = false;
 };
 
+// The heap bytes a string holds beyond its own object (0 while it fits the
+// small-string buffer), for the symbolizer's memory accounting.
+inline size_t StringHeapBytes(const std::string& s) {
+  return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
+}
+
+// How much a Symbolizer may keep (issue 16: the agent's memory is bounded).
+struct SymbolizerLimits {
+  // Symbolized addresses (their frames' strings included). Two generations
+  // of at most half this each: a full young generation becomes the old one
+  // and the previous old one is dropped; an address found in the old one is
+  // moved to the young one. A profile's addresses thus stay cached while
+  // profiles keep asking for them, and addresses no profile asks for again
+  // (the leaf pcs of old CPU samples) age out.
+  size_t address_cache_bytes = size_t{2} << 20;
+  // Compile unit indexes (compile_unit_index.h), least recently used
+  // evicted first; the unit being used is always kept.
+  size_t unit_index_bytes = size_t{4} << 20;
+  // A module whose DWARF sections are compressed (Debian's -dbg packages,
+  // e.g. libc6-dbg: 10 MB) is named from its symbol table alone, without
+  // file, line or inlined frames, if they would decompress to more than
+  // this: libdw decompresses every section into the heap at once and keeps
+  // it for the session (12 MiB for libc). Uncompressed DWARF is mapped from
+  // the file and read in place, so it is always used.
+  size_t compressed_dwarf_bytes = size_t{2} << 20;
+};
+
+// What a Symbolizer holds now and has dropped, for tests and /metrics.
+struct SymbolizerStats {
+  size_t cached_addresses = 0;
+  size_t address_cache_bytes = 0;  // estimated, both generations
+  size_t unit_indexes = 0;
+  size_t unit_index_bytes = 0;    // estimated
+  size_t symbol_table_bytes = 0;  // estimated, symbol tables and .eh_frame
+  bool session_open = false;      // a libdwfl session (and its files) is open
+  uint64_t addresses_evicted = 0;
+  uint64_t unit_indexes_evicted = 0;
+  uint64_t releases = 0;             // Release() calls that dropped something
+  size_t modules_without_dwarf = 0;  // over compressed_dwarf_bytes
+};
+
 // Symbolizer
 //
 // Reads /proc/self/maps and reports the modules to libdwfl on first use; a
 // module's ELF and DWARF are loaded the first time an address in it is
 // symbolized. Each DWARF compile unit is indexed once on first touch
 // (compile_unit_index.h), each module's symbol table is sorted once
-// (symbol_table.h), and every symbolized address is cached, so a warm
+// (symbol_table.h), and recently symbolized addresses are cached, so a warm
 // lookup is a few binary searches. Without DWARF, functions are named from
 // .symtab, else .dynsym (a stripped file names its exported functions), and
 // addresses no symbol covers by their function's start in .eh_frame
@@ -67,14 +108,29 @@ struct SourceFrame {
 // another process (a profile read from a file), from the mapped files as they
 // are on this machine now.
 //
+// Memory: the address cache and the compile unit indexes are bounded by
+// SymbolizerLimits, and so is what libdw would decompress (compressed DWARF
+// over the limit is not read); symbol tables and .eh_frame ranges are one per
+// module used (bounded by the modules' files). The rest of libdwfl's memory
+// (line tables and abbreviations of the units read) cannot be bounded from
+// outside: Release() ends the session and drops everything, and the owner
+// calls ReleaseIfIdle() periodically so that an agent nobody asks for
+// profiles holds none of it, and TrimMappedFiles() after each profile so
+// that the mapped files' pages are not kept (SharedSymbolizer; the next
+// profile pays the cold start again, BENCHMARKS.md "Agent memory").
+//
 // Ownership: owns its libdwfl session and caches; pointers returned by
-// MappingFor() and mappings() stay valid until the next Refresh().
+// MappingFor() and mappings() stay valid until the next Refresh() or
+// Release().
 //
 // Thread safety: thread-compatible; every method mutates caches, so one
 // instance must be used by one thread at a time. Separate instances may be
 // used concurrently: their libdwfl work is serialized by one process-wide
 // lock (elfutils shares state between sessions). Not async-signal-safe.
 class Symbolizer {
+  // (module, compile unit DIE offset)
+  using UnitKey = std::pair<Dwfl_Module*, uint64_t>;
+
  public:
   Symbolizer();  // cheap: reads nothing until first use
   // Symbolizes addresses of `mappings` (executable ranges, with the files
@@ -116,7 +172,43 @@ class Symbolizer {
   // addresses; state of changed or vanished modules is dropped.
   void Refresh();
 
+  // Limits apply from the next insertion on.
+  void set_limits(const SymbolizerLimits& limits) { limits_ = limits; }
+
+  // The clock ReleaseIfIdle() and the last-use time read, in nanoseconds
+  // (default: CLOCK_MONOTONIC). For tests.
+  void set_clock(std::function<int64_t()> now_nanos);
+
+  // Drops every cache, the mappings (unless given at construction) and the
+  // libdwfl session with its files. The next use starts cold.
+  void Release();
+
+  // Release()s if the symbolizer holds anything and was last used (by
+  // Symbolize(), mappings(), Refresh()) at least `idle_nanos` ago. Returns
+  // true if it released.
+  bool ReleaseIfIdle(int64_t idle_nanos);
+
+  // Drops this process's pages of the files libelf mapped for the modules
+  // used so far (ELF images, separate debug files), keeping the mappings:
+  // the next read faults them back in from the page cache, without I/O.
+  // Between profiles the symbolizer then holds no file pages (megabytes of
+  // DWARF for a binary built with -g). A mapping holding any page a write
+  // made private is left alone. Returns the bytes of mappings trimmed.
+  size_t TrimMappedFiles();
+
+  SymbolizerStats stats() const;
+
  private:
+  struct CachedAddress {
+    std::vector<SourceFrame> frames;
+    size_t bytes = 0;
+  };
+  struct UnitIndexEntry {
+    std::unique_ptr<CompileUnitIndex> index;
+    size_t bytes = 0;
+    uint64_t last_use = 0;  // use_tick_ when last looked up
+  };
+
   void EnsureMappings();
   void IndexMappings();
   Dwfl* EnsureDwfl();
@@ -133,6 +225,11 @@ class Symbolizer {
   }
 
   bool Cancelled();
+  bool UsesDwarf(Dwfl_Module* module);
+  void Touch() { last_use_nanos_ = now_(); }
+  const std::vector<SourceFrame>& CacheInsert(uint64_t address,
+                                              std::vector<SourceFrame> frames);
+  void EvictUnitIndexes(const CompileUnitIndex* keep);
 
   std::function<bool()> cancel_;
   bool cancelled_ = false;
@@ -143,16 +240,29 @@ class Symbolizer {
   std::vector<size_t> mappings_by_start_;  // indices into mappings_
   bool dwfl_tried_ = false;
   Dwfl* dwfl_ = nullptr;  // null until first Symbolize() or if it failed
-  std::unordered_map<uint64_t, std::vector<SourceFrame>> cache_;
+  SymbolizerLimits limits_;
+  std::function<int64_t()> now_;
+  int64_t last_use_nanos_ = 0;
+  // The address cache's young and old generations (SymbolizerLimits).
+  std::unordered_map<uint64_t, CachedAddress> cache_;
+  std::unordered_map<uint64_t, CachedAddress> old_cache_;
+  size_t cache_bytes_ = 0;
+  size_t old_cache_bytes_ = 0;
   // Inline-aware index per (module, compile unit DIE offset), built on the
-  // first address in that unit.
-  std::map<std::pair<Dwfl_Module*, uint64_t>, std::unique_ptr<CompileUnitIndex>>
-      cu_indexes_;
+  // first address in that unit, evicted least recently used first.
+  std::map<UnitKey, UnitIndexEntry> cu_indexes_;
+  size_t cu_index_bytes_ = 0;
+  uint64_t use_tick_ = 0;
+  uint64_t addresses_evicted_ = 0;
+  uint64_t unit_indexes_evicted_ = 0;
+  uint64_t releases_ = 0;
   // Function symbols per module, for addresses DWARF does not cover.
   std::map<Dwfl_Module*, std::unique_ptr<SymbolTable>> symbol_tables_;
   // Function extents per module from .eh_frame, for addresses no symbol
   // covers; built on the first such address.
   std::map<Dwfl_Module*, std::unique_ptr<FunctionRanges>> function_ranges_;
+  // Per module: whether its DWARF is read (SymbolizerLimits).
+  std::map<Dwfl_Module*, bool> uses_dwarf_;
 };
 
 }  // namespace inprof::internal

@@ -1,7 +1,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "agent/heap/heap_profile.h"
 #include "agent/labels/label_registry.h"
@@ -122,6 +127,35 @@ TEST(HeapProfileUnitTest, LegacyTextCarriesRawCountsAndTheRateQuirk) {
   EXPECT_THAT(text, StartsWith("heap profile: 2: 200 [3: 300] @ heap/1048576\n"
                                "2: 200 [3: 300] @ 0x"));
   EXPECT_THAT(text, HasSubstr("UserFunction"));
+}
+
+// Go's writeHeapInternal sorts debug=1 records by in-use bytes, largest
+// first; the snapshot is sorted by stack, which would bury the big ones.
+TEST(HeapProfileUnitTest, LegacyTextListsRecordsByInUseBytesDescending) {
+  HeapSnapshot snapshot;
+  snapshot.rate = 524288;
+  const uint64_t pc = Inside(reinterpret_cast<void*>(&UserFunction));
+  // In-use bytes, in snapshot (stack, size) order: 100, 0, 7000, 640, 7000.
+  snapshot.records = {Record({pc}, 100, 2, 1, 1), Record({pc}, 200, 3, 3, 1),
+                      Record({pc}, 1000, 9, 2, 1),
+                      Record({pc + 1}, 64, 10, 0, 1),
+                      Record({pc + 1}, 3500, 2, 0, 1)};
+  Symbolizer symbolizer;
+  const std::string text = HeapProfileText(snapshot, &symbolizer);
+  std::vector<std::pair<long long, long long>> listed;  // (in-use, allocs)
+  size_t at = text.find('\n') + 1;                      // past the header
+  for (; at < text.size(); at = text.find('\n', at) + 1) {
+    long long objects = 0, bytes = 0, allocs = 0, alloc_bytes = 0;
+    if (std::isdigit(static_cast<unsigned char>(text[at])) &&
+        std::sscanf(text.c_str() + at, "%lld: %lld [%lld: %lld] @", &objects,
+                    &bytes, &allocs, &alloc_bytes) == 4) {
+      listed.emplace_back(bytes, allocs);
+    }
+    if (text.find('\n', at) == std::string::npos) break;
+  }
+  // Equal in-use bytes keep the snapshot's order.
+  EXPECT_EQ(listed, (std::vector<std::pair<long long, long long>>{
+                        {7000, 9}, {7000, 2}, {640, 10}, {100, 2}, {0, 3}}));
 }
 
 TEST(HeapProfileUnitTest, OverflowBucketIsAnHonestFrame) {
