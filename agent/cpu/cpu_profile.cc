@@ -4,6 +4,7 @@
 
 #include "agent/symbolize/stack_samples.h"
 #include "agent/symbolize/symbolizer.h"
+#include "agent/symbolize/utf8.h"
 
 namespace inprof::internal {
 
@@ -30,7 +31,7 @@ void CpuProfileRecorder::OnSample(const RawSample& sample) {
   key.pcs.assign(sample.pcs, sample.pcs + sample.depth);
   key.label_set = sample.label_set;
   counts_[std::move(key)] += sample.weight;
-  tids_.insert(sample.tid);
+  periods_by_thread_[sample.tid] += sample.weight;
   if (sample.truncated != 0) ++truncated_;
 }
 
@@ -79,6 +80,14 @@ Profile BuildCpuProfile(const CpuProfileRecorder& recorder,
   if (recorder.lost() > 0) {
     samples.AddPseudoFrame(kLostSamplesFrame,
                            {recorder.lost(), recorder.lost() * period});
+  }
+  for (const UnsampledThread& thread : info.unsampled) {
+    const int64_t nanos = thread.unsampled_ns;
+    Sample& sample = samples.AddPseudoFrame(
+        kUnsampledCpuFrame, {(nanos + period / 2) / period, nanos});
+    sample.labels.push_back(
+        Label{kUnsampledThreadNameLabel, SanitizeUtf8(thread.name), 0, ""});
+    sample.labels.push_back(Label{kUnsampledThreadIdLabel, "", thread.tid, ""});
   }
   samples.Finish();
   return profile;

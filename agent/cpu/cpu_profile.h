@@ -12,11 +12,11 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "agent/cpu/cpu_sampler.h"
 #include "agent/cpu/raw_sample.h"
+#include "agent/cpu/unsampled_cpu.h"
 #include "agent/profile/profile.h"
 
 namespace inprof::internal {
@@ -49,12 +49,16 @@ class CpuProfileRecorder : public CpuSampleSink {
   int64_t lost() const { return lost_; }
   int64_t truncated() const { return truncated_; }
   // Distinct threads that contributed at least one sample.
-  size_t threads() const { return tids_.size(); }
+  size_t threads() const { return periods_by_thread_.size(); }
+  // The periods each thread's samples stand for (weights summed), by tid.
+  const std::unordered_map<uint32_t, int64_t>& periods_by_thread() const {
+    return periods_by_thread_;
+  }
 
  private:
   const uint64_t start_ns_;
   std::unordered_map<StackKey, int64_t, StackKeyHash> counts_;
-  std::unordered_set<uint32_t> tids_;
+  std::unordered_map<uint32_t, int64_t> periods_by_thread_;
   int64_t lost_ = 0;
   int64_t truncated_ = 0;
 };
@@ -64,15 +68,26 @@ struct CpuProfileInfo {
   int64_t start_unix_nanos = 0;
   int64_t duration_nanos = 0;
   std::vector<std::string> comments;
+  // Threads whose CPU time exceeded their samples (unsampled_cpu.h).
+  std::vector<UnsampledThread> unsampled;
 };
 
 // The frame name under which lost samples are reported, like Go's
 // runtime/pprof.lostProfileEvent.
 inline constexpr char kLostSamplesFrame[] = "inprof.LostSamples";
 
+// The frame under which a thread's CPU time that no timer signalled is
+// reported (unsampled_cpu.h): one sample per such thread, labelled
+// kUnsampledThreadNameLabel and kUnsampledThreadIdLabel (numeric).
+inline constexpr char kUnsampledCpuFrame[] = "inprof.UnsampledCPU";
+inline constexpr char kUnsampledThreadNameLabel[] = "thread_name";
+inline constexpr char kUnsampledThreadIdLabel[] = "thread_id";
+
 // Builds the (unencoded) profile. Sample values: samples/count and
-// cpu/nanoseconds = count * period. Caller frames get return address - 1 so
-// they symbolize to the call site (pprof-spec.md §2.5).
+// cpu/nanoseconds = count * period; an inprof.UnsampledCPU sample has the
+// thread's unsampled nanoseconds and their count of periods, rounded. Caller
+// frames get return address - 1 so they symbolize to the call site
+// (pprof-spec.md §2.5).
 Profile BuildCpuProfile(const CpuProfileRecorder& recorder,
                         const CpuProfileInfo& info, Symbolizer* symbolizer);
 

@@ -174,6 +174,12 @@ void CpuSampler::MaintainLocked(bool force_sync) {
   }
 }
 
+void CpuSampler::CountUnsampled(uint64_t nanos, uint64_t threads) {
+  std::lock_guard<std::mutex> lock(mu_);
+  unsampled_nanos_ += nanos;
+  unsampled_threads_ += threads;
+}
+
 CpuSamplerStats CpuSampler::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   CpuSamplerStats stats;
@@ -189,6 +195,8 @@ CpuSamplerStats CpuSampler::stats() const {
   stats.map_rebuilds = walker_->map_rebuilds();
   stats.nanos_in_handler = counters_.nanos.load(std::memory_order_relaxed);
   stats.handler_replaced = handler_replaced_;
+  stats.unsampled_nanos = unsampled_nanos_;
+  stats.unsampled_threads = unsampled_threads_;
   return stats;
 }
 

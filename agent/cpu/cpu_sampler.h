@@ -75,6 +75,11 @@ struct CpuSamplerStats {
   uint64_t threads_armed_at_start = 0;
   uint64_t map_rebuilds = 0;
   uint64_t nanos_in_handler = 0;  // time the signal handler spent sampling
+  // CPU time profiles found that no timer signalled, shown as
+  // inprof.UnsampledCPU (unsampled_cpu.h), and the threads it was
+  // found on, summed over profiles.
+  uint64_t unsampled_nanos = 0;
+  uint64_t unsampled_threads = 0;
   // The host installed its own handler for the signal over ours: sampling
   // stopped for good, and our timers with it.
   bool handler_replaced = false;
@@ -110,6 +115,9 @@ class CpuSampler {
   // The object must then be leaked, not destroyed. Not thread-safe.
   void AbandonAfterFork();
 
+  // Counts what a profile added as inprof.UnsampledCPU, for stats().
+  void CountUnsampled(uint64_t nanos, uint64_t threads);
+
   int hz() const { return options_.hz; }
   int signo() const { return options_.signo; }
   CpuSamplerStats stats() const;
@@ -143,6 +151,8 @@ class CpuSampler {
   bool timers_pending_ = false;  // threads still without a timer
   uint64_t samples_ = 0;
   uint64_t lost_reported_ = 0;
+  uint64_t unsampled_nanos_ = 0;
+  uint64_t unsampled_threads_ = 0;
   std::chrono::steady_clock::time_point last_timer_sync_;
 
   std::thread collector_;

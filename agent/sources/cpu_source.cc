@@ -15,24 +15,36 @@ StatusOr<Profile> CpuProfileSource::Build(const ProfileRequest& request) {
   info.start_unix_nanos = UnixNanos();
   const Clock::time_point start = Clock::now();
   sampler_->Subscribe(&recorder);
+  // Each thread's CPU clock is read inside the window, after the timers are
+  // armed and before they stop (unsampled_cpu.h says why).
+  const ThreadCpuClocks clocks_at_start = ReadThreadCpuClocks();
   // The window starts once sampling is set up, as Go's StartCPUProfile
   // returns before its handler sleeps: on a host saturated by thousands of
   // runnable threads, arming their timers takes seconds of wall time, and
   // the profile must still cover the seconds asked for. The duration
   // reported counts from `start`, since samples arrive from the first timer.
-  WaitForWindow(request.seconds, request.cancelled);
+  const bool complete = WaitForWindow(request.seconds, request.cancelled);
+  const ThreadCpuClocks clocks_at_end = ReadThreadCpuClocks();
   sampler_->Unsubscribe(&recorder);
   info.duration_nanos =
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start)
           .count();
-  info.comments = Comments(recorder);
+  UnsampledCpu unsampled =
+      FindUnsampledCpu(clocks_at_start, clocks_at_end,
+                       recorder.periods_by_thread(), 1'000'000'000 / info.hz);
+  if (complete) {  // else the profile is thrown away
+    sampler_->CountUnsampled(static_cast<uint64_t>(unsampled.total_ns),
+                             unsampled.threads.size());
+  }
+  info.comments = Comments(recorder, unsampled);
+  info.unsampled = std::move(unsampled.threads);
   return symbolizer_->Build(request.cancelled, [&](Symbolizer* s) {
     return BuildCpuProfile(recorder, info, s);
   });
 }
 
 std::vector<std::string> CpuProfileSource::Comments(
-    const CpuProfileRecorder& recorder) const {
+    const CpuProfileRecorder& recorder, const UnsampledCpu& unsampled) const {
   CpuSamplerStats stats = sampler_->stats();
   std::vector<std::string> comments = {
       "inprof cpu profile: " + std::to_string(sampler_->hz()) +
@@ -41,6 +53,11 @@ std::vector<std::string> CpuProfileSource::Comments(
       "lost samples: " + std::to_string(recorder.lost()) + " (reported as " +
           kLostSamplesFrame + ")",
       "truncated stacks: " + std::to_string(recorder.truncated()),
+      "unsampled CPU: " + std::to_string(unsampled.total_ns / 1'000'000) +
+          " ms on " + std::to_string(unsampled.threads.size()) +
+          " threads that used more CPU than their samples show (reported as " +
+          kUnsampledCpuFrame + "); threads that ended during the profile, " +
+          "not checked: " + std::to_string(unsampled.threads_ended),
       "agent totals since start: signals=" + std::to_string(stats.signals) +
           " lost=" + std::to_string(stats.lost) +
           " timer_failures=" + std::to_string(stats.timer_failures) +

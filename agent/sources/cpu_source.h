@@ -1,6 +1,8 @@
 // The "cpu" profile (Go's /debug/pprof/profile): a window of `seconds`
 // during which the CPU sampler feeds a recorder of this request's own.
-// Several windows may run at once; each sees every sample of its time.
+// Several windows may run at once; each sees every sample of its time. The
+// CPU time threads used that no sample shows is added as
+// inprof.UnsampledCPU (agent/cpu/unsampled_cpu.h).
 #ifndef INPROF_AGENT_SOURCES_CPU_SOURCE_H_
 #define INPROF_AGENT_SOURCES_CPU_SOURCE_H_
 
@@ -10,6 +12,7 @@
 
 #include "agent/cpu/cpu_profile.h"
 #include "agent/cpu/cpu_sampler.h"
+#include "agent/cpu/unsampled_cpu.h"
 #include "agent/sources/profile_source.h"
 #include "agent/sources/shared_symbolizer.h"
 
@@ -32,7 +35,8 @@ class CpuProfileSource : public ProfileSource {
   StatusOr<Profile> Build(const ProfileRequest& request) override;
 
  private:
-  std::vector<std::string> Comments(const CpuProfileRecorder& recorder) const;
+  std::vector<std::string> Comments(const CpuProfileRecorder& recorder,
+                                    const UnsampledCpu& unsampled) const;
 
   CpuSampler* const sampler_;
   SharedSymbolizer* const symbolizer_;

@@ -134,5 +134,44 @@ TEST(CpuProfileTest, LabelSetsSplitSamples) {
   EXPECT_EQ(p.samples[0].location_ids, p.samples[1].location_ids);
 }
 
+// Per-thread samples by tid, and each inprof.UnsampledCPU thread as one
+// sample of its own: the nanoseconds as measured, their periods rounded, the
+// thread's name (UTF-8 repaired) and id as labels.
+TEST(CpuProfileTest, UnsampledThreadsAreOneLabelledSampleEach) {
+  uint64_t leaf = reinterpret_cast<uint64_t>(&Leaf) + 4;
+  CpuProfileRecorder recorder(0);
+  RawSample sample = MakeSample(1, {leaf}, /*weight=*/2);
+  sample.tid = 7;
+  recorder.OnSample(sample);
+  sample.tid = 8;
+  recorder.OnSample(sample);
+  recorder.OnSample(sample);
+  EXPECT_EQ(recorder.threads(), 2u);
+  EXPECT_EQ(recorder.periods_by_thread().at(7), 2);
+  EXPECT_EQ(recorder.periods_by_thread().at(8), 4);
+  CpuProfileInfo info;
+  info.hz = 100;
+  info.unsampled = {{41, "worker", 0, 0, 14'999'999},
+                    {42, "bad\xff", 0, 0, 25'000'000}};
+  Symbolizer symbolizer;
+  Profile p = BuildCpuProfile(recorder, info, &symbolizer);
+  ASSERT_EQ(p.samples.size(), 3u);
+  for (int i = 1; i <= 2; ++i) {
+    const Sample& unsampled = p.samples[i];
+    ASSERT_EQ(unsampled.location_ids.size(), 1u);
+    EXPECT_EQ(FunctionOf(p, unsampled.location_ids[0]).name,
+              kUnsampledCpuFrame);
+    ASSERT_EQ(unsampled.labels.size(), 2u);
+    EXPECT_EQ(unsampled.labels[0].key, "thread_name");
+    EXPECT_EQ(unsampled.labels[1].key, "thread_id");
+    EXPECT_EQ(unsampled.labels[1].num, 40 + i);
+  }
+  EXPECT_EQ(p.samples[1].values, (std::vector<int64_t>{1, 14'999'999}));
+  EXPECT_EQ(p.samples[1].labels[0].str, "worker");
+  EXPECT_EQ(p.samples[2].values, (std::vector<int64_t>{3, 25'000'000}));
+  EXPECT_EQ(p.samples[2].labels[0].str, "bad\uFFFD");
+  EXPECT_TRUE(CheckValid(p).ok()) << CheckValid(p).ToString();
+}
+
 }  // namespace
 }  // namespace inprof::internal
