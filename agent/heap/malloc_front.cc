@@ -200,8 +200,12 @@ using inprof::internal::NextFn;
 using inprof::internal::Uncounted;
 namespace in = inprof::internal;
 
-#define INPROF_FRONT extern "C" __attribute__((visibility("default")))
-#define INPROF_FRONT_CXX __attribute__((visibility("default")))
+// Weak: an allocator linked statically into the same program
+// (libtcmalloc.a before libinprof.a on the link line) keeps its own
+// definitions; the front then stands aside (MallocFrontInUse() is false) and
+// the sampler uses tcmalloc's hooks, instead of the link failing.
+#define INPROF_FRONT extern "C" __attribute__((visibility("default"), weak))
+#define INPROF_FRONT_CXX __attribute__((visibility("default"), weak))
 #define RA __builtin_return_address(0)
 
 // NOT SIGNAL CONTEXT BEGIN: these definitions are the allocator's entry
@@ -217,7 +221,7 @@ extern "C" __attribute__((visibility("hidden"))) void* inprof_front_malloc(
 }
 
 INPROF_FRONT void* malloc(size_t size) noexcept
-    __attribute__((alias("inprof_front_malloc")));
+    __attribute__((alias("inprof_front_malloc")));  // (weak, as the others)
 
 INPROF_FRONT void free(void* ptr) noexcept {
   Uncounted(ptr);
