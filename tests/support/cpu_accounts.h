@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/base/clock.h"
 #include "agent/cpu/cpu_profile.h"
 #include "agent/profile/profile.h"
 #include "inprof/request.h"
@@ -28,10 +29,9 @@
 
 namespace inprof::test {
 
+// The wall clock, for pacing work (BurnInBursts), never for judging it.
 inline int64_t MonotonicNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+  return static_cast<int64_t>(inprof::internal::MonotonicNanos());
 }
 
 // A thread named `name` (pthread_setname_np: at most 15 characters) that
@@ -50,12 +50,14 @@ class ParkedWorker {
       pthread_setname_np(pthread_self(), name_.c_str());
       inprof::RequestScope scope(name_);
       tid_ = static_cast<pid_t>(syscall(SYS_gettid));
+      tid_.notify_all();
       go->wait(false);
       const int64_t before = ThreadCpuNanos();
       work();
       cpu_ns_ = ThreadCpuNanos() - before;
       done_ns_ = MonotonicNanos();
       done_ = true;
+      done_.notify_all();
       release->wait(false);
     });
   }
@@ -66,6 +68,9 @@ class ParkedWorker {
   const std::string& name() const { return name_; }
   pid_t tid() const { return tid_.load(); }  // 0 until it runs
   bool done() const { return done_.load(); }
+  // Block until the thread runs (its tid is known), or its work is done.
+  void WaitStarted() const { tid_.wait(0); }
+  void WaitDone() const { done_.wait(false); }
   int64_t cpu_ns() const { return cpu_ns_.load(); }
   int64_t done_ns() const { return done_ns_.load(); }  // CLOCK_MONOTONIC
 

@@ -291,26 +291,29 @@ void CheckUnchanged(bool profiling) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  std::atomic<bool> done{false};
+  // Static: the detached thread may still notify after the wait returns.
+  static std::atomic<int> seen_state{-2};  // -2: not yet reported
+  seen_state = -2;
   pthread_t thread;
   ASSERT_EQ(pthread_create(
                 &thread, &attr,
-                [](void* raw) -> void* {
+                [](void*) -> void* {
                   int state = -1;
                   pthread_attr_t self;
                   if (pthread_getattr_np(pthread_self(), &self) == 0) {
                     pthread_attr_getdetachstate(&self, &state);
                     pthread_attr_destroy(&self);
                   }
-                  static_cast<std::atomic<bool>*>(raw)->store(
-                      state == PTHREAD_CREATE_DETACHED);
+                  seen_state = state;
+                  seen_state.notify_all();
                   return nullptr;
                 },
-                &done),
+                nullptr),
             0);
   pthread_attr_destroy(&attr);
-  while (!done.load()) usleep(1000);  // ctest's timeout ends a hang
-  EXPECT_TRUE(done.load()) << "the detached thread did not see itself so";
+  seen_state.wait(-2);
+  EXPECT_EQ(seen_state.load(), PTHREAD_CREATE_DETACHED)
+      << "the detached thread did not see itself so";
 
   // A failure is returned as is, errno included.
   const std::pair<int, int> our_failure = FailToCreate(pthread_create);

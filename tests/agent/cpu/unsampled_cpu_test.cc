@@ -81,11 +81,13 @@ TEST(UnsampledCpuTest, ReadsEachThreadsOwnClockAndName) {
     test::BurnThreadCpu(50'000'000);
     burnt = test::ThreadCpuNanos();
     tid = static_cast<pid_t>(syscall(SYS_gettid));
-    while (!done.load()) usleep(1000);
+    tid.notify_all();
+    done.wait(false);
   });
-  while (tid.load() == 0) usleep(1000);
+  tid.wait(0);
   const ThreadCpuClocks clocks = ReadThreadCpuClocks();
   done = true;
+  done.notify_all();
   burner.join();
   ASSERT_EQ(clocks.count(tid.load()), 1u);
   // Read after the thread's own last reading, and it sleeps since.
@@ -102,11 +104,13 @@ TEST(UnsampledCpuTest, ThreadNameIsTheKernelsName) {
   std::thread named([&] {
     pthread_setname_np(pthread_self(), "named-worker");
     tid = static_cast<pid_t>(syscall(SYS_gettid));
-    while (!done.load()) usleep(1000);
+    tid.notify_all();
+    done.wait(false);
   });
-  while (tid.load() == 0) usleep(1000);
+  tid.wait(0);
   EXPECT_EQ(ReadThreadName(tid.load()), "named-worker");
   done = true;
+  done.notify_all();
   named.join();
 }
 

@@ -125,38 +125,40 @@ class CpuSourceTest : public ::testing::Test {
         workers.push_back(std::make_unique<test::ParkedWorker>(
             spec.name, spec.work, &go, &release));
       }
-      for (const auto& worker : workers) {
-        while (worker->tid() == 0) usleep(1000);
-      }
+      for (const auto& worker : workers) worker->WaitStarted();
       profile_.reset();
       metrics_before_ = CpuMetrics(*sampler_);
-      // The profile reads the threads' clocks at its end no earlier than
-      // `seconds` after this: work done before then is all inside it.
-      const int64_t window_end_at_least =
-          test::MonotonicNanos() + seconds * 1'000'000'000LL;
+      // The window's own poll of `cancelled` says where it is, with no
+      // clock: its first call comes after the threads' clocks are read at
+      // the start; a call that finds every worker done comes before they
+      // are read at the end.
+      std::atomic<bool> window_open{false}, done_inside{false};
+      auto window_poll = [&] {
+        window_open = true;
+        window_open.notify_all();
+        bool all_done = true;
+        for (const auto& worker : workers) all_done &= worker->done();
+        if (all_done) done_inside = true;
+        return false;
+      };
       std::thread profiling([&] {
         ProfileRequest request;
         request.seconds = seconds;
+        request.cancelled = window_poll;
         StatusOr<Profile> profile = source_->Build(request);
         EXPECT_TRUE(profile.ok()) << profile.status().ToString();
         if (profile.ok()) profile_ = std::move(*profile);
       });
-      // The profile reads the threads' clocks right after arming its
-      // timers; the workers use no CPU until `go` anyway.
-      while (sampler_->stats().threads_armed == 0) usleep(1000);
-      usleep(200'000);
+      window_open.wait(false);
       go = true;
       go.notify_all();
-      for (const auto& worker : workers) {
-        while (!worker->done()) usleep(1000);
-      }
+      for (const auto& worker : workers) worker->WaitDone();
       profiling.join();
-      bool in_time = true;
       std::vector<Measured> measured;
       for (const auto& worker : workers) {
         measured.push_back({worker->name(), worker->tid(), worker->cpu_ns()});
-        in_time &= worker->done_ns() < window_end_at_least;
       }
+      const bool in_time = done_inside.load();
       release = true;
       release.notify_all();
       workers.clear();  // joins them
