@@ -227,11 +227,14 @@ TEST(SymbolizerMemoryTest, IdleReleaserCallsPeriodicallyOnAnAgentThread) {
     IdleReleaser releaser(std::chrono::milliseconds(1), [&] {
       if (!IsAgentThread()) on_agent_thread = false;
       ++calls;
+      calls.notify_all();
     });
-    while (calls.load() < 3) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int seen = calls.load(); seen < 3; seen = calls.load()) {
+      calls.wait(seen);
     }
   }  // the destructor stops the thread
+  // A thread left running would call again within a few of its 1 ms
+  // periods. (A busy machine can only hide that, never fail the test.)
   const int after_stop = calls.load();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(calls.load(), after_stop);
