@@ -21,6 +21,7 @@
 #include "agent/unwind/stack_walker.h"
 #include "inprof/mutex.h"
 #include "inprof/request.h"
+#include "tests/support/thread_state.h"
 
 namespace inprof::internal {
 namespace {
@@ -214,14 +215,32 @@ TEST_F(ContentionProfilerTest, BudgetBoundsSamplesUnderHeavyContention) {
   }
 }
 
+// One certain wait: another thread blocks on `mu`, held here until the
+// kernel has it asleep (four threads taking turns may, on a loaded machine,
+// run one after the other and never meet).
+void ContendOnce(Mutex& mu) {
+  mu.lock();
+  std::atomic<pid_t> waiter{0};
+  std::thread thread([&] {
+    waiter = test::CurrentTid();
+    waiter.notify_all();
+    mu.lock();
+    mu.unlock();
+  });
+  waiter.wait(0);
+  test::WaitUntilAsleep(waiter.load());
+  mu.unlock();
+  thread.join();
+}
+
 TEST_F(ContentionProfilerTest, RatesChangeAtRunTimeAndAreValidated) {
   StartProfiler(0, 0);
   Mutex mu;
-  Contend(mu, std::chrono::microseconds(200), 20);
+  ContendOnce(mu);
   EXPECT_EQ(Sum(profiler_->table(ContentionKind::kBlock)).samples, 0u);
   ASSERT_TRUE(profiler_->set_block_rate(1).ok());
   ASSERT_TRUE(profiler_->set_mutex_fraction(1).ok());
-  Contend(mu, std::chrono::microseconds(200), 20);
+  ContendOnce(mu);
   EXPECT_GT(Sum(profiler_->table(ContentionKind::kBlock)).samples, 0u);
   EXPECT_GT(Sum(profiler_->table(ContentionKind::kMutex)).samples, 0u);
   EXPECT_FALSE(profiler_->set_block_rate(-1).ok());
