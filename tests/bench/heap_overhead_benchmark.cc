@@ -44,6 +44,7 @@
 
 #include "inprof/agent.h"
 #include "inprof/request.h"
+#include "tests/bench/alloc_workload.h"
 
 namespace {
 
@@ -55,26 +56,6 @@ struct Worker {
   std::atomic<uint64_t> units{0};
 };
 
-// A server-like mix: build strings, keep a window of them in a hash map,
-// hash their bytes. About 150 ns and 2 allocations per unit.
-__attribute__((noinline)) void MixedUnit(
-    std::unordered_map<uint32_t, std::string>& window, uint32_t& seed,
-    uint64_t& sink) {
-  seed = seed * 1664525u + 1013904223u;
-  std::string value(16 + (seed >> 24), static_cast<char>('a' + (seed & 15)));
-  for (char c : value) sink = sink * 131 + static_cast<unsigned char>(c);
-  window[seed & 4095] = std::move(value);
-}
-
-__attribute__((noinline)) void MallocUnit(void** slots, uint32_t& seed,
-                                          uint64_t& sink) {
-  seed = seed * 1664525u + 1013904223u;
-  void*& slot = slots[seed & 63];
-  std::free(slot);
-  slot = std::malloc(16 + (seed >> 23));
-  sink += reinterpret_cast<uintptr_t>(slot) & 1;
-}
-
 // The labels modes: while set, every unit runs inside a RequestScope.
 std::atomic<bool> g_labels_on{false};
 constexpr std::string_view kEndpoints[4] = {
@@ -85,15 +66,14 @@ constexpr std::string_view kEndpoints[4] = {
 template <bool kLabels>
 void RunWorkload(const std::string& workload, Worker& worker,
                  const std::atomic<bool>& stop) {
-  std::unordered_map<uint32_t, std::string> window;
-  void* slots[64] = {};
-  uint32_t seed = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(&worker));
-  uint64_t sink = 0;
+  inprof_bench::AllocWorkload state(
+      static_cast<uint32_t>(reinterpret_cast<uintptr_t>(&worker)));
+  const bool mixed = workload == "mixed";
   const auto unit = [&] {
-    if (workload == "mixed") {
-      MixedUnit(window, seed, sink);
+    if (mixed) {
+      inprof_bench::MixedUnit(state);
     } else {
-      MallocUnit(slots, seed, sink);
+      inprof_bench::MallocUnit(state);
     }
   };
   while (!stop.load(std::memory_order_relaxed)) {
@@ -110,8 +90,7 @@ void RunWorkload(const std::string& workload, Worker& worker,
     for (int i = 0; i < 256; ++i) unit();
     worker.units.fetch_add(256, std::memory_order_relaxed);
   }
-  for (void* p : slots) std::free(p);
-  if (sink == 42) std::puts("");  // keep `sink` alive
+  if (state.sink == 42) std::puts("");  // keep `sink` alive
 }
 
 // --- Overhead ---------------------------------------------------------------
