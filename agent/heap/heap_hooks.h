@@ -5,7 +5,7 @@
 // is not the process's malloc (tcmalloc preloaded before
 // libinprof_preload.so): hooks cost every malloc tcmalloc's fast path. The
 // fast paths are inline: a thread-local countdown and a branch per
-// allocation, a filter lookup per free.
+// allocation, one load from a static 8 KiB page map per free.
 #ifndef INPROF_AGENT_HEAP_HEAP_HOOKS_H_
 #define INPROF_AGENT_HEAP_HEAP_HOOKS_H_
 
@@ -34,11 +34,22 @@ extern std::atomic<HeapTables*> g_heap_tables;
 // the other way are not sampled.
 extern std::atomic<bool> g_sample_front;
 
+// The allocation path's own functions (the malloc front's entry points and
+// the sampler's slow path) are placed in one section, so that a sample's
+// stack starts at the first frame outside it without the fast paths having
+// to carry their return address.
+#define INPROF_HEAP_PATH __attribute__((section("inprof_heap_path")))
+
+// Whether `pc` is in a function marked INPROF_HEAP_PATH.
+bool InHeapPath(uint64_t pc) noexcept;
+
 // Takes a sample if this thread's countdown ran out. `caller` is a return
 // address in the allocating stack: frames inside it (the hook machinery)
-// are not recorded. `from_front`: called by the malloc front, not a hook.
-void AllocationSlowPath(const void* ptr, size_t size, uint64_t caller,
-                        bool from_front) noexcept;
+// are not recorded; 0 (the front) drops the frames in INPROF_HEAP_PATH
+// functions instead. `from_front`: called by the malloc front, not a hook.
+INPROF_HEAP_PATH void AllocationSlowPath(const void* ptr, size_t size,
+                                         uint64_t caller,
+                                         bool from_front) noexcept;
 
 inline void OnAllocation(const void* ptr, size_t size, uint64_t caller,
                          bool from_front) noexcept {
@@ -48,6 +59,7 @@ inline void OnAllocation(const void* ptr, size_t size, uint64_t caller,
 }
 
 inline void OnFree(const void* ptr) noexcept {
+  if (__builtin_expect(!OnSampledPage(ptr), 1)) return;
   HeapTables* tables = g_heap_tables.load(std::memory_order_relaxed);
   if (ptr == nullptr || tables == nullptr || !tables->MaybeLive(ptr)) return;
   tables->FreeIfLive(ptr);
@@ -60,6 +72,10 @@ bool MallocFrontCompiledIn();
 // Whether the front's malloc and operator new are the process's (not
 // another object's before ours). Not async-signal-safe (dlsym, once).
 bool MallocFrontInUse();
+
+// Whether the front's C++ operators call the next malloc and free directly
+// because the next operators are libstdc++'s (set by MallocFrontInUse()).
+bool MallocFrontSkipsStandardOperators();
 
 // The malloc the front forwards to (tcmalloc's, glibc's...).
 void* MallocFrontNextMalloc();

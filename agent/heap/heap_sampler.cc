@@ -72,6 +72,18 @@ uint32_t SampleWeight(uint64_t size, int64_t rate) noexcept {
 
 std::atomic<bool> g_sample_front{true};
 
+// The linker's bounds of the INPROF_HEAP_PATH section, in the object this
+// file is linked into (the program or libinprof_preload.so).
+extern "C" const char __start_inprof_heap_path[]
+    __attribute__((weak, visibility("hidden")));
+extern "C" const char __stop_inprof_heap_path[]
+    __attribute__((weak, visibility("hidden")));
+
+bool InHeapPath(uint64_t pc) noexcept {
+  return pc >= reinterpret_cast<uint64_t>(__start_inprof_heap_path) &&
+         pc < reinterpret_cast<uint64_t>(__stop_inprof_heap_path);
+}
+
 void AllocationSlowPath(const void* ptr, size_t size, uint64_t hook_return,
                         bool from_front) noexcept {
   // Not the way in use (a program whose hooks are driven by hand, in tests):
@@ -121,20 +133,30 @@ void DeleteHook(const void* ptr) { OnFree(ptr); }
 
 }  // namespace
 
-void SampleAllocation(HeapSampler& sampler, const void* ptr, uint64_t size,
-                      uint64_t hook_return) noexcept {
+// The index of the first frame that is not ours.
+int FirstCallerFrame(const uint64_t* pcs, int depth, uint64_t hook_return) {
+  if (hook_return == 0) {
+    // The front: its functions and this path are INPROF_HEAP_PATH (the
+    // front's slow path may be a tail call, so its caller's frame is next).
+    int first = 0;
+    while (first < depth && InHeapPath(pcs[first])) ++first;
+    return first < depth ? first : 0;
+  }
+  // A hook: our own frames end where it returns into the allocator, whose
+  // frames are pruned by name when the profile is built.
+  for (int i = 0; i < depth; ++i) {
+    if (pcs[i] == hook_return) return i;
+  }
+  return 0;
+}
+
+INPROF_HEAP_PATH void SampleAllocation(HeapSampler& sampler, const void* ptr,
+                                       uint64_t size,
+                                       uint64_t hook_return) noexcept {
   const uint64_t start = MonotonicNanos();
   uint64_t pcs[kHeapMaxDepth];
   StackWalk walk = sampler.walker_->WalkHere(pcs, kHeapMaxDepth);
-  // Our own frames end where the hook returns into the allocator; the
-  // allocator's frames are pruned by name when the profile is built.
-  int first = 0;
-  for (int i = 0; i < walk.depth; ++i) {
-    if (pcs[i] == hook_return) {
-      first = i;
-      break;
-    }
-  }
+  const int first = FirstCallerFrame(pcs, walk.depth, hook_return);
   HeapTables& tables = *sampler.tables_;
   const uint32_t weight = SampleWeight(size, sampler.rate());
   const uint32_t bucket = tables.FindOrAddBucket(

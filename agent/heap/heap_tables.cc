@@ -51,6 +51,8 @@ void DecrementIfPositive(std::atomic<T>& counter) noexcept {
 
 }  // namespace
 
+std::atomic<uint64_t> g_sampled_pages[kSampledPageSlots / 64] = {};
+
 // NOT SIGNAL CONTEXT BEGIN: construction and reset, outside any hook
 HeapTables* HeapTables::Get() {
   static HeapTables* tables = []() -> HeapTables* {
@@ -60,9 +62,11 @@ HeapTables* HeapTables::Get() {
     t->buckets_ = MapArray<Bucket>(kBucketCapacity);
     t->live_ = MapArray<Live>(kLiveCapacity);
     t->filter_ = MapArray<std::atomic<uint8_t>>(kFilterCells);
+    t->page_counts_ = MapArray<std::atomic<uint32_t>>(kSampledPageSlots);
     t->arena_ = MapArray<uint64_t>(kArenaWords);
     if (t->stacks_ == nullptr || t->buckets_ == nullptr ||
-        t->live_ == nullptr || t->filter_ == nullptr || t->arena_ == nullptr) {
+        t->live_ == nullptr || t->filter_ == nullptr ||
+        t->page_counts_ == nullptr || t->arena_ == nullptr) {
       return nullptr;  // leaks what was mapped: this process is out of memory
     }
     return t;
@@ -75,6 +79,8 @@ void HeapTables::Reset() {
   ZeroArray(buckets_, kBucketCapacity);
   ZeroArray(live_, kLiveCapacity);
   ZeroArray(filter_, kFilterCells);
+  ZeroArray(page_counts_, kSampledPageSlots);
+  for (std::atomic<uint64_t>& word : g_sampled_pages) word.store(0);
   ZeroArray(arena_, kArenaWords);
   arena_used_.store(0);
   live_count_.store(0);
@@ -225,6 +231,27 @@ void HeapTables::RecordFree(uint32_t bucket, uint32_t weight,
          bucket == kOverflowBucket, weight, size);
 }
 
+// The count goes up before the bit is set; the bit is cleared only by the
+// free that took the count to zero, which then looks again and sets it back
+// if a block was added meanwhile. A free never misses a live block's bit.
+void HeapTables::MarkPage(const void* ptr) noexcept {
+  const uint32_t slot = SampledPageSlot(ptr);
+  page_counts_[slot].fetch_add(1);
+  g_sampled_pages[slot / 64].fetch_or(uint64_t{1} << (slot % 64));
+}
+
+void HeapTables::UnmarkPage(const void* ptr) noexcept {
+  const uint32_t slot = SampledPageSlot(ptr);
+  uint32_t count = page_counts_[slot].load();
+  do {
+    if (count == 0) return;  // Reset() ran meanwhile
+  } while (!page_counts_[slot].compare_exchange_weak(count, count - 1));
+  if (count != 1) return;
+  const uint64_t bit = uint64_t{1} << (slot % 64);
+  g_sampled_pages[slot / 64].fetch_and(~bit);
+  if (page_counts_[slot].load() != 0) g_sampled_pages[slot / 64].fetch_or(bit);
+}
+
 bool HeapTables::AddLive(const void* ptr, uint32_t bucket, uint32_t weight,
                          uint64_t size) noexcept {
   const uint64_t address = reinterpret_cast<uint64_t>(ptr);
@@ -253,6 +280,7 @@ bool HeapTables::AddLive(const void* ptr, uint32_t bucket, uint32_t weight,
                                   longest, probe, std::memory_order_relaxed)) {
     }
     filter_[FilterIndex(ptr)].fetch_add(1, std::memory_order_relaxed);
+    MarkPage(ptr);
     live_count_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -276,6 +304,7 @@ void HeapTables::FreeIfLive(const void* ptr) noexcept {
       return;  // another free of the same block won (a double free)
     }
     DecrementIfPositive(filter_[FilterIndex(ptr)]);
+    UnmarkPage(ptr);
     DecrementIfPositive(live_count_);
     RecordFree(bucket, weight, size);
     return;

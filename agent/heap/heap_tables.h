@@ -33,6 +33,29 @@ inline constexpr int kHeapMaxDepth = 64;
 // Sample weights (1 / probability of sampling) are summed in fixed point.
 inline constexpr uint64_t kWeightOne = 16;
 
+// The first test every free makes: one bit per hashed 4 KiB page, set while
+// a live sampled block starts in a page of that slot. Static (no pointer to
+// follow) and 8 KiB (it stays in the L1 cache), so a free anywhere else
+// costs one load; HeapTables keeps it with AddLive, FreeIfLive and Reset.
+// All zero while no sampler has sampled.
+inline constexpr uint32_t kSampledPageSlots = 1u << 16;
+extern std::atomic<uint64_t> g_sampled_pages[kSampledPageSlots / 64];
+
+// The page number's low bits: a heap's pages are contiguous, so nearby
+// pages take different slots, and no multiply is on the free path.
+inline uint32_t SampledPageSlot(const void* ptr) noexcept {
+  return static_cast<uint32_t>(reinterpret_cast<uint64_t>(ptr) >> 12) &
+         (kSampledPageSlots - 1);
+}
+
+// False means `ptr` is certainly not a live sampled block.
+inline bool OnSampledPage(const void* ptr) noexcept {
+  const uint32_t slot = SampledPageSlot(ptr);
+  return (g_sampled_pages[slot / 64].load(std::memory_order_relaxed) >>
+          (slot % 64)) &
+         1;
+}
+
 struct HeapBucketCounts {
   uint64_t allocs = 0;              // sampled allocations, raw
   uint64_t frees = 0;               // sampled allocations freed since, raw
@@ -125,6 +148,8 @@ class HeapTables {
   };
 
   HeapTables() = default;
+  void MarkPage(const void* ptr) noexcept;
+  void UnmarkPage(const void* ptr) noexcept;
   static size_t FilterIndex(const void* ptr) noexcept {
     uint64_t h = (reinterpret_cast<uint64_t>(ptr) >> 4) * 0x9E3779B97F4A7C15u;
     return static_cast<size_t>(h >> 48);
@@ -139,6 +164,8 @@ class HeapTables {
   Bucket* buckets_ = nullptr;
   Live* live_ = nullptr;
   std::atomic<uint8_t>* filter_ = nullptr;
+  // Live sampled blocks per g_sampled_pages slot.
+  std::atomic<uint32_t>* page_counts_ = nullptr;
   uint64_t* arena_ = nullptr;
   std::atomic<uint64_t> arena_used_{0};
   std::atomic<uint64_t> live_count_{0};

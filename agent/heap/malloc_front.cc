@@ -16,7 +16,14 @@
 //
 // Calls that reach the front twice for one allocation (libstdc++'s operator
 // new calls malloc, which is ours again) are counted once, by the outer
-// call: t_in_operator marks the inner one.
+// call: the operator restores the countdown the inner call spent, and
+// t_in_operator keeps the inner call from sampling. A free reaching the
+// front twice is looked up twice; the second finds nothing.
+//
+// The fast paths are what every allocation pays (BENCHMARKS.md, "Heap
+// sampling against a build without inprof"): malloc is the next malloc, a
+// thread-local decrement and a branch; free is one load from a static page
+// map (heap_tables.h) and the next free. Everything else is out of line.
 //
 // Not in a build with AddressSanitizer or ThreadSanitizer: their runtimes
 // are the process's allocator themselves, and they call malloc while they
@@ -33,6 +40,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -45,6 +53,7 @@
 namespace inprof::internal {
 bool MallocFrontCompiledIn() { return false; }
 bool MallocFrontInUse() { return false; }
+bool MallocFrontSkipsStandardOperators() { return false; }
 void* MallocFrontNextMalloc() { return nullptr; }
 }  // namespace inprof::internal
 
@@ -53,38 +62,61 @@ void* MallocFrontNextMalloc() { return nullptr; }
 namespace inprof::internal {
 namespace {
 
+using MallocFn = void* (*)(size_t);
+using FreeFn = void (*)(void*) noexcept;
+
+// The next malloc and free, set once MallocFrontInUse() found that every
+// next C++ operator is libstdc++'s own, which is malloc or aligned_alloc
+// with the new-handler loop, and free: the front's operators then do
+// exactly that with the next allocator's C functions, one call instead of
+// three (ours, libstdc++'s, ours again for its malloc). Blocks from either
+// way free the same way. Null: forward to the next operators.
+std::atomic<MallocFn> g_operator_malloc{nullptr};
+std::atomic<FreeFn> g_operator_free{nullptr};
+
 // Set while a C++ operator of the front runs the next allocator's operator.
 __attribute__((tls_model("initial-exec"))) thread_local bool t_in_operator =
     false;
 
+// Around the next allocator's operator: what it allocates through our
+// malloc is not counted (the countdown is put back) and not sampled.
 class OperatorScope {
  public:
-  OperatorScope() noexcept : was_(t_in_operator) { t_in_operator = true; }
-  ~OperatorScope() { t_in_operator = was_; }
+  OperatorScope() noexcept
+      : was_(t_in_operator), countdown_(inprof_heap_countdown) {
+    t_in_operator = true;
+  }
+  ~OperatorScope() {
+    inprof_heap_countdown = countdown_;
+    t_in_operator = was_;
+  }
   OperatorScope(const OperatorScope&) = delete;
   OperatorScope& operator=(const OperatorScope&) = delete;
 
  private:
   bool was_;
+  int64_t countdown_;
 };
 
-inline uint64_t Caller(void* return_address) {
-  return reinterpret_cast<uint64_t>(return_address);
-}
-
-inline void* Counted(void* ptr, size_t size, void* return_address) noexcept {
+// The countdown ran out: sample, unless this is an operator's inner call
+// (its scope puts the countdown back) or the allocation failed (the next
+// allocation samples). The sample's stack starts below INPROF_HEAP_PATH.
+INPROF_HEAP_PATH __attribute__((noinline)) void* CountedSlowPath(
+    void* ptr, size_t size) noexcept {
   if (ptr != nullptr && !t_in_operator) {
-    OnAllocation(ptr, size, Caller(return_address), /*from_front=*/true);
+    AllocationSlowPath(ptr, size, /*caller=*/0, /*from_front=*/true);
   }
   return ptr;
 }
 
-inline void Uncounted(void* ptr) noexcept {
-  if (!t_in_operator) OnFree(ptr);
+inline void* Counted(void* ptr, size_t size) noexcept {
+  inprof_heap_countdown -= static_cast<int64_t>(size);
+  if (__builtin_expect(inprof_heap_countdown > 0, 1)) return ptr;
+  return CountedSlowPath(ptr, size);
 }
 
-using MallocFn = void* (*)(size_t);
-using FreeFn = void (*)(void*);
+inline void Uncounted(void* ptr) noexcept { OnFree(ptr); }
+
 using CallocFn = void* (*)(size_t, size_t);
 using ReallocFn = void* (*)(void*, size_t);
 using PosixMemalignFn = int (*)(void**, size_t, size_t);
@@ -108,16 +140,38 @@ void* NextAligned(NextFn preferred, size_t alignment, size_t size) noexcept {
   return ptr;
 }
 
-void* Malloc(size_t size) noexcept {
+// Before the next allocator is known (or while this thread looks it up).
+__attribute__((noinline)) void* MallocSlowPath(size_t size) noexcept {
   if (auto fn = NextFunction<MallocFn>(kMalloc)) return fn(size);
   return ArenaAllocate(size, 16);
 }
 
-void Free(void* ptr) noexcept {
+__attribute__((always_inline)) inline void* Malloc(size_t size) noexcept {
+  MallocFn fn = g_next_malloc.load(std::memory_order_acquire);
+  return __builtin_expect(fn != nullptr, 1) ? fn(size) : MallocSlowPath(size);
+}
+
+__attribute__((noinline)) void FreeSlowPath(void* ptr) noexcept {
   if (ptr == nullptr || InArena(ptr)) return;
   // Null only while another thread resolves the table, for a block that
   // came from elsewhere: kept rather than given to the wrong allocator.
   if (auto fn = NextFunction<FreeFn>(kFree)) fn(ptr);
+}
+
+__attribute__((always_inline)) inline void Free(void* ptr) noexcept {
+  FreeFn fn = g_next_free.load(std::memory_order_acquire);
+  if (__builtin_expect(fn != nullptr && !InArena(ptr), 1)) {
+    fn(ptr);  // free(nullptr) does nothing
+    return;
+  }
+  FreeSlowPath(ptr);
+}
+
+// A free in a page that holds a sampled block: looked up, then freed.
+INPROF_HEAP_PATH __attribute__((noinline)) void FreeOnSampledPage(
+    void* ptr) noexcept {
+  OnFree(ptr);
+  Free(ptr);
 }
 
 void* Realloc(void* old, size_t size) noexcept {
@@ -161,24 +215,37 @@ void* NewByMalloc(size_t size, size_t alignment, bool nothrow) {
 }
 // NOT SIGNAL CONTEXT END
 
+// The next allocator's own operator, inside an OperatorScope.
 template <typename... Args>
-void* ForwardNew(NextFn id, size_t size, size_t alignment, bool nothrow,
-                 Args... args) {
+__attribute__((noinline)) void* ForwardNewToNext(NextFn id, size_t size,
+                                                 size_t alignment, bool nothrow,
+                                                 Args... args) {
   using Fn = void* (*)(size_t, Args...);
-  void* ptr;
-  {
-    OperatorScope scope;
-    Fn fn = NextFunction<Fn>(id);
-    ptr = fn != nullptr ? fn(size, args...)
-                        : NewByMalloc(size, alignment, nothrow);
-  }
-  return ptr;
+  OperatorScope scope;
+  Fn fn = NextFunction<Fn>(id);
+  return fn != nullptr ? fn(size, args...)
+                       : NewByMalloc(size, alignment, nothrow);
 }
 
 template <typename... Args>
-void ForwardDelete(NextFn id, void* ptr, Args... args) noexcept {
-  if (ptr == nullptr) return;
-  Uncounted(ptr);
+__attribute__((always_inline)) inline void* ForwardNew(NextFn id, size_t size,
+                                                       size_t alignment,
+                                                       bool nothrow,
+                                                       Args... args) {
+  MallocFn fn = g_operator_malloc.load(std::memory_order_relaxed);
+  if (__builtin_expect(fn != nullptr && alignment <= 16, 1)) {
+    // malloc(0) is a unique block on glibc; where it is null, the
+    // standard's way below asks for one byte.
+    if (void* ptr = fn(size); __builtin_expect(ptr != nullptr, 1)) return ptr;
+    return NewByMalloc(size, alignment, nothrow);
+  }
+  if (fn != nullptr) return NewByMalloc(size, alignment, nothrow);
+  return ForwardNewToNext(id, size, alignment, nothrow, args...);
+}
+
+template <typename... Args>
+__attribute__((noinline)) void ForwardDeleteToNext(NextFn id, void* ptr,
+                                                   Args... args) noexcept {
   if (InArena(ptr)) return;
   using Fn = void (*)(void*, Args...);
   OperatorScope scope;
@@ -188,6 +255,31 @@ void ForwardDelete(NextFn id, void* ptr, Args... args) noexcept {
   } else {
     Free(ptr);
   }
+}
+
+// A delete the fast path does not finish: a sampled page, an arena block,
+// or operators that are not libstdc++'s.
+template <typename... Args>
+INPROF_HEAP_PATH __attribute__((noinline)) void ForwardDeleteSlowPath(
+    NextFn id, void* ptr, Args... args) noexcept {
+  Uncounted(ptr);
+  if (g_operator_free.load(std::memory_order_relaxed) != nullptr) {
+    Free(ptr);
+  } else if (ptr != nullptr) {
+    ForwardDeleteToNext(id, ptr, args...);
+  }
+}
+
+template <typename... Args>
+__attribute__((always_inline)) inline void ForwardDelete(
+    NextFn id, void* ptr, Args... args) noexcept {
+  FreeFn fn = g_operator_free.load(std::memory_order_relaxed);
+  if (__builtin_expect(fn != nullptr && !OnSampledPage(ptr) && !InArena(ptr),
+                       1)) {
+    fn(ptr);  // free(nullptr) does nothing
+    return;
+  }
+  ForwardDeleteSlowPath(id, ptr, args...);
 }
 
 }  // namespace
@@ -204,9 +296,10 @@ namespace in = inprof::internal;
 // (libtcmalloc.a before libinprof.a on the link line) keeps its own
 // definitions; the front then stands aside (MallocFrontInUse() is false) and
 // the sampler uses tcmalloc's hooks, instead of the link failing.
-#define INPROF_FRONT extern "C" __attribute__((visibility("default"), weak))
-#define INPROF_FRONT_CXX __attribute__((visibility("default"), weak))
-#define RA __builtin_return_address(0)
+#define INPROF_FRONT \
+  extern "C" INPROF_HEAP_PATH __attribute__((visibility("default"), weak))
+#define INPROF_FRONT_CXX \
+  INPROF_HEAP_PATH __attribute__((visibility("default"), weak))
 
 // NOT SIGNAL CONTEXT BEGIN: these definitions are the allocator's entry
 // points themselves (the lint would read each as a call to malloc or new);
@@ -215,16 +308,19 @@ namespace in = inprof::internal;
 
 // The front's malloc under a name of its own, so that MallocFrontInUse() can
 // compare it with what the process's "malloc" resolves to.
-extern "C" __attribute__((visibility("hidden"))) void* inprof_front_malloc(
-    size_t size) noexcept {
-  return Counted(in::Malloc(size), size, RA);
+extern "C" INPROF_HEAP_PATH __attribute__((visibility("hidden"))) void*
+inprof_front_malloc(size_t size) noexcept {
+  return Counted(in::Malloc(size), size);
 }
 
 INPROF_FRONT void* malloc(size_t size) noexcept
     __attribute__((alias("inprof_front_malloc")));  // (weak, as the others)
 
 INPROF_FRONT void free(void* ptr) noexcept {
-  Uncounted(ptr);
+  if (__builtin_expect(in::OnSampledPage(ptr), 0)) {
+    in::FreeOnSampledPage(ptr);
+    return;
+  }
   in::Free(ptr);
 }
 
@@ -236,14 +332,14 @@ INPROF_FRONT void* calloc(size_t count, size_t size) noexcept {
   }
   auto fn = in::NextFunction<in::CallocFn>(in::kCalloc);
   void* ptr = fn != nullptr ? fn(count, size) : in::ArenaAllocate(bytes, 16);
-  return Counted(ptr, bytes, RA);
+  return Counted(ptr, bytes);
 }
 
 INPROF_FRONT void* realloc(void* old, size_t size) noexcept {
   // Accounted as a free and an allocation, moved or not: the bucket is
   // keyed by size. realloc(p, 0) frees p and may return null.
   Uncounted(old);
-  return Counted(in::Realloc(old, size), size, RA);
+  return Counted(in::Realloc(old, size), size);
 }
 
 INPROF_FRONT void* reallocarray(void* old, size_t count, size_t size) noexcept {
@@ -253,7 +349,7 @@ INPROF_FRONT void* reallocarray(void* old, size_t count, size_t size) noexcept {
     return nullptr;
   }
   Uncounted(old);
-  return Counted(in::Realloc(old, bytes), bytes, RA);
+  return Counted(in::Realloc(old, bytes), bytes);
 }
 
 INPROF_FRONT int posix_memalign(void** result, size_t alignment,
@@ -268,16 +364,16 @@ INPROF_FRONT int posix_memalign(void** result, size_t alignment,
     return *result != nullptr ? 0 : ENOMEM;
   }
   int error = fn(result, alignment, size);
-  if (error == 0) Counted(*result, size, RA);
+  if (error == 0) Counted(*result, size);
   return error;
 }
 
 INPROF_FRONT void* memalign(size_t alignment, size_t size) noexcept {
-  return Counted(in::NextAligned(in::kMemalign, alignment, size), size, RA);
+  return Counted(in::NextAligned(in::kMemalign, alignment, size), size);
 }
 
 INPROF_FRONT void* aligned_alloc(size_t alignment, size_t size) noexcept {
-  return Counted(in::NextAligned(in::kAlignedAlloc, alignment, size), size, RA);
+  return Counted(in::NextAligned(in::kAlignedAlloc, alignment, size), size);
 }
 
 INPROF_FRONT void* valloc(size_t size) noexcept {
@@ -285,7 +381,7 @@ INPROF_FRONT void* valloc(size_t size) noexcept {
   void* ptr = fn != nullptr
                   ? fn(size)
                   : in::NextAligned(in::kMemalign, in::PageSize(), size);
-  return Counted(ptr, size, RA);
+  return Counted(ptr, size);
 }
 
 INPROF_FRONT void* pvalloc(size_t size) noexcept {
@@ -294,7 +390,7 @@ INPROF_FRONT void* pvalloc(size_t size) noexcept {
   size_t rounded = (size + page - 1) & ~(page - 1);
   void* ptr =
       fn != nullptr ? fn(size) : in::NextAligned(in::kMemalign, page, rounded);
-  return Counted(ptr, rounded, RA);
+  return Counted(ptr, rounded);
 }
 
 INPROF_FRONT size_t malloc_usable_size(void* ptr) noexcept {
@@ -316,42 +412,41 @@ inline size_t Align(std::align_val_t alignment) {
 }  // namespace
 
 INPROF_FRONT_CXX void* operator new(size_t size) {
-  return Counted(ForwardNew(in::kNew, size, 16, false), size, RA);
+  return Counted(ForwardNew(in::kNew, size, 16, false), size);
 }
 INPROF_FRONT_CXX void* operator new[](size_t size) {
-  return Counted(ForwardNew(in::kNewArray, size, 16, false), size, RA);
+  return Counted(ForwardNew(in::kNewArray, size, 16, false), size);
 }
 INPROF_FRONT_CXX void* operator new(size_t size,
                                     const std::nothrow_t& t) noexcept {
   return Counted(
       ForwardNew<const std::nothrow_t&>(in::kNewNothrow, size, 16, true, t),
-      size, RA);
+      size);
 }
 INPROF_FRONT_CXX void* operator new[](size_t size,
                                       const std::nothrow_t& t) noexcept {
   return Counted(ForwardNew<const std::nothrow_t&>(in::kNewArrayNothrow, size,
                                                    16, true, t),
-                 size, RA);
+                 size);
 }
 INPROF_FRONT_CXX void* operator new(size_t size, std::align_val_t a) {
-  return Counted(ForwardNew(in::kNewAligned, size, Align(a), false, a), size,
-                 RA);
+  return Counted(ForwardNew(in::kNewAligned, size, Align(a), false, a), size);
 }
 INPROF_FRONT_CXX void* operator new[](size_t size, std::align_val_t a) {
   return Counted(ForwardNew(in::kNewArrayAligned, size, Align(a), false, a),
-                 size, RA);
+                 size);
 }
 INPROF_FRONT_CXX void* operator new(size_t size, std::align_val_t a,
                                     const std::nothrow_t& t) noexcept {
   return Counted(ForwardNew<std::align_val_t, const std::nothrow_t&>(
                      in::kNewAlignedNothrow, size, Align(a), true, a, t),
-                 size, RA);
+                 size);
 }
 INPROF_FRONT_CXX void* operator new[](size_t size, std::align_val_t a,
                                       const std::nothrow_t& t) noexcept {
   return Counted(ForwardNew<std::align_val_t, const std::nothrow_t&>(
                      in::kNewArrayAlignedNothrow, size, Align(a), true, a, t),
-                 size, RA);
+                 size);
 }
 
 INPROF_FRONT_CXX void operator delete(void* p) noexcept {
@@ -406,6 +501,27 @@ namespace inprof::internal {
 // NOT SIGNAL CONTEXT BEGIN: asked by the agent at start, not in malloc.
 bool MallocFrontCompiledIn() { return true; }
 
+namespace {
+
+// Whether every next C++ operator the process has is libstdc++'s.
+bool NextOperatorsAreStandard() {
+  if (NextFunction<void*>(kMalloc) == nullptr) return false;
+  bool any = false;
+  for (int id = kNew; id < kNextFnCount; ++id) {
+    void* fn = g_next_fns[id];
+    if (fn == nullptr) continue;  // the front builds it from malloc already
+    Dl_info info;
+    if (dladdr(fn, &info) == 0 || info.dli_fname == nullptr) return false;
+    const char* slash = strrchr(info.dli_fname, '/');
+    const char* name = slash != nullptr ? slash + 1 : info.dli_fname;
+    if (strncmp(name, "libstdc++.so", 12) != 0) return false;
+    any = true;
+  }
+  return any;
+}
+
+}  // namespace
+
 bool MallocFrontInUse() {
   static const bool in_use = [] {
     // malloc by address (our own name for it is hidden, so it cannot
@@ -413,12 +529,22 @@ bool MallocFrontInUse() {
     void* process_malloc = dlsym(RTLD_DEFAULT, "malloc");
     void* process_new = dlsym(RTLD_DEFAULT, "_Znwm");
     Dl_info ours, theirs;
-    return process_malloc == reinterpret_cast<void*>(&inprof_front_malloc) &&
-           process_new != nullptr &&
-           dladdr(reinterpret_cast<void*>(&inprof_front_malloc), &ours) &&
-           dladdr(process_new, &theirs) && ours.dli_fbase == theirs.dli_fbase;
+    const bool front =
+        process_malloc == reinterpret_cast<void*>(&inprof_front_malloc) &&
+        process_new != nullptr &&
+        dladdr(reinterpret_cast<void*>(&inprof_front_malloc), &ours) &&
+        dladdr(process_new, &theirs) && ours.dli_fbase == theirs.dli_fbase;
+    if (front && NextOperatorsAreStandard()) {
+      g_operator_free.store(NextFunction<FreeFn>(kFree));
+      g_operator_malloc.store(NextFunction<MallocFn>(kMalloc));
+    }
+    return front;
   }();
   return in_use;
+}
+
+bool MallocFrontSkipsStandardOperators() {
+  return g_operator_malloc.load(std::memory_order_relaxed) != nullptr;
 }
 
 void* MallocFrontNextMalloc() { return NextFunction<void*>(kMalloc); }

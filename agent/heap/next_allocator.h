@@ -72,6 +72,12 @@ extern const char* const kNextFnNames[kNextFnCount];
 extern void* g_next_fns[kNextFnCount];
 extern std::atomic<bool> g_next_ready;
 
+// The next malloc and free on their own, for the fast paths: one load
+// each, null until the table is ready.
+extern std::atomic<void* (*)(size_t)> g_next_malloc;
+// (noexcept: a call to it can be a tail call.)
+extern std::atomic<void (*)(void*) noexcept> g_next_free;
+
 // Resolves the table if no thread has; true once it is ready. False while
 // this or another thread is resolving it: the caller uses the arena.
 bool ResolveNextAllocator() noexcept;
@@ -91,7 +97,9 @@ inline Fn NextFunction(NextFn id) noexcept {
 // ------------------------------------------------------
 
 inline constexpr size_t kBootstrapArenaBytes = size_t{1} << 20;
-extern char g_bootstrap_arena[kBootstrapArenaBytes];
+// Hidden: its address is a constant offset from the code, not a load.
+extern char g_bootstrap_arena[kBootstrapArenaBytes]
+    __attribute__((visibility("hidden")));
 
 // A zeroed block of `size` bytes aligned to `alignment` (a power of two; at
 // least 16 is used), or null with errno ENOMEM when the arena is spent.

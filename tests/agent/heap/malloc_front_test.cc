@@ -119,7 +119,7 @@ struct alignas(256) Aligned {
   char bytes[300];
 };
 
-TEST(MallocFrontTest, EveryOperatorNewAndDeletePairs) {
+void PairEveryOperator() {
   delete new int(1);
   delete[] new int[10];
   delete new (std::nothrow) int(2);
@@ -147,6 +147,22 @@ TEST(MallocFrontTest, EveryOperatorNewAndDeletePairs) {
       std::bad_alloc);
   EXPECT_EQ(::operator new(SIZE_MAX / 2, std::nothrow), nullptr);
 #endif
+}
+
+// Both ways: forwarded to libstdc++'s operators, then (once
+// MallocFrontInUse() has found them to be libstdc++'s) straight to the next
+// malloc and free, including blocks allocated the first way.
+TEST(MallocFrontTest, EveryOperatorNewAndDeletePairs) {
+  const bool skipping_at_start = MallocFrontSkipsStandardOperators();
+  PairEveryOperator();
+  int* before = new int(7);
+  char* array_before = new char[100];
+  ASSERT_TRUE(MallocFrontInUse());
+  EXPECT_TRUE(MallocFrontSkipsStandardOperators())
+      << "this test's operators are libstdc++'s";
+  if (!skipping_at_start) PairEveryOperator();
+  delete before;
+  delete[] array_before;
 }
 
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
