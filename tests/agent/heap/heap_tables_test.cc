@@ -51,6 +51,34 @@ TEST(HeapTablesTest, SameStackAndSizeShareABucket) {
   EXPECT_NE(a, HeapTables::kOverflowBucket);
 }
 
+// The page map every free tests first: a page stays marked while any live
+// sampled block starts in it, and is clear once none does (a clear page
+// must never hide a live block; a marked one only costs a lookup).
+TEST(HeapTablesTest, ThePageMapFollowsTheLiveBlocks) {
+  HeapTables* tables = HeapTables::Get();
+  tables->Reset();
+  const uint64_t stack[] = {0x1000};
+  const uint32_t bucket = tables->FindOrAddBucket(stack, 1, 16, 0);
+  const auto* first = reinterpret_cast<const void*>(0x7f0000001010ull);
+  const auto* second = reinterpret_cast<const void*>(0x7f0000001800ull);
+  const auto* elsewhere = reinterpret_cast<const void*>(0x7f0000005010ull);
+  EXPECT_FALSE(OnSampledPage(first));
+  ASSERT_TRUE(tables->AddLive(first, bucket, kWeightOne, 16));
+  ASSERT_TRUE(tables->AddLive(second, bucket, kWeightOne, 16));
+  EXPECT_TRUE(OnSampledPage(first));
+  EXPECT_TRUE(OnSampledPage(second));
+  EXPECT_FALSE(OnSampledPage(elsewhere));
+  tables->FreeIfLive(first);
+  EXPECT_TRUE(OnSampledPage(second)) << "the other block is still live";
+  tables->FreeIfLive(first);  // not live any more: changes nothing
+  EXPECT_TRUE(OnSampledPage(second));
+  tables->FreeIfLive(second);
+  EXPECT_FALSE(OnSampledPage(second));
+  ASSERT_TRUE(tables->AddLive(second, bucket, kWeightOne, 16));
+  tables->Reset();
+  EXPECT_FALSE(OnSampledPage(second));
+}
+
 TEST(HeapTablesTest, FreesAreChargedToTheAllocatingBucket) {
   HeapTables* tables = HeapTables::Get();
   tables->Reset();
