@@ -10,6 +10,10 @@
 #include "agent/base/agent_thread.h"
 #include "agent/unwind/agent_stack.h"
 
+// glibc's record of where the main thread's stack ends (a GLIBC_2.1
+// symbol of ld.so).
+extern "C" void* __libc_stack_end;
+
 namespace inprof::internal {
 namespace {
 
@@ -25,8 +29,35 @@ constexpr milliseconds kMinRebuildInterval{50};
 
 }  // namespace
 
+namespace {
+
+// The top of the calling thread's stack above `sp`, where that is known
+// without a system call and the map agrees that all of [sp, top) is one
+// readable range; 0 otherwise (a coroutine's stack, an alternate signal
+// stack, a map older than the stack): the unwind then reads through the
+// kernel. glibc keeps a thread's descriptor, pthread_self(), at the top of
+// its stack block (for stacks it allocates and stacks the program gives
+// it); the main thread's frames end at __libc_stack_end. Never under a
+// sanitizer, which would see the reads of other frames as overflows.
+uint64_t OwnStackTop(const AddressMap& map, uint64_t sp) noexcept {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  (void)map;
+  (void)sp;
+  return 0;
+#else
+  const uint64_t candidates[] = {static_cast<uint64_t>(pthread_self()),
+                                 reinterpret_cast<uint64_t>(__libc_stack_end)};
+  for (uint64_t top : candidates) {
+    if (top > sp && map.IsReadable(sp, top - sp)) return top;
+  }
+  return 0;
+#endif
+}
+
+}  // namespace
+
 StackWalk StackWalker::Walk(const ucontext_t& context, uint64_t* pcs,
-                            int max_depth) noexcept {
+                            int max_depth, bool own_stack) noexcept {
   // libunwind's fallback path takes a pthread lock: the contention hooks
   // must let it through (agent_thread.h).
   AgentCodeScope agent_code;
@@ -37,7 +68,16 @@ StackWalk StackWalker::Walk(const ucontext_t& context, uint64_t* pcs,
     walk.no_map = true;
     return walk;
   }
-  UnwindResult unwound = unwinder_.Unwind(context, *map, pcs, max_depth);
+  const uint64_t own_stack_top =
+      own_stack
+          ? OwnStackTop(
+                *map, static_cast<uint64_t>(context.uc_mcontext.gregs[REG_RSP]))
+          : 0;
+  if (own_stack_top != 0) {
+    own_stack_walks_.fetch_add(1, std::memory_order_relaxed);
+  }
+  UnwindResult unwound =
+      unwinder_.Unwind(context, *map, pcs, max_depth, own_stack_top);
   maps_.Release();
   walk.depth = unwound.depth;
   walk.truncated = unwound.truncated;
@@ -64,7 +104,8 @@ StackWalk StackWalker::WalkHere(uint64_t* pcs, int max_depth) noexcept {
   if (!RunOnAgentStack(
           [](void* raw) noexcept {
             auto* c = static_cast<WalkCall*>(raw);
-            *c->walk = c->walker->Walk(*c->context, c->pcs, c->max_depth);
+            *c->walk = c->walker->Walk(*c->context, c->pcs, c->max_depth,
+                                       /*own_stack=*/true);
           },
           &call)) {
     walk.no_map = true;

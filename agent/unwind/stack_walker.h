@@ -15,6 +15,7 @@
 
 #include <ucontext.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -46,8 +47,11 @@ class StackWalker {
   ~StackWalker();
 
   // pcs[0] = the context's pc, then return addresses. Async-signal-safe.
-  StackWalk Walk(const ucontext_t& context, uint64_t* pcs,
-                 int max_depth) noexcept;
+  // `own_stack`: the context is the calling thread's own, taken at a call
+  // site (WalkHere): its live stack is read directly where it can be bounded
+  // (Unwinder::Unwind's own_stack_top).
+  StackWalk Walk(const ucontext_t& context, uint64_t* pcs, int max_depth,
+                 bool own_stack = false) noexcept;
 
   // The calling thread's stack: return addresses only, pcs[0] being the one
   // into WalkHere's caller (symbolize every frame at pc - 1).
@@ -67,6 +71,12 @@ class StackWalker {
 
   uint64_t map_rebuilds() const;
 
+  // Walks that read their own thread's stack directly (WalkHere with a
+  // bounded stack), for tests.
+  uint64_t own_stack_walks() const {
+    return own_stack_walks_.load(std::memory_order_relaxed);
+  }
+
  private:
   StackWalker() = default;
   void RefreshLoop();
@@ -82,6 +92,7 @@ class StackWalker {
   // Guarded by mu_.
   bool stopping_ = false;
   uint64_t map_rebuilds_ = 0;
+  std::atomic<uint64_t> own_stack_walks_{0};
   LoaderGeneration loader_generation_;
   std::chrono::steady_clock::time_point last_build_;
 

@@ -74,6 +74,9 @@ struct AccessorArgs {
   uint64_t window_low;
   uint64_t window_high;
   BlockCache* cache;
+  // The calling thread's own live stack, read directly; empty otherwise.
+  uint64_t own_low;
+  uint64_t own_high;
 };
 
 bool KernelRead(uint64_t address, void* out, size_t length) noexcept {
@@ -205,6 +208,10 @@ int AccessMem(unw_addr_space_t, unw_word_t address, unw_word_t* value,
               int write, void* arg) noexcept {
   const auto* args = static_cast<const AccessorArgs*>(arg);
   if (write != 0) return -UNW_EINVAL;
+  if (Within(address, args->own_low, args->own_high)) {
+    std::memcpy(value, reinterpret_cast<const void*>(address), sizeof(*value));
+    return 0;
+  }
   bool mapped = args->map->IsReadable(address, sizeof(unw_word_t));
   if (g_kernel_reads.load(std::memory_order_relaxed)) {
     if (!mapped && !Within(address, args->window_low, args->window_high)) {
@@ -343,7 +350,8 @@ void Unwinder::FlushCache() {
 }
 
 UnwindResult Unwinder::Unwind(const ucontext_t& context, const AddressMap& map,
-                              uint64_t* pcs, int max_depth) const noexcept {
+                              uint64_t* pcs, int max_depth,
+                              uint64_t own_stack_top) const noexcept {
   UnwindResult result;
   if (max_depth <= 0) return result;
   const auto& gregs = context.uc_mcontext.gregs;
@@ -361,8 +369,13 @@ UnwindResult Unwinder::Unwind(const ucontext_t& context, const AddressMap& map,
   // the interrupted thread's own.
   BlockCache cache;
   cache.Reset();
-  if (g_kernel_reads.load(std::memory_order_relaxed)) CopyStack(cache, sp);
-  AccessorArgs args{&context, &map, sp - kRedZone, sp + kStackWindow, &cache};
+  const bool own = own_stack_top > sp;
+  if (g_kernel_reads.load(std::memory_order_relaxed) && !own) {
+    CopyStack(cache, sp);
+  }
+  AccessorArgs args{
+      &context, &map,         sp - kRedZone,          sp + kStackWindow,
+      &cache,   own ? sp : 0, own ? own_stack_top : 0};
   if (fast_path_ && FastUnwind(context, map, &args, pcs, max_depth, &result)) {
     return result;
   }

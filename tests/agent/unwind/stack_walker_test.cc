@@ -2,8 +2,11 @@
 
 #include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <ucontext.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 
@@ -37,6 +40,82 @@ TEST(StackWalkerTest, WalkHereStartsAtTheCallersReturnAddress) {
   EXPECT_EQ(here.dli_fbase, first.dli_fbase);
   EXPECT_GT(pcs[0], reinterpret_cast<uint64_t>(&WalkFromHere));
   EXPECT_LT(pcs[0], reinterpret_cast<uint64_t>(&WalkFromHere) + 256);
+}
+
+// WalkHere reads the calling thread's own live stack directly (from its
+// stack pointer to the thread's stack top); Walk on a context it is handed
+// reads through the kernel. From one call site both must see the same
+// callers: on the main thread, on a thread the map knows, and on a thread
+// running on a stack the program gave it.
+__attribute__((noinline)) void CompareWalks(StackWalker& walker, int* callers) {
+  uint64_t direct[64], kernel[64];
+  const uint64_t own_before = walker.own_stack_walks();
+  StackWalk a = walker.WalkHere(direct, 64);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  EXPECT_EQ(walker.own_stack_walks(), own_before + 1) << "read directly";
+#endif
+  asm volatile("" ::: "memory");
+  ucontext_t context;
+  ASSERT_EQ(getcontext(&context), 0);
+  StackWalk b = walker.Walk(context, kernel, 64);
+  asm volatile("" ::: "memory");
+  EXPECT_LE(walker.own_stack_walks(), own_before + 1) << "kernel reads";
+  // direct[0] and kernel[0] are two pcs in this function; the callers
+  // above it must agree.
+  ASSERT_EQ(a.depth, b.depth);
+  ASSERT_GE(a.depth, 3);
+  for (int i = 1; i < a.depth; ++i) EXPECT_EQ(direct[i], kernel[i]) << i;
+  *callers = a.depth - 1;
+}
+
+__attribute__((noinline)) void Nest(StackWalker& walker, int levels,
+                                    int* callers) {
+  if (levels == 0) {
+    CompareWalks(walker, callers);
+  } else {
+    Nest(walker, levels - 1, callers);
+  }
+  asm volatile("" ::: "memory");  // not a tail call
+}
+
+TEST(StackWalkerTest, OwnStackReadsSeeWhatKernelReadsSee) {
+  std::unique_ptr<StackWalker> walker = StartWalker();
+  ASSERT_NE(walker, nullptr);
+  int callers = 0;
+  Nest(*walker, 20, &callers);
+  EXPECT_GE(callers, 21);
+  std::thread([&] {
+    walker->Rebuild();  // the map knows this thread's stack
+    int thread_callers = 0;
+    Nest(*walker, 20, &thread_callers);
+    EXPECT_GE(thread_callers, 21);
+  }).join();
+  // A program-supplied stack: glibc puts the thread's descriptor at its top.
+  constexpr size_t kStack = 256 * 1024;
+  void* stack = std::aligned_alloc(4096, kStack);
+  ASSERT_NE(stack, nullptr);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstack(&attr, stack, kStack);
+  struct Args {
+    StackWalker* walker;
+    int callers;
+  } args{walker.get(), 0};
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(
+                &thread, &attr,
+                [](void* raw) -> void* {
+                  auto* a = static_cast<Args*>(raw);
+                  a->walker->Rebuild();
+                  Nest(*a->walker, 20, &a->callers);
+                  return nullptr;
+                },
+                &args),
+            0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  std::free(stack);
+  EXPECT_GE(args.callers, 21);
 }
 
 TEST(StackWalkerTest, WalksThreadsStartedAfterTheMapWasBuilt) {
