@@ -91,7 +91,8 @@ TEST(StackWalkerTest, OwnStackReadsSeeWhatKernelReadsSee) {
     EXPECT_GE(thread_callers, 21);
   }).join();
   // A program-supplied stack: glibc puts the thread's descriptor at its top.
-  constexpr size_t kStack = 256 * 1024;
+  // (ThreadSanitizer wants ~900 KiB of it for its own thread state.)
+  constexpr size_t kStack = 4 * 1024 * 1024;
   void* stack = std::aligned_alloc(4096, kStack);
   ASSERT_NE(stack, nullptr);
   pthread_attr_t attr;
