@@ -19,7 +19,10 @@
 # over the rounds.
 #
 # Usage: tests/bench/run_heap_front.sh [ROUNDS [MIXED_UNITS [MALLOC_UNITS]]]
-# Environment: BUILD_DIR (default <repo>/build-bench)
+# Environment: BUILD_DIR (default <repo>/build-bench); MODES (a subset of
+#   the modes above, space-separated, plus glibc_preload_rate0 and
+#   tcmalloc_preload_rate0: preloaded with INPROF_HEAP_RATE=0, the front in
+#   place and nothing sampled); WORKLOADS (default "mixed malloc")
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-${repo}/build-bench}
@@ -35,8 +38,9 @@ preload="${build}/agent/libinprof_preload.so"
 echo "# $(date -u +%FT%TZ) nproc=$(nproc) loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# rounds=${rounds} mixed_units=${mixed_units} malloc_units=${malloc_units}"
 
-modes=(glibc glibc_inprof glibc_preload tcmalloc tcmalloc_inprof
-  tcmalloc_preload gperftools)
+read -r -a modes <<<"${MODES:-glibc glibc_inprof glibc_preload tcmalloc \
+tcmalloc_inprof tcmalloc_preload gperftools}"
+read -r -a workloads <<<"${WORKLOADS:-mixed malloc}"
 run_mode() {  # run_mode MODE WORKLOAD UNITS: prints units per CPU-second
   local mode="$1" binary="heap_front_benchmark_$1" env=()
   case "${mode}" in
@@ -46,6 +50,10 @@ run_mode() {  # run_mode MODE WORKLOAD UNITS: prints units per CPU-second
     *_preload)
       binary="heap_front_benchmark_${mode%_preload}"
       env=(LD_PRELOAD="${preload}" INPROF_ADDR=127.0.0.1:0) ;;
+    *_preload_rate0)
+      binary="heap_front_benchmark_${mode%_preload_rate0}"
+      env=(LD_PRELOAD="${preload}" INPROF_ADDR=127.0.0.1:0
+        INPROF_HEAP_RATE=0) ;;
   esac
   env "${env[@]}" "${build}/tests/bench/${binary}" "$2" "$3" |
     sed -n 's/^units_per_cpu_s=\([0-9]*\).*/\1/p'
@@ -53,7 +61,7 @@ run_mode() {  # run_mode MODE WORKLOAD UNITS: prints units per CPU-second
 
 results=$(mktemp)
 trap 'rm -f "${results}"' EXIT
-for workload in mixed malloc; do
+for workload in "${workloads[@]}"; do
   units=${mixed_units}
   [[ "${workload}" == malloc ]] && units=${malloc_units}
   for ((round = 0; round < rounds; round++)); do
@@ -87,7 +95,7 @@ awk '
   }
   function quartile(a, k, q) { return a[int((k - 1) * q + 1.5)] }
   END {
-    split("glibc_inprof:glibc glibc_preload:glibc tcmalloc_inprof:tcmalloc tcmalloc_preload:tcmalloc gperftools:tcmalloc tcmalloc:glibc", pairs, " ")
+    split("glibc_inprof:glibc glibc_preload:glibc glibc_preload_rate0:glibc tcmalloc_inprof:tcmalloc tcmalloc_preload:tcmalloc tcmalloc_preload_rate0:tcmalloc gperftools:tcmalloc tcmalloc:glibc", pairs, " ")
     for (w in workloads) for (p = 1; p in pairs; p++) {
       split(pairs[p], ab, ":")
       k = 0
