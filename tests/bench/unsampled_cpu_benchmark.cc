@@ -62,6 +62,15 @@ double Median(std::vector<double> values) {
 // Where to write each round's profile as served ("" for nowhere).
 std::string g_profile_out;
 
+// Whether one of the agent's threads is waiting out a profile's window
+// (its stack, in the agent's own thread dump, names WaitForWindow).
+bool AgentIsInAWindow(int port) {
+  httplib::Client client("127.0.0.1", port);
+  httplib::Result r = client.Get("/debug/pprof/goroutine?debug=2");
+  return r && r->status == 200 &&
+         r->body.find("WaitForWindow") != std::string::npos;
+}
+
 Round RunRound(int port, int threads, int seconds) {
   using inprof::test::ParkedWorker;
   Round round;
@@ -74,11 +83,7 @@ Round RunRound(int port, int threads, int seconds) {
         [busy, &stop] { inprof::test::BurnInBursts(busy, 1 << 30, &stop); },
         &go, &release));
   }
-  for (const auto& worker : workers) {
-    while (worker->tid() == 0) usleep(1000);
-  }
-  const int64_t window_end_at_least =
-      inprof::test::MonotonicNanos() + seconds * 1'000'000'000LL;
+  for (const auto& worker : workers) worker->WaitStarted();
   std::string body;
   std::thread fetch([&] {
     httplib::Client client("127.0.0.1", port);
@@ -94,23 +99,23 @@ Round RunRound(int port, int threads, int seconds) {
     }
   });
   // The agent arms its timers and reads the threads' clocks as the request
-  // arrives; the workers use no CPU until `go`.
-  usleep(500'000);
+  // arrives, then waits out the window; the workers use no CPU until `go`.
+  while (!AgentIsInAWindow(port)) {
+  }
   go = true;
   go.notify_all();
-  // The work stops well inside the profile's window (it started 0.5 s in).
+  // How long the bursts run (the workload's length, not a judgement): about
+  // the window, less a margin; AgentIsInAWindow below checks they ended
+  // inside it.
   usleep((seconds - 2) * 1'000'000);
   stop = true;
-  for (const auto& worker : workers) {
-    while (!worker->done()) usleep(1000);
-  }
+  for (const auto& worker : workers) worker->WaitDone();
+  // Still inside the window: all the work is in the profile.
+  const bool inside = AgentIsInAWindow(port);
   fetch.join();
-  round.valid = !body.empty();
+  round.valid = inside && !body.empty();
   std::vector<int64_t> measured, sampled, unsampled;
-  for (const auto& worker : workers) {
-    round.valid &= worker->done_ns() < window_end_at_least;
-    measured.push_back(worker->cpu_ns());
-  }
+  for (const auto& worker : workers) measured.push_back(worker->cpu_ns());
   release = true;
   release.notify_all();
   if (!round.valid) return round;

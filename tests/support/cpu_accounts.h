@@ -29,11 +29,6 @@
 
 namespace inprof::test {
 
-// The wall clock, for pacing work (BurnInBursts), never for judging it.
-inline int64_t MonotonicNanos() {
-  return static_cast<int64_t>(inprof::internal::MonotonicNanos());
-}
-
 // A thread named `name` (pthread_setname_np: at most 15 characters) that
 // parks until `go`, runs `work` inside RequestScope(name) (so its samples
 // carry the endpoint label `name`), records the CPU time `work` took on its
@@ -55,7 +50,6 @@ class ParkedWorker {
       const int64_t before = ThreadCpuNanos();
       work();
       cpu_ns_ = ThreadCpuNanos() - before;
-      done_ns_ = MonotonicNanos();
       done_ = true;
       done_.notify_all();
       release->wait(false);
@@ -72,14 +66,12 @@ class ParkedWorker {
   void WaitStarted() const { tid_.wait(0); }
   void WaitDone() const { done_.wait(false); }
   int64_t cpu_ns() const { return cpu_ns_.load(); }
-  int64_t done_ns() const { return done_ns_.load(); }  // CLOCK_MONOTONIC
 
  private:
   const std::string name_;
   std::atomic<pid_t> tid_{0};
   std::atomic<bool> done_{false};
   std::atomic<int64_t> cpu_ns_{0};
-  std::atomic<int64_t> done_ns_{0};
   std::thread thread_;
 };
 
@@ -88,14 +80,16 @@ class ParkedWorker {
 // asleep again before the scheduler tick, which is when the kernel checks
 // its timer. (On a machine with fewer cores than the bursts need, threads
 // fall behind and sleep less.)
+// (The wall clock paces the bursts here; nothing is judged by it.)
 __attribute__((noipa)) inline void BurnInBursts(
     int64_t busy_ns, int cycles, const std::atomic<bool>* stop = nullptr) {
-  int64_t next = MonotonicNanos();
+  using inprof::internal::MonotonicNanos;
+  uint64_t next = MonotonicNanos();
   for (int i = 0; i < cycles; ++i) {
     if (stop != nullptr && stop->load()) return;
     BurnThreadCpu(busy_ns);
     next += 10'000'000;
-    const int64_t now = MonotonicNanos();
+    const uint64_t now = MonotonicNanos();
     if (next > now) {
       timespec until{static_cast<time_t>(next / 1'000'000'000),
                      static_cast<long>(next % 1'000'000'000)};
