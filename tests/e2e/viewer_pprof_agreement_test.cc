@@ -194,15 +194,17 @@ std::string Fetch(const Agent& agent, const std::string& path) {
   return r && r->status == 200 ? r->body : "";
 }
 
-// A CPU profile of one second during which `burn` runs on two threads.
-template <typename Burn>
-std::string CpuProfileWhile(const Agent& agent, Burn burn) {
+// A CPU profile of one second during which `first` and `second` burn CPU,
+// each on its own thread.
+template <typename First, typename Second>
+std::string CpuProfileWhile(const Agent& agent, First first, Second second) {
   std::atomic<bool> stop{false};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i) threads.emplace_back([&] { burn(stop); });
+  std::thread a([&] { first(stop); });
+  std::thread b([&] { second(stop); });
   std::string body = Fetch(agent, "/debug/pprof/profile?seconds=1");
   stop = true;
-  for (std::thread& t : threads) t.join();
+  a.join();
+  b.join();
   return body;
 }
 
@@ -214,13 +216,16 @@ TEST(AgentProfilesTest, TopAndDiffAgreeOnAgentCpuAndBlockProfiles) {
   StatusOr<Agent> agent = Agent::Start(options);
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   TempDir dir;
-  std::string cpu_base = dir.WriteFile(
-      "cpu_base.pb.gz", CpuProfileWhile(*agent, [](auto& s) { HotAlpha(s); }));
+  // The base burns in HotAlpha on both threads, the new one moves a thread to
+  // HotBeta: the diff has a loss and a gain by construction, never a tie
+  // that leaves pprof nothing to show (two runs of the same work can have
+  // the same sample count).
+  auto alpha = [](auto& stop) { HotAlpha(stop); };
+  auto beta = [](auto& stop) { HotBeta(stop); };
+  std::string cpu_base =
+      dir.WriteFile("cpu_base.pb.gz", CpuProfileWhile(*agent, alpha, alpha));
   std::string cpu_new =
-      dir.WriteFile("cpu_new.pb.gz", CpuProfileWhile(*agent, [](auto& s) {
-                      HotAlpha(s);
-                      HotBeta(s);
-                    }));
+      dir.WriteFile("cpu_new.pb.gz", CpuProfileWhile(*agent, alpha, beta));
   Contend(3, 10);
   std::string block_base =
       dir.WriteFile("block_base.pb.gz", Fetch(*agent, "/debug/pprof/block"));

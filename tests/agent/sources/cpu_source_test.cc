@@ -130,15 +130,20 @@ class CpuSourceTest : public ::testing::Test {
       metrics_before_ = CpuMetrics(*sampler_);
       // The window's own poll of `cancelled` says where it is, with no
       // clock: its first call comes after the threads' clocks are read at
-      // the start; a call that finds every worker done comes before they
-      // are read at the end.
+      // the start; a call of the window's (the timers still armed) that
+      // finds every worker done comes before they are read at the end.
       std::atomic<bool> window_open{false}, done_inside{false};
       auto window_poll = [&] {
         window_open = true;
         window_open.notify_all();
         bool all_done = true;
         for (const auto& worker : workers) all_done &= worker->done();
-        if (all_done) done_inside = true;
+        // The symbolizer polls too, after the window: only a poll while the
+        // timers are armed (before Unsubscribe, so before the end reading)
+        // says the work ended inside the window.
+        if (all_done && sampler_->stats().threads_armed > 0) {
+          done_inside = true;
+        }
         return false;
       };
       std::thread profiling([&] {
