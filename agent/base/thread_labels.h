@@ -17,6 +17,7 @@
 //   - thread_local only of trivial types, initial-exec TLS model
 // Checked by tests/lint/signal_context_test and the ThreadSanitizer job.
 
+#include <atomic>
 #include <cstdint>
 
 namespace inprof::internal {
@@ -45,6 +46,29 @@ inline void SetCurrentRequestId(uint64_t id) noexcept { t_request_id = id; }
 // requests are not being timed (no observer: agent/labels/request_observer.h).
 inline __attribute__((
     tls_model("initial-exec"))) thread_local uint64_t t_request_start_ns = 0;
+
+// When the thread's wall time was last accounted for (MonotonicNanos): set
+// as it starts working for a request (its own or an adopted one), advanced
+// by each wall sample, which stands for the time since (wall_signal.h). A
+// wall signal the kernel merged into a pending one is then not time lost,
+// only resolution: the next sample covers the gap. Atomic because the
+// handler interrupts the thread that writes it (same thread: relaxed).
+inline __attribute__((
+    tls_model("initial-exec"))) thread_local std::atomic<uint64_t>
+    t_wall_mark_ns{0};
+
+// Async-signal-safe.
+inline void MarkWallTime(uint64_t now_ns) noexcept {
+  t_wall_mark_ns.store(now_ns, std::memory_order_relaxed);
+}
+
+// The wall time since the mark, advancing it to `now_ns`; 0 without a mark
+// or if the clock did not move. Async-signal-safe.
+inline uint64_t TakeWallTimeSinceMark(uint64_t now_ns) noexcept {
+  const uint64_t mark =
+      t_wall_mark_ns.exchange(now_ns, std::memory_order_relaxed);
+  return mark != 0 && now_ns > mark ? now_ns - mark : 0;
+}
 
 }  // namespace inprof::internal
 

@@ -141,7 +141,12 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
     target.counters->counted_elsewhere.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  CommitSample(target, tid, WallSignalNanos(info), SampleWeight(info),
+  uint64_t wall_nanos = 0;
+  if (IsWallSignal(info)) {
+    wall_nanos = TakeWallTimeSinceMark(MonotonicNanos());
+    if (wall_nanos == 0) return;  // no request began: nothing to stand for
+  }
+  CommitSample(target, tid, wall_nanos, SampleWeight(info),
                [&](RawSample& sample) {
                  StackWalk walk =
                      target.walker->Walk(context, sample.pcs, target.max_depth);

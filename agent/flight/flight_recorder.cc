@@ -112,6 +112,18 @@ void FlightRecorder::WriteMetrics(PrometheusText& text) const {
               "CPU samples of threads inside a request kept in the flight "
               "recorder's history since auto-capture was last turned on.",
               static_cast<double>(mine.history_samples));
+  const WallSampler::Stats wall = WallSampler::Totals();
+  text.Single("inprof_wall_samples_total", "counter",
+              "Wall-clock samples asked of threads inside a request (each "
+              "stands for the time since that thread's previous one).",
+              static_cast<double>(wall.signals));
+  text.Single("inprof_wall_samples_deferred_total", "counter",
+              "Threads inside a request left for the next 10 ms tick, over "
+              "the cap of 16 signals a tick: resolution lost, not time.",
+              static_cast<double>(wall.deferred));
+  text.Single("inprof_wall_samples_failed_total", "counter",
+              "Wall-clock samples the kernel refused (the thread had ended).",
+              static_cast<double>(wall.failed));
   text.Single("inprof_flight_baseline_requests_total", "counter",
               "Typical requests kept in their endpoints' baselines, to diff "
               "slow requests' captures against (at most one a second per "

@@ -69,7 +69,7 @@ class FlightRecorder : private CpuSampleSink {
   Stats stats() const;
 
   // inprof_slow_request_captures_total, inprof_slow_requests_dropped_total
-  // {reason}, inprof_flight_history_samples_total.
+  // {reason}, inprof_flight_history_samples_total, inprof_wall_samples_*.
   void WriteMetrics(PrometheusText& text) const;
 
   // Applies `settings`: on or off, the captures' rate and limits.

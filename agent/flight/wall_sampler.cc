@@ -9,25 +9,29 @@
 #include <cstring>
 
 #include "agent/base/agent_thread.h"
-#include "agent/base/clock.h"
 #include "agent/cpu/wall_signal.h"
 #include "agent/labels/active_requests.h"
 
 namespace inprof::internal {
 namespace {
 
-// Asks thread `tid` of this process for a wall sample standing for `nanos`.
-bool SendWallSignal(int signo, pid_t pid, uint32_t tid, uint64_t nanos) {
+// Asks thread `tid` of this process for a wall sample (it stands for the
+// time since the thread's previous one: wall_signal.h).
+bool SendWallSignal(int signo, pid_t pid, uint32_t tid) {
   siginfo_t info;
   std::memset(&info, 0, sizeof(info));
   info.si_signo = signo;
   info.si_code = SI_QUEUE;
   info.si_pid = pid;
   info.si_uid = getuid();
-  info.si_value.sival_ptr = reinterpret_cast<void*>(nanos | kWallSignalTag);
+  info.si_value.sival_ptr = reinterpret_cast<void*>(kWallSignalTag);
   return syscall(SYS_rt_tgsigqueueinfo, pid, static_cast<pid_t>(tid), signo,
                  &info) == 0;
 }
+
+std::atomic<uint64_t> g_signals{0};
+std::atomic<uint64_t> g_deferred{0};
+std::atomic<uint64_t> g_failed{0};
 
 }  // namespace
 
@@ -45,8 +49,8 @@ WallSampler::~WallSampler() {
   thread_.join();
 }
 
-WallSampler::Stats WallSampler::stats() const {
-  return Stats{signals_.load(), deferred_.load(), failed_.load()};
+WallSampler::Stats WallSampler::Totals() {
+  return Stats{g_signals.load(), g_deferred.load(), g_failed.load()};
 }
 
 void WallSampler::Loop() {
@@ -71,7 +75,6 @@ void WallSampler::Loop() {
 void WallSampler::Tick() {
   ActiveRequests& active = ActiveRequests::Global();
   const pid_t pid = getpid();
-  const uint64_t now = MonotonicNanos();
   size_t sent = 0;
   for (size_t n = 0; n < ActiveRequests::kSlots; ++n) {
     const size_t i = (cursor_ + n) % ActiveRequests::kSlots;
@@ -81,15 +84,13 @@ void WallSampler::Tick() {
       continue;
     }
     if (sent == kMaxPerTick) {
-      deferred_.fetch_add(1, std::memory_order_relaxed);
+      g_deferred.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    const uint64_t since = slot.sampled_ns.exchange(now);
-    if (now <= since) continue;
-    if (SendWallSignal(signo_, pid, tid, now - since)) {
-      signals_.fetch_add(1, std::memory_order_relaxed);
+    if (SendWallSignal(signo_, pid, tid)) {
+      g_signals.fetch_add(1, std::memory_order_relaxed);
     } else {
-      failed_.fetch_add(1, std::memory_order_relaxed);
+      g_failed.fetch_add(1, std::memory_order_relaxed);
     }
     if (++sent == kMaxPerTick) cursor_ = i + 1;  // the rest go first next
   }

@@ -6,7 +6,8 @@
 // in turn; each sample stands for the wall time since that thread's last
 // one. No timer is armed per request or per thread (LESSONS.md: ~5 µs a
 // pair). Threads over the per-tick cap wait for the next tick, and their
-// next sample covers the gap: time is not lost, only resolution.
+// next sample covers the gap: time is not lost, only resolution; so for a
+// signal the kernel drops because another is pending (wall_signal.h).
 //
 // A signal interrupts a blocked system call: with SA_RESTART most resume
 // (read, write, futex waits, accept); poll, epoll_wait, select and
@@ -38,12 +39,14 @@ class WallSampler {
   WallSampler& operator=(const WallSampler&) = delete;
   ~WallSampler();
 
+  // Since the process started, over every sampler (one per time
+  // auto-capture was turned on).
   struct Stats {
     uint64_t signals = 0;   // wall samples asked for
     uint64_t deferred = 0;  // threads over the per-tick cap (next tick)
     uint64_t failed = 0;    // signals the kernel refused (thread gone)
   };
-  Stats stats() const;
+  static Stats Totals();
 
  private:
   void Loop();
@@ -55,9 +58,6 @@ class WallSampler {
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mu_
   size_t cursor_ = 0;      // the slot the next tick starts at
-  std::atomic<uint64_t> signals_{0};
-  std::atomic<uint64_t> deferred_{0};
-  std::atomic<uint64_t> failed_{0};
   std::thread thread_;
 };
 

@@ -3,6 +3,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/base/thread_labels.h"
+
 namespace inprof::internal {
 namespace {
 
@@ -50,7 +52,7 @@ ActiveRequestSlot* ActiveRequests::ThisThread() noexcept {
 void ActiveRequests::Enter(uint64_t request_id, uint64_t now_ns) noexcept {
   ActiveRequestSlot* slot = ThisThread();
   if (slot == nullptr) return;
-  slot->sampled_ns.store(now_ns, std::memory_order_relaxed);
+  MarkWallTime(now_ns);
   slot->started_ns.store(0, std::memory_order_release);
   slot->request_id.store(request_id, std::memory_order_release);
 }
@@ -61,7 +63,7 @@ void ActiveRequests::EnterOwn(uint64_t request_id, uint64_t label_set,
   if (slot == nullptr) return;
   // Release stores (plain moves on x86): a reader that sees this request's
   // start also sees the previous request's id gone (Snapshot).
-  slot->sampled_ns.store(now_ns, std::memory_order_relaxed);
+  MarkWallTime(now_ns);
   slot->started_ns.store(now_ns, std::memory_order_release);
   slot->label_set.store(label_set, std::memory_order_release);
   slot->request_id.store(request_id, std::memory_order_release);

@@ -22,8 +22,6 @@ namespace inprof::internal {
 struct ActiveRequestSlot {
   std::atomic<uint32_t> tid{0};         // 0: free
   std::atomic<uint64_t> request_id{0};  // 0: not in a request
-  // When the thread was last wall-sampled, or entered its request.
-  std::atomic<uint64_t> sampled_ns{0};
   // Set while the thread runs a request of its own (its outermost scope),
   // 0 while it works for an adopted one: when the request started and its
   // label set, for the flight recorder's hang watch (hung_requests.h).
@@ -52,7 +50,9 @@ class ActiveRequests {
   ActiveRequestSlot* ThisThread() noexcept;
 
   // The calling thread works for `request_id` (0: for none) from `now_ns`:
-  // an adopted request (AdoptRequest).
+  // an adopted request (AdoptRequest). Entering a request also marks the
+  // thread's wall time (thread_labels.h): its first wall sample stands for
+  // the time since `now_ns`.
   void Enter(uint64_t request_id, uint64_t now_ns) noexcept;
   // The calling thread's own request (its outermost scope) starts.
   void EnterOwn(uint64_t request_id, uint64_t label_set,

@@ -117,6 +117,9 @@ TEST(HungRequestCaptureTest, Issue14_AHangIsCapturedLiveAndCompletedInPlace) {
   EXPECT_THAT(live.out, HasSubstr("HangUntilReleased")) << live.out;
   test::CommandResult comments = test::GoToolPprof({"-comments", url});
   EXPECT_THAT(comments.out, HasSubstr("still running")) << comments.out;
+  // Its blocked time came from wall samples, and /metrics counts them.
+  EXPECT_GT(Metric(client, "inprof_wall_samples_total"), 0);
+  EXPECT_EQ(Metric(client, "inprof_wall_samples_failed_total"), 0);
 
   // It ends: the same capture, completed in place; still one for it.
   {
