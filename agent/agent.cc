@@ -79,7 +79,9 @@ StatusOr<internal::AutoCaptureSettings> AutoCaptureSettingsOf(
       {{"max_captures", std::to_string(options.autocapture_max_captures)},
        {"max_bytes", std::to_string(options.autocapture_max_bytes)},
        {"captures_per_second", per_second},
-       {"hang_multiple", std::to_string(options.autocapture_hang_multiple)}});
+       {"hang_multiple", std::to_string(options.autocapture_hang_multiple)},
+       {"process_profile_ms",
+        std::to_string(options.autocapture_process_profile_ms)}});
 }
 
 Status ValidateOptions(const Options& options) {

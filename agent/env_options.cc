@@ -189,6 +189,8 @@ Options Options::FromEnvironment() {
   ApplyPerSecond(&options);
   ApplyInt("INPROF_AUTOCAPTURE_HANG_MULTIPLE", 0, 1000,
            &options.autocapture_hang_multiple, &options);
+  ApplyInt("INPROF_AUTOCAPTURE_PROCESS_PROFILE_MS", 0, 60'000,
+           &options.autocapture_process_profile_ms, &options);
   return options;
 }
 

@@ -37,7 +37,8 @@ bool CaptureStore::Replace(uint64_t id, Info info, std::string bytes) {
     if (e.info.id != id) continue;
     Budget& old_budget = BudgetOf(e.info);
     old_budget.captures -= 1;
-    old_budget.bytes -= e.info.bytes;
+    old_budget.bytes -= e.footprint();
+    e.process_bytes.clear();
     e.info = std::move(info);
     e.info.id = id;
     e.info.bytes = bytes.size();
@@ -45,6 +46,24 @@ bool CaptureStore::Replace(uint64_t id, Info info, std::string bytes) {
     Budget& budget = BudgetOf(e.info);
     budget.captures += 1;
     budget.bytes += e.info.bytes;
+    const Info kind = e.info;  // e may move while evicting
+    EvictLocked(kind, id);
+    return true;
+  }
+  return false;
+}
+
+bool CaptureStore::AttachProcessProfile(uint64_t id, int window_ms,
+                                        std::string bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Entry& e : entries_) {
+    if (e.info.id != id) continue;
+    if (!e.info.request) return false;
+    Budget& budget = BudgetOf(e.info);
+    budget.bytes -= e.process_bytes.size();
+    e.process_bytes = std::move(bytes);
+    budget.bytes += e.process_bytes.size();
+    e.info.request->process_profile_ms = window_ms;
     const Info kind = e.info;  // e may move while evicting
     EvictLocked(kind, id);
     return true;
@@ -72,7 +91,7 @@ void CaptureStore::EvictLocked(const Info& info, uint64_t keep) {
       continue;
     }
     budget.captures -= 1;
-    budget.bytes -= it->info.bytes;
+    budget.bytes -= it->footprint();
     it = entries_.erase(it);
   }
 }
@@ -81,6 +100,14 @@ std::optional<std::string> CaptureStore::Bytes(uint64_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const Entry& e : entries_) {
     if (e.info.id == id) return e.bytes;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CaptureStore::ProcessBytes(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Entry& e : entries_) {
+    if (e.info.id == id && !e.process_bytes.empty()) return e.process_bytes;
   }
   return std::nullopt;
 }

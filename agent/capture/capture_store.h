@@ -38,6 +38,9 @@ class CaptureStore {
     // Captured live, still running (a hang): completed in place by Replace
     // when the request ends.
     bool running = false;
+    // The window of the whole-process CPU profile taken after the request
+    // ended (AttachProcessProfile), 0 while there is none.
+    int process_profile_ms = 0;
   };
   struct Info {
     uint64_t id = 0;         // 1, 2, ...: never reused
@@ -61,9 +64,16 @@ class CaptureStore {
   // The same with every field of `info` but id and bytes given.
   uint64_t Add(Info info, std::string bytes);
 
-  // Gives capture `id` new contents, keeping its id and its place; false
-  // if it is no longer stored.
+  // Gives capture `id` new contents, keeping its id and its place (and
+  // dropping any process profile attached); false if it is no longer
+  // stored.
   bool Replace(uint64_t id, Info info, std::string bytes);
+
+  // Attaches to slow request capture `id` a second profile, of the whole
+  // process over the `window_ms` after the request ended (auto-capture's
+  // process_profile_ms); its bytes count in the same budget. False if the
+  // capture is no longer stored or is not a request's.
+  bool AttachProcessProfile(uint64_t id, int window_ms, std::string bytes);
 
   // The limits of slow requests' captures (16 and 32 MiB by default); the
   // oldest are dropped at once if over.
@@ -73,6 +83,10 @@ class CaptureStore {
   // or dropped).
   std::optional<std::string> Bytes(uint64_t id) const;
 
+  // The process profile attached to capture `id`, or nullopt if there is
+  // none (no such capture, or nothing attached).
+  std::optional<std::string> ProcessBytes(uint64_t id) const;
+
   // Every stored capture, oldest first.
   std::vector<Info> List() const;
 
@@ -80,6 +94,9 @@ class CaptureStore {
   struct Entry {
     Info info;
     std::string bytes;
+    std::string process_bytes;  // AttachProcessProfile's; may be empty
+    // What the entry counts against its budget.
+    size_t footprint() const { return info.bytes + process_bytes.size(); }
   };
   struct Budget {
     size_t max_captures;

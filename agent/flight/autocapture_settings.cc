@@ -62,6 +62,13 @@ StatusOr<bool> ApplyLimit(const std::string& name, const std::string& value,
       range = "0 (never) or a whole number in 2.." +
               std::to_string(S::kMaxHangMultiple);
     }
+  } else if (name == "process_profile_ms") {
+    auto n = ParseNumber<int>(value, 0, S::kMaxProcessProfileMs);
+    if (n) settings->process_profile_ms = *n;
+    if (!n) {
+      range = "a whole number of milliseconds in 0.." +
+              std::to_string(S::kMaxProcessProfileMs);
+    }
   } else {
     return false;
   }
@@ -104,6 +111,7 @@ std::string AutoCaptureSettings::ToJson() const {
          ",\"max_bytes\":" + std::to_string(max_bytes) +
          ",\"captures_per_second\":" + FormatDecimal(captures_per_second) +
          ",\"hang_multiple\":" + std::to_string(hang_multiple) +
+         ",\"process_profile_ms\":" + std::to_string(process_profile_ms) +
          ",\"max_threshold_ms\":" + std::to_string(kMaxThresholdMs) +
          ",\"max_endpoints\":" + std::to_string(kMaxEndpoints) + "}}\n";
   return out;
@@ -163,7 +171,8 @@ StatusOr<AutoCaptureSettings> ApplyAutoCaptureParams(
       return InvalidArgumentError(
           name +
           ": unknown parameter (threshold_ms, endpoint, enabled, "
-          "max_captures, max_bytes, captures_per_second, hang_multiple)");
+          "max_captures, max_bytes, captures_per_second, hang_multiple, "
+          "process_profile_ms)");
     }
   }
   if (endpoint && !threshold) {

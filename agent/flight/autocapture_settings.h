@@ -51,6 +51,11 @@ struct AutoCaptureSettings {
   // live, and its capture completed in place when it ends; 0: never; else
   // 2..kMaxHangMultiple.
   int hang_multiple = 10;
+  // Off (0) by default: each capture also holds a whole-process CPU profile
+  // of the this-many ms after the slow request ended (for slowness that came
+  // from the rest of the process), one at a time; 0..kMaxProcessProfileMs.
+  static constexpr int kMaxProcessProfileMs = 60'000;
+  int process_profile_ms = 0;
 
   // The threshold of `endpoint` in nanoseconds; 0: never slow.
   int64_t ThresholdNanos(std::string_view endpoint) const;
@@ -80,6 +85,7 @@ StatusOr<AutoCaptureSettings> AutoCaptureSettingsFrom(
 //   max_bytes=N              their bytes, captures begun per second (a
 //   captures_per_second=X    decimal), the multiple of a threshold at which
 //   hang_multiple=N          a running request is captured live (0: never)
+//   process_profile_ms=N     a whole-process CPU profile after each capture
 // No parameter at all is valid (changes nothing); removing the last
 // threshold turns auto-capture off. Errors (kInvalidArgument, one line
 // naming the parameter): unknown or repeated names, values out of range,

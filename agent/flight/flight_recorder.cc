@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/base/agent_thread.h"
@@ -79,6 +80,11 @@ void FlightRecorder::SetEnabled(bool enabled) {
     SlowRequestQueue::Global().Forget(request_id);
   }
   live_captures_.clear();
+  {
+    std::lock_guard<std::mutex> history_lock(history_mu_);
+    process_recorder_.reset();  // an open window is abandoned
+  }
+  process_ = ProcessWindow{};
   sampler_->Unsubscribe(this);
   SetThreadCpuMeasured(false);
   RequestWaits::Global().SetEnabled(false);
@@ -134,9 +140,13 @@ void FlightRecorder::WriteMetrics(PrometheusText& text) const {
 void FlightRecorder::OnSample(const RawSample& sample) {
   std::lock_guard<std::mutex> lock(history_mu_);
   if (history_) history_->Add(sample);
+  if (process_recorder_) process_recorder_->OnSample(sample);
 }
 
-void FlightRecorder::OnLost(uint64_t) {}
+void FlightRecorder::OnLost(uint64_t count) {
+  std::lock_guard<std::mutex> lock(history_mu_);
+  if (process_recorder_) process_recorder_->OnLost(count);
+}
 
 void FlightRecorder::WarmSymbolizer() {
   // The first symbolization reads each module's symbol table (about 180 ms
@@ -162,10 +172,9 @@ void FlightRecorder::CaptureLoop() {
   pthread_setname_np(pthread_self(), "inprof-flight");
   WarmSymbolizer();
   while (!stopping_.load()) {
-    // Hangs are looked for every 100 ms at least.
-    std::optional<RequestEnd> end =
-        SlowRequestQueue::Global().Pop(std::chrono::milliseconds(100));
+    std::optional<RequestEnd> end = SlowRequestQueue::Global().Pop(NextWait());
     if (end && !stopping_.load()) Capture(*end);
+    if (!stopping_.load()) FinishProcessProfileIfDue();
     DrainWaits();
     if (!stopping_.load()) CaptureHungRequests();
     if (!stopping_.load()) TakeTypicalRequests();
@@ -177,6 +186,7 @@ void FlightRecorder::Configure(const AutoCaptureSettings& settings) {
                                      settings.Burst());
   captures_->SetRequestLimits(static_cast<size_t>(settings.max_captures),
                               static_cast<size_t>(settings.max_bytes));
+  process_profile_ms_.store(settings.process_profile_ms);
   SetEnabled(settings.enabled);
 }
 
@@ -269,27 +279,96 @@ void FlightRecorder::Capture(const RequestEnd& end, bool live) {
                                window.samples, profile_info, s));
                          });
   if (!bytes.ok()) return;  // stopping
-  StoreCapture(end.request_id, live, std::move(info), std::move(bytes).value());
+  const std::string endpoint = info.request->endpoint;
+  const uint64_t id = StoreCapture(end.request_id, live, std::move(info),
+                                   std::move(bytes).value());
+  if (!live && id != 0) StartProcessProfile(id, end, endpoint);
 }
 
-void FlightRecorder::StoreCapture(uint64_t request_id, bool live,
-                                  CaptureStore::Info info, std::string bytes) {
+std::chrono::milliseconds FlightRecorder::NextWait() const {
+  // Hangs are looked for every 100 ms at least.
+  constexpr std::chrono::milliseconds kMax(100);
+  if (process_.capture_id == 0) return kMax;
+  const uint64_t now = MonotonicNanos();
+  if (now >= process_.deadline_ns) return std::chrono::milliseconds(0);
+  return std::min<std::chrono::milliseconds>(
+      kMax, std::chrono::milliseconds((process_.deadline_ns - now + 999'999) /
+                                      1'000'000));
+}
+
+void FlightRecorder::StartProcessProfile(uint64_t id, const RequestEnd& end,
+                                         const std::string& endpoint) {
+  const int window_ms = process_profile_ms_.load();
+  // One window at a time: a storm of slow requests is not a storm of
+  // process profiles (the captures' own rate limit applies first).
+  if (window_ms <= 0 || process_.capture_id != 0) return;
+  const uint64_t now = MonotonicNanos();
+  {
+    std::lock_guard<std::mutex> lock(history_mu_);
+    process_recorder_ = std::make_unique<CpuProfileRecorder>(now);
+  }
+  process_.capture_id = id;
+  process_.window_ms = window_ms;
+  process_.start_ns = now;
+  process_.deadline_ns = now + static_cast<uint64_t>(window_ms) * 1'000'000;
+  process_.start_unix_nanos = UnixNanos();
+  process_.about = "inprof whole-process CPU profile of the " +
+                   std::to_string(window_ms) + " ms after slow request " +
+                   std::to_string(end.request_id) + " (endpoint=" + endpoint +
+                   ", capture " + std::to_string(id) +
+                   ") ended: every thread, in a request or not";
+}
+
+void FlightRecorder::FinishProcessProfileIfDue() {
+  if (process_.capture_id == 0 || MonotonicNanos() < process_.deadline_ns) {
+    return;
+  }
+  sampler_->Drain();  // the window's last samples
+  std::unique_ptr<CpuProfileRecorder> recorder;
+  {
+    std::lock_guard<std::mutex> lock(history_mu_);
+    recorder = std::move(process_recorder_);
+  }
+  const ProcessWindow window = std::exchange(process_, ProcessWindow{});
+  if (!recorder) return;
+  CpuProfileInfo info;
+  info.hz = sampler_->hz();
+  info.start_unix_nanos = window.start_unix_nanos;
+  info.duration_nanos =
+      static_cast<int64_t>(MonotonicNanos() - window.start_ns);
+  info.comments = {window.about,
+                   "lost samples: " + std::to_string(recorder->lost()) +
+                       " (reported as " + kLostSamplesFrame + ")"};
+  StatusOr<std::string> bytes = symbolizer_->Build(
+      [this] { return stopping_.load(); },
+      [&](Symbolizer* s) {
+        return SerializeProfile(BuildCpuProfile(*recorder, info, s));
+      });
+  if (!bytes.ok()) return;  // stopping
+  captures_->AttachProcessProfile(window.capture_id, window.window_ms,
+                                  std::move(bytes).value());
+}
+
+uint64_t FlightRecorder::StoreCapture(uint64_t request_id, bool live,
+                                      CaptureStore::Info info,
+                                      std::string bytes) {
   auto previous = live_captures_.find(request_id);
   if (live) {
-    live_captures_[request_id] =
-        captures_->Add(std::move(info), std::move(bytes));
+    const uint64_t id = captures_->Add(std::move(info), std::move(bytes));
+    live_captures_[request_id] = id;
     captures_made_.fetch_add(1);
-    return;
+    return id;
   }
   // A hung request that ended: its live capture completed in place (unless
   // evicted meanwhile: then stored anew).
   if (previous != live_captures_.end()) {
     const uint64_t id = previous->second;
     live_captures_.erase(previous);
-    if (captures_->Replace(id, info, bytes)) return;
+    if (captures_->Replace(id, info, bytes)) return id;
   }
-  captures_->Add(std::move(info), std::move(bytes));
+  const uint64_t id = captures_->Add(std::move(info), std::move(bytes));
   captures_made_.fetch_add(1);
+  return id;
 }
 
 void FlightRecorder::TakeTypicalRequests() {

@@ -23,6 +23,7 @@
 #define INPROF_AGENT_FLIGHT_FLIGHT_RECORDER_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,7 @@
 
 #include "agent/base/prometheus_text.h"
 #include "agent/capture/capture_store.h"
+#include "agent/cpu/cpu_profile.h"
 #include "agent/cpu/cpu_sampler.h"
 #include "agent/flight/autocapture_settings.h"
 #include "agent/flight/baselines.h"
@@ -98,8 +100,17 @@ class FlightRecorder : private CpuSampleSink {
   void DrainWaits();
   // Captures, live, the requests HungRequestWatch finds (capture thread).
   void CaptureHungRequests();
-  void StoreCapture(uint64_t request_id, bool live, CaptureStore::Info info,
-                    std::string bytes);
+  // Stores a capture and returns its id (0 if none was stored).
+  uint64_t StoreCapture(uint64_t request_id, bool live, CaptureStore::Info info,
+                        std::string bytes);
+  // process_profile_ms: starts recording every thread's CPU samples for
+  // capture `id` of request `end` (unless one such window is open), and
+  // attaches the profile once its window is over (capture thread).
+  void StartProcessProfile(uint64_t id, const RequestEnd& end,
+                           const std::string& endpoint);
+  void FinishProcessProfileIfDue();
+  // How long the capture thread may wait before the open window ends.
+  std::chrono::milliseconds NextWait() const;
   // Moves typical requests from TypicalRequestQueue into baselines_, with
   // their own samples from the history (capture thread).
   void TakeTypicalRequests();
@@ -122,6 +133,19 @@ class FlightRecorder : private CpuSampleSink {
   // thread only, and SetEnabled(false) after joining it).
   std::unordered_map<uint64_t, uint64_t> live_captures_;
   BaselineReservoir baselines_;  // thread-safe
+
+  // The whole-process CPU profile after a capture (process_profile_ms).
+  std::atomic<int> process_profile_ms_{0};                // Configure
+  std::unique_ptr<CpuProfileRecorder> process_recorder_;  // history_mu_
+  struct ProcessWindow {                                  // capture thread only
+    uint64_t capture_id = 0;                              // 0: no window open
+    int window_ms = 0;
+    uint64_t start_ns = 0;
+    uint64_t deadline_ns = 0;
+    int64_t start_unix_nanos = 0;
+    std::string about;  // the comment naming the request
+  };
+  ProcessWindow process_;
 };
 
 }  // namespace inprof::internal

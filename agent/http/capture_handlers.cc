@@ -48,44 +48,47 @@ std::string RequestJson(const CaptureStore::Info& info,
   if (HasBaseline(baselines, info)) {
     out += ",\"baseline_url\":\"" + CaptureUrl(info) + "?baseline=1\"";
   }
+  if (r.process_profile_ms > 0) {
+    out += ",\"process_profile_ms\":" + std::to_string(r.process_profile_ms) +
+           ",\"process_url\":\"" + CaptureUrl(info) + "?process=1\"";
+  }
   return out + "}";
 }
 
-// The `baseline` parameter: true for 1, false for 0 or absent; anything
-// else (another parameter, another value) is kInvalidArgument.
-StatusOr<bool> WantsBaseline(const httplib::Request& req) {
+// Which profile of a capture a request asks for.
+enum class CapturePart { kRequest, kBaseline, kProcess };
+
+// The `baseline` and `process` parameters: at most one of them 1, each 0 or
+// 1; anything else (another parameter, another value) is kInvalidArgument.
+StatusOr<CapturePart> WantedPart(const httplib::Request& req) {
+  CapturePart part = CapturePart::kRequest;
   for (const auto& [name, value] : req.params) {
-    if (name != "baseline") {
+    if (name != "baseline" && name != "process") {
       return InvalidArgumentError(OneLine(name, 32) +
-                                  ": unknown parameter (captures take only "
-                                  "baseline=1)");
+                                  ": unknown parameter (captures take "
+                                  "baseline=1 or process=1)");
     }
     if (value != "0" && value != "1") {
-      return InvalidArgumentError("baseline=" + OneLine(value, 32) +
+      return InvalidArgumentError(name + "=" + OneLine(value, 32) +
                                   ": must be 0 or 1");
     }
+    if (value == "0") continue;
+    if (part != CapturePart::kRequest) {
+      return InvalidArgumentError("baseline=1 and process=1: one at a time");
+    }
+    part = name == "baseline" ? CapturePart::kBaseline : CapturePart::kProcess;
   }
-  return req.get_param_value("baseline") == "1";
+  return part;
 }
 
-void ServeCapture(const CaptureStore& captures,
-                  const RequestBaselines& baselines,
-                  const httplib::Request& req, httplib::Response& res) {
-  StatusOr<bool> baseline = WantsBaseline(req);
-  if (!baseline.ok()) return ServeStatus(res, baseline.status());
-  std::optional<uint64_t> id = ParseCaptureId(req.matches[1].str());
-  if (!id) return ServeError(res, 404, kNoCapture);
-  const std::string name = "capture-" + std::to_string(*id);
-  if (!*baseline) {
-    std::optional<std::string> bytes = captures.Bytes(*id);
-    if (!bytes) return ServeError(res, 404, kNoCapture);
-    return ServeBinary(res, std::move(*bytes), name);
-  }
-  std::optional<CaptureStore::Info> info = FindRequestCapture(captures, *id);
+void ServeBaseline(const CaptureStore& captures,
+                   const RequestBaselines& baselines, uint64_t id,
+                   const std::string& name, httplib::Response& res) {
+  std::optional<CaptureStore::Info> info = FindRequestCapture(captures, id);
   if (!info) {
     return ServeError(res, 404,
-                      captures.Bytes(*id)
-                          ? "capture " + std::to_string(*id) +
+                      captures.Bytes(id)
+                          ? "capture " + std::to_string(id) +
                                 " is not a slow request's: it has no baseline"
                           : std::string(kNoCapture));
   }
@@ -95,6 +98,39 @@ void ServeCapture(const CaptureStore& captures,
   StatusOr<std::string> bytes = baselines.profile(info->request->endpoint);
   if (!bytes.ok()) return ServeStatus(res, bytes.status());
   ServeBinary(res, std::move(bytes).value(), name + "-baseline");
+}
+
+void ServeProcessProfile(const CaptureStore& captures, uint64_t id,
+                         const std::string& name, httplib::Response& res) {
+  std::optional<std::string> bytes = captures.ProcessBytes(id);
+  if (bytes) return ServeBinary(res, std::move(*bytes), name + "-process");
+  if (!captures.Bytes(id)) return ServeError(res, 404, kNoCapture);
+  ServeError(res, 404,
+             "capture " + std::to_string(id) +
+                 " has no process profile: auto-capture's process_profile_ms "
+                 "was 0 when it was taken, another was being taken, or its "
+                 "window has not ended yet");
+}
+
+void ServeCapture(const CaptureStore& captures,
+                  const RequestBaselines& baselines,
+                  const httplib::Request& req, httplib::Response& res) {
+  StatusOr<CapturePart> part = WantedPart(req);
+  if (!part.ok()) return ServeStatus(res, part.status());
+  std::optional<uint64_t> id = ParseCaptureId(req.matches[1].str());
+  if (!id) return ServeError(res, 404, kNoCapture);
+  const std::string name = "capture-" + std::to_string(*id);
+  switch (*part) {
+    case CapturePart::kBaseline:
+      return ServeBaseline(captures, baselines, *id, name, res);
+    case CapturePart::kProcess:
+      return ServeProcessProfile(captures, *id, name, res);
+    case CapturePart::kRequest:
+      break;
+  }
+  std::optional<std::string> bytes = captures.Bytes(*id);
+  if (!bytes) return ServeError(res, 404, kNoCapture);
+  ServeBinary(res, std::move(*bytes), name);
 }
 
 }  // namespace

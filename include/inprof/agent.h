@@ -124,6 +124,13 @@ struct INPROF_EXPORT Options {
   // live (a hang), and the capture completed in place when it ends; 0:
   // never, else 2..1000. Env INPROF_AUTOCAPTURE_HANG_MULTIPLE.
   int autocapture_hang_multiple = 10;
+  // Off (0) by default: each slow request's capture also holds a
+  // whole-process CPU profile of the this-many ms after the request ended
+  // (/debug/pprof/captures/ID?process=1), for slowness that came from the
+  // rest of the process; one at a time, 0..60000. Also POST
+  // /debug/pprof/autocapture?process_profile_ms=N; env
+  // INPROF_AUTOCAPTURE_PROCESS_PROFILE_MS.
+  int autocapture_process_profile_ms = 0;
 
   // Exposure (README, "Security"). The agent answers only to requests whose
   // Host header, if any, names 127.0.0.1, localhost, [::1], `host`, or one

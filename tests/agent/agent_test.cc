@@ -332,6 +332,7 @@ TEST(OptionsTest, FromEnvironmentReadsEveryVariable) {
   ScopedEnv max_bytes("INPROF_AUTOCAPTURE_MAX_BYTES", "2097152");
   ScopedEnv per_second("INPROF_AUTOCAPTURE_PER_SECOND", "0.5");
   ScopedEnv hang("INPROF_AUTOCAPTURE_HANG_MULTIPLE", "0");
+  ScopedEnv process("INPROF_AUTOCAPTURE_PROCESS_PROFILE_MS", "250");
   Options options = Options::FromEnvironment();
   EXPECT_EQ(options.env_error, "");
   EXPECT_EQ(options.host, "0.0.0.0");
@@ -349,6 +350,7 @@ TEST(OptionsTest, FromEnvironmentReadsEveryVariable) {
   EXPECT_EQ(options.autocapture_max_bytes, 2097152);
   EXPECT_DOUBLE_EQ(options.autocapture_captures_per_second, 0.5);
   EXPECT_EQ(options.autocapture_hang_multiple, 0);
+  EXPECT_EQ(options.autocapture_process_profile_ms, 250);
 }
 
 TEST(OptionsTest, AutoCaptureLimitsAreCheckedAtStart) {
@@ -360,14 +362,20 @@ TEST(OptionsTest, AutoCaptureLimitsAreCheckedAtStart) {
   EXPECT_THAT(Agent::Start(options).status().message(),
               HasSubstr("captures_per_second=1000"));
   options = AnyPort();
+  options.autocapture_process_profile_ms = 60'001;
+  EXPECT_THAT(Agent::Start(options).status().message(),
+              HasSubstr("process_profile_ms=60001"));
+  options = AnyPort();
   options.autocapture_threshold_ms = 100;
   options.autocapture_max_captures = 2;
+  options.autocapture_process_profile_ms = 400;
   StatusOr<Agent> agent = Agent::Start(options);
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   httplib::Client client("127.0.0.1", agent->port());
   httplib::Result r = client.Get("/debug/pprof/autocapture");
   ASSERT_TRUE(r);
   EXPECT_THAT(r->body, HasSubstr("\"limits\":{\"max_captures\":2,"));
+  EXPECT_THAT(r->body, HasSubstr("\"process_profile_ms\":400"));
 }
 
 TEST(OptionsTest, MalformedEndpointThresholdsAreReported) {

@@ -92,6 +92,28 @@ TEST(CaptureStoreTest, ReplaceCompletesACaptureInPlace) {
   EXPECT_FALSE(store.Bytes(99).has_value());
 }
 
+TEST(CaptureStoreTest, AProcessProfileIsAttachedAndCountsInTheBudget) {
+  CaptureStore store;
+  store.SetRequestLimits(16, 10);
+  const uint64_t first = store.Add(RequestCapture("GET /a"), "r1");
+  const uint64_t ui = store.Add("heap", 0, "ui");
+  EXPECT_FALSE(store.ProcessBytes(first).has_value());
+  EXPECT_FALSE(store.AttachProcessProfile(ui, 100, "p"));  // not a request's
+  EXPECT_TRUE(store.AttachProcessProfile(first, 300, "process"));
+  EXPECT_EQ(store.ProcessBytes(first), "process");
+  EXPECT_EQ(store.List()[0].request->process_profile_ms, 300);
+  // 2 + 7 bytes of 10: the next request's capture drops the first.
+  const uint64_t second = store.Add(RequestCapture("GET /b"), "r2");
+  EXPECT_THAT(Ids(store), ::testing::ElementsAre(ui, second));
+  EXPECT_FALSE(store.ProcessBytes(first).has_value());
+  // Replacing a capture drops what was attached to it.
+  EXPECT_TRUE(store.AttachProcessProfile(second, 300, "pp"));
+  EXPECT_TRUE(store.Replace(second, RequestCapture("GET /b"), "r2'"));
+  EXPECT_FALSE(store.ProcessBytes(second).has_value());
+  EXPECT_EQ(store.List()[1].request->process_profile_ms, 0);
+  EXPECT_FALSE(store.AttachProcessProfile(99, 300, "x"));
+}
+
 TEST(CaptureStoreTest, ConcurrentAddsAndReads) {
   CaptureStore store(8, 1 << 20);
   std::vector<std::thread> threads;

@@ -107,8 +107,8 @@ TEST(AutoCaptureSettingsTest, FromOptionsAndAsJson) {
             "{\"enabled\":true,\"threshold_ms\":100,\"endpoints\":{\"GET "
             "/search\":{\"threshold_ms\":500}},\"limits\":{\"max_captures\":"
             "16,\"max_bytes\":33554432,\"captures_per_second\":2,\"hang_"
-            "multiple\":10,\"max_threshold_ms\":3600000,\"max_endpoints\":"
-            "256}}\n");
+            "multiple\":10,\"process_profile_ms\":0,\"max_threshold_ms\":"
+            "3600000,\"max_endpoints\":256}}\n");
   EXPECT_FALSE(AutoCaptureSettingsFrom(0, {}).value().enabled);
   StatusOr<AutoCaptureSettings> bad = AutoCaptureSettingsFrom(-5, {});
   EXPECT_THAT(bad.status().message(),
@@ -140,6 +140,14 @@ TEST(AutoCaptureSettingsTest, LimitsAreSetAndValidatedWithTheRest) {
               HasSubstr("captures_per_second=fast: not a number in 0.01..100"));
   EXPECT_THAT(Error(on, {{"max_captures", "4"}, {"max_captures", "5"}}),
               HasSubstr("max_captures given twice"));
+  // The process profile after each capture: off unless asked, bounded.
+  EXPECT_EQ(on.process_profile_ms, 0);
+  EXPECT_EQ(Apply(on, {{"process_profile_ms", "500"}}).process_profile_ms, 500);
+  EXPECT_THAT(Apply(on, {{"process_profile_ms", "500"}}).ToJson(),
+              HasSubstr("\"hang_multiple\":10,\"process_profile_ms\":500"));
+  EXPECT_THAT(Error(on, {{"process_profile_ms", "-1"}}),
+              HasSubstr("process_profile_ms=-1: not a whole number of "
+                        "milliseconds in 0..60000"));
 
   // From Options, as the limits' own parameters.
   StatusOr<AutoCaptureSettings> from =
