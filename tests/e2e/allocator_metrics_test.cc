@@ -18,6 +18,7 @@
 
 #include "inprof/agent.h"
 #include "inprof/pool.h"
+#include "inprof/request.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -33,6 +34,17 @@ StatusOr<Agent> StartAgent() {
   Options options;
   options.port = 0;
   return Agent::Start(options);
+}
+
+// An agent with auto-capture on (a threshold no request here reaches) and
+// one request timed: /metrics then has the request-latency histogram.
+StatusOr<Agent> StartAgentTimingRequests() {
+  Options options;
+  options.port = 0;
+  options.autocapture_threshold_ms = 3'600'000;
+  StatusOr<Agent> agent = Agent::Start(options);
+  { RequestScope scope("GET /timed"); }
+  return agent;
 }
 
 // The integer after "key": in a flat JSON object, or -1.
@@ -111,7 +123,7 @@ std::string Metrics(const Agent& agent) {
 }
 
 TEST(AllocatorMetricsTest, MetricsPassPromtool) {
-  StatusOr<Agent> agent = StartAgent();
+  StatusOr<Agent> agent = StartAgentTimingRequests();
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   // A pool, so that its families are checked too.
   Pool<std::string> pool("promtool_strings");
@@ -133,6 +145,8 @@ TEST(AllocatorMetricsTest, MetricsPassPromtool) {
   EXPECT_THAT(metrics, HasSubstr("inprof_heap_sample_rate_bytes 524288\n"));
   EXPECT_THAT(metrics, HasSubstr("inprof_samples_total{source=\"heap\"}"));
   EXPECT_THAT(metrics, HasSubstr(counted));
+  EXPECT_THAT(metrics, HasSubstr("inprof_request_duration_seconds_bucket{"
+                                 "endpoint=\"GET /timed\",le=\"+Inf\"} 1\n"));
   test::TempDir dir;
   const std::string file = dir.WriteFile("metrics.txt", metrics);
   test::CommandResult check =
@@ -153,7 +167,7 @@ int FreePort() {
 }
 
 TEST(AllocatorMetricsTest, ARealPrometheusScrapesTheAgent) {
-  StatusOr<Agent> agent = StartAgent();
+  StatusOr<Agent> agent = StartAgentTimingRequests();
   ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   test::TempDir dir;
   const std::string config = dir.WriteFile(
@@ -190,6 +204,14 @@ TEST(AllocatorMetricsTest, ARealPrometheusScrapesTheAgent) {
   httplib::Result up = client.Get("/api/v1/query?query=up");
   ASSERT_TRUE(up);
   EXPECT_THAT(up->body, HasSubstr("\"1\"]"));
+  // The latency histogram reads as one: a quantile over its buckets.
+  httplib::Result quantile = client.Get(
+      "/api/v1/query?query=histogram_quantile(0.5,"
+      "inprof_request_duration_seconds_bucket)");
+  ASSERT_TRUE(quantile);
+  EXPECT_EQ(quantile->status, 200) << quantile->body;
+  EXPECT_THAT(quantile->body, HasSubstr("\"endpoint\":\"GET /timed\""))
+      << quantile->body;
 }
 
 }  // namespace
