@@ -15,10 +15,19 @@
 // RawSample's 1 KiB (BENCHMARKS.md, "Auto-capture: history and time to
 // capture"). The oldest records are evicted to make room.
 //
+// Where it sits: the host's threads never reach this ring. What they write
+// is lock-free and bounded: the signal handler's SampleRing (CPU and wall
+// samples) and RequestWaits' slots (a request's lock waits). Agent threads
+// move those records here: the sampler's collector thread (OnSample) and
+// the capture thread (the waits), which also reads a request's window. So
+// the mutex below is only ever contended between two agent threads, and a
+// slow capture delays the collector, never a request.
+//
 // Ownership: owns its buffer; samples are copied in and out.
 // Thread safety: thread-safe (one mutex; Add runs on the sampler's
-// collector thread, ForRequest on the capture thread). Add encodes the
-// record before taking the mutex; under it, it only evicts and copies.
+// collector thread and the capture thread, ForRequest on the capture
+// thread). Add encodes the record before taking the mutex; under it, it
+// only evicts and copies.
 #ifndef INPROF_AGENT_FLIGHT_HISTORY_H_
 #define INPROF_AGENT_FLIGHT_HISTORY_H_
 
