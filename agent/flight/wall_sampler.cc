@@ -17,13 +17,13 @@ namespace {
 
 // Asks thread `tid` of this process for a wall sample (it stands for the
 // time since the thread's previous one: wall_signal.h).
-bool SendWallSignal(int signo, pid_t pid, uint32_t tid) {
+bool SendWallSignal(int signo, pid_t pid, uid_t uid, uint32_t tid) {
   siginfo_t info;
   std::memset(&info, 0, sizeof(info));
   info.si_signo = signo;
   info.si_code = SI_QUEUE;
   info.si_pid = pid;
-  info.si_uid = getuid();
+  info.si_uid = uid;
   info.si_value.sival_ptr = reinterpret_cast<void*>(kWallSignalTag);
   return syscall(SYS_rt_tgsigqueueinfo, pid, static_cast<pid_t>(tid), signo,
                  &info) == 0;
@@ -75,6 +75,7 @@ void WallSampler::Loop() {
 void WallSampler::Tick() {
   ActiveRequests& active = ActiveRequests::Global();
   const pid_t pid = getpid();
+  const uid_t uid = getuid();
   size_t sent = 0;
   for (size_t n = 0; n < ActiveRequests::kSlots; ++n) {
     const size_t i = (cursor_ + n) % ActiveRequests::kSlots;
@@ -87,7 +88,7 @@ void WallSampler::Tick() {
       g_deferred.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    if (SendWallSignal(signo_, pid, tid)) {
+    if (SendWallSignal(signo_, pid, uid, tid)) {
       g_signals.fetch_add(1, std::memory_order_relaxed);
     } else {
       g_failed.fetch_add(1, std::memory_order_relaxed);
