@@ -25,6 +25,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <latch>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -45,9 +47,11 @@ __attribute__((noinline)) void WaitForTask() {
   g_queue_cv.wait(lock, [] { return g_stopping; });
 }
 
-// Holds the index lock across a "disk write" that takes forever.
-__attribute__((noinline)) void SlowDiskWrite(int seconds) {
+// Holds the index lock across a "disk write" that takes forever; counts
+// `locked` down once it holds the lock.
+__attribute__((noinline)) void SlowDiskWrite(int seconds, std::latch& locked) {
   std::lock_guard<std::mutex> hold(g_index_lock);
+  locked.count_down();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
 }
 
@@ -85,9 +89,10 @@ int main(int argc, char** argv) {
     threads.emplace_back(WaitForTask);
     Name(threads.back(), "worker");
   }
-  threads.emplace_back(SlowDiskWrite, seconds);
+  std::latch locked(1);
+  threads.emplace_back(SlowDiskWrite, seconds, std::ref(locked));
   Name(threads.back(), "flusher");
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // lock taken
+  locked.wait();  // the request comes once the flusher holds the lock
   threads.emplace_back([] {
     inprof::RequestScope request("GET /report");
     WaitForIndexLock();
@@ -95,9 +100,10 @@ int main(int argc, char** argv) {
   Name(threads.back(), "handler");
 
   std::printf(
+      "inprof agent: %s/debug/pprof/\n"
       "stuck; see every thread's stack:\n"
       "  curl '%s/debug/pprof/goroutine?debug=2'\n",
-      agent->url().c_str());
+      agent->url().c_str(), agent->url().c_str());
   std::fflush(stdout);
 
   threads[4].join();  // the flusher lets go after `seconds`
