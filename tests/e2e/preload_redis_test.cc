@@ -11,6 +11,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -109,6 +110,31 @@ TEST(PreloadRedisTest, CpuProfileOfRedisUnderRedisBenchmark) {
 
   EXPECT_TRUE(server.Running());
   EXPECT_THAT(server.Stderr(), IsEmpty());
+}
+
+// The README's script for it (examples/preload_unmodified.sh), run as a
+// user runs it: it starts redis under the preload, loads it, prints the
+// profile's top functions, and stops both.
+TEST(PreloadRedisTest, TheExampleScriptProfilesRedis) {
+  ASSERT_FALSE(Require("redis-server", "redis-server").empty());
+  ASSERT_FALSE(Require("redis-cli", "redis-tools").empty());
+  ASSERT_FALSE(RequireGo().empty());
+  const int redis_port = FreePort();
+  int agent_port = FreePort();
+  while (agent_port == redis_port) agent_port = FreePort();
+  CommandResult run =
+      RunCommand({"bash", INPROF_PRELOAD_EXAMPLE, "2"},
+                 {{"PRELOAD", INPROF_PRELOAD_LIBRARY},
+                  {"REDIS_PORT", std::to_string(redis_port)},
+                  {"INPROF_ADDR", "127.0.0.1:" + std::to_string(agent_port)}},
+                 std::chrono::minutes(3));
+  ASSERT_EQ(run.exit_code, 0) << run.Describe();
+  EXPECT_THAT(run.out, HasSubstr("aeMain")) << run.Describe();
+  // The script stopped the server it started: nothing answers its port.
+  httplib::Client agent("127.0.0.1", agent_port);
+  agent.set_connection_timeout(std::chrono::seconds(2));
+  EXPECT_FALSE(agent.Get("/debug/pprof/"))
+      << "the preloaded redis-server still serves";
 }
 
 }  // namespace
