@@ -13,9 +13,52 @@ namespace inprof::internal {
 namespace {
 
 // Entry states of the insert-only tables.
-constexpr uint32_t kEmpty = 0;
-constexpr uint32_t kFilling = 1;
 constexpr uint32_t kReady = 2;
+
+// Values of a slot of a dense table's index (FindOrAddDense): an entry's id
+// + 1 once it is filled.
+constexpr uint32_t kSlotEmpty = 0;
+constexpr uint32_t kSlotFilling = UINT32_MAX;
+constexpr int kMaxDenseProbe = 64;
+
+// The id of the entry that `matches(id)` accepts among those whose hash is
+// `hash`, else of a new one `fill(id)` writes (false: it could not, e.g.
+// the pcs arena is full), or -1 when the index or the entries are full.
+// Entries are stored densely, ids handed out in insertion order by `used`,
+// and found through a hashed index of 4-byte slots: only the pages of
+// entries in use and of the small index are ever resident (a hashed table
+// of whole entries touches a page per entry, and ends up resident in full).
+// Lock-free; an entry being added is skipped by others, never waited for:
+// at worst a key gets two entries, which readers merge.
+template <typename Matches, typename Fill>
+int64_t FindOrAddDense(std::atomic<uint32_t>* index, uint32_t slots,
+                       std::atomic<uint32_t>& used, uint32_t capacity,
+                       uint64_t hash, Matches matches, Fill fill) noexcept {
+  for (int probe = 0; probe < kMaxDenseProbe; ++probe) {
+    std::atomic<uint32_t>& slot = index[(hash + probe) & (slots - 1)];
+    uint32_t value = slot.load(std::memory_order_acquire);
+    if (value == kSlotFilling) continue;
+    if (value != kSlotEmpty) {
+      if (matches(value - 1)) return value - 1;
+      continue;
+    }
+    // Full: no id is taken, so `used` never runs past capacity by more
+    // than the threads racing here.
+    if (used.load(std::memory_order_relaxed) >= capacity) return -1;
+    if (!slot.compare_exchange_strong(value, kSlotFilling,
+                                      std::memory_order_acquire)) {
+      continue;
+    }
+    const uint32_t id = used.fetch_add(1, std::memory_order_relaxed);
+    if (id >= capacity || !fill(id)) {
+      slot.store(kSlotEmpty, std::memory_order_release);
+      return -1;
+    }
+    slot.store(id + 1, std::memory_order_release);
+    return id;
+  }
+  return -1;
+}
 
 // Live-table keys that are not addresses.
 constexpr uint64_t kNoBlock = 0;
@@ -59,12 +102,15 @@ HeapTables* HeapTables::Get() {
     auto* t = new (std::nothrow) HeapTables();
     if (t == nullptr) return nullptr;
     t->stacks_ = MapArray<Stack>(kStackCapacity);
+    t->stack_index_ = MapArray<std::atomic<uint32_t>>(kStackCapacity);
     t->buckets_ = MapArray<Bucket>(kBucketCapacity);
+    t->bucket_index_ = MapArray<std::atomic<uint32_t>>(kBucketCapacity);
     t->live_ = MapArray<Live>(kLiveCapacity);
     t->filter_ = MapArray<std::atomic<uint8_t>>(kFilterCells);
     t->page_counts_ = MapArray<std::atomic<uint32_t>>(kSampledPageSlots);
     t->arena_ = MapArray<uint64_t>(kArenaWords);
-    if (t->stacks_ == nullptr || t->buckets_ == nullptr ||
+    if (t->stacks_ == nullptr || t->stack_index_ == nullptr ||
+        t->buckets_ == nullptr || t->bucket_index_ == nullptr ||
         t->live_ == nullptr || t->filter_ == nullptr ||
         t->page_counts_ == nullptr || t->arena_ == nullptr) {
       return nullptr;  // leaks what was mapped: this process is out of memory
@@ -76,7 +122,11 @@ HeapTables* HeapTables::Get() {
 
 void HeapTables::Reset() {
   ZeroArray(stacks_, kStackCapacity);
+  ZeroArray(stack_index_, kStackCapacity);
+  stacks_used_.store(0);
   ZeroArray(buckets_, kBucketCapacity);
+  ZeroArray(bucket_index_, kBucketCapacity);
+  buckets_used_.store(kOverflowBucket + 1);
   ZeroArray(live_, kLiveCapacity);
   ZeroArray(filter_, kFilterCells);
   ZeroArray(page_counts_, kSampledPageSlots);
@@ -126,69 +176,52 @@ HeapBucketCounts HeapTables::Counts(const Bucket& bucket) const noexcept {
 
 int64_t HeapTables::FindOrAddStack(const uint64_t* pcs, int depth) noexcept {
   const uint64_t hash = HashStack(pcs, depth);
-  for (int probe = 0; probe < kMaxProbe; ++probe) {
-    Stack& entry = stacks_[(hash + probe) & (kStackCapacity - 1)];
-    uint32_t state = entry.state.load(std::memory_order_acquire);
-    if (state == kReady) {
-      if (entry.hash == hash && entry.depth == static_cast<uint32_t>(depth) &&
-          std::memcmp(arena_ + entry.offset, pcs, sizeof(*pcs) * depth) == 0) {
-        return &entry - stacks_;
-      }
-      continue;
-    }
-    // An entry being filled by another thread (or by the code this hook
-    // interrupted) is skipped, never waited for: at worst the same stack
-    // gets two entries, which readers merge.
-    if (state != kEmpty || !entry.state.compare_exchange_strong(
-                               state, kFilling, std::memory_order_acquire)) {
-      continue;
-    }
-    uint64_t offset = arena_used_.fetch_add(depth, std::memory_order_relaxed);
-    if (offset + depth > kArenaWords) {
-      entry.state.store(kEmpty, std::memory_order_release);
-      return -1;
-    }
+  auto matches = [&](uint32_t id) {
+    const Stack& entry = stacks_[id];
+    return entry.hash == hash && entry.depth == static_cast<uint32_t>(depth) &&
+           std::memcmp(arena_ + entry.offset, pcs, sizeof(*pcs) * depth) == 0;
+  };
+  auto fill = [&](uint32_t id) {
+    const uint64_t offset =
+        arena_used_.fetch_add(depth, std::memory_order_relaxed);
+    if (offset + depth > kArenaWords) return false;
     std::memcpy(arena_ + offset, pcs, sizeof(*pcs) * depth);
+    Stack& entry = stacks_[id];
     entry.hash = hash;
     entry.depth = static_cast<uint32_t>(depth);
     entry.offset = offset;
     entry.state.store(kReady, std::memory_order_release);
-    return &entry - stacks_;
-  }
-  return -1;
+    return true;
+  };
+  return FindOrAddDense(stack_index_, kStackCapacity, stacks_used_,
+                        kStackCapacity, hash, matches, fill);
 }
 
 uint32_t HeapTables::FindOrAddBucket(const uint64_t* pcs, int depth,
                                      uint64_t size,
                                      uint64_t label_set) noexcept {
-  int64_t stack = FindOrAddStack(pcs, depth);
+  const int64_t stack = FindOrAddStack(pcs, depth);
   if (stack < 0) return kOverflowBucket;
   const uint64_t hash =
       HashBucket(static_cast<uint32_t>(stack), size, label_set);
-  for (int probe = 0; probe < kMaxProbe; ++probe) {
-    uint32_t index = (hash + probe) & (kBucketCapacity - 1);
-    if (index == kOverflowBucket) continue;
-    Bucket& entry = buckets_[index];
-    uint32_t state = entry.state.load(std::memory_order_acquire);
-    if (state == kReady) {
-      if (entry.hash == hash && entry.stack == stack && entry.size == size &&
-          entry.label_set == label_set) {
-        return index;
-      }
-      continue;
-    }
-    if (state != kEmpty || !entry.state.compare_exchange_strong(
-                               state, kFilling, std::memory_order_acquire)) {
-      continue;
-    }
+  auto matches = [&](uint32_t id) {
+    const Bucket& entry = buckets_[id];
+    return entry.hash == hash && entry.stack == stack && entry.size == size &&
+           entry.label_set == label_set;
+  };
+  auto fill = [&](uint32_t id) {
+    Bucket& entry = buckets_[id];
     entry.stack = static_cast<uint32_t>(stack);
     entry.size = size;
     entry.label_set = label_set;
     entry.hash = hash;
     entry.state.store(kReady, std::memory_order_release);
-    return index;
-  }
-  return kOverflowBucket;
+    return true;
+  };
+  const int64_t bucket =
+      FindOrAddDense(bucket_index_, kBucketCapacity, buckets_used_,
+                     kBucketCapacity, hash, matches, fill);
+  return bucket < 0 ? kOverflowBucket : static_cast<uint32_t>(bucket);
 }
 
 namespace {

@@ -20,6 +20,7 @@
 // SIGNAL CONTEXT. The hook-side methods run inside malloc and free; see
 // agent/unwind/unwind.h for the rules.
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -160,8 +161,15 @@ class HeapTables {
   int64_t FindOrAddStack(const uint64_t* pcs, int depth) noexcept;
   HeapBucketCounts Counts(const Bucket& bucket) const noexcept;
 
+  // Stacks and buckets are stored densely, in insertion order, and found
+  // through small hashed indexes (heap_tables.cc, FindOrAddDense): only
+  // what is in use is resident.
   Stack* stacks_ = nullptr;
+  std::atomic<uint32_t>* stack_index_ = nullptr;
+  std::atomic<uint32_t> stacks_used_{0};
   Bucket* buckets_ = nullptr;
+  std::atomic<uint32_t>* bucket_index_ = nullptr;
+  std::atomic<uint32_t> buckets_used_{kOverflowBucket + 1};
   Live* live_ = nullptr;
   std::atomic<uint8_t>* filter_ = nullptr;
   // Live sampled blocks per g_sampled_pages slot.
@@ -182,7 +190,9 @@ class HeapTables {
 // NOT SIGNAL CONTEXT BEGIN: readers build profiles on HTTP threads
 template <typename F>
 void HeapTables::ForEachBucket(F&& f) const {
-  for (uint32_t i = 0; i < kBucketCapacity; ++i) {
+  const uint32_t used =
+      std::min(buckets_used_.load(std::memory_order_acquire), kBucketCapacity);
+  for (uint32_t i = 0; i < used; ++i) {
     const Bucket& bucket = buckets_[i];
     if (i != kOverflowBucket &&
         bucket.state.load(std::memory_order_acquire) != 2) {
