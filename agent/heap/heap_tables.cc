@@ -60,10 +60,12 @@ int64_t FindOrAddDense(std::atomic<uint32_t>* index, uint32_t slots,
   return -1;
 }
 
-// Live-table keys that are not addresses.
-constexpr uint64_t kNoBlock = 0;
-constexpr uint64_t kTombstone = 1;
-constexpr uint64_t kClaimed = 2;  // being filled by an inserting thread
+// Live-index slots that hold no entry; others hold an entry's id +
+// kLiveSlotIds.
+constexpr uint32_t kLiveSlotEmpty = 0;
+constexpr uint32_t kLiveSlotTombstone = 1;
+constexpr uint32_t kLiveSlotClaimed = 2;  // being filled by an inserter
+constexpr uint32_t kLiveSlotIds = 3;
 
 uint64_t HashStack(const uint64_t* pcs, int depth) noexcept {
   uint64_t h = 0xcbf29ce484222325u;
@@ -105,14 +107,16 @@ HeapTables* HeapTables::Get() {
     t->stack_index_ = MapArray<std::atomic<uint32_t>>(kStackCapacity);
     t->buckets_ = MapArray<Bucket>(kBucketCapacity);
     t->bucket_index_ = MapArray<std::atomic<uint32_t>>(kBucketCapacity);
-    t->live_ = MapArray<Live>(kLiveCapacity);
+    t->live_ = MapArray<Live>(kLivePoolCapacity);
+    t->live_index_ = MapArray<std::atomic<uint32_t>>(kLiveCapacity);
     t->filter_ = MapArray<std::atomic<uint8_t>>(kFilterCells);
     t->page_counts_ = MapArray<std::atomic<uint32_t>>(kSampledPageSlots);
     t->arena_ = MapArray<uint64_t>(kArenaWords);
     if (t->stacks_ == nullptr || t->stack_index_ == nullptr ||
         t->buckets_ == nullptr || t->bucket_index_ == nullptr ||
-        t->live_ == nullptr || t->filter_ == nullptr ||
-        t->page_counts_ == nullptr || t->arena_ == nullptr) {
+        t->live_ == nullptr || t->live_index_ == nullptr ||
+        t->filter_ == nullptr || t->page_counts_ == nullptr ||
+        t->arena_ == nullptr) {
       return nullptr;  // leaks what was mapped: this process is out of memory
     }
     return t;
@@ -127,7 +131,10 @@ void HeapTables::Reset() {
   ZeroArray(buckets_, kBucketCapacity);
   ZeroArray(bucket_index_, kBucketCapacity);
   buckets_used_.store(kOverflowBucket + 1);
-  ZeroArray(live_, kLiveCapacity);
+  ZeroArray(live_, kLivePoolCapacity);
+  ZeroArray(live_index_, kLiveCapacity);
+  live_used_.store(0);
+  live_free_.store(0);
   ZeroArray(filter_, kFilterCells);
   ZeroArray(page_counts_, kSampledPageSlots);
   for (std::atomic<uint64_t>& word : g_sampled_pages) word.store(0);
@@ -285,29 +292,66 @@ void HeapTables::UnmarkPage(const void* ptr) noexcept {
   if (page_counts_[slot].load() != 0) g_sampled_pages[slot / 64].fetch_or(bit);
 }
 
+int64_t HeapTables::TakeLiveEntry() noexcept {
+  uint64_t head = live_free_.load(std::memory_order_acquire);
+  while ((head & 0xffffffffu) != 0) {
+    const uint32_t id = static_cast<uint32_t>(head & 0xffffffffu) - 1;
+    const uint32_t next = live_[id].next_free.load(std::memory_order_relaxed);
+    const uint64_t popped = ((head >> 32) + 1) << 32 | next;
+    if (live_free_.compare_exchange_weak(head, popped,
+                                         std::memory_order_acquire)) {
+      return id;
+    }
+  }
+  // No entry given back: a fresh one, in order (only the pool's used part
+  // is ever resident).
+  if (live_used_.load(std::memory_order_relaxed) >= kLivePoolCapacity) {
+    return -1;
+  }
+  const uint32_t id = live_used_.fetch_add(1, std::memory_order_relaxed);
+  return id < kLivePoolCapacity ? id : -1;
+}
+
+void HeapTables::GiveBackLiveEntry(uint32_t id) noexcept {
+  uint64_t head = live_free_.load(std::memory_order_relaxed);
+  uint64_t pushed;
+  do {
+    live_[id].next_free.store(static_cast<uint32_t>(head & 0xffffffffu),
+                              std::memory_order_relaxed);
+    pushed = ((head >> 32) + 1) << 32 | (id + 1);
+  } while (!live_free_.compare_exchange_weak(
+      head, pushed, std::memory_order_release, std::memory_order_relaxed));
+}
+
 bool HeapTables::AddLive(const void* ptr, uint32_t bucket, uint32_t weight,
                          uint64_t size) noexcept {
   const uint64_t address = reinterpret_cast<uint64_t>(ptr);
   const uint64_t hash = LiveHash(address);
-  // Keep the table at most half full so that probes stay short.
-  if (live_count_.load(std::memory_order_relaxed) >= kLiveCapacity / 2) {
+  // Keep the index at most half full so that probes stay short.
+  if (live_count_.load(std::memory_order_relaxed) >= kLivePoolCapacity) {
     return false;
   }
+  const int64_t id = TakeLiveEntry();
+  if (id < 0) return false;
+  Live& entry = live_[id];
+  entry.address.store(address, std::memory_order_relaxed);
+  entry.bucket.store(bucket, std::memory_order_relaxed);
+  entry.weight.store(weight, std::memory_order_relaxed);
+  entry.size.store(size, std::memory_order_relaxed);
   for (uint32_t probe = 0; probe < kMaxProbe; ++probe) {
-    Live& entry = live_[(hash + probe) & (kLiveCapacity - 1)];
-    uint64_t key = entry.address.load(std::memory_order_relaxed);
-    if (key != kNoBlock && key != kTombstone) continue;
-    // Claim the slot, fill it, then publish the key: a reader that finds
-    // the key finds the value complete, and no other inserter can write
-    // into a slot it did not win.
-    if (!entry.address.compare_exchange_strong(key, kClaimed,
-                                               std::memory_order_acquire)) {
+    std::atomic<uint32_t>& slot =
+        live_index_[(hash + probe) & (kLiveCapacity - 1)];
+    uint32_t value = slot.load(std::memory_order_relaxed);
+    if (value != kLiveSlotEmpty && value != kLiveSlotTombstone) continue;
+    // Claim the slot, then publish the entry: a reader that finds the id
+    // finds the entry complete, and no other inserter can write into a
+    // slot it did not win.
+    if (!slot.compare_exchange_strong(value, kLiveSlotClaimed,
+                                      std::memory_order_acquire)) {
       continue;
     }
-    entry.bucket.store(bucket, std::memory_order_relaxed);
-    entry.weight.store(weight, std::memory_order_relaxed);
-    entry.size.store(size, std::memory_order_relaxed);
-    entry.address.store(address, std::memory_order_release);
+    slot.store(static_cast<uint32_t>(id) + kLiveSlotIds,
+               std::memory_order_release);
     uint32_t longest = live_max_probe_.load(std::memory_order_relaxed);
     while (probe > longest && !live_max_probe_.compare_exchange_weak(
                                   longest, probe, std::memory_order_relaxed)) {
@@ -317,6 +361,7 @@ bool HeapTables::AddLive(const void* ptr, uint32_t bucket, uint32_t weight,
     live_count_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
+  GiveBackLiveEntry(static_cast<uint32_t>(id));
   return false;
 }
 
@@ -325,17 +370,26 @@ void HeapTables::FreeIfLive(const void* ptr) noexcept {
   const uint64_t hash = LiveHash(address);
   const uint32_t longest = live_max_probe_.load(std::memory_order_relaxed);
   for (uint32_t probe = 0; probe <= longest; ++probe) {
-    Live& entry = live_[(hash + probe) & (kLiveCapacity - 1)];
-    uint64_t key = entry.address.load(std::memory_order_acquire);
-    if (key == kNoBlock) return;
-    if (key != address) continue;
-    uint32_t bucket = entry.bucket.load(std::memory_order_relaxed);
-    uint32_t weight = entry.weight.load(std::memory_order_relaxed);
-    uint64_t size = entry.size.load(std::memory_order_relaxed);
-    if (!entry.address.compare_exchange_strong(key, kTombstone,
-                                               std::memory_order_acq_rel)) {
+    std::atomic<uint32_t>& slot =
+        live_index_[(hash + probe) & (kLiveCapacity - 1)];
+    uint32_t value = slot.load(std::memory_order_acquire);
+    if (value == kLiveSlotEmpty) return;
+    if (value < kLiveSlotIds) continue;
+    const uint32_t id = value - kLiveSlotIds;
+    Live& entry = live_[id];
+    // An entry freed and reused meanwhile holds another address: its slot
+    // changed too, and the exchange below would fail anyway.
+    if (entry.address.load(std::memory_order_relaxed) != address) continue;
+    if (!slot.compare_exchange_strong(value, kLiveSlotTombstone,
+                                      std::memory_order_acq_rel)) {
       return;  // another free of the same block won (a double free)
     }
+    // The slot is ours: nobody else reaches the entry until it is given
+    // back.
+    const uint32_t bucket = entry.bucket.load(std::memory_order_relaxed);
+    const uint32_t weight = entry.weight.load(std::memory_order_relaxed);
+    const uint64_t size = entry.size.load(std::memory_order_relaxed);
+    GiveBackLiveEntry(id);
     DecrementIfPositive(filter_[FilterIndex(ptr)]);
     UnmarkPage(ptr);
     DecrementIfPositive(live_count_);

@@ -141,12 +141,18 @@ class HeapTables {
     std::atomic<uint64_t> alloc_weight;
     std::atomic<uint64_t> free_weight;
   };
+  // A sampled live block, in a pool of entries handed out densely and
+  // recycled through a lock-free free list (next_free: the next free
+  // entry's id + 1), found through live_index_.
   struct Live {
-    std::atomic<uint64_t> address;  // 0 empty, 1 tombstone
+    std::atomic<uint64_t> address;
     std::atomic<uint32_t> bucket;
     std::atomic<uint32_t> weight;
     std::atomic<uint64_t> size;
+    std::atomic<uint32_t> next_free;
   };
+  // Live blocks at once, at most: the index is kept half empty.
+  static constexpr uint32_t kLivePoolCapacity = kLiveCapacity / 2;
 
   HeapTables() = default;
   void MarkPage(const void* ptr) noexcept;
@@ -159,6 +165,9 @@ class HeapTables {
     return (address >> 4) * 0xC2B2AE3D27D4EB4Fu;
   }
   int64_t FindOrAddStack(const uint64_t* pcs, int depth) noexcept;
+  // A free entry of the live pool (its id), or -1 when it is exhausted.
+  int64_t TakeLiveEntry() noexcept;
+  void GiveBackLiveEntry(uint32_t id) noexcept;
   HeapBucketCounts Counts(const Bucket& bucket) const noexcept;
 
   // Stacks and buckets are stored densely, in insertion order, and found
@@ -170,7 +179,15 @@ class HeapTables {
   Bucket* buckets_ = nullptr;
   std::atomic<uint32_t>* bucket_index_ = nullptr;
   std::atomic<uint32_t> buckets_used_{kOverflowBucket + 1};
+  // Sampled live blocks: entries in live_ (a pool, dense), found by address
+  // through live_index_ (open addressing; slots hold kLiveSlot* or an
+  // entry's id + kLiveSlotIds).
   Live* live_ = nullptr;
+  std::atomic<uint32_t>* live_index_ = nullptr;
+  std::atomic<uint32_t> live_used_{0};
+  // The free list's head: (a tag, bumped by every change, against ABA) << 32
+  // | (first free entry's id + 1), 0 when empty.
+  std::atomic<uint64_t> live_free_{0};
   std::atomic<uint8_t>* filter_ = nullptr;
   // Live sampled blocks per g_sampled_pages slot.
   std::atomic<uint32_t>* page_counts_ = nullptr;
