@@ -9,6 +9,10 @@
 // must never meet freed memory. The tables are insert-only (buckets, stacks)
 // or use tombstones (live blocks); when one is full, new samples go to an
 // overflow bucket that the profile shows as such, never silently dropped.
+// Entries are stored densely (in insertion order, or a pool with a free list
+// for live blocks) behind small hashed indexes of 4-byte slots, so that the
+// resident part is what is in use, not the mapped capacity: a table hashing
+// whole entries touches a page per entry and ends up resident in full.
 //
 // Ownership: process-lifetime singleton (Get()); never unmapped.
 // Thread safety: the hook side (FindOrAddBucket, RecordAlloc, AddLive,
