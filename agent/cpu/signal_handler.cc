@@ -101,12 +101,13 @@ bool CountedElsewhere(const siginfo_t* info, pid_t tid) noexcept {
 // `fill_stack(sample)` sets pcs, depth and truncated and returns the walk's
 // outcome for the counters.
 template <typename FillStack>
-void CommitSample(HandlerTarget& target, pid_t tid, uint64_t wall_nanos,
-                  uint32_t weight, FillStack fill_stack) noexcept {
+void CommitSample(HandlerTarget& target, pid_t tid, uint64_t now_ns,
+                  uint64_t wall_nanos, uint32_t weight,
+                  FillStack fill_stack) noexcept {
   SampleRing::Claim claim = target.ring->TryClaim();
   if (claim.sample == nullptr) return;  // the ring counts it
   RawSample& sample = *claim.sample;
-  sample.timestamp_ns = MonotonicNanos();
+  sample.timestamp_ns = now_ns;
   sample.label_set = CurrentLabelSet();
   sample.request_id = CurrentRequestId();
   sample.tid = static_cast<uint32_t>(tid);
@@ -141,12 +142,13 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
     target.counters->counted_elsewhere.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  const uint64_t now = MonotonicNanos();
   uint64_t wall_nanos = 0;
   if (IsWallSignal(info)) {
-    wall_nanos = TakeWallTimeSinceMark(MonotonicNanos());
+    wall_nanos = TakeWallTimeSinceMark(now);
     if (wall_nanos == 0) return;  // no request began: nothing to stand for
   }
-  CommitSample(target, tid, wall_nanos, SampleWeight(info),
+  CommitSample(target, tid, now, wall_nanos, SampleWeight(info),
                [&](RawSample& sample) {
                  StackWalk walk =
                      target.walker->Walk(context, sample.pcs, target.max_depth);
@@ -210,8 +212,8 @@ void RecordThreadEndSample(uintptr_t pc, uint32_t weight) noexcept {
     t_in_handler = true;  // a timer signal meanwhile is dropped, counted
     target->counters->signals.fetch_add(1, std::memory_order_relaxed);
     const int saved_errno = errno;
-    CommitSample(*target, static_cast<pid_t>(syscall(SYS_gettid)), 0, weight,
-                 [pc](RawSample& sample) {
+    CommitSample(*target, static_cast<pid_t>(syscall(SYS_gettid)),
+                 MonotonicNanos(), 0, weight, [pc](RawSample& sample) {
                    sample.pcs[0] = pc;
                    sample.depth = 1;
                    sample.truncated = 0;
