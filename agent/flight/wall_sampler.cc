@@ -15,8 +15,12 @@
 namespace inprof::internal {
 namespace {
 
-// Asks thread `tid` of this process for a wall sample (it stands for the
-// time since the thread's previous one: wall_signal.h).
+std::atomic<uint64_t> g_signals{0};
+std::atomic<uint64_t> g_deferred{0};
+std::atomic<uint64_t> g_failed{0};
+
+}  // namespace
+
 bool SendWallSignal(int signo, pid_t pid, uid_t uid, uint32_t tid) {
   siginfo_t info;
   std::memset(&info, 0, sizeof(info));
@@ -28,12 +32,6 @@ bool SendWallSignal(int signo, pid_t pid, uid_t uid, uint32_t tid) {
   return syscall(SYS_rt_tgsigqueueinfo, pid, static_cast<pid_t>(tid), signo,
                  &info) == 0;
 }
-
-std::atomic<uint64_t> g_signals{0};
-std::atomic<uint64_t> g_deferred{0};
-std::atomic<uint64_t> g_failed{0};
-
-}  // namespace
 
 WallSampler::WallSampler(CpuSampler* sampler)
     : sampler_(sampler),

@@ -18,6 +18,8 @@
 #ifndef INPROF_AGENT_FLIGHT_WALL_SAMPLER_H_
 #define INPROF_AGENT_FLIGHT_WALL_SAMPLER_H_
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -28,6 +30,13 @@
 #include "agent/cpu/cpu_sampler.h"
 
 namespace inprof::internal {
+
+// Asks thread `tid` of process `pid` (this one; `uid` its user) for a wall
+// sample with `signo`, the CPU sampler's signal: it stands for the time
+// since the thread's previous one (wall_signal.h). False if the kernel
+// refused (the thread is gone); true also when the signal was merged into
+// one already pending.
+bool SendWallSignal(int signo, pid_t pid, uid_t uid, uint32_t tid);
 
 class WallSampler {
  public:
