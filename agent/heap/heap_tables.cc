@@ -197,7 +197,6 @@ int64_t HeapTables::FindOrAddStack(const uint64_t* pcs, int depth) noexcept {
     entry.hash = hash;
     entry.depth = static_cast<uint32_t>(depth);
     entry.offset = offset;
-    entry.state.store(kReady, std::memory_order_release);
     return true;
   };
   return FindOrAddDense(stack_index_, kStackCapacity, stacks_used_,

@@ -128,8 +128,7 @@ class HeapTables {
   static constexpr uint32_t kFilterCells = 1u << 16;
   static constexpr int kMaxProbe = 64;
 
-  struct Stack {
-    std::atomic<uint32_t> state;
+  struct Stack {  // published by its index slot, complete when found
     uint32_t depth;
     uint64_t hash;
     uint64_t offset;  // into arena_
