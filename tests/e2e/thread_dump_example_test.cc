@@ -5,16 +5,14 @@
 // into one "4 @" group; go tool pprof reads the thread profile.
 //
 // Nothing is judged by the clock: the dump is taken again until the handler
-// is seen blocked on the lock (it is started just before the example prints
-// its address); ctest's timeout ends a run that would never get there.
+// is seen blocked on the lock; ctest's timeout ends a run that would never
+// get there.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <chrono>
 #include <string>
-#include <thread>
 
 #include "tests/support/demo_server.h"
 #include "tests/support/go_tool.h"
@@ -30,22 +28,20 @@ using ::testing::HasSubstr;
 TEST(ThreadDumpExampleTest, TheDumpShowsWhoWaitsForWhom) {
   ASSERT_FALSE(test::RequireGo().empty());
   test::TempDir dir;
-  const std::string log_path = dir.Path("example.log");
-  test::BackgroundProcess example({"env", "INPROF_ADDR=127.0.0.1:0",
-                                   INPROF_THREAD_DUMP_EXAMPLE, "--seconds=900"},
-                                  log_path);
-  ASSERT_TRUE(example.started());
-  const std::string agent_url = test::WaitForAgentUrl(example, log_path);
+  test::AgentProgram example(INPROF_THREAD_DUMP_EXAMPLE, {"--seconds=900"},
+                             dir.Path("example.log"));
+  const std::string& agent_url = example.agent_url();
   ASSERT_FALSE(agent_url.empty());
   httplib::Client client(agent_url);
 
+  // The handler starts just before the example prints its address: dumps
+  // are taken until one finds it blocked on the lock (each dump is a round
+  // trip to the example, nothing else paces this).
   std::string dump;
-  for (;;) {
+  do {
+    ASSERT_TRUE(example.Running());
     dump = test::GetOk(client, "/debug/pprof/goroutine?debug=2");
-    if (dump.find("WaitForIndexLock") != std::string::npos) break;
-    ASSERT_TRUE(example.Running()) << dump;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // pace
-  }
+  } while (dump.find("WaitForIndexLock") == std::string::npos);
   EXPECT_THAT(dump, HasSubstr("\"handler\" [sleeping"));
   EXPECT_THAT(dump, HasSubstr("request \"GET /report\" running"));
   EXPECT_THAT(dump, HasSubstr("# labels: {\"endpoint\":\"GET /report\"}"));

@@ -49,12 +49,9 @@ test::PprofTop Top(const std::vector<std::string>& extra,
 TEST(ThreadPoolExampleTest, PoolThreadsCarryTheRequestsEndpoint) {
   ASSERT_FALSE(test::RequireGo().empty());
   test::TempDir dir;
-  const std::string log_path = dir.Path("example.log");
-  test::BackgroundProcess example({"env", "INPROF_ADDR=127.0.0.1:0",
-                                   INPROF_THREAD_POOL_EXAMPLE, "--seconds=900"},
-                                  log_path);
-  ASSERT_TRUE(example.started());
-  const std::string agent_url = test::WaitForAgentUrl(example, log_path);
+  test::AgentProgram example(INPROF_THREAD_POOL_EXAMPLE, {"--seconds=900"},
+                             dir.Path("example.log"));
+  const std::string& agent_url = example.agent_url();
   ASSERT_FALSE(agent_url.empty());
 
   // A window holding both endpoints' work.

@@ -29,16 +29,17 @@ std::string WaitForAgentUrl(BackgroundProcess& demo,
   }
 }
 
-LoadedDemo::LoadedDemo(const std::string& demo_server,
-                       const std::string& log_path,
-                       const std::vector<std::string>& env) {
+AgentProgram::AgentProgram(const std::string& binary,
+                           const std::vector<std::string>& args,
+                           const std::string& log_path,
+                           const std::vector<std::string>& env) {
   std::vector<std::string> argv = {"env", "INPROF_ADDR=127.0.0.1:0"};
   argv.insert(argv.end(), env.begin(), env.end());
-  argv.insert(argv.end(),
-              {demo_server, "--port=0", "--load", "--duration=900"});
+  argv.push_back(binary);
+  argv.insert(argv.end(), args.begin(), args.end());
   process_ = std::make_unique<BackgroundProcess>(argv, log_path);
   if (!process_->started()) {
-    ADD_FAILURE() << "could not start " << demo_server;
+    ADD_FAILURE() << "could not start " << binary;
     return;
   }
   agent_url_ = WaitForAgentUrl(*process_, log_path);

@@ -1,10 +1,12 @@
-// Helpers for tests that run examples/demo_server (the README's demo) as a
-// user runs it and profile it through its agent.
+// Helpers for tests that run examples/demo_server (the README's demo) or
+// another example as a user runs it and profile it through its agent.
 //
 // Example:
 //
 //   LoadedDemo demo(INPROF_DEMO_SERVER, dir.Path("demo.log"));
 //   ASSERT_FALSE(demo.agent_url().empty());
+//   AgentProgram example(INPROF_THREAD_DUMP_EXAMPLE, {"--seconds=900"},
+//                        dir.Path("example.log"));
 //
 // Thread safety: thread-compatible (`demo` is not locked).
 #ifndef INPROF_TESTS_SUPPORT_DEMO_SERVER_H_
@@ -27,22 +29,34 @@ namespace inprof::test {
 std::string WaitForAgentUrl(BackgroundProcess& demo,
                             const std::string& log_path);
 
-// The demo as a user runs it: `demo_server --port=0 --load`, both ports
-// picked by the system, with `env` ("NAME=value") added to its environment
-// and its output in `log_path`. --duration=900 only ends a demo a test
-// failed to stop. agent_url() is "" (and a failure recorded) when it did
-// not start.
-class LoadedDemo {
+// A program of this build that starts the agent and prints its address
+// ("inprof agent: ..."), run as `env INPROF_ADDR=127.0.0.1:0 [env...]
+// binary args...` with its output in `log_path`; stopped by the destructor.
+// agent_url() is "" (and a failure recorded) when it did not start.
+class AgentProgram {
  public:
-  LoadedDemo(const std::string& demo_server, const std::string& log_path,
-             const std::vector<std::string>& env = {});
+  AgentProgram(const std::string& binary, const std::vector<std::string>& args,
+               const std::string& log_path,
+               const std::vector<std::string>& env = {});
   const std::string& agent_url() const { return agent_url_; }
-  // True while the demo has not exited.
+  // True while the program has not exited.
   bool Running() { return process_ && process_->Running(); }
 
  private:
   std::unique_ptr<BackgroundProcess> process_;
   std::string agent_url_;
+};
+
+// The demo as a user runs it: `demo_server --port=0 --load`, both ports
+// picked by the system, with `env` ("NAME=value") added to its environment
+// and its output in `log_path`. --duration=900 only ends a demo a test
+// failed to stop.
+class LoadedDemo : public AgentProgram {
+ public:
+  LoadedDemo(const std::string& demo_server, const std::string& log_path,
+             const std::vector<std::string>& env = {})
+      : AgentProgram(demo_server, {"--port=0", "--load", "--duration=900"},
+                     log_path, env) {}
 };
 
 }  // namespace inprof::test
