@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +18,7 @@
 #include "inprof/agent.h"
 #include "inprof/pool.h"
 #include "inprof/request.h"
+#include "tests/support/regex.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -49,12 +49,11 @@ StatusOr<Agent> StartAgentTimingRequests() {
 
 // The integer after "key": in a flat JSON object, or -1.
 int64_t JsonNumber(const std::string& json, const std::string& key) {
-  std::smatch match;
-  if (!std::regex_search(json, match,
-                         std::regex("\"" + key + "\": (-?[0-9]+)"))) {
+  test::RegexGroups match;
+  if (!test::Regex("\"" + key + "\": (-?[0-9]+)").Search(json, &match)) {
     return -1;
   }
-  return std::stoll(match[1].str());
+  return std::stoll(match[1]);
 }
 
 TEST(AllocatorMetricsTest, AllocatorPageShowsTcmallocsFigures) {

@@ -18,7 +18,6 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -32,6 +31,7 @@
 #include "tests/support/go_tool.h"
 #include "tests/support/pprof_top.h"
 #include "tests/support/readme_recipe.h"
+#include "tests/support/regex.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -181,11 +181,11 @@ TEST(BlockRecipeTest, Issue12_ReadmeRecipeKeepsHandlerWaitsAndDropsIdle) {
   EXPECT_THAT(idle.name, Not(HasSubstr(kDispatch))) << plain.out;
   EXPECT_THAT(idle.name, Not(HasSubstr(kLedgerWait))) << plain.out;
   // The README names that frame; if it does, it must be the one we see.
-  std::smatch named;
-  const std::regex library_frame(R"(libcpp-httplib\S*\+0x[0-9a-f]+)");
-  if (std::regex_search(recipe.comment, named, library_frame)) {
-    EXPECT_EQ(named.str(), idle.name)
-        << "README.md names the idle workers' frame " << named.str()
+  test::RegexGroups named;
+  const test::Regex library_frame(R"(libcpp-httplib\S*\+0x[0-9a-f]+)");
+  if (library_frame.Search(recipe.comment, &named)) {
+    EXPECT_EQ(named[0], idle.name)
+        << "README.md names the idle workers' frame " << named[0]
         << " but the profile shows " << idle.name << ":\n"
         << plain.out;
   }

@@ -12,7 +12,6 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <shared_mutex>
 #include <sstream>
 #include <string>
@@ -24,6 +23,7 @@
 #include "inprof/agent.h"
 #include "inprof/mutex.h"
 #include "tests/support/go_tool.h"
+#include "tests/support/regex.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -61,16 +61,16 @@ std::string Fetch(const Agent& agent, const std::string& path,
 // The cum value of `function` in `go tool pprof -top -unit=ms` output, in
 // milliseconds; -1 when absent.
 double CumMillis(const std::string& top, const std::string& function) {
-  const std::regex line(
+  const test::Regex line(
       R"(\s*[0-9.]+(?:m?s)?\s+[0-9.]+%\s+[0-9.]+%\s+([0-9.]+)(m?s)?\s+)"
       R"([0-9.]+%\s+(.*))");
   std::istringstream in(top);
   std::string text;
   while (std::getline(in, text)) {
-    std::smatch m;
-    if (std::regex_match(text, m, line) && m[3].str() == function) {
-      double value = std::stod(m[1].str());
-      return m[2].str() == "s" ? value * 1000 : value;
+    test::RegexGroups m;
+    if (line.Matches(text, &m) && m[3] == function) {
+      double value = std::stod(m[1]);
+      return m[2] == "s" ? value * 1000 : value;
     }
   }
   return -1;
@@ -365,16 +365,16 @@ TEST(ContentionProfileTest, CountsAreEventsAtRateOne) {
   ASSERT_EQ(top.exit_code, 0) << top.Describe();
   // Every lock() that slept is one event: at least those that took long,
   // at most one per round.
-  const std::regex line(
+  const test::Regex line(
       R"(\s*\d+\s+[0-9.]+%\s+[0-9.]+%\s+(\d+)\s+[0-9.]+%\s+(.*))");
   std::istringstream in(top.out);
   std::string text;
   int64_t events = -1;
   while (std::getline(in, text)) {
-    std::smatch m;
-    if (std::regex_match(text, m, line) &&
-        m[2].str().ends_with("Contention::WaitForTheLock")) {
-      events = std::stoll(m[1].str());
+    test::RegexGroups m;
+    if (line.Matches(text, &m) &&
+        m[2].ends_with("Contention::WaitForTheLock")) {
+      events = std::stoll(m[1]);
     }
   }
   ASSERT_GT(contention.long_waits.load(), 0);
@@ -478,10 +478,10 @@ TEST(ContentionProfileTest, LegacyTextIsReadByPprof) {
   ASSERT_EQ(top.exit_code, 0) << top.Describe();
   const double truth_ms = contention.waited_nanos.load() / 1e6;
   // The text profile has addresses only: pprof's total is the check.
-  const std::regex total(R"(of ([0-9.]+)(m?s) total)");
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(top.out, m, total)) << top.out;
-  double total_ms = std::stod(m[1].str()) * (m[2].str() == "s" ? 1000 : 1);
+  const test::Regex total(R"(of ([0-9.]+)(m?s) total)");
+  test::RegexGroups m;
+  ASSERT_TRUE(total.Search(top.out, &m)) << top.out;
+  double total_ms = std::stod(m[1]) * (m[2] == "s" ? 1000 : 1);
   EXPECT_NEAR(total_ms, truth_ms, truth_ms * 0.20) << top.out;
   EXPECT_EQ(Fetch(*agent, "/debug/pprof/block?debug=1&seconds=1", &status),
             "seconds and debug=1 cannot be combined: a delta profile is "
@@ -497,12 +497,12 @@ TEST(ContentionProfileTest, MetricsCarryTheTotals) {
   const double truth = contention.waited_nanos.load() / 1e9;
   const std::string metrics = Fetch(*agent, "/metrics");
   for (const char* profile : {"block", "mutex"}) {
-    const std::regex line(
+    const test::Regex line(
         std::string(R"(inprof_contention_delay_seconds_total\{profile=")") +
         profile + R"("\} ([0-9.e+-]+))");
-    std::smatch m;
-    ASSERT_TRUE(std::regex_search(metrics, m, line)) << metrics;
-    EXPECT_NEAR(std::stod(m[1].str()), truth, truth * 0.20) << profile;
+    test::RegexGroups m;
+    ASSERT_TRUE(line.Search(metrics, &m)) << metrics;
+    EXPECT_NEAR(std::stod(m[1]), truth, truth * 0.20) << profile;
   }
   EXPECT_THAT(metrics, HasSubstr("inprof_mutex_profile_fraction 1\n"));
 }

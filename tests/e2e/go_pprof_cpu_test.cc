@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -33,6 +32,7 @@
 #include "inprof/agent.h"
 #include "tests/e2e/busy_work.h"
 #include "tests/support/go_tool.h"
+#include "tests/support/regex.h"
 #include "tests/support/temp_dir.h"
 
 namespace inprof::e2e {
@@ -60,10 +60,10 @@ std::set<pid_t> ThreadsWithTimers() {
   std::ifstream in("/proc/self/timers");
   std::set<pid_t> tids;
   std::string line;
-  static const std::regex notify(R"(^notify:\s+signal/tid\.(\d+))");
+  static const test::Regex notify(R"(^notify:\s+signal/tid\.(\d+))");
   while (std::getline(in, line)) {
-    std::smatch m;
-    if (std::regex_search(line, m, notify)) tids.insert(std::stoi(m[1]));
+    test::RegexGroups m;
+    if (notify.Search(line, &m)) tids.insert(std::stoi(m[1]));
   }
   return tids;
 }
@@ -92,11 +92,11 @@ struct WindowCpu {
 double FlatMillis(const std::string& top, const std::string& name) {
   std::istringstream lines(top);
   std::string line;
-  std::regex row(R"(^\s*([-0-9.]+)ms\s+[-0-9.]+%\s+[-0-9.]+%\s+[-0-9.]+ms)");
+  const test::Regex row(
+      R"(^\s*([-0-9.]+)ms\s+[-0-9.]+%\s+[-0-9.]+%\s+[-0-9.]+ms)");
   while (std::getline(lines, line)) {
-    std::smatch m;
-    if (line.find(name) != std::string::npos &&
-        std::regex_search(line, m, row)) {
+    test::RegexGroups m;
+    if (line.find(name) != std::string::npos && row.Search(line, &m)) {
       return std::stod(m[1]);
     }
   }
@@ -104,9 +104,8 @@ double FlatMillis(const std::string& top, const std::string& name) {
 }
 
 double TotalMillis(const std::string& top) {
-  std::smatch m;
-  if (std::regex_search(top, m,
-                        std::regex(R"(Total samples = ([0-9.]+)(m?s))"))) {
+  test::RegexGroups m;
+  if (test::Regex(R"(Total samples = ([0-9.]+)(m?s))").Search(top, &m)) {
     double value = std::stod(m[1]);
     return m[2] == "s" ? value * 1000 : value;
   }

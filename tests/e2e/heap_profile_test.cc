@@ -15,7 +15,6 @@
 #include <cstring>
 #include <map>
 #include <new>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -27,6 +26,7 @@
 #include "agent/profile/profile.h"
 #include "inprof/agent.h"
 #include "tests/support/go_tool.h"
+#include "tests/support/regex.h"
 #include "tests/support/temp_dir.h"
 
 namespace inprof::e2e {
@@ -301,16 +301,16 @@ __attribute__((noinline)) uint64_t ChurnMemory() {
 // The value of `function` in `go tool pprof -top` output (flat column).
 double TopValue(const std::string& top, const std::string& function,
                 const std::string& unit_pattern) {
-  std::regex line("\\s*([0-9.]+)(" + unit_pattern +
-                  ")\\s+[0-9.]+%\\s+[0-9.]+%\\s+[0-9.]+" + unit_pattern +
-                  "\\s+[0-9.]+%\\s+(.*)");
+  const test::Regex line("\\s*([0-9.]+)(" + unit_pattern +
+                         ")\\s+[0-9.]+%\\s+[0-9.]+%\\s+[0-9.]+" + unit_pattern +
+                         "\\s+[0-9.]+%\\s+(.*)");
   std::istringstream in(top);
   std::string text;
   while (std::getline(in, text)) {
-    std::smatch m;
-    if (std::regex_match(text, m, line) && m[3].str() == function) {
-      double value = std::stod(m[1].str());
-      const std::string unit = m[2].str();
+    test::RegexGroups m;
+    if (line.Matches(text, &m) && m[3] == function) {
+      double value = std::stod(m[1]);
+      const std::string& unit = m[2];
       if (unit == "kB") value *= 1024;
       if (unit == "MB") value *= 1024 * 1024;
       if (unit == "GB") value *= 1024.0 * 1024 * 1024;

@@ -17,7 +17,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +25,7 @@
 #include "inprof/request.h"
 #include "tests/support/go_tool.h"
 #include "tests/support/http_get.h"
+#include "tests/support/regex.h"
 #include "tests/support/thread_cpu.h"
 
 namespace inprof::e2e {
@@ -46,12 +46,11 @@ std::string Post(httplib::Client& client, const std::string& path) {
 std::vector<std::pair<std::string, bool>> Entries(const std::string& list,
                                                   const std::string& endpoint) {
   std::vector<std::pair<std::string, bool>> out;
-  const std::regex entry(
+  const test::Regex entry(
       "\\{\"id\":(\\d+),\"endpoint\":\"([^\"]*)\"[^{}]*\\{[^{}]*\\}[^{}]*"
       "\"running\":(true|false)");
-  for (std::sregex_iterator it(list.begin(), list.end(), entry), end; it != end;
-       ++it) {
-    if ((*it)[2] == endpoint) out.emplace_back((*it)[1], (*it)[3] == "true");
+  for (const test::RegexGroups& m : entry.FindAll(list)) {
+    if (m[2] == endpoint) out.emplace_back(m[1], m[3] == "true");
   }
   return out;
 }

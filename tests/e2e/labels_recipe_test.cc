@@ -28,8 +28,8 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -44,6 +44,7 @@
 #include "tests/support/go_tool.h"
 #include "tests/support/pprof_top.h"
 #include "tests/support/readme_recipe.h"
+#include "tests/support/regex.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -150,9 +151,8 @@ Status ClassifyRecipe(Recipe& recipe) {
         return InvalidArgumentError("not a labeled profile: " + arg);
       }
       if (path != rest &&
-          !(path == kCpuPath &&
-            std::regex_match(rest.substr(path.size()),
-                             std::regex(R"(\?seconds=[1-9][0-9]*)")))) {
+          !(path == kCpuPath && test::Regex(R"(\?seconds=[1-9][0-9]*)")
+                                    .Matches(rest.substr(path.size())))) {
         return InvalidArgumentError("unexpected query in " + arg);
       }
     } else if (auto focus = value_of("tagfocus")) {
@@ -201,16 +201,15 @@ StatusOr<std::vector<std::string_view>> SelectedRoutes(
   if (!value.starts_with(kKey)) {
     return InvalidArgumentError("expected endpoint=REGEXP, got " + value);
   }
-  std::regex rx;
+  std::optional<test::Regex> rx;
   try {
-    rx = std::regex(value.substr(kKey.size()));
-  } catch (const std::regex_error&) {
+    rx.emplace(value.substr(kKey.size()));
+  } catch (const std::runtime_error&) {  // std::regex_error
     return InvalidArgumentError("bad regexp in " + value);
   }
   std::vector<std::string_view> routes;
   for (const Endpoint& e : kEndpoints) {
-    const std::string route(e.route);
-    if (std::regex_search(route, rx)) routes.push_back(e.route);
+    if (rx->Search(e.route)) routes.push_back(e.route);
   }
   return routes;
 }

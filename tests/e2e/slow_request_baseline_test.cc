@@ -21,7 +21,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -31,6 +30,7 @@
 #include "tests/support/chromium.h"
 #include "tests/support/go_tool.h"
 #include "tests/support/pprof_top.h"
+#include "tests/support/regex.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/thread_cpu.h"
@@ -114,13 +114,13 @@ TEST(SlowRequestBaselineTest, Issue14_CaptureDiffedAgainstATypicalRequest) {
   // The slow request first: its capture exists before any baseline does.
   std::thread([] { WorkRequest(true); }).join();
   std::string list;
-  std::smatch m;
-  while (!std::regex_search(
-      list = GetPath(client, "/debug/pprof/captures")->body, m,
-      std::regex("\\{\"id\":(\\d+),\"endpoint\":\"GET /work\""))) {
+  test::RegexGroups m;
+  const test::Regex work_entry("\\{\"id\":(\\d+),\"endpoint\":\"GET /work\"");
+  while (!work_entry.Search(
+      list = GetPath(client, "/debug/pprof/captures")->body, &m)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  const std::string id = m[1].str();  // m points into list, reused below
+  const std::string id = m[1];
   const std::string capture = "/debug/pprof/captures/" + id;
   const std::string baseline = capture + "?baseline=1";
   EXPECT_THAT(list, Not(HasSubstr("baseline_url")));
@@ -180,8 +180,7 @@ TEST(SlowRequestBaselineTest, Issue14_CaptureDiffedAgainstATypicalRequest) {
   // The list now links the baseline; baselines are not entries of it.
   list = GetPath(client, "/debug/pprof/captures")->body;
   EXPECT_THAT(list, HasSubstr("\"baseline_url\":\"" + baseline + "\""));
-  EXPECT_EQ(std::regex_search(list, std::regex("\"id\":.*\"id\":")), false)
-      << list;
+  EXPECT_FALSE(test::Regex("\"id\":.*\"id\":").Search(list)) << list;
 
   // The baseline: the capture's sample types, one typical request's worth.
   StatusOr<internal::Profile> profile = internal::DecodeProfile(bytes);

@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <functional>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -30,6 +29,7 @@
 #include "inprof/request.h"
 #include "tests/support/go_tool.h"
 #include "tests/support/http_get.h"
+#include "tests/support/regex.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/thread_cpu.h"
 
@@ -161,11 +161,10 @@ TEST(SlowRequestCaptureTest, Issue14_ASlowRequestLeavesItsOwnCpuProfile) {
   EXPECT_THAT(list, Not(HasSubstr("GET /fast")));
   EXPECT_THAT(list, HasSubstr("\"labels\":{\"endpoint\":\"GET /report\","
                               "\"tenant\":\"acme\"}"));
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(
-      list, m,
-      std::regex("\\{\"id\":(\\d+),\"endpoint\":\"GET /report\","
-                 "\"duration_ms\":([0-9.]+),\"start\":\"[0-9T:.-]+Z\"")))
+  test::RegexGroups m;
+  ASSERT_TRUE(test::Regex("\\{\"id\":(\\d+),\"endpoint\":\"GET /report\","
+                          "\"duration_ms\":([0-9.]+),\"start\":\"[0-9T:.-]+Z\"")
+                  .Search(list, &m))
       << list;
   const std::string id = m[1];
   EXPECT_GE(std::stod(m[2]), 100.0);  // over the threshold, by definition
@@ -286,10 +285,10 @@ TEST(SlowRequestCaptureTest, Issue14_WaitingShowsInWallTimeFromTheStart) {
              .find("GET /blocked") == std::string::npos) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(list, m, std::regex("\\{\"id\":(\\d+),")));
+  test::RegexGroups m;
+  ASSERT_TRUE(test::Regex("\\{\"id\":(\\d+),").Search(list, &m));
   const std::string bytes =
-      test::GetOk(client, "/debug/pprof/captures/" + m[1].str());
+      test::GetOk(client, "/debug/pprof/captures/" + m[1]);
   test::TempDir dir;
   const std::string path = dir.WriteFile("capture.pb.gz", bytes);
   test::CommandResult top =

@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -33,6 +32,7 @@
 #include "tests/support/go_tool.h"
 #include "tests/support/pprof_top.h"
 #include "tests/support/readme_recipe.h"
+#include "tests/support/regex.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -109,10 +109,10 @@ bool HasAgentUrl(const std::vector<std::string>& words, std::string_view path,
 // True when `words` has a word that is a capture's README URL
 // (.../debug/pprof/captures/N).
 bool HasCaptureUrl(const std::vector<std::string>& words) {
-  const std::regex capture(std::string(test::kReadmeAgentUrl) +
-                           std::string(kCapturesPath) + "/[0-9]+");
+  const test::Regex capture(std::string(test::kReadmeAgentUrl) +
+                            std::string(kCapturesPath) + "/[0-9]+");
   for (const std::string& word : words) {
-    if (std::regex_match(word, capture)) return true;
+    if (capture.Matches(word)) return true;
   }
   return false;
 }
@@ -146,10 +146,10 @@ Walkthrough ReadWalkthrough() {
 
 // The threshold_ms=N of the enable line's URL; 0 without one.
 double ThresholdMs(const std::vector<std::string>& enable) {
-  static const std::regex kThreshold("[?&]threshold_ms=([0-9]+)");
-  std::smatch match;
+  static const test::Regex kThreshold("[?&]threshold_ms=([0-9]+)");
+  test::RegexGroups match;
   for (const std::string& word : enable) {
-    if (std::regex_search(word, match, kThreshold)) {
+    if (kThreshold.Search(word, &match)) {
       return std::stod(match[1]);
     }
   }
@@ -161,10 +161,10 @@ double ThresholdMs(const std::vector<std::string>& enable) {
 std::vector<std::string> ForAgent(std::vector<std::string> words,
                                   const std::string& agent_url,
                                   const std::string& capture_id = "") {
-  const std::regex capture(std::string(test::kReadmeAgentUrl) +
-                           std::string(kCapturesPath) + "/[0-9]+");
+  const test::Regex capture(std::string(test::kReadmeAgentUrl) +
+                            std::string(kCapturesPath) + "/[0-9]+");
   for (std::string& word : words) {
-    if (!capture_id.empty() && std::regex_match(word, capture)) {
+    if (!capture_id.empty() && capture.Matches(word)) {
       word = std::string(test::kReadmeAgentUrl) + std::string(kCapturesPath) +
              "/" + capture_id;
     }
@@ -226,12 +226,11 @@ struct Capture {
 
 // The captures of a /debug/pprof/captures answer, in its order.
 std::vector<Capture> ParseCaptures(const std::string& json) {
-  static const std::regex kEntry(
+  static const test::Regex kEntry(
       R"re(\{"id":([0-9]+),"endpoint":"([^"\\]*)","duration_ms":([0-9.]+),)re");
   std::vector<Capture> captures;
-  for (auto it = std::sregex_iterator(json.begin(), json.end(), kEntry);
-       it != std::sregex_iterator(); ++it) {
-    captures.push_back({(*it)[1], (*it)[2], std::stod((*it)[3])});
+  for (const test::RegexGroups& m : kEntry.FindAll(json)) {
+    captures.push_back({m[1], m[2], std::stod(m[3])});
   }
   return captures;
 }

@@ -13,7 +13,6 @@
 
 #include <atomic>
 #include <optional>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,6 +23,7 @@
 #include "tests/e2e/busy_work.h"
 #include "tests/support/go_tool.h"
 #include "tests/support/http_get.h"
+#include "tests/support/regex.h"
 #include "tests/support/temp_dir.h"
 
 namespace inprof::e2e {
@@ -151,9 +151,9 @@ TEST_F(ThreadDumpTest, GoToolPprofReadsAndFoldsIdenticalThreads) {
   EXPECT_THAT(*text, HasSubstr("PeriodType: goroutine count"));
   EXPECT_THAT(*text, HasSubstr("goroutine/count"));
   // The eight workers: one sample of 8, labelled with their name.
-  EXPECT_TRUE(std::regex_search(
-      *text, std::regex(R"(\n +8: [^\n]*\n( +[a-z_]+:\[[^\n]*\]\n)* +)"
-                        R"(thread_name:\[e2e-worker\])")))
+  EXPECT_TRUE(test::Regex(R"(\n +8: [^\n]*\n( +[a-z_]+:\[[^\n]*\]\n)* +)"
+                          R"(thread_name:\[e2e-worker\])")
+                  .Search(*text))
       << *text;
   EXPECT_THAT(*text, HasSubstr("endpoint:[GET /stuck]"));
   EXPECT_THAT(*text, HasSubstr("inprof_agent_thread:[true]"));
@@ -194,9 +194,9 @@ TEST_F(ThreadDumpTest, GroupedAndPerThreadTextOverHttp) {
   ASSERT_NE(masked, std::string::npos);
   EXPECT_THAT(dump.substr(masked, 300),
               HasSubstr("no stack: blocks the dump signal"));
-  EXPECT_TRUE(std::regex_search(
-      dump, std::regex(R"(thread \d+ "inprof-http" \[[^\]]*inprof agent )"
-                       R"(thread\]:)")))
+  EXPECT_TRUE(test::Regex(R"(thread \d+ "inprof-http" \[[^\]]*inprof agent )"
+                          R"(thread\]:)")
+                  .Search(dump))
       << dump;
 }
 

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -21,6 +20,7 @@
 #include "agent/profile/gzip.h"
 #include "tests/e2e/busy_work.h"
 #include "tests/support/go_tool.h"
+#include "tests/support/regex.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_data.h"
@@ -249,11 +249,11 @@ std::pair<std::string, std::string> PprofRow(const std::string& top,
                                              const std::string& function) {
   std::istringstream in(top);
   std::string line;
-  static const std::regex row(
+  static const test::Regex row(
       R"(^\s*(\S+)\s+\S+%\s+\S+%\s+(\S+)\s+\S+%\s+(.*)$)");
   while (std::getline(in, line)) {
-    std::smatch m;
-    if (std::regex_match(line, m, row) && m[3] == function) {
+    test::RegexGroups m;
+    if (row.Matches(line, &m) && m[3] == function) {
       return {m[1], m[2]};
     }
   }

@@ -11,7 +11,6 @@
 #include <atomic>
 #include <cmath>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -20,6 +19,7 @@
 #include "agent/profile/encode.h"
 #include "tests/e2e/busy_work.h"
 #include "tests/support/go_tool.h"
+#include "tests/support/regex.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_data.h"
@@ -51,15 +51,15 @@ int64_t PprofValue(const std::string& text) {
 
 // The rows of `go tool pprof -top` output, by function name.
 Rows ParsePprofTop(const std::string& out) {
-  static const std::regex row(
+  static const test::Regex row(
       R"(^\s*(-?[0-9.]+[a-zA-Z]*)\s+[0-9.e+-]+%\s+[0-9.e+-]+%\s+)"
       R"((-?[0-9.]+[a-zA-Z]*)\s+[0-9.e+-]+%\s+(.*)$)");
   Rows rows;
   std::istringstream in(out);
   std::string line;
   while (std::getline(in, line)) {
-    std::smatch m;
-    if (!std::regex_match(line, m, row)) continue;
+    test::RegexGroups m;
+    if (!row.Matches(line, &m)) continue;
     std::string name = m[3];
     for (const char* suffix : {" (inline)", " (partial-inline)"}) {
       if (name.ends_with(suffix)) name.resize(name.size() - strlen(suffix));
@@ -81,9 +81,9 @@ std::string JsonUnescape(const std::string& quoted) {
 // inprof-view's JSON rows: top's flat/cum, or diff's delta_flat/delta_cum
 // (only changed functions, as pprof drops nodes whose merged values are 0).
 Rows ParseViewerJson(const std::string& out, bool diff) {
-  static const std::regex top_row(
+  static const test::Regex top_row(
       R"re(^,?\{"name":(".*"),"flat":(-?\d+),"cum":(-?\d+)\}$)re");
-  static const std::regex diff_row(
+  static const test::Regex diff_row(
       R"re(^,?\{"name":(".*"),.*"delta_flat":(-?\d+),"delta_cum":(-?\d+)\}$)re");
   Rows rows;
   std::istringstream in(out);
@@ -91,8 +91,8 @@ Rows ParseViewerJson(const std::string& out, bool diff) {
   while (std::getline(in, line)) {
     if (line.ends_with("]}")) line.resize(line.size() - 2);
     if (!line.empty() && line.back() == ',') line.pop_back();
-    std::smatch m;
-    if (!std::regex_match(line, m, diff ? diff_row : top_row)) continue;
+    test::RegexGroups m;
+    if (!(diff ? diff_row : top_row).Matches(line, &m)) continue;
     FlatCum v{std::stoll(m[2]), std::stoll(m[3])};
     if (v.flat == 0 && v.cum == 0) continue;
     rows[JsonUnescape(m[1])] = v;

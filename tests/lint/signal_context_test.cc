@@ -22,7 +22,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -30,6 +29,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/regex.h"
 
 #ifndef INPROF_SOURCE_DIR
 #error "INPROF_SOURCE_DIR must name the inprof source tree"
@@ -153,49 +153,50 @@ enum class Exception {
 
 struct Rule {
   std::string name;
-  std::regex pattern;
+  test::Regex pattern;
   Exception exception = Exception::kNone;
 };
 
 const std::vector<Rule>& Rules() {
   static const auto* rules = new std::vector<Rule>{
       {"malloc/free",
-       std::regex(R"(\b(malloc|calloc|realloc|free|aligned_alloc|)"
-                  R"(posix_memalign|memalign|valloc|strdup|strndup)\s*\()"),
+       test::Regex(R"(\b(malloc|calloc|realloc|free|aligned_alloc|)"
+                   R"(posix_memalign|memalign|valloc|strdup|strndup)\s*\()"),
        Exception::kMemberCall},
-      {"new", std::regex(R"(\bnew\b)"), Exception::kPlacementNew},
-      {"delete", std::regex(R"(\bdelete\b)"), Exception::kDeletedMember},
+      {"new", test::Regex(R"(\bnew\b)"), Exception::kPlacementNew},
+      {"delete", test::Regex(R"(\bdelete\b)"), Exception::kDeletedMember},
       {"std::string",
-       std::regex(R"(\bstd::(string|wstring|u8string|u16string|u32string|)"
-                  R"(basic_string|to_string|stringstream|ostringstream|)"
-                  R"(istringstream)\b)")},
-      {"std::vector", std::regex(R"(\bstd::vector\b)")},
+       test::Regex(R"(\bstd::(string|wstring|u8string|u16string|u32string|)"
+                   R"(basic_string|to_string|stringstream|ostringstream|)"
+                   R"(istringstream)\b)")},
+      {"std::vector", test::Regex(R"(\bstd::vector\b)")},
       {"std::function",
-       std::regex(R"(\bstd::(function|move_only_function)\b)")},
+       test::Regex(R"(\bstd::(function|move_only_function)\b)")},
       {"allocating std:: type",
-       std::regex(R"(\bstd::(make_unique|make_shared|allocate_shared|deque|)"
-                  R"(list|forward_list|map|multimap|set|multiset|)"
-                  R"(unordered_map|unordered_set)\b)")},
+       test::Regex(R"(\bstd::(make_unique|make_shared|allocate_shared|deque|)"
+                   R"(list|forward_list|map|multimap|set|multiset|)"
+                   R"(unordered_map|unordered_set)\b)")},
       {"stdio",
-       std::regex(R"(\b(printf|fprintf|sprintf|snprintf|vprintf|vfprintf|)"
-                  R"(vsprintf|vsnprintf|dprintf|puts|fputs|putchar|fputc|)"
-                  R"(perror|fflush|fopen|fwrite|fread)\s*\()"),
+       test::Regex(R"(\b(printf|fprintf|sprintf|snprintf|vprintf|vfprintf|)"
+                   R"(vsprintf|vsnprintf|dprintf|puts|fputs|putchar|fputc|)"
+                   R"(perror|fflush|fopen|fwrite|fread)\s*\()"),
        Exception::kMemberCall},
-      {"iostream", std::regex(R"(\bstd::(cout|cerr|clog|endl|ostream)\b)")},
-      {"fmt", std::regex(R"(\bfmt::|\bstd::(format|print)\b)")},
+      {"iostream", test::Regex(R"(\bstd::(cout|cerr|clog|endl|ostream)\b)")},
+      {"fmt", test::Regex(R"(\bfmt::|\bstd::(format|print)\b)")},
       {"pthread lock",
-       std::regex(R"(\bpthread_(mutex_lock|mutex_trylock|mutex_timedlock|)"
-                  R"(rwlock_rdlock|rwlock_wrlock|rwlock_tryrdlock|)"
-                  R"(rwlock_trywrlock|spin_lock|cond_wait|cond_timedwait)\b)")},
+       test::Regex(
+           R"(\bpthread_(mutex_lock|mutex_trylock|mutex_timedlock|)"
+           R"(rwlock_rdlock|rwlock_wrlock|rwlock_tryrdlock|)"
+           R"(rwlock_trywrlock|spin_lock|cond_wait|cond_timedwait)\b)")},
       {"std::mutex",
-       std::regex(R"(\bstd::(mutex|recursive_mutex|timed_mutex|)"
-                  R"(recursive_timed_mutex|shared_mutex|shared_timed_mutex|)"
-                  R"(lock_guard|unique_lock|scoped_lock|shared_lock|)"
-                  R"(condition_variable|condition_variable_any)\b|)"
-                  R"(\bMutexLock\b)")},
-      {"throw", std::regex(R"(\bthrow\b)")},
+       test::Regex(R"(\bstd::(mutex|recursive_mutex|timed_mutex|)"
+                   R"(recursive_timed_mutex|shared_mutex|shared_timed_mutex|)"
+                   R"(lock_guard|unique_lock|scoped_lock|shared_lock|)"
+                   R"(condition_variable|condition_variable_any)\b|)"
+                   R"(\bMutexLock\b)")},
+      {"throw", test::Regex(R"(\bthrow\b)")},
       {"loader lock",
-       std::regex(R"(\b(dlopen|dlclose|dlsym|dladdr|dl_iterate_phdr)\s*\()")},
+       test::Regex(R"(\b(dlopen|dlclose|dlsym|dladdr|dl_iterate_phdr)\s*\()")},
   };
   return *rules;
 }
@@ -276,10 +277,9 @@ std::vector<Violation> FindViolations(std::string_view text) {
         line_starts.begin());
   };
   for (const Rule& rule : Rules()) {
-    for (std::sregex_iterator it(code.begin(), code.end(), rule.pattern), end;
-         it != end; ++it) {
-      size_t begin = static_cast<size_t>(it->position());
-      size_t match_end = begin + static_cast<size_t>(it->length());
+    for (const test::Regex::Span& span : rule.pattern.FindAllSpans(code)) {
+      size_t begin = span.offset;
+      size_t match_end = begin + span.length;
       if (IsException(rule.exception, code, begin, match_end)) continue;
       int line = line_of(begin);
       if (exempt[static_cast<size_t>(line - 1)]) continue;

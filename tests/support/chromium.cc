@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
+#include "tests/support/regex.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -50,9 +50,9 @@ BrowserPage LoadInChromium(const std::string& url,
 }
 
 std::string BodyAttribute(const std::string& dom, const std::string& name) {
-  std::smatch m;
-  std::regex re("<body[^>]* " + name + "=\"([^\"]*)\"");
-  return std::regex_search(dom, m, re) ? m[1].str() : "<none>";
+  RegexGroups m;
+  const Regex re("<body[^>]* " + name + "=\"([^\"]*)\"");
+  return re.Search(dom, &m) ? m[1] : "<none>";
 }
 
 void ExpectPngFile(const std::string& path) {

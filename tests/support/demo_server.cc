@@ -3,22 +3,21 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <regex>
 #include <thread>
 
+#include "tests/support/regex.h"
 #include "tests/support/temp_dir.h"
 
 namespace inprof::test {
 
 std::string WaitForAgentUrl(BackgroundProcess& demo,
                             const std::string& log_path) {
-  const std::regex agent_line(
+  const Regex agent_line(
       R"(inprof agent: (http://127\.0\.0\.1:[0-9]+)/debug/pprof/)");
   // Polled: nothing announces the line but the file growing.
   for (;;) {
-    std::smatch m;
-    std::string log = ReadFile(log_path).value_or("");
-    if (std::regex_search(log, m, agent_line)) return m[1].str();
+    RegexGroups m;
+    if (agent_line.Search(ReadFile(log_path).value_or(""), &m)) return m[1];
     if (!demo.Running()) {
       ADD_FAILURE() << "the demo did not report its agent's address; its "
                        "output:\n"
