@@ -31,6 +31,7 @@ tools_packages=(
 )
 test_packages=(
   git
+  ninja-build              # scripts/test.sh builds with Ninja: CI's time budget
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus               # promtool + a real server scraping /metrics in tests
   clang clang-format libclang-rt-14-dev  # the fuzz phase: libFuzzer

@@ -23,7 +23,8 @@
 #   (CPU burners beside the build phase's tests, default 2, 0 for none);
 #   BUILD_DIR (default build; the sanitizer builds use BUILD_DIR-asan and
 #   BUILD_DIR-tsan); INPROF_TEST_CMAKE_ARGS (extra arguments for every
-#   configure, e.g. "-DCMAKE_CXX_COMPILER=clang++").
+#   configure, e.g. "-DCMAKE_CXX_COMPILER=clang++"); CMAKE_GENERATOR (for
+#   new build trees; default Ninja when installed, else CMake's default).
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,6 +49,14 @@ done
 
 if [[ "${deps}" == 1 ]]; then
   bash scripts/install-deps.sh test || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+fi
+
+# Ninja when it is installed (install-deps.sh test installs it): it keeps
+# both cores busy with less per-target overhead than make, and CI's time
+# budget is tight. CMake reads CMAKE_GENERATOR only for a new build tree; one
+# configured before keeps its generator.
+if [[ -z "${CMAKE_GENERATOR:-}" ]] && command -v ninja >/dev/null; then
+  export CMAKE_GENERATOR=Ninja
 fi
 
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_init_order=1"
