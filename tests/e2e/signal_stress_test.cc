@@ -1,16 +1,18 @@
 // Fault injection for the CPU sampler (issue 2, item 8): the host does
 // everything that has crashed or deadlocked other profilers' signal handlers
 // (LESSONS.md) while we sample as fast as the kernel allows. Pass means: no
-// crash, no deadlock, no EINTR surfacing in host calls, and every sample
-// accounted for.
+// crash, no deadlock, no EINTR surfacing in host calls that SA_RESTART
+// restarts, and every sample accounted for.
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <gtest/gtest.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -95,8 +97,27 @@ TEST(SignalStressTest, HostChaosWhileSamplingAtTheKernelLimit) {
   std::memset(payload, 'x', sizeof(payload));
   ssize_t read_result = 0;
   int read_errno = 0;
-  unsigned sleep_left = 99;
-  int usleep_result = -1;
+  // Sleeps are never restarted after a handler ran, and the process
+  // timer's signal may land on a sleeping thread: the kernel gives a
+  // process-directed signal to the main thread, or to any other thread that
+  // does not block it while the main thread has one pending (seen once in
+  // CI, under ThreadSanitizer on a loaded machine; README "No EINTR"). The
+  // sleepers here handle EINTR, as correct code does; their interruptions
+  // are printed, not judged.
+  std::atomic<int> sleep_interruptions{0};
+  auto sleep_until = [&](Clock::time_point deadline) {
+    for (;;) {
+      const auto left = deadline - Clock::now();
+      if (left <= Clock::duration::zero()) break;
+      const auto ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      timespec request{static_cast<time_t>(ns / 1'000'000'000),
+                       static_cast<long>(ns % 1'000'000'000)};
+      if (nanosleep(&request, nullptr) != 0 && errno == EINTR) {
+        ++sleep_interruptions;
+      }
+    }
+  };
   {
     // A thread blocked in read() until the end, and threads sleeping.
     std::thread reader([&] {
@@ -104,8 +125,11 @@ TEST(SignalStressTest, HostChaosWhileSamplingAtTheKernelLimit) {
       read_result = read(pipe_fds[0], buffer, sizeof(buffer));
       read_errno = read_result < 0 ? errno : 0;
     });
-    std::thread sleeper([&] { sleep_left = sleep(2); });
-    std::thread usleeper([&] { usleep_result = usleep(1500000); });
+    const Clock::time_point sleep_start = Clock::now();
+    std::thread sleeper(
+        [&] { sleep_until(sleep_start + std::chrono::seconds(2)); });
+    std::thread usleeper(
+        [&] { sleep_until(sleep_start + std::chrono::milliseconds(1500)); });
 
     Looper compute([] { Spin(200000); });
     Looper churn([] {  // hundreds of short threads per second
@@ -166,8 +190,8 @@ TEST(SignalStressTest, HostChaosWhileSamplingAtTheKernelLimit) {
 
   EXPECT_EQ(read_result, static_cast<ssize_t>(sizeof(payload)))
       << "read() failed with " << std::strerror(read_errno);
-  EXPECT_EQ(sleep_left, 0u) << "sleep() was cut short";
-  EXPECT_EQ(usleep_result, 0) << "usleep() was interrupted";
+  std::printf("sleeps interrupted by a signal: %d\n",
+              sleep_interruptions.load());
   EXPECT_EQ(eintr.load(), 0);
   EXPECT_GT(sink.samples, 100u);
   CpuSamplerStats stats = (*sampler)->stats();
