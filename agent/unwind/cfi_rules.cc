@@ -383,6 +383,69 @@ bool ReadRecord(uint64_t address, uint8_t* out, size_t capacity, size_t* size,
   return read(address + 4, out, length, arg);
 }
 
+// A cache entry's value: a FrameRule and the low bits of the cache
+// generation it was found in, in 64 bits. Bits 0-3: supported, outermost,
+// cfa_is_rbp, rbp_saved; then the CFA offset (16 bits), the return
+// address's and RBP's offsets (10 bits each), all signed; bits 40-63: the
+// generation. Compilers' rules fit: the return address is at CFA-8 and RBP
+// near it; only frames over 32 KiB have bigger CFA offsets, and those are
+// computed each time rather than cached. The generation wraps after 2^24
+// flushes (dlclose calls); a rule cached exactly that many flushes earlier
+// for the same address would be taken as current.
+constexpr int kCfaBits = 16;
+constexpr int kSaveBits = 10;
+constexpr int kGenerationShift = 40;
+constexpr uint64_t kGenerationMask = (uint64_t{1} << 24) - 1;
+
+bool FitsSigned(int32_t value, int bits) noexcept {
+  const int32_t limit = int32_t{1} << (bits - 1);
+  return value >= -limit && value < limit;
+}
+
+uint64_t SignedField(int32_t value, int bits, int shift) noexcept {
+  const uint64_t mask = (uint64_t{1} << bits) - 1;
+  return (static_cast<uint64_t>(static_cast<int64_t>(value)) & mask) << shift;
+}
+
+int32_t ReadSignedField(uint64_t packed, int bits, int shift) noexcept {
+  // Shift the field to the top, then back with the sign (C++20: arithmetic).
+  return static_cast<int32_t>(
+      static_cast<int64_t>(packed << (64 - shift - bits)) >> (64 - bits));
+}
+
+bool PackRule(const FrameRule& rule, uint32_t generation,
+              uint64_t* packed) noexcept {
+  if (!FitsSigned(rule.cfa_offset, kCfaBits) ||
+      !FitsSigned(rule.ra_offset, kSaveBits) ||
+      !FitsSigned(rule.rbp_offset, kSaveBits)) {
+    return false;
+  }
+  *packed = uint64_t{rule.supported} | uint64_t{rule.outermost} << 1 |
+            uint64_t{rule.cfa_is_rbp} << 2 | uint64_t{rule.rbp_saved} << 3 |
+            SignedField(rule.cfa_offset, kCfaBits, 4) |
+            SignedField(rule.ra_offset, kSaveBits, 4 + kCfaBits) |
+            SignedField(rule.rbp_offset, kSaveBits, 4 + kCfaBits + kSaveBits) |
+            (generation & kGenerationMask) << kGenerationShift;
+  return true;
+}
+
+bool SameGeneration(uint64_t packed, uint32_t generation) noexcept {
+  return (packed >> kGenerationShift) == (generation & kGenerationMask);
+}
+
+FrameRule UnpackRule(uint64_t packed) noexcept {
+  FrameRule rule;
+  rule.supported = (packed & 1) != 0;
+  rule.outermost = (packed & 2) != 0;
+  rule.cfa_is_rbp = (packed & 4) != 0;
+  rule.rbp_saved = (packed & 8) != 0;
+  rule.cfa_offset = ReadSignedField(packed, kCfaBits, 4);
+  rule.ra_offset = ReadSignedField(packed, kSaveBits, 4 + kCfaBits);
+  rule.rbp_offset =
+      ReadSignedField(packed, kSaveBits, 4 + kCfaBits + kSaveBits);
+  return rule;
+}
+
 }  // namespace
 
 // NOT SIGNAL CONTEXT BEGIN: construction and destruction
@@ -478,19 +541,19 @@ FrameRule CfiRules::Find(const UnwindModule& module, uint64_t pc,
     Entry& entry = entries_[(hash + probe) & (kCapacity - 1)];
     uint64_t key = entry.key.load(std::memory_order_acquire);
     if (key == pc) {
-      if (entry.generation.load(std::memory_order_relaxed) == generation) {
-        return entry.rule;
-      }
+      const uint64_t packed = entry.value.load(std::memory_order_relaxed);
+      if (SameGeneration(packed, generation)) return UnpackRule(packed);
       continue;  // a rule for code that has been unloaded since
     }
     if (key != 0) continue;
     FrameRule rule = Compute(module, pc, read, arg);
+    uint64_t packed = 0;
+    if (!PackRule(rule, generation, &packed)) return rule;
     // Claim the slot (1), fill it, then publish the key.
     uint64_t empty = 0;
     if (entry.key.compare_exchange_strong(empty, 1,
                                           std::memory_order_acquire)) {
-      entry.rule = rule;
-      entry.generation.store(generation, std::memory_order_relaxed);
+      entry.value.store(packed, std::memory_order_relaxed);
       entry.key.store(pc, std::memory_order_release);
     }
     return rule;

@@ -65,10 +65,13 @@ class CfiRules {
   static constexpr uint32_t kCapacity = 1u << 16;
   static constexpr int kMaxProbe = 16;
 
+  // 16 bytes: the cache is resident as far as the process's distinct return
+  // addresses reach, up to kCapacity entries (1 MiB; a whole FrameRule per
+  // entry took twice that). `value` holds the rule and the generation it was
+  // found in (PackRule in the .cc); a rule that does not fit is not cached.
   struct Entry {
     std::atomic<uint64_t> key;  // pc; 0 empty, 1 being filled
-    std::atomic<uint32_t> generation;
-    FrameRule rule;
+    std::atomic<uint64_t> value;
   };
 
   Entry* entries_ = nullptr;  // kCapacity entries, or null if mmap failed

@@ -1114,6 +1114,89 @@ TEST(CfiRulesTest, SurvivesEveryByteOfARealisticImageBeingCorrupted) {
 }
 
 // ---------------------------------------------------------------------------
+// The cache in front of Compute (CfiRules::Find).
+
+// Finds the rule at `pc` through `rules` and says whether the image was read
+// (computed) or not (cached).
+std::pair<std::string, bool> FindCounted(CfiRules& rules, Image& image,
+                                         const UnwindModule& m, uint64_t pc) {
+  const int before = image.reads();
+  const FrameRule rule = rules.Find(m, pc, &Image::Read, &image);
+  return {Describe(rule), image.reads() != before};
+}
+
+TEST(CfiRulesCacheTest, ARuleIsComputedOnceThenComesFromTheCache) {
+  Image image = Image::OneFde({
+      AdvanceLoc(1), kDefCfaOffset, 16, Offset(kRbp), 2,  // after push
+      AdvanceLoc(3), kDefCfaRegister, kRbp,               // after mov
+  });
+  const UnwindModule m = image.module();
+  CfiRules rules;
+  for (uint64_t pc : {kText, kText + 1, kText + 4}) {
+    const std::string computed = Describe(image.At(m, pc));
+    EXPECT_EQ(FindCounted(rules, image, m, pc), std::make_pair(computed, true));
+    EXPECT_EQ(FindCounted(rules, image, m, pc),
+              std::make_pair(computed, false));
+  }
+}
+
+TEST(CfiRulesCacheTest, RulesAtTheEdgesOfTheCachedRangesComeBackWhole) {
+  // A cached rule is packed in 64 bits: the CFA offset in 16 signed bits,
+  // the return address's and RBP's in 10 (x8 data alignment: -512 fits,
+  // -520 does not). Rules past those edges are right too, computed every
+  // time instead of cached.
+  struct Case {
+    Bytes program;
+    std::string rule;
+    bool cached;
+  };
+  const Case cases[] = {
+      {Bytes{kDefCfaOffset} + Uleb(32767), "cfa=rsp+32767 ra@-8 rbp=same",
+       true},
+      {Bytes{kDefCfaOffset} + Uleb(32768), "cfa=rsp+32768 ra@-8 rbp=same",
+       false},
+      {Bytes{kDefCfaOffsetSf} + Sleb(4096), "cfa=rsp-32768 ra@-8 rbp=same",
+       true},
+      {Bytes{kDefCfaOffsetSf} + Sleb(4097), "cfa=rsp-32776 ra@-8 rbp=same",
+       false},
+      {Bytes{Offset(kRbp), 64}, "cfa=rsp+8 ra@-8 rbp@-512", true},
+      {Bytes{Offset(kRbp), 65}, "cfa=rsp+8 ra@-8 rbp@-520", false},
+      {Bytes{Offset(kRa), 64}, "cfa=rsp+8 ra@-512 rbp=same", true},
+      {Bytes{Offset(kRa), 65}, "cfa=rsp+8 ra@-520 rbp=same", false},
+      {Bytes{kOffsetExtendedSf, kRbp} + Sleb(-63), "cfa=rsp+8 ra@-8 rbp@504",
+       true},
+      {Bytes{kDefCfa, kRbp, 16, Offset(kRbp), 2}, "cfa=rbp+16 ra@-8 rbp@-16",
+       true},
+      {Bytes{kUndefined, kRa}, "outermost", true},
+      {Bytes{kDefCfaExpression, 0}, "unsupported", true},
+  };
+  for (const Case& c : cases) {
+    Image image = Image::OneFde(c.program);
+    const UnwindModule m = image.module();
+    ASSERT_EQ(Describe(image.At(m, kText)), c.rule);
+    CfiRules rules;
+    EXPECT_EQ(FindCounted(rules, image, m, kText).first, c.rule);
+    EXPECT_EQ(FindCounted(rules, image, m, kText),
+              std::make_pair(c.rule, !c.cached));
+  }
+}
+
+TEST(CfiRulesCacheTest, FlushForgetsTheRulesOfUnloadedCode) {
+  // The cache is keyed by address: after a dlclose, another module's code
+  // may sit at the same address, with another rule.
+  Image old_code = Image::OneFde({kDefCfaOffset, 16});
+  Image new_code = Image::OneFde({kDefCfaOffset, 32});
+  CfiRules rules;
+  EXPECT_EQ(FindCounted(rules, old_code, old_code.module(), kText).first,
+            "cfa=rsp+16 ra@-8 rbp=same");
+  rules.Flush();
+  EXPECT_EQ(FindCounted(rules, new_code, new_code.module(), kText),
+            std::make_pair(std::string("cfa=rsp+32 ra@-8 rbp=same"), true));
+  EXPECT_EQ(FindCounted(rules, new_code, new_code.module(), kText),
+            std::make_pair(std::string("cfa=rsp+32 ra@-8 rbp=same"), false));
+}
+
+// ---------------------------------------------------------------------------
 // This binary's own CFI, as the compiler wrote it.
 
 bool ReadOwnMemory(uint64_t address, void* out, size_t length,
