@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -16,9 +17,11 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 // The collector drains the ring this often while profiling: at most
-// (busy cores x hz x 50 ms) samples wait, 320 for 64 busy cores at 100 Hz,
-// well under the ring's 1024 slots.
+// (busy cores x hz x 50 ms) CPU samples wait, 320 for 64 busy cores at
+// 100 Hz, plus the wall sampler's (16 a 10 ms tick, wall_sampler.h).
 constexpr milliseconds kDrainInterval{50};
+constexpr size_t kWallSamplesPerDrain = 16 * 5;
+
 // Threads created while profiling arm their own timer as they start
 // (thread_start.h); the others (created before the profile, or whose
 // arming failed) get one within this delay. Each rescan of /proc/self/task
@@ -33,9 +36,24 @@ constexpr size_t kTimersPerRound = 64;
 
 }  // namespace
 
+// Each slot is ~1.1 KiB and the ring cycles through all of them, so it is
+// resident in full: 1024 slots on every machine cost a 2-core host 0.8 MiB
+// more than it can use (issue 16, item 3).
+size_t DefaultRingCapacity(long cores, int hz) {
+  const size_t per_drain = static_cast<size_t>(std::max(1L, cores)) *
+                               static_cast<size_t>(std::max(1, hz)) *
+                               static_cast<size_t>(kDrainInterval.count()) /
+                               1000 +
+                           kWallSamplesPerDrain;
+  return std::max<size_t>(256, 2 * per_drain);
+}
+
 CpuSampler::CpuSampler(const CpuSamplerOptions& options)
     : options_(options),
-      ring_(options.ring_capacity),
+      ring_(
+          options.ring_capacity != 0
+              ? options.ring_capacity
+              : DefaultRingCapacity(sysconf(_SC_NPROCESSORS_ONLN), options.hz)),
       timers_(options.signo, options.hz) {}
 
 StatusOr<std::unique_ptr<CpuSampler>> CpuSampler::Start(

@@ -54,10 +54,16 @@ struct CpuSamplerOptions {
   int signo = 0;  // 0: SIGPROF
   int hz = 100;
   int max_depth = kMaxStackDepth;
-  // Samples arrive at most at (busy cores x hz); drained every 50 ms, 1024
-  // slots (about 1 MiB) cover 64 busy cores at 100 Hz with room to spare.
-  size_t ring_capacity = 1024;
+  // Samples arrive at most at (busy cores x hz), plus wall samples; the
+  // ring is drained every 50 ms. 0: twice what a drain interval can bring
+  // on this machine's cores, at least 256 slots (~1.1 KiB each).
+  size_t ring_capacity = 0;
 };
+
+// The ring size CpuSamplerOptions::ring_capacity = 0 stands for, on
+// `cores` online cores: twice what one drain interval (50 ms) can bring,
+// every core busy at `hz` plus the wall sampler's samples; at least 256.
+size_t DefaultRingCapacity(long cores, int hz);
 
 // Health counters, for profile comments and (later) /metrics.
 struct CpuSamplerStats {

@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include "agent/cpu/cpu_sampler.h"
+
 namespace inprof::internal {
 namespace {
 
@@ -21,6 +23,17 @@ void Write(SampleRing& ring, uint32_t tid, uint64_t value) {
 TEST(SampleRingTest, RoundsCapacityUpToAPowerOfTwo) {
   EXPECT_EQ(SampleRing(100).capacity(), 128u);
   EXPECT_EQ(SampleRing(0).capacity(), 2u);
+}
+
+// The sampler's default ring holds twice what one 50 ms drain interval can
+// bring: every core busy at hz, plus the wall sampler's 80.
+TEST(SampleRingTest, TheDefaultRingFollowsTheMachinesCores) {
+  EXPECT_EQ(SampleRing(DefaultRingCapacity(2, 100)).capacity(), 256u);
+  EXPECT_EQ(SampleRing(DefaultRingCapacity(1, 1000)).capacity(), 512u);
+  EXPECT_EQ(SampleRing(DefaultRingCapacity(64, 100)).capacity(), 1024u);
+  EXPECT_EQ(SampleRing(DefaultRingCapacity(256, 250)).capacity(), 8192u);
+  // No core count (sysconf failed) is one core.
+  EXPECT_EQ(DefaultRingCapacity(-1, 100), DefaultRingCapacity(1, 100));
 }
 
 TEST(SampleRingTest, DeliversCommittedSamplesInClaimOrder) {
