@@ -9,6 +9,7 @@
 
 #include "agent/base/agent_thread.h"
 #include "agent/base/clock.h"
+#include "agent/base/thread_stack.h"
 #include "agent/contention/request_waits.h"
 #include "agent/flight/capture_profile.h"
 #include "agent/flight/request_latency.h"
@@ -173,7 +174,10 @@ void FlightRecorder::CaptureLoop() {
   WarmSymbolizer();
   while (!stopping_.load()) {
     std::optional<RequestEnd> end = SlowRequestQueue::Global().Pop(NextWait());
-    if (end && !stopping_.load()) Capture(*end);
+    if (end && !stopping_.load()) {
+      Capture(*end);
+      ReleaseUnusedStack();  // symbolizing ran deep (thread_stack.h)
+    }
     if (!stopping_.load()) FinishProcessProfileIfDue();
     DrainWaits();
     if (!stopping_.load()) CaptureHungRequests();

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "agent/base/agent_thread.h"
+#include "agent/base/thread_stack.h"
 #include "agent/http/access_policy.h"
 #include "agent/http/connection_stream.h"
 #include "agent/http/request_head.h"
@@ -112,6 +113,7 @@ class WorkerPool : public httplib::TaskQueue {
   // On tcmalloc, a worker's per-thread cache keeps what building a profile
   // freed (10 MiB over a thousand fetches, issue 16): give it back to the
   // central lists after each request. Nothing to do on other allocators.
+  // The deep part of the worker's stack goes back too (thread_stack.h).
   static void ReturnThreadCache() {
     using MarkIdle = void (*)();
     static const MarkIdle mark_idle = reinterpret_cast<MarkIdle>(
@@ -133,6 +135,7 @@ class WorkerPool : public httplib::TaskQueue {
       t_accepted_at = task.accepted;
       task.run();
       ReturnThreadCache();
+      ReleaseUnusedStack();
       std::lock_guard<std::mutex> lock(mu_);
       --open_;
     }
