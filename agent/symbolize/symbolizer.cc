@@ -458,6 +458,7 @@ std::vector<SourceFrame> Symbolizer::Symbolize(uint64_t address) {
     return CacheInsert(address, std::move(frames));
   }
   if (Cancelled()) return {UnknownFrame(address)};
+  if (names_only_) return SymbolizeName(address);
   return CacheInsert(address, SymbolizeUncached(address));
 }
 
@@ -608,16 +609,27 @@ bool Symbolizer::UsesDwarf(Dwfl_Module* module) {
   return it->second;
 }
 
-std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
-  std::lock_guard<std::mutex> lock(LibdwMutex());
-  std::vector<SourceFrame> frames;
+Dwfl_Module* Symbolizer::ModuleAtLocked(uint64_t address) {
   Dwfl* dwfl = EnsureDwfl();
   // Code runs only in executable mappings. libdwfl also knows a module by
   // its other segments, which can outlive dlclose (seen under TSan), and
   // would name an unmapped address after the nearest symbol ("_fini").
-  Dwfl_Module* module = dwfl != nullptr && MappingFor(address) != nullptr
-                            ? dwfl_addrmodule(dwfl, address)
-                            : nullptr;
+  return dwfl != nullptr && MappingFor(address) != nullptr
+             ? dwfl_addrmodule(dwfl, address)
+             : nullptr;
+}
+
+std::vector<SourceFrame> Symbolizer::SymbolizeName(uint64_t address) {
+  std::lock_guard<std::mutex> lock(LibdwMutex());
+  Dwfl_Module* module = ModuleAtLocked(address);
+  return {module != nullptr ? SymbolFrame(module, address)
+                            : UnknownFrame(address)};
+}
+
+std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
+  std::lock_guard<std::mutex> lock(LibdwMutex());
+  std::vector<SourceFrame> frames;
+  Dwfl_Module* module = ModuleAtLocked(address);
   if (module == nullptr) {
     frames.push_back(UnknownFrame(address));
     return frames;

@@ -57,6 +57,22 @@ bool LeafIsInterrupted(const ThreadRecord& r) {
   return r.status == ThreadStackStatus::kSampled;
 }
 
+// The agent's own threads are named by function only (see
+// Symbolizer::set_names_only) while this is in scope.
+class NamesOnlyFor {
+ public:
+  NamesOnlyFor(Symbolizer* symbolizer, bool agent_thread)
+      : symbolizer_(symbolizer) {
+    symbolizer_->set_names_only(agent_thread);
+  }
+  ~NamesOnlyFor() { symbolizer_->set_names_only(false); }
+  NamesOnlyFor(const NamesOnlyFor&) = delete;
+  NamesOnlyFor& operator=(const NamesOnlyFor&) = delete;
+
+ private:
+  Symbolizer* const symbolizer_;
+};
+
 }  // namespace
 
 std::string_view NoStackFrame(ThreadStackStatus status) {
@@ -116,6 +132,7 @@ Profile BuildThreadProfile(const ThreadDump& dump, Symbolizer* symbolizer) {
   for (const auto& [key, count] : counts) {
     if (samples.cancelled()) break;  // the result is thrown away
     const auto& [pcs, interrupted, label_set, name, agent, status] = key;
+    const NamesOnlyFor names_only(symbolizer, agent);
     Sample& sample =
         samples.Add(pcs,
                     interrupted ? StackSampleBuilder::kInterruptedPc
@@ -134,12 +151,14 @@ Profile BuildThreadProfile(const ThreadDump& dump, Symbolizer* symbolizer) {
 }
 
 std::string ThreadProfileText(const ThreadDump& dump, Symbolizer* symbolizer) {
-  // Go groups by stack and labels only: names do not split a group.
-  using Key = std::tuple<std::vector<uint64_t>, uint64_t, std::string_view>;
+  // Go groups by stack and labels only: names do not split a group (nor
+  // does being the agent's: its threads' stacks are its own anyway).
+  using Key =
+      std::tuple<std::vector<uint64_t>, uint64_t, std::string_view, bool>;
   std::map<Key, int64_t> counts;
   for (const ThreadRecord& r : dump.threads) {
     ++counts[Key(r.pcs, r.label_set,
-                 r.pcs.empty() ? NoStackFrame(r.status) : "")];
+                 r.pcs.empty() ? NoStackFrame(r.status) : "", r.agent_thread)];
   }
   std::vector<std::pair<const Key*, int64_t>> order;
   for (const auto& [key, count] : counts) order.emplace_back(&key, count);
@@ -153,7 +172,8 @@ std::string ThreadProfileText(const ThreadDump& dump, Symbolizer* symbolizer) {
   }
   for (const auto& [key, count] : order) {
     if (symbolizer->cancelled()) break;  // the result is thrown away
-    const auto& [pcs, label_set, frame] = *key;
+    const auto& [pcs, label_set, frame, agent] = *key;
+    const NamesOnlyFor names_only(symbolizer, agent);
     out += std::to_string(count);
     AppendLegacyStack(
         out, pcs, frame.empty() ? std::string_view("inprof.NoFrames") : frame,
@@ -180,6 +200,7 @@ std::string ThreadDumpText(const ThreadDump& dump, Symbolizer* symbolizer) {
       out += "\tno stack: " + r.reason + "\n\n";
       continue;
     }
+    const NamesOnlyFor names_only(symbolizer, r.agent_thread);
     for (size_t i = 0; i < r.pcs.size(); ++i) {
       const uint64_t pc = r.pcs[i];
       // The interrupted pc is symbolized as is; return addresses at pc - 1
