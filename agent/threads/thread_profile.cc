@@ -119,19 +119,21 @@ Profile BuildThreadProfile(const ThreadDump& dump, Symbolizer* symbolizer) {
   profile.duration_nanos = 0;
   profile.comments = ThreadDumpComments(dump);
 
-  // Threads alike in stack, labels and name are one sample.
-  using Key = std::tuple<std::vector<uint64_t>, bool, uint64_t, std::string,
-                         bool, ThreadStackStatus>;
+  // Threads alike in stack, labels and name are one sample. The agent's
+  // threads come last: a code address they share with the host's threads
+  // is then symbolized (and its location made) for the host's, in full.
+  using Key = std::tuple<bool, std::vector<uint64_t>, bool, uint64_t,
+                         std::string, ThreadStackStatus>;
   std::map<Key, int64_t> counts;
   for (const ThreadRecord& r : dump.threads) {
-    ++counts[Key(r.pcs, LeafIsInterrupted(r), r.label_set, r.name,
-                 r.agent_thread,
+    ++counts[Key(r.agent_thread, r.pcs, LeafIsInterrupted(r), r.label_set,
+                 r.name,
                  r.has_stack() ? ThreadStackStatus::kSampled : r.status)];
   }
   StackSampleBuilder samples(symbolizer, &profile);
   for (const auto& [key, count] : counts) {
     if (samples.cancelled()) break;  // the result is thrown away
-    const auto& [pcs, interrupted, label_set, name, agent, status] = key;
+    const auto& [agent, pcs, interrupted, label_set, name, status] = key;
     const NamesOnlyFor names_only(symbolizer, agent);
     Sample& sample =
         samples.Add(pcs,

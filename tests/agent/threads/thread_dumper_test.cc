@@ -36,7 +36,6 @@ namespace inprof::internal {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::Not;
 
 constexpr int kWorkers = 5;
 
@@ -62,7 +61,7 @@ class Fixture {
     });
     Spawn("h1-agentish", [this] {
       MarkAgentThread();
-      AgentishWait();
+      AgentishWait(fds_[0]);
     });
     Spawn("h1-busy", [this] {
       while (!stop_.load(std::memory_order_relaxed)) {
@@ -115,10 +114,12 @@ class Fixture {
     WaitOnPipe(fd);
     asm volatile("" ::: "memory");
   }
-  // The agent-like thread's own wait: no host thread shares its addresses.
-  __attribute__((noinline)) void AgentishWait() {
-    while (!stop_.load()) usleep(3000);
-    asm volatile("" ::: "memory");  // not a tail call
+  // The agent-like thread's caller of the shared wait: its return address
+  // there is the agent's alone, WaitOnPipe's are shared with host threads.
+  __attribute__((noinline)) void AgentishWait(int fd) {
+    marker_ = 3;
+    WaitOnPipe(fd);
+    asm volatile("" ::: "memory");
   }
   __attribute__((noinline)) static void BusyInKnownFunction() {
     volatile unsigned sink = 0;  // unsigned: the sum wraps, by design
@@ -316,6 +317,29 @@ TEST_F(ThreadDumperTest, ProfileFoldsIdenticalThreadsAndDecodes) {
   EXPECT_EQ(workers, kWorkers) << "N identical workers are one sample of N";
   EXPECT_TRUE(masked_pseudo_frame);
   EXPECT_TRUE(stuck_labelled);
+
+  // The agent's threads are named by function only; a location they share
+  // with the host's threads (WaitOnPipe's) keeps its line for those.
+  int wait_lines = 0;
+  int agentish_lines = 0;
+  for (const Location& loc : p.locations) {
+    for (const Line& line : loc.lines) {
+      for (const Function& f : p.functions) {
+        if (f.id != line.function_id) continue;
+        if (f.name.ends_with("WaitOnPipe")) {
+          EXPECT_GT(line.line, 0) << f.name;
+          ++wait_lines;
+        }
+        if (f.name.ends_with("AgentishWait")) {
+          EXPECT_EQ(line.line, 0) << f.name;
+          EXPECT_EQ(f.filename, "") << f.name;
+          ++agentish_lines;
+        }
+      }
+    }
+  }
+  EXPECT_GT(wait_lines, 0);
+  EXPECT_EQ(agentish_lines, 1);
 }
 
 TEST_F(ThreadDumperTest, GroupedTextAndPerThreadText) {
@@ -363,7 +387,11 @@ TEST_F(ThreadDumperTest, GroupedTextAndPerThreadText) {
   const std::string agent_entry =
       text.substr(agentish, text.find("\n\n", agentish) - agentish);
   EXPECT_THAT(agent_entry, HasSubstr("AgentishWait\n\t?:0 pc="));
-  EXPECT_THAT(agent_entry, Not(HasSubstr("thread_dumper_test.cc:")));
+  // The host threads' frames keep their lines, WaitOnPipe's included.
+  const size_t worker = text.find("\"h1-worker\" [");
+  ASSERT_NE(worker, std::string::npos);
+  EXPECT_THAT(text.substr(worker, text.find("\n\n", worker) - worker),
+              HasSubstr("WaitOnPipe\n\t" + std::string(__FILE__) + ":"));
   const std::string masked_head =
       "thread " + std::to_string(fixture.tid("h1-masked")) + " \"h1-masked\"";
   const size_t masked = text.find(masked_head);
