@@ -112,7 +112,15 @@ std::string StripTemplatesAndReturnType(std::string_view name) {
 }
 
 std::string FunctionDisplayName(std::string_view symbol) {
-  return StripTemplatesAndReturnType(StripParameters(Demangle(symbol)));
+  // GCC's clones of a function ("f(int) [clone .isra.0]", "[clone .cold]")
+  // are that function, as DWARF names them.
+  const std::string demangled = Demangle(symbol);
+  std::string_view name = demangled;
+  for (size_t clone; name.ends_with(']') && (clone = name.rfind(" [clone ")) !=
+                                                std::string_view::npos;) {
+    name = name.substr(0, clone);
+  }
+  return StripTemplatesAndReturnType(StripParameters(name));
 }
 
 }  // namespace inprof::internal

@@ -54,6 +54,11 @@ TEST(StripParametersTest, KeepsTemplatesAndNamesWithoutParameters) {
 TEST(StripParametersTest, DisplayNameDemanglesThenStrips) {
   EXPECT_EQ(FunctionDisplayName("_ZN3app6Worker4SpinEi"), "app::Worker::Spin");
   EXPECT_EQ(FunctionDisplayName("write"), "write");
+  // GCC's clones are the function they were cloned from.
+  EXPECT_EQ(FunctionDisplayName("_ZN3app6Worker4SpinEi.isra.0"),
+            "app::Worker::Spin");
+  EXPECT_EQ(FunctionDisplayName("_Z3foov.cold"), "foo");
+  EXPECT_EQ(FunctionDisplayName("_Z3fooi.constprop.0.isra.0"), "foo");
 }
 
 }  // namespace
