@@ -7,7 +7,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <gtest/gtest.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -102,22 +101,10 @@ TEST(SignalStressTest, HostChaosWhileSamplingAtTheKernelLimit) {
   // process-directed signal to the main thread, or to any other thread that
   // does not block it while the main thread has one pending (seen once in
   // CI, under ThreadSanitizer on a loaded machine; README "No EINTR"). The
-  // sleepers here handle EINTR, as correct code does; their interruptions
-  // are printed, not judged.
+  // sleepers nap until the chaos ends, as correct code does on EINTR; their
+  // interruptions are printed, not judged.
+  std::atomic<bool> chaos_over{false};
   std::atomic<int> sleep_interruptions{0};
-  auto sleep_until = [&](Clock::time_point deadline) {
-    for (;;) {
-      const auto left = deadline - Clock::now();
-      if (left <= Clock::duration::zero()) break;
-      const auto ns =
-          std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-      timespec request{static_cast<time_t>(ns / 1'000'000'000),
-                       static_cast<long>(ns % 1'000'000'000)};
-      if (nanosleep(&request, nullptr) != 0 && errno == EINTR) {
-        ++sleep_interruptions;
-      }
-    }
-  };
   {
     // A thread blocked in read() until the end, and threads sleeping.
     std::thread reader([&] {
@@ -125,11 +112,14 @@ TEST(SignalStressTest, HostChaosWhileSamplingAtTheKernelLimit) {
       read_result = read(pipe_fds[0], buffer, sizeof(buffer));
       read_errno = read_result < 0 ? errno : 0;
     });
-    const Clock::time_point sleep_start = Clock::now();
-    std::thread sleeper(
-        [&] { sleep_until(sleep_start + std::chrono::seconds(2)); });
-    std::thread usleeper(
-        [&] { sleep_until(sleep_start + std::chrono::milliseconds(1500)); });
+    std::thread sleeper([&] {
+      while (!chaos_over.load()) sleep_interruptions += sleep(1) != 0;
+    });
+    std::thread usleeper([&] {
+      while (!chaos_over.load()) {
+        sleep_interruptions += usleep(100'000) != 0 && errno == EINTR;
+      }
+    });
 
     Looper compute([] { Spin(200000); });
     Looper churn([] {  // hundreds of short threads per second
@@ -181,6 +171,7 @@ TEST(SignalStressTest, HostChaosWhileSamplingAtTheKernelLimit) {
     ASSERT_EQ(write(pipe_fds[1], payload, sizeof(payload)),
               static_cast<ssize_t>(sizeof(payload)));
     reader.join();
+    chaos_over.store(true);
     sleeper.join();
     usleeper.join();
   }
