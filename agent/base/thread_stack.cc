@@ -27,9 +27,10 @@ size_t ReleaseUnusedStack(size_t keep_below) {
   thread_local const uintptr_t stack_low = StackLow();
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  if (stack_low == 0 || frame < stack_low + keep_below + page) return 0;
+  // At least a page between the bottom and what is kept (stack_low is a
+  // page boundary, so `end` is above it).
+  if (stack_low == 0 || frame - stack_low < keep_below + page) return 0;
   const uintptr_t end = (frame - keep_below) & ~(page - 1);
-  if (end <= stack_low) return 0;
   if (madvise(reinterpret_cast<void*>(stack_low), end - stack_low,
               MADV_DONTNEED) != 0) {
     return 0;

@@ -9,6 +9,7 @@
 
 #include "agent/base/agent_thread.h"
 #include "agent/cpu/thread_start.h"
+#include "agent/cpu/wall_signal.h"
 
 namespace inprof::internal {
 namespace {
@@ -18,9 +19,12 @@ using std::chrono::steady_clock;
 
 // The collector drains the ring this often while profiling: at most
 // (busy cores x hz x 50 ms) CPU samples wait, 320 for 64 busy cores at
-// 100 Hz, plus the wall sampler's (16 a 10 ms tick, wall_sampler.h).
+// 100 Hz, plus the wall sampler's (wall_signal.h).
 constexpr milliseconds kDrainInterval{50};
-constexpr size_t kWallSamplesPerDrain = 16 * 5;
+constexpr size_t kWallSamplesPerDrain =
+    kMaxWallSignalsPerTick *
+    static_cast<size_t>(std::chrono::nanoseconds(kDrainInterval).count() /
+                        kWallTickNanos);
 
 // Threads created while profiling arm their own timer as they start
 // (thread_start.h); the others (created before the profile, or whose

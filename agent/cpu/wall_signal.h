@@ -15,11 +15,18 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace inprof::internal {
 
 inline constexpr uint64_t kWallSignalTag = uint64_t{1} << 62;
+
+// The wall sampler's pace (agent/flight/wall_sampler.h): every tick, at
+// most this many wall signals. Here so that the CPU sampler's ring is sized
+// for them too.
+inline constexpr int64_t kWallTickNanos = 10'000'000;  // 100 Hz
+inline constexpr size_t kMaxWallSignalsPerTick = 16;
 
 // Whether a signal is a wall sample's. Async-signal-safe (getpid is a plain
 // syscall, made only for SI_QUEUE).

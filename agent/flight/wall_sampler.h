@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "agent/cpu/cpu_sampler.h"
+#include "agent/cpu/wall_signal.h"
 
 namespace inprof::internal {
 
@@ -40,8 +41,8 @@ bool SendWallSignal(int signo, pid_t pid, uid_t uid, uint32_t tid);
 
 class WallSampler {
  public:
-  static constexpr int64_t kTickNanos = 10'000'000;  // 100 Hz
-  static constexpr size_t kMaxPerTick = 16;
+  static constexpr int64_t kTickNanos = kWallTickNanos;  // 100 Hz
+  static constexpr size_t kMaxPerTick = kMaxWallSignalsPerTick;
 
   explicit WallSampler(CpuSampler* sampler);
   WallSampler(const WallSampler&) = delete;

@@ -113,7 +113,6 @@ class WorkerPool : public httplib::TaskQueue {
   // On tcmalloc, a worker's per-thread cache keeps what building a profile
   // freed (10 MiB over a thousand fetches, issue 16): give it back to the
   // central lists after each request. Nothing to do on other allocators.
-  // The deep part of the worker's stack goes back too (thread_stack.h).
   static void ReturnThreadCache() {
     using MarkIdle = void (*)();
     static const MarkIdle mark_idle = reinterpret_cast<MarkIdle>(
@@ -135,7 +134,7 @@ class WorkerPool : public httplib::TaskQueue {
       t_accepted_at = task.accepted;
       task.run();
       ReturnThreadCache();
-      ReleaseUnusedStack();
+      ReleaseUnusedStack();  // building a profile ran deep (thread_stack.h)
       std::lock_guard<std::mutex> lock(mu_);
       --open_;
     }

@@ -223,8 +223,8 @@ class Symbolizer {
   bool ReportMappedFiles();
   std::vector<SourceFrame> SymbolizeUncached(uint64_t address);
   std::vector<SourceFrame> SymbolizeName(uint64_t address);
-  // The module of the executable mapping at `address`, or null. Holds the
-  // libdw lock.
+  // The module of the executable mapping at `address`, or null. The caller
+  // holds the libdw lock.
   Dwfl_Module* ModuleAtLocked(uint64_t address);
   SymbolTable& SymbolTableFor(Dwfl_Module* module);
   FunctionRanges& FunctionRangesFor(Dwfl_Module* module);

@@ -1,18 +1,30 @@
 #include "tests/support/regex.h"
 
 #include <regex>
+#include <utility>
 
 namespace inprof::test {
 namespace {
 
 using Iterator = std::string_view::const_iterator;
-using MatchIterator = std::regex_iterator<Iterator>;
+using Match = std::match_results<Iterator>;
 
-RegexGroups GroupsOf(const std::match_results<Iterator>& match) {
+RegexGroups GroupsOf(const Match& match) {
   RegexGroups groups;
   groups.reserve(match.size());
   for (const auto& group : match) groups.push_back(group.str());
   return groups;
+}
+
+// `make(match)` of every match in `text`, left to right.
+template <typename Make>
+auto EveryMatch(std::string_view text, const std::regex& regex, Make make) {
+  std::vector<decltype(make(std::declval<const Match&>()))> all;
+  for (std::regex_iterator<Iterator> it(text.begin(), text.end(), regex), end;
+       it != end; ++it) {
+    all.push_back(make(*it));
+  }
+  return all;
 }
 
 }  // namespace
@@ -44,7 +56,7 @@ bool Regex::Search(std::string_view text, RegexGroups* groups) const {
 }
 
 bool Regex::Find(std::string_view text, RegexGroups* groups, bool whole) const {
-  std::match_results<Iterator> match;
+  Match match;
   const bool found = whole ? std::regex_match(text.begin(), text.end(), match,
                                               compiled_->regex)
                            : std::regex_search(text.begin(), text.end(), match,
@@ -54,22 +66,14 @@ bool Regex::Find(std::string_view text, RegexGroups* groups, bool whole) const {
 }
 
 std::vector<RegexGroups> Regex::FindAll(std::string_view text) const {
-  std::vector<RegexGroups> all;
-  for (MatchIterator it(text.begin(), text.end(), compiled_->regex), end;
-       it != end; ++it) {
-    all.push_back(GroupsOf(*it));
-  }
-  return all;
+  return EveryMatch(text, compiled_->regex, GroupsOf);
 }
 
 std::vector<Regex::Span> Regex::FindAllSpans(std::string_view text) const {
-  std::vector<Span> spans;
-  for (MatchIterator it(text.begin(), text.end(), compiled_->regex), end;
-       it != end; ++it) {
-    spans.push_back({static_cast<size_t>(it->position()),
-                     static_cast<size_t>(it->length())});
-  }
-  return spans;
+  return EveryMatch(text, compiled_->regex, [](const Match& match) {
+    return Span{static_cast<size_t>(match.position()),
+                static_cast<size_t>(match.length())};
+  });
 }
 
 }  // namespace inprof::test
