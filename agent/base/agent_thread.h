@@ -21,6 +21,10 @@ inline void MarkAgentThread() noexcept { t_agent_thread = true; }
 
 inline bool IsAgentThread() noexcept { return t_agent_thread; }
 
+// The label CPU and goroutine profiles put, with the value "true", on the
+// samples of those threads, so that `-tagignore` can leave the agent out.
+inline constexpr char kAgentThreadLabel[] = "inprof_agent_thread";
+
 inline __attribute__((
     tls_model("initial-exec"))) thread_local bool t_in_agent_code = false;
 

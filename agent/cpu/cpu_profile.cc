@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "agent/base/agent_thread.h"
 #include "agent/symbolize/stack_samples.h"
 #include "agent/symbolize/symbolizer.h"
 #include "agent/symbolize/utf8.h"
@@ -9,7 +10,7 @@
 namespace inprof::internal {
 
 size_t StackKeyHash::operator()(const StackKey& key) const noexcept {
-  uint64_t h = 0xcbf29ce484222325u ^ key.label_set;
+  uint64_t h = 0xcbf29ce484222325u ^ key.label_set ^ key.agent_thread;
   for (uint64_t pc : key.pcs) {
     h ^= pc;
     h *= 0x100000001b3u;
@@ -30,6 +31,7 @@ void CpuProfileRecorder::OnSample(const RawSample& sample) {
   StackKey key;
   key.pcs.assign(sample.pcs, sample.pcs + sample.depth);
   key.label_set = sample.label_set;
+  key.agent_thread = sample.agent_thread != 0;
   counts_[std::move(key)] += sample.weight;
   periods_by_thread_[sample.tid] += sample.weight;
   if (sample.truncated != 0) ++truncated_;
@@ -41,7 +43,8 @@ void CpuProfileRecorder::OnLost(uint64_t count) {
 
 namespace {
 
-// Deterministic output: samples sorted by count, then by stack.
+// Deterministic output: the host's samples before the agent's threads' (see
+// NamesOnlyScope), each sorted by count, then by stack.
 std::vector<std::pair<const StackKey*, int64_t>> SortedStacks(
     const CpuProfileRecorder& recorder) {
   std::vector<std::pair<const StackKey*, int64_t>> stacks;
@@ -50,6 +53,9 @@ std::vector<std::pair<const StackKey*, int64_t>> SortedStacks(
     stacks.emplace_back(&key, count);
   }
   std::sort(stacks.begin(), stacks.end(), [](const auto& a, const auto& b) {
+    if (a.first->agent_thread != b.first->agent_thread) {
+      return b.first->agent_thread;
+    }
     if (a.second != b.second) return a.second > b.second;
     if (a.first->pcs != b.first->pcs) return a.first->pcs < b.first->pcs;
     return a.first->label_set < b.first->label_set;
@@ -73,9 +79,14 @@ Profile BuildCpuProfile(const CpuProfileRecorder& recorder,
   StackSampleBuilder samples(symbolizer, &profile);
   for (const auto& [key, count] : SortedStacks(recorder)) {
     if (samples.cancelled()) break;  // the result is thrown away
+    const NamesOnlyScope names_only(symbolizer, key->agent_thread);
     // The recorder keeps no empty stack, so the pseudo-frame is never used.
-    samples.Add(key->pcs, StackSampleBuilder::kInterruptedPc, kLostSamplesFrame,
-                {count, count * period}, key->label_set);
+    Sample& sample =
+        samples.Add(key->pcs, StackSampleBuilder::kInterruptedPc,
+                    kLostSamplesFrame, {count, count * period}, key->label_set);
+    if (key->agent_thread) {
+      sample.labels.push_back(Label{kAgentThreadLabel, "true", 0, ""});
+    }
   }
   if (recorder.lost() > 0) {
     samples.AddPseudoFrame(kLostSamplesFrame,

@@ -24,10 +24,12 @@ namespace inprof::internal {
 class Symbolizer;
 
 // A stack exactly as sampled: pcs[0] is the interrupted pc, the rest are
-// return addresses; plus the thread's label-set id.
+// return addresses; plus the thread's label-set id and whether the thread is
+// one of the agent's own.
 struct StackKey {
   std::vector<uint64_t> pcs;
   uint64_t label_set = 0;
+  bool agent_thread = false;
   bool operator==(const StackKey&) const = default;
 };
 
@@ -87,7 +89,9 @@ inline constexpr char kUnsampledThreadIdLabel[] = "thread_id";
 // cpu/nanoseconds = count * period; an inprof.UnsampledCPU sample has the
 // thread's unsampled nanoseconds and their count of periods, rounded. Caller
 // frames get return address - 1 so they symbolize to the call site
-// (pprof-spec.md §2.5).
+// (pprof-spec.md §2.5). The agent's own threads' samples carry the label
+// kAgentThreadLabel = "true" and are named by function only (no file, line
+// or inlined frames: NamesOnlyScope), after the host's.
 Profile BuildCpuProfile(const CpuProfileRecorder& recorder,
                         const CpuProfileInfo& info, Symbolizer* symbolizer);
 

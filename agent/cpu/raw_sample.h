@@ -19,8 +19,9 @@ struct RawSample {
   // 1 + timer overruns: the sampling periods this covers; 0 for a wall
   // sample.
   uint32_t weight;
-  uint32_t depth;      // number of valid entries in pcs
-  uint32_t truncated;  // 1 if the unwinder stopped early (bad frame)
+  uint32_t depth;         // number of valid entries in pcs
+  uint16_t truncated;     // 1 if the unwinder stopped early (bad frame)
+  uint16_t agent_thread;  // 1 if taken on one of the agent's own threads
   // A wall-clock sample (wall_signal.h): the wall time it stands for, and
   // weight 0. 0 for a CPU sample.
   uint64_t wall_nanos;

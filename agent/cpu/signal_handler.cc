@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/base/agent_thread.h"
 #include "agent/base/clock.h"
 #include "agent/base/thread_labels.h"
 #include "agent/cpu/thread_coverage.h"
@@ -111,6 +112,7 @@ void CommitSample(HandlerTarget& target, pid_t tid, uint64_t now_ns,
   sample.label_set = CurrentLabelSet();
   sample.request_id = CurrentRequestId();
   sample.tid = static_cast<uint32_t>(tid);
+  sample.agent_thread = IsAgentThread() ? 1 : 0;
   sample.wall_nanos = wall_nanos;
   sample.weight = wall_nanos != 0 ? 0 : weight;
   sample.wait_count = 0;

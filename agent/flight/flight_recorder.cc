@@ -210,6 +210,7 @@ void FlightRecorder::DrainWaits() {
     sample.weight = 0;
     sample.depth = wait.depth;
     sample.truncated = 0;
+    sample.agent_thread = 0;
     sample.wall_nanos = 0;
     sample.cpu_nanos = 0;
     sample.wait_count = wait.count;

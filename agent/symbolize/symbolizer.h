@@ -158,9 +158,10 @@ class Symbolizer {
   // While set, Symbolize() names an address it has not cached from its
   // module's symbol table alone: no file, line or inlined frames, and
   // nothing of the module's DWARF is read for it (nor is the result
-  // cached). For the agent's own threads in thread dumps: the line tables
-  // and unit indexes of the agent's code they would load cost the host
-  // ~6.7 MiB (issue 16, item 3).
+  // cached). For the agent's own threads in thread dumps and CPU profiles
+  // (NamesOnlyScope): the line tables and unit indexes of the agent's code
+  // they would load cost the host ~6.7 MiB, and a CPU sample in the HTTP
+  // server's code another ~5 MiB at random (issue 16, item 3).
   void set_names_only(bool names_only) { names_only_ = names_only; }
 
   // True once the cancel function said so (asked on every 64th call of this
@@ -276,6 +277,24 @@ class Symbolizer {
   std::map<Dwfl_Module*, std::unique_ptr<FunctionRanges>> function_ranges_;
   // Per module: whether its DWARF is read (SymbolizerLimits).
   std::map<Dwfl_Module*, bool> uses_dwarf_;
+};
+
+// Names addresses by function only (Symbolizer::set_names_only) while in
+// scope, if `agent_thread`: profiles build the agent's own threads' stacks
+// in one, after the host's (an address both share keeps the host's file and
+// line, since a profile makes one location per address).
+class NamesOnlyScope {
+ public:
+  NamesOnlyScope(Symbolizer* symbolizer, bool agent_thread)
+      : symbolizer_(symbolizer) {
+    symbolizer_->set_names_only(agent_thread);
+  }
+  ~NamesOnlyScope() { symbolizer_->set_names_only(false); }
+  NamesOnlyScope(const NamesOnlyScope&) = delete;
+  NamesOnlyScope& operator=(const NamesOnlyScope&) = delete;
+
+ private:
+  Symbolizer* const symbolizer_;
 };
 
 }  // namespace inprof::internal

@@ -57,22 +57,6 @@ bool LeafIsInterrupted(const ThreadRecord& r) {
   return r.status == ThreadStackStatus::kSampled;
 }
 
-// The agent's own threads are named by function only (see
-// Symbolizer::set_names_only) while this is in scope.
-class NamesOnlyFor {
- public:
-  NamesOnlyFor(Symbolizer* symbolizer, bool agent_thread)
-      : symbolizer_(symbolizer) {
-    symbolizer_->set_names_only(agent_thread);
-  }
-  ~NamesOnlyFor() { symbolizer_->set_names_only(false); }
-  NamesOnlyFor(const NamesOnlyFor&) = delete;
-  NamesOnlyFor& operator=(const NamesOnlyFor&) = delete;
-
- private:
-  Symbolizer* const symbolizer_;
-};
-
 }  // namespace
 
 std::string_view NoStackFrame(ThreadStackStatus status) {
@@ -134,7 +118,7 @@ Profile BuildThreadProfile(const ThreadDump& dump, Symbolizer* symbolizer) {
   for (const auto& [key, count] : counts) {
     if (samples.cancelled()) break;  // the result is thrown away
     const auto& [agent, pcs, interrupted, label_set, name, status] = key;
-    const NamesOnlyFor names_only(symbolizer, agent);
+    const NamesOnlyScope names_only(symbolizer, agent);
     Sample& sample =
         samples.Add(pcs,
                     interrupted ? StackSampleBuilder::kInterruptedPc
@@ -175,7 +159,7 @@ std::string ThreadProfileText(const ThreadDump& dump, Symbolizer* symbolizer) {
   for (const auto& [key, count] : order) {
     if (symbolizer->cancelled()) break;  // the result is thrown away
     const auto& [pcs, label_set, frame, agent] = *key;
-    const NamesOnlyFor names_only(symbolizer, agent);
+    const NamesOnlyScope names_only(symbolizer, agent);
     out += std::to_string(count);
     AppendLegacyStack(
         out, pcs, frame.empty() ? std::string_view("inprof.NoFrames") : frame,
@@ -202,7 +186,7 @@ std::string ThreadDumpText(const ThreadDump& dump, Symbolizer* symbolizer) {
       out += "\tno stack: " + r.reason + "\n\n";
       continue;
     }
-    const NamesOnlyFor names_only(symbolizer, r.agent_thread);
+    const NamesOnlyScope names_only(symbolizer, r.agent_thread);
     for (size_t i = 0; i < r.pcs.size(); ++i) {
       const uint64_t pc = r.pcs[i];
       // The interrupted pc is symbolized as is; return addresses at pc - 1

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/base/agent_thread.h"
 #include "agent/profile/profile.h"
 #include "agent/threads/thread_dumper.h"
 
@@ -24,7 +25,6 @@ namespace inprof::internal {
 class Symbolizer;
 
 inline constexpr std::string_view kThreadNameLabel = "thread_name";
-inline constexpr std::string_view kAgentThreadLabel = "inprof_agent_thread";
 
 // The pseudo-frame of a thread without a stack ("" for one with a stack).
 std::string_view NoStackFrame(ThreadStackStatus status);

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "agent/base/agent_thread.h"
 #include "agent/labels/label_registry.h"
 #include "agent/profile/check_valid.h"
 #include "agent/profile/encode.h"
@@ -17,6 +18,9 @@ using ::testing::HasSubstr;
 
 __attribute__((noinline)) int Leaf(int x) { return x * 7 + 3; }
 __attribute__((noinline)) int Caller(int x) { return Leaf(x) + 1; }
+// Only in the agent thread's sample of
+// AgentThreadsAreLabelledAndNamedByFunctionOnly: symbolized names-only.
+__attribute__((noinline)) int AgentLeaf(int x) { return x * 5 + 1; }
 
 RawSample MakeSample(uint64_t timestamp, std::vector<uint64_t> pcs,
                      uint32_t weight = 1) {
@@ -171,6 +175,49 @@ TEST(CpuProfileTest, UnsampledThreadsAreOneLabelledSampleEach) {
   EXPECT_EQ(p.samples[2].values, (std::vector<int64_t>{3, 25'000'000}));
   EXPECT_EQ(p.samples[2].labels[0].str, "bad\uFFFD");
   EXPECT_TRUE(CheckValid(p).ok()) << CheckValid(p).ToString();
+}
+
+// The agent's own threads' samples carry inprof_agent_thread="true" and are
+// named by function only, after the host's: an address both share (here the
+// return address into Caller) keeps the host's file:line, although the
+// agent's stack has more samples and would otherwise be symbolized first.
+TEST(CpuProfileTest, AgentThreadsAreLabelledAndNamedByFunctionOnly) {
+  const uint64_t leaf = reinterpret_cast<uint64_t>(&Leaf) + 4;
+  const uint64_t agent_leaf = reinterpret_cast<uint64_t>(&AgentLeaf) + 4;
+  const uint64_t ret = reinterpret_cast<uint64_t>(&Caller) + 9;
+  CpuProfileRecorder recorder(0);
+  RawSample agent = MakeSample(1, {agent_leaf, ret}, /*weight=*/5);
+  agent.agent_thread = 1;
+  recorder.OnSample(agent);
+  recorder.OnSample(MakeSample(1, {leaf, ret}));
+  CpuProfileInfo info;
+  info.hz = 100;
+  Symbolizer symbolizer;
+  Profile p = BuildCpuProfile(recorder, info, &symbolizer);
+  ASSERT_TRUE(CheckValid(p).ok()) << CheckValid(p).ToString();
+  ASSERT_EQ(p.samples.size(), 2u);
+
+  const Sample& host = p.samples[0];
+  EXPECT_EQ(host.values[0], 1);
+  EXPECT_TRUE(host.labels.empty());
+  const Sample& ours = p.samples[1];
+  EXPECT_EQ(ours.values[0], 5);
+  ASSERT_EQ(ours.labels.size(), 1u);
+  EXPECT_EQ(ours.labels[0].key, kAgentThreadLabel);
+  EXPECT_EQ(ours.labels[0].str, "true");
+
+  ASSERT_EQ(ours.location_ids.size(), 2u);
+  EXPECT_EQ(ours.location_ids[1], host.location_ids[1]);  // one location
+  for (uint64_t id : host.location_ids) {
+    const Location& location = p.locations.at(id - 1);
+    EXPECT_GT(location.lines.back().line, 0) << FunctionOf(p, id).name;
+    EXPECT_FALSE(FunctionOf(p, id).filename.empty());
+  }
+  const Location& agent_only = p.locations.at(ours.location_ids[0] - 1);
+  EXPECT_THAT(FunctionOf(p, ours.location_ids[0]).name, HasSubstr("AgentLeaf"));
+  ASSERT_EQ(agent_only.lines.size(), 1u);
+  EXPECT_EQ(agent_only.lines[0].line, 0);
+  EXPECT_TRUE(FunctionOf(p, ours.location_ids[0]).filename.empty());
 }
 
 }  // namespace

@@ -10,12 +10,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "agent/base/agent_thread.h"
 #include "agent/base/thread_labels.h"
 #include "agent/symbolize/symbolizer.h"
 #include "inprof/request.h"
@@ -451,18 +453,24 @@ TEST(CpuSamplerTest, RejectsAnOutOfRangeRate) {
 
 // The handler stamps the interrupted thread's label set: a thread inside a
 // RequestScope and one outside, burning side by side.
-TEST(CpuSamplerTest, SamplesCarryTheThreadsLabelSet) {
+// The samples of two threads that each burn 300 ms of CPU time (their own
+// clocks) while subscribed. `first` runs the first thread's burn, `burn`,
+// inside whatever it sets up (a request scope, the agent's mark); the second
+// thread just burns. Each thread stays in (or out of) its setup until the
+// sampler has stopped: a sample while it leaves a scope would rightly carry
+// no label.
+struct TwoThreadSamples {
+  std::vector<RawSample> first, second;
+};
+TwoThreadSamples SampleTwoBurners(
+    const std::function<void(const std::function<void()>&)>& first) {
   std::unique_ptr<CpuSampler> sampler = StartSampler(/*hz=*/100);
-  ASSERT_NE(sampler, nullptr);
+  if (sampler == nullptr) return {};
   CollectingSink sink;
-  std::atomic<uint64_t> label_set{0};
-  std::atomic<uint32_t> labelled_tid{0}, plain_tid{0};
+  std::atomic<uint32_t> first_tid{0}, second_tid{0};
   std::promise<void> subscribed, unsubscribed;
   std::shared_future<void> go = subscribed.get_future().share();
   std::shared_future<void> done = unsubscribed.get_future().share();
-  // Each thread stays in (or out of) its scope until the sampler has
-  // stopped: a sample while the labelled thread leaves its scope would
-  // rightly carry no label.
   auto burn = [&go, &done] {
     go.wait();
     const int64_t start = ThreadCpuNanos();
@@ -473,45 +481,67 @@ TEST(CpuSamplerTest, SamplesCarryTheThreadsLabelSet) {
     asm volatile("" : : "r"(x));
     done.wait();
   };
-  std::thread labelled([&] {
-    inprof::RequestScope scope("GET /users");
-    label_set = CurrentLabelSet();
-    labelled_tid = Gettid();
+  std::thread one([&] {
+    first([&] {
+      first_tid = Gettid();
+      burn();
+    });
+  });
+  std::thread two([&] {
+    second_tid = Gettid();
     burn();
   });
-  std::thread plain([&] {
-    plain_tid = Gettid();
-    burn();
-  });
-  while (labelled_tid.load() == 0 || plain_tid.load() == 0) {
+  while (first_tid.load() == 0 || second_tid.load() == 0) {
     std::this_thread::yield();
   }
   sampler->Subscribe(&sink);
   subscribed.set_value();
   // Until both threads have burnt their CPU time (their own clocks).
-  while (ThreadCpuNanos(labelled.native_handle()) < 300000000 ||
-         ThreadCpuNanos(plain.native_handle()) < 300000000) {
+  while (ThreadCpuNanos(one.native_handle()) < 300000000 ||
+         ThreadCpuNanos(two.native_handle()) < 300000000) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // pace
   }
   sampler->Unsubscribe(&sink);
   unsubscribed.set_value();
-  labelled.join();
-  plain.join();
-  ASSERT_NE(label_set.load(), 0u);
-  int labelled_samples = 0, plain_samples = 0;
+  one.join();
+  two.join();
+  TwoThreadSamples result;
   for (const RawSample& s : sink.samples) {
-    if (s.tid == labelled_tid.load()) {
-      EXPECT_EQ(s.label_set, label_set.load());
-      ++labelled_samples;
-    } else if (s.tid == plain_tid.load()) {
-      EXPECT_EQ(s.label_set, 0u);
-      ++plain_samples;
-    }
+    if (s.tid == first_tid.load()) result.first.push_back(s);
+    if (s.tid == second_tid.load()) result.second.push_back(s);
   }
   if (!kSignalsAreDeferred) {
-    EXPECT_GT(labelled_samples, 10);
-    EXPECT_GT(plain_samples, 10);
+    EXPECT_GT(result.first.size(), 10u);
+    EXPECT_GT(result.second.size(), 10u);
   }
+  return result;
+}
+
+TEST(CpuSamplerTest, SamplesCarryTheThreadsLabelSet) {
+  std::atomic<uint64_t> label_set{0};
+  const TwoThreadSamples samples =
+      SampleTwoBurners([&](const std::function<void()>& burn) {
+        inprof::RequestScope scope("GET /users");
+        label_set = CurrentLabelSet();
+        burn();
+      });
+  ASSERT_NE(label_set.load(), 0u);
+  for (const RawSample& s : samples.first) {
+    EXPECT_EQ(s.label_set, label_set.load());
+  }
+  for (const RawSample& s : samples.second) EXPECT_EQ(s.label_set, 0u);
+}
+
+// The CPU profile names the agent's own threads by function only and labels
+// them (cpu_profile.h): the handler says which samples are theirs.
+TEST(CpuSamplerTest, SamplesSayWhetherTheThreadIsTheAgents) {
+  const TwoThreadSamples samples =
+      SampleTwoBurners([](const std::function<void()>& burn) {
+        MarkAgentThread();
+        burn();
+      });
+  for (const RawSample& s : samples.first) EXPECT_EQ(s.agent_thread, 1u);
+  for (const RawSample& s : samples.second) EXPECT_EQ(s.agent_thread, 0u);
 }
 
 }  // namespace
