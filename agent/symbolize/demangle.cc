@@ -120,7 +120,15 @@ std::string FunctionDisplayName(std::string_view symbol) {
                                                 std::string_view::npos;) {
     name = name.substr(0, clone);
   }
-  return StripTemplatesAndReturnType(StripParameters(name));
+  std::string display = StripTemplatesAndReturnType(StripParameters(name));
+  // Nor do ABI tags ("Name[abi:cxx11]", of functions returning std::string)
+  // name another function: DWARF's names have none.
+  for (size_t tag; (tag = display.find("[abi:")) != std::string::npos;) {
+    const size_t end = display.find(']', tag);
+    if (end == std::string::npos) break;
+    display.erase(tag, end + 1 - tag);
+  }
+  return display;
 }
 
 }  // namespace inprof::internal

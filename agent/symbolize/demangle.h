@@ -33,7 +33,8 @@ std::string StripTemplatesAndReturnType(std::string_view name);
 
 // The Function.name the agent ships: what pprof's own C++ demangling shows
 // by default (no parameters, no template arguments, no return type), which
-// reads well in -top and flame graphs. The full name can always be
+// reads well in -top and flame graphs, without GCC's clone suffixes and ABI
+// tags (as DWARF names the function). The full name can always be
 // recovered from system_name (the mangled symbol).
 std::string FunctionDisplayName(std::string_view symbol);
 

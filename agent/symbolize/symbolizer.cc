@@ -193,6 +193,25 @@ int64_t MonotonicNanosSigned() {
   return static_cast<int64_t>(MonotonicNanos());
 }
 
+// The directory the agent's sources were compiled from ("/src/inprof/agent/",
+// or as -ffile-prefix-map made it: DWARF's unit names follow the same map),
+// or "" if this file's name does not end as expected.
+std::string_view AgentSourceRoot() {
+  constexpr std::string_view kThisFile = __FILE__;
+  constexpr std::string_view kTail = "symbolize/symbolizer.cc";
+  return kThisFile.ends_with(kTail)
+             ? kThisFile.substr(0, kThisFile.size() - kTail.size())
+             : std::string_view();
+}
+
+// Whether the compile unit `cu` is one of the agent's own sources.
+bool IsAgentUnit(Dwarf_Die* cu) {
+  const std::string_view root = AgentSourceRoot();
+  const char* name = dwarf_diename(cu);
+  return !root.empty() && name != nullptr &&
+         std::string_view(name).starts_with(root);
+}
+
 }  // namespace
 
 Symbolizer::Symbolizer() : now_(MonotonicNanosSigned) {}
@@ -640,6 +659,16 @@ std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
     frames.push_back(SymbolFrame(module, address));
     return frames;
   }
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(module, address, &bias);
+  if (cu != nullptr && IsAgentUnit(cu)) {
+    // The agent's own code (its hooks on the host's threads, and its
+    // threads) is named by function only: its line tables and unit indexes
+    // would cost the host megabytes, a few more at each unit a rare sample
+    // lands in (issue 16, item 3).
+    frames.push_back(SymbolFrame(module, address));
+    return frames;
+  }
   if (Dwfl_Line* row = dwfl_module_getsrc(module, address)) {
     int lineno = 0;
     const char* src =
@@ -647,8 +676,7 @@ std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
     if (src != nullptr) file = SanitizeUtf8(src);
     line = lineno;
   }
-  Dwarf_Addr bias = 0;
-  if (Dwarf_Die* cu = dwfl_module_addrdie(module, address, &bias)) {
+  if (cu != nullptr) {
     UnitIndexEntry& entry = cu_indexes_[{module, dwarf_dieoffset(cu)}];
     if (entry.index == nullptr) {
       entry.index = std::make_unique<CompileUnitIndex>(cu);

@@ -99,7 +99,10 @@ struct SymbolizerStats {
 // lookup is a few binary searches. Without DWARF, functions are named from
 // .symtab, else .dynsym (a stripped file names its exported functions), and
 // addresses no symbol covers by their function's start in .eh_frame
-// (function_ranges.h, read only for modules that have such addresses). Results
+// (function_ranges.h, read only for modules that have such addresses). The
+// agent's own code (compile units named below the directory its sources were
+// compiled from) is named from the symbol table too: no file, line or inlined
+// frames, and none of its DWARF line tables or unit indexes are loaded. Results
 // for modules loaded later (dlopen) or unloaded (dlclose) are only right after
 // Refresh(). Addresses in modules unloaded since the last Refresh() still yield
 // frames (the module's file is read, never its memory) but they may be stale.

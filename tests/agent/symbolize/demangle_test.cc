@@ -59,6 +59,12 @@ TEST(StripParametersTest, DisplayNameDemanglesThenStrips) {
             "app::Worker::Spin");
   EXPECT_EQ(FunctionDisplayName("_Z3foov.cold"), "foo");
   EXPECT_EQ(FunctionDisplayName("_Z3fooi.constprop.0.isra.0"), "foo");
+  // ABI tags are not part of the name DWARF gives (a function returning
+  // std::string is "foo[abi:cxx11]()" demangled).
+  EXPECT_EQ(Demangle("_Z3fooB5cxx11v"), "foo[abi:cxx11]()");
+  EXPECT_EQ(FunctionDisplayName("_Z3fooB5cxx11v"), "foo");
+  EXPECT_EQ(FunctionDisplayName("_ZN3app6Worker4NameB5cxx11Ev"),
+            "app::Worker::Name");
 }
 
 }  // namespace

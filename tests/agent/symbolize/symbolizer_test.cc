@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/symbolize/demangle.h"
 #include "agent/symbolize/mappings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -98,6 +99,26 @@ TEST(SymbolizerTest, TellsOverloadsApart) {
   EXPECT_EQ(d[0].name, "app::Worker::Spin");
   EXPECT_EQ(d[0].system_name, "_ZN3app6Worker4SpinEd");
   EXPECT_TRUE(app::Worker::SpinDoubleLines().Contains(d[0].line)) << d[0].line;
+}
+
+// The agent's own code is named from the symbol table: reading its DWARF
+// (line table, unit index) cost the host megabytes (issue 16, item 3). The
+// test's own functions, linked beside it, keep file and line.
+TEST(SymbolizerTest, NamesTheAgentsOwnCodeByFunctionOnly) {
+  Symbolizer symbolizer;
+  std::string (*agent_function)(std::string_view) = &FunctionDisplayName;
+  std::vector<SourceFrame> frames =
+      symbolizer.Symbolize(reinterpret_cast<uint64_t>(agent_function) + 4);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].name, "inprof::internal::FunctionDisplayName");
+  EXPECT_EQ(frames[0].file, "");
+  EXPECT_EQ(frames[0].line, 0);
+  EXPECT_EQ(symbolizer.stats().unit_indexes, 0u);
+
+  frames = symbolizer.Symbolize(app::Worker::Spin(1));
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_THAT(frames[0].file, EndsWith("test_functions.cc"));
+  EXPECT_EQ(symbolizer.stats().unit_indexes, 1u);
 }
 
 TEST(SymbolizerTest, NamesTheFunctionEntryAddress) {
