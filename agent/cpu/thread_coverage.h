@@ -3,13 +3,14 @@
 // Two kinds of timers deliver the CPU-profiling signal (ARCHITECTURE.md
 // decision 2): one per thread on its own CPU clock (exact attribution), and
 // one on the process's CPU clock, armed first, that the kernel delivers to
-// whichever thread is running. The process timer covers threads the
-// per-thread timers have not reached yet: with thousands of runnable
-// threads, arming a timer on each takes the collector seconds of wall time,
-// and without it the first seconds of a profile would be empty (issue 12,
-// item 4). A signal of the process timer on a thread that has its own timer
-// is dropped, so no CPU time is counted twice (Go does the same since 1.18,
-// runtime/signal_unix.go validSIGPROF).
+// a thread of its choosing (often a sleeping one). The process timer covers
+// threads the per-thread timers have not reached yet: with thousands of
+// runnable threads, arming a timer on each takes the collector seconds of
+// wall time, and without it the first seconds of a profile would be empty
+// (issue 12, item 4). It stops once every thread has its own
+// (thread_timers.h). A signal of the process timer on a thread that has its own
+// timer is dropped, so no CPU time is counted twice (Go does the same
+// since 1.18, runtime/signal_unix.go validSIGPROF).
 //
 // The coverage set is a bitmap indexed by thread id, mapped once; pages of
 // ids never used stay untouched.

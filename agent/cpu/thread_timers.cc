@@ -53,24 +53,34 @@ itimerspec ThreadTimers::Period(int64_t first_ns) const {
   return TimerSpec(first_ns, period_ns_);
 }
 
-void ThreadTimers::ArmProcessTimer() {
-  if (process_timer_armed_) return;
-  sigevent event;
-  std::memset(&event, 0, sizeof(event));
-  event.sigev_notify = SIGEV_SIGNAL;
-  event.sigev_signo = signo_;
-  event.sigev_value.sival_int = kProcessTimerTag;
-  if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &event, &process_timer_) != 0) {
-    ++create_failures_;
-    return;
+void ThreadTimers::RunProcessTimer(bool run) {
+  if (run == process_timer_armed_) return;
+  if (run && !process_timer_created_) {
+    sigevent event;
+    std::memset(&event, 0, sizeof(event));
+    event.sigev_notify = SIGEV_SIGNAL;
+    event.sigev_signo = signo_;
+    event.sigev_value.sival_int = kProcessTimerTag;
+    if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &event, &process_timer_) != 0) {
+      ++create_failures_;
+      return;
+    }
+    process_timer_created_ = true;
   }
-  itimerspec spec = Period(period_ns_);
+  // A zero expiry stops the timer; the period restarts it.
+  const itimerspec spec = run ? Period(period_ns_) : itimerspec{};
   if (timer_settime(process_timer_, 0, &spec, nullptr) != 0) {
-    timer_delete(process_timer_);
-    ++create_failures_;
+    if (run) ++create_failures_;
     return;
   }
-  process_timer_armed_ = true;
+  process_timer_armed_ = run;
+}
+
+bool ThreadTimers::AllCovered(const std::unordered_set<pid_t>& tids) {
+  for (pid_t tid : tids) {
+    if (!ThreadCovered(tid)) return false;
+  }
+  return true;
 }
 
 bool ThreadTimers::Arm(pid_t tid) {
@@ -101,15 +111,20 @@ bool ThreadTimers::Arm(pid_t tid) {
   return true;
 }
 
-bool ThreadTimers::Sync(size_t max_new) {
-  // First the one timer that samples every thread at once; the per-thread
-  // timers follow, which can take seconds with thousands of threads.
-  ArmProcessTimer();
+bool ThreadTimers::Sync(size_t max_new, bool keep_process_timer) {
+  // At a profile's start, first the one timer that samples every thread at
+  // once; the per-thread timers follow, which can take seconds with
+  // thousands of threads (listing them too: a collector starved by them
+  // took seconds to read /proc/self/task, and the profile's first seconds
+  // went unsampled).
+  if (timers_.empty()) RunProcessTimer(true);
   // Before the scan: a thread starting meanwhile is either listed or arms
   // itself, and the claims settle which.
   StartThreadArming(signo_, period_ns_);
   arming_threads_at_start_ = true;
   std::unordered_set<pid_t> live = ListThreads();
+  // Later, while any thread has no timer of its own.
+  if (!AllCovered(live)) RunProcessTimer(true);
   for (auto it = timers_.begin(); it != timers_.end();) {
     if (live.count(it->first) == 0) {
       SetThreadCovered(it->first, false);
@@ -136,7 +151,7 @@ bool ThreadTimers::Sync(size_t max_new) {
     if (armed == max_new) {
       seen_now.merge(seen_once_);  // the rest of the list is not seen yet
       seen_once_ = std::move(seen_now);
-      return false;
+      return false;  // the process timer keeps sampling the rest
     }
     // Claimed: the thread armed its own timer. Beyond the bitmap: the
     // process timer samples it.
@@ -145,13 +160,22 @@ bool ThreadTimers::Sync(size_t max_new) {
     ++armed;
   }
   seen_once_ = std::move(seen_now);
+  // Once every thread has its own timer, and those see the CPU time, the
+  // process timer only adds signals, and the kernel hands them to any
+  // thread that does not block them: often a sleeping one, woken for
+  // nothing (one wake-up per period of the process's CPU time, ~19 us of
+  // CPU each, measured), and a sleep it cuts short sees EINTR. A thread
+  // that starts later arms its own timer; one the scan finds uncovered
+  // restarts the process timer.
+  RunProcessTimer(keep_process_timer || !AllCovered(live));
   return true;
 }
 
 void ThreadTimers::DisarmAll() {
   if (arming_threads_at_start_) StopThreadArming();
   arming_threads_at_start_ = false;
-  if (process_timer_armed_) timer_delete(process_timer_);
+  if (process_timer_created_) timer_delete(process_timer_);
+  process_timer_created_ = false;
   process_timer_armed_ = false;
   for (auto& [tid, timer] : timers_) {
     SetThreadCovered(tid, false);

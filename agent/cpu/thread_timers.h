@@ -6,8 +6,10 @@
 // or sleep() burns no CPU time, so its timer never fires there: the agent
 // cannot make the host see EINTR.
 //
-// One more timer runs on the process's CPU clock while profiling, armed
-// first, for the threads not reached yet (thread_coverage.h says why).
+// One more timer runs on the process's CPU clock while some thread has no
+// timer of its own yet, armed first, for the threads not reached yet
+// (thread_coverage.h says why). It stops once every thread has its own:
+// the kernel gives its signals to any thread, often a sleeping one.
 //
 // Threads created while profiling arm their own timer as they start
 // (thread_start.h): Sync() starts and DisarmAll() stops that. The scan of
@@ -42,12 +44,15 @@ class ThreadTimers {
   ThreadTimers& operator=(const ThreadTimers&) = delete;
   ~ThreadTimers();
 
-  // Arms the process timer, deletes the timers of threads that exited and
-  // arms a timer on up to `max_new` threads that have none; false if more
-  // remain (call again soon). Bounded so that the caller's lock is not held
-  // for seconds when thousands of threads compete for the CPU with it.
-  // Not async-signal-safe.
-  bool Sync(size_t max_new = SIZE_MAX);
+  // Deletes the timers of threads that exited and arms a timer on up to
+  // `max_new` threads that have none, with the process timer running
+  // meanwhile; false if more remain (call again soon). On true the process
+  // timer runs only if some thread is still without a timer or if
+  // `keep_process_timer` (the per-thread timers are seen to miss CPU time:
+  // thousands of runnable threads, each running a sliver at a time). Bounded so
+  // that the caller's lock is not held for seconds when thousands of threads
+  // compete for the CPU with it. Not async-signal-safe.
+  bool Sync(size_t max_new = SIZE_MAX, bool keep_process_timer = false);
 
   // Deletes every timer, the threads' own included. Not async-signal-safe.
   void DisarmAll();
@@ -59,7 +64,9 @@ class ThreadTimers {
 
  private:
   bool Arm(pid_t tid);
-  void ArmProcessTimer();
+  // Starts or stops the process timer (created on first start).
+  void RunProcessTimer(bool run);
+  static bool AllCovered(const std::unordered_set<pid_t>& tids);
   itimerspec Period(int64_t first_ns) const;
 
   const int signo_;
@@ -69,7 +76,8 @@ class ThreadTimers {
   // (ThreadsStarting()): armed if still unclaimed at this one.
   std::unordered_set<pid_t> seen_once_;
   timer_t process_timer_{};
-  bool process_timer_armed_ = false;
+  bool process_timer_created_ = false;
+  bool process_timer_armed_ = false;  // running
   bool arming_threads_at_start_ = false;
   uint64_t create_failures_ = 0;
   uint64_t threads_seen_ = 0;

@@ -30,6 +30,19 @@ inline char KernelState(pid_t tid) {
              : line[paren + 2];
 }
 
+// How many times thread `tid` gave up the CPU by itself
+// (voluntary_ctxt_switches of /proc/self/task/TID/status): a sleeping
+// thread woken by a signal, which then sleeps again, adds one. -1 if the
+// thread is gone.
+inline long VoluntarySwitches(pid_t tid) {
+  std::ifstream status("/proc/self/task/" + std::to_string(tid) + "/status");
+  const std::string key = "voluntary_ctxt_switches:";
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(key.size()));
+  }
+  return -1;
+}
+
 // Returns once thread `tid` sleeps in the kernel (state 'S').
 inline void WaitUntilAsleep(pid_t tid) {
   while (KernelState(tid) != 'S') {

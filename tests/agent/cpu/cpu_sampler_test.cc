@@ -21,6 +21,7 @@
 #include "agent/base/thread_labels.h"
 #include "agent/symbolize/symbolizer.h"
 #include "inprof/request.h"
+#include "tests/support/thread_state.h"
 
 namespace inprof::internal {
 namespace {
@@ -542,6 +543,46 @@ TEST(CpuSamplerTest, SamplesSayWhetherTheThreadIsTheAgents) {
       });
   for (const RawSample& s : samples.first) EXPECT_EQ(s.agent_thread, 1u);
   for (const RawSample& s : samples.second) EXPECT_EQ(s.agent_thread, 0u);
+}
+
+// Once every thread has its own timer, the process timer stops: the kernel
+// gave its signals to a thread of its choosing that was not blocking them,
+// often a sleeping one (here the thread blocked in a read while the main
+// thread, the process's first, burns CPU), which was woken once per period
+// of the process's CPU time for nothing.
+TEST(CpuSamplerTest, SleepingThreadsAreNotWokenOnceEveryThreadHasItsTimer) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  std::atomic<pid_t> sleeper_tid{0};
+  std::thread sleeper([&] {
+    sleeper_tid = test::CurrentTid();
+    char byte = 0;
+    EXPECT_EQ(read(pipe_fds[0], &byte, 1), 1);  // until the burn is over
+  });
+  while (sleeper_tid.load() == 0) std::this_thread::yield();
+  test::WaitUntilAsleep(sleeper_tid.load());
+  std::unique_ptr<CpuSampler> sampler = StartSampler(/*hz=*/100);
+  ASSERT_NE(sampler, nullptr);
+  CollectingSink sink;
+  sampler->Subscribe(&sink);  // arms every thread's timer before returning
+  const long before = test::VoluntarySwitches(sleeper_tid.load());
+  const int64_t start = ThreadCpuNanos();
+  uint64_t x = 0;
+  while (ThreadCpuNanos() - start < 500000000) {
+    for (int i = 0; i < 1000; ++i) x = x * 31 + 7;
+  }
+  asm volatile("" : : "r"(x));
+  const long after = test::VoluntarySwitches(sleeper_tid.load());
+  sampler->Unsubscribe(&sink);
+  EXPECT_EQ(write(pipe_fds[1], "x", 1), 1);
+  sleeper.join();
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+  // 500 ms of the process's CPU time are 50 periods at 100 Hz.
+  EXPECT_LE(after - before, 2);
+  if (!kSignalsAreDeferred) {
+    EXPECT_GT(sink.samples.size(), 25u);
+  }
 }
 
 }  // namespace
