@@ -21,11 +21,13 @@
 // Creation failures (e.g. the pending-signal quota, ClickHouse #86760) are
 // counted and the thread simply goes unsampled.
 //
-// Ownership: owns its timers; the destructor deletes them.
+// Ownership: owns its timers and, while profiling, a descriptor of
+// /proc/self/task; DisarmAll() and the destructor release them.
 // Thread safety: not thread-safe; the CpuSampler calls it under its mutex.
 #ifndef INPROF_AGENT_CPU_THREAD_TIMERS_H_
 #define INPROF_AGENT_CPU_THREAD_TIMERS_H_
 
+#include <dirent.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -75,6 +77,7 @@ class ThreadTimers {
   // Threads first seen by the previous scan while threads were starting
   // (ThreadsStarting()): armed if still unclaimed at this one.
   std::unordered_set<pid_t> seen_once_;
+  DIR* task_dir_ = nullptr;  // /proc/self/task while profiling
   timer_t process_timer_{};
   bool process_timer_created_ = false;
   bool process_timer_armed_ = false;  // running
