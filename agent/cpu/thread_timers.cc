@@ -162,6 +162,12 @@ bool ThreadTimers::Sync(size_t max_new, bool keep_process_timer) {
     if (Arm(tid)) ++threads_seen_;
     ++armed;
   }
+  // A thread left alone because it is starting arms its own timer in a
+  // moment (thread_start.h); the next scan arms it if it did not.
+  bool uncovered = false;
+  for (pid_t tid : live) {
+    if (!ThreadCovered(tid) && seen_now.count(tid) == 0) uncovered = true;
+  }
   seen_once_ = std::move(seen_now);
   // Once every thread has its own timer, and those see the CPU time, the
   // process timer only adds signals, and the kernel hands them to any
@@ -170,7 +176,7 @@ bool ThreadTimers::Sync(size_t max_new, bool keep_process_timer) {
   // CPU each, measured), and a sleep it cuts short sees EINTR. A thread
   // that starts later arms its own timer; one the scan finds uncovered
   // restarts the process timer.
-  RunProcessTimer(keep_process_timer || !AllCovered(live));
+  RunProcessTimer(keep_process_timer || uncovered);
   return true;
 }
 
