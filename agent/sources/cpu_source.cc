@@ -15,6 +15,7 @@ StatusOr<Profile> CpuProfileSource::Build(const ProfileRequest& request) {
   info.start_unix_nanos = UnixNanos();
   const Clock::time_point start = Clock::now();
   sampler_->Subscribe(&recorder);
+  const CpuSamplerStats stats_at_start = sampler_->stats();
   // Each thread's CPU clock is read inside the window, after the timers are
   // armed and before they stop (unsampled_cpu.h says why).
   const ThreadCpuClocks clocks_at_start = ReadThreadCpuClocks();
@@ -26,6 +27,7 @@ StatusOr<Profile> CpuProfileSource::Build(const ProfileRequest& request) {
   const bool complete = WaitForWindow(request.seconds, request.cancelled);
   const ThreadCpuClocks clocks_at_end = ReadThreadCpuClocks();
   sampler_->Unsubscribe(&recorder);
+  const CpuSamplerStats stats_at_end = sampler_->stats();
   info.duration_nanos =
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start)
           .count();
@@ -37,10 +39,23 @@ StatusOr<Profile> CpuProfileSource::Build(const ProfileRequest& request) {
                              unsampled.threads.size());
   }
   info.comments = Comments(recorder, unsampled);
+  info.comments.push_back(HandlerCostComment(stats_at_start, stats_at_end));
   info.unsampled = std::move(unsampled.threads);
   return symbolizer_->Build(request.cancelled, [&](Symbolizer* s) {
     return BuildCpuProfile(recorder, info, s);
   });
+}
+
+std::string HandlerCostComment(const CpuSamplerStats& start,
+                               const CpuSamplerStats& end) {
+  // What sampling cost the interrupted threads, as the handler measured it
+  // (its own time, not the kernel's signal delivery): with the agent
+  // threads' CPU (inprof_agent_thread samples), the agent's cost in the
+  // profile.
+  return std::string(kHandlerCostComment) +
+         std::to_string((end.nanos_in_handler - start.nanos_in_handler) /
+                        1000) +
+         " us over " + std::to_string(end.signals - start.signals) + " signals";
 }
 
 std::vector<std::string> CpuProfileSource::Comments(

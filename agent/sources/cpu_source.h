@@ -18,6 +18,13 @@
 
 namespace inprof::internal {
 
+// The comment that says how long the signal handler ran during the profile:
+// "<prefix>12345 us over 998 signals".
+inline constexpr char kHandlerCostComment[] =
+    "signal handler during the profile: ";
+std::string HandlerCostComment(const CpuSamplerStats& start,
+                               const CpuSamplerStats& end);
+
 // CpuProfileSource
 //
 // Ownership: borrows `sampler` and `symbolizer`.

@@ -89,6 +89,7 @@
 #include <vector>
 
 #include "agent/profile/decode.h"
+#include "agent/sources/cpu_source.h"
 #include "inprof/agent.h"
 #include "inprof/request.h"
 
@@ -483,6 +484,17 @@ bool WindowInprof(const Flags& flags, std::string& data) {
   return FetchProfile(flags.seconds, data);
 }
 
+// The number after `prefix` in the first comment that starts with it, or -1.
+int64_t CommentNumber(const std::vector<std::string>& comments,
+                      std::string_view prefix) {
+  for (const std::string& c : comments) {
+    if (c.rfind(prefix, 0) == 0) {
+      return std::atoll(c.c_str() + prefix.size());
+    }
+  }
+  return -1;
+}
+
 bool DescribeInprof(const Flags& flags, const std::string& data,
                     std::ostringstream& out) {
   StatusOr<internal::Profile> profile = internal::DecodeProfile(data);
@@ -501,7 +513,10 @@ bool DescribeInprof(const Flags& flags, const std::string& data,
   out << " profile_bytes=" << data.size() << " samples=" << samples
       << " sampled_cpu_ms=" << cpu_ns / 1000000
       << " period_ns=" << profile->period
-      << " profile_duration_ms=" << profile->duration_nanos / 1000000;
+      << " profile_duration_ms=" << profile->duration_nanos / 1000000
+      << " handler_ms="
+      << CommentNumber(profile->comments, internal::kHandlerCostComment) /
+             1000.0;
   if (!flags.profile_out.empty() && !WriteFile(flags.profile_out, data)) {
     std::fprintf(stderr, "cannot write %s\n", flags.profile_out.c_str());
     return false;
@@ -710,16 +725,6 @@ struct ProfileFacts {
   size_t bytes = 0;
   int64_t labeled = 0;  // samples with an `endpoint` label
 };
-
-int64_t CommentNumber(const std::vector<std::string>& comments,
-                      std::string_view prefix) {
-  for (const std::string& c : comments) {
-    if (c.rfind(prefix, 0) == 0) {
-      return std::atoll(c.c_str() + prefix.size());
-    }
-  }
-  return -1;
-}
 
 bool InspectProfile(const Flags& flags, const std::string& data,
                     ProfileFacts& facts) {

@@ -18,7 +18,7 @@
 #   THREADS    worker threads (default 2)
 #   RAW_OUT    also keep the raw key=value lines in this file
 #
-# Two overhead figures are printed for each profiler:
+# Overhead figures printed for each profiler:
 #   wall:  work units per wall second against no profiler, median of the
 #          per-round ratios (the issue's figure; on a shared machine it also
 #          carries whatever else ran in that second);
@@ -27,6 +27,12 @@
 #          profiler's own threads' CPU time (collector, HTTP, symbolization,
 #          encoding) relative to the workers' -- less sensitive to other
 #          processes stealing the cores.
+# and, for inprof, a third that is measured rather than inferred:
+#   cost:  the signal handler's own time in the window (the profile's
+#          "signal handler during the profile" comment) plus the other
+#          threads' CPU, per worker CPU -- what the program measured itself,
+#          without the kernel's share of delivering each signal and the
+#          cache effects; steady on a busy machine.
 # The process-to-process variation of this design (+-5% of throughput on a
 # shared 2-core VM) is larger than a 1% effect; run_cpu_overhead_interleaved.sh
 # measures paired ON/OFF slices inside one process instead.
@@ -100,21 +106,21 @@ function median(a, n,   i, j, t) {
 {
   r = field("round"); m = field("mode")
   split("work_units_per_second units_per_worker_cpu_second worker_cpu_s " \
-        "other_cpu_ms samples window_s", keys, " ")
+        "other_cpu_ms samples window_s handler_ms", keys, " ")
   for (k in keys) v[r, m, keys[k]] = field(keys[k])
   if (field("worker_cpu_s") < 0.95 * threads * field("window_s")) busy[r] = 1
 }
 # Prints the summary table over the rounds with use[r] set.
 function summary(title, use,   i, m, r, n, a, w, c, s, q, wall, percpu, other,
                  window, wall_ratio, cpu_ratio, extra_cpu, sampled_cpu_s,
-                 wall_ovh, cpu_ovh, samples, rate, used) {
+                 wall_ovh, cpu_ovh, samples, rate, used, handler, cost, h) {
   used = 0
   for (r = 1; r <= rounds; r++) used += use[r]
   printf "\n%s (%d rounds)\n", title, used
   if (used == 0) return
-  printf "%-12s %11s %11s %9s %9s %8s %8s %9s %9s\n", "mode", "units/s",
+  printf "%-12s %11s %11s %9s %9s %8s %8s %9s %9s %10s %8s\n", "mode", "units/s",
     "units/cpu_s", "wall_ovh%", "cpu_ovh%", "samples", "hz/cpu_s",
-    "other_ms", "window_s"
+    "other_ms", "window_s", "handler_ms", "cost%"
   for (i = 1; i <= nmodes; i++) {
     m = modes[i]
     n = 0; for (r = 1; r <= rounds; r++) if (use[r]) a[++n] = v[r, m, "work_units_per_second"]
@@ -126,6 +132,21 @@ function summary(title, use,   i, m, r, n, a, w, c, s, q, wall, percpu, other,
     n = 0; for (r = 1; r <= rounds; r++) if (use[r]) a[++n] = v[r, m, "window_s"]
     window = median(a, n)
     wall_ovh = "-"; cpu_ovh = "-"; samples = "-"; rate = "-"
+    handler = "-"; cost = "-"
+    if (v[1, m, "handler_ms"] != "") {
+      # Measured by the program, not inferred from throughput: the
+      # own time of the signal handler plus the CPU of the other threads,
+      # per worker CPU.
+      n = 0
+      for (r = 1; r <= rounds; r++) {
+        if (!use[r]) continue
+        a[++n] = v[r, m, "handler_ms"]
+        h[n] = v[r, m, "handler_ms"] + v[r, m, "other_cpu_ms"]
+        h[n] = 100 * h[n] / (1000 * v[r, m, "worker_cpu_s"])
+      }
+      handler = sprintf("%.1f", median(a, n))
+      cost = sprintf("%.3f", median(h, n))
+    }
     if (m != "none") {
       # Paired per round: this mode against the none run of the same round.
       n = 0
@@ -147,8 +168,9 @@ function summary(title, use,   i, m, r, n, a, w, c, s, q, wall, percpu, other,
       samples = sprintf("%.0f", median(s, n))
       rate = sprintf("%.1f", median(q, n))
     }
-    printf "%-12s %11.0f %11.0f %9s %9s %8s %8s %9.1f %9.3f\n", m, wall,
-      percpu, wall_ovh, cpu_ovh, samples, rate, other, window
+    printf "%-12s %11.0f %11.0f %9s %9s %8s %8s %9.1f %9.3f %10s %8s\n", m,
+      wall, percpu, wall_ovh, cpu_ovh, samples, rate, other, window, handler,
+      cost
   }
 }
 END {
@@ -174,4 +196,7 @@ END {
   printf "           (1 + profiler threads CPU / worker threads CPU)\n"
   printf "hz/cpu_s:  samples per worker CPU second while sampling (100 = 100 Hz)\n"
   printf "other_ms:  CPU ms of non-worker threads in the window (agent, libprofiler)\n"
+  printf "handler_ms: time inprof'"'"'s signal handler ran in the window (the profile'"'"'s comment)\n"
+  printf "cost%%:     (handler_ms + other_ms) / worker CPU ms: the cost the program measured,\n"
+  printf "           without the kernel'"'"'s signal delivery; gperftools has no such figure\n"
 }' "$raw"

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -266,6 +267,21 @@ TEST_F(CpuSourceTest, AFullySampledThreadIsNotCorrectedTwice) {
   EXPECT_LE(unsampled, 3 * kPeriod);
   EXPECT_NEAR(static_cast<double>(sampled + unsampled),
               static_cast<double>(busy.cpu_ns), 2.0 * kPeriod);
+
+  // The handler's own time during the profile, for the overhead benchmark:
+  // at least one signal per period the busy thread's samples show.
+  std::optional<std::string> cost;
+  for (const std::string& comment : profile_->comments) {
+    if (comment.rfind(kHandlerCostComment, 0) == 0) cost = comment;
+  }
+  ASSERT_TRUE(cost.has_value());
+  long long micros = -1, signals = -1;
+  ASSERT_EQ(std::sscanf(cost->c_str() + std::strlen(kHandlerCostComment),
+                        "%lld us over %lld signals", &micros, &signals),
+            2)
+      << *cost;
+  EXPECT_GE(signals, sampled / kPeriod);
+  EXPECT_GT(micros, 0);
 }
 
 }  // namespace
