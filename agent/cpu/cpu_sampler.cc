@@ -37,19 +37,6 @@ constexpr milliseconds kTimerSyncInterval{100};
 // thousands of busy threads starve the collector. The process timer samples
 // the threads not reached yet.
 constexpr size_t kTimersPerRound = 64;
-// The per-thread timers are judged over at least this many periods of the
-// process's CPU time (200 ms of two busy threads at 100 Hz), and keep up if
-// their signals stand for three quarters of it or more: a timer's signal
-// comes on the scheduler tick after its expiry, so over a short stretch
-// they trail the CPU time by up to a period per thread.
-constexpr uint64_t kJudgedPeriods = 40;
-
-uint64_t ProcessCpuNanos() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -137,9 +124,6 @@ void CpuSampler::Subscribe(CpuSampleSink* sink) {
   CheckHandlerLocked();
   if (sinks_.size() == 1 && !handler_replaced_) {
     walker_->Rebuild();  // know every current thread's stack from the start
-    judged_process_cpu_ns_ = ProcessCpuNanos();
-    judged_thread_periods_ =
-        counters_.thread_timer_periods.load(std::memory_order_relaxed);
     MaintainLocked(/*force_sync=*/true);
   }
   wake_.notify_all();
@@ -207,30 +191,9 @@ void CpuSampler::MaintainLocked(bool force_sync) {
   steady_clock::time_point now = steady_clock::now();
   if (force_sync || timers_pending_ ||
       now - last_timer_sync_ >= kTimerSyncInterval) {
-    timers_pending_ =
-        !timers_.Sync(kTimersPerRound, !ThreadTimersKeepUpLocked());
+    timers_pending_ = !timers_.Sync(kTimersPerRound);
     last_timer_sync_ = now;
   }
-}
-
-bool CpuSampler::ThreadTimersKeepUpLocked() {
-  // With thousands of runnable threads each running a sliver at a time,
-  // the kernel checks a thread's timer only at a tick that finds it
-  // running, and the per-thread timers see a fraction of the CPU time
-  // (a quarter, measured on a loaded 2-core machine): the process timer
-  // then stays on (ThreadTimers::Sync).
-  const uint64_t period_ns = 1000000000u / static_cast<uint64_t>(options_.hz);
-  const uint64_t cpu = ProcessCpuNanos();
-  if (cpu < judged_process_cpu_ns_ + kJudgedPeriods * period_ns) {
-    return thread_timers_keep_up_;  // too little CPU time to judge
-  }
-  const uint64_t periods =
-      counters_.thread_timer_periods.load(std::memory_order_relaxed);
-  const uint64_t seen_ns = (periods - judged_thread_periods_) * period_ns;
-  thread_timers_keep_up_ = 4 * seen_ns >= 3 * (cpu - judged_process_cpu_ns_);
-  judged_process_cpu_ns_ = cpu;
-  judged_thread_periods_ = periods;
-  return thread_timers_keep_up_;
 }
 
 void CpuSampler::CountUnsampled(uint64_t nanos, uint64_t threads) {

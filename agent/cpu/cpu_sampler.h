@@ -136,7 +136,6 @@ class CpuSampler {
   void MaintainLocked(bool force_sync);
   // Notices a handler the host installed over ours; stops the timers then.
   void CheckHandlerLocked();
-  bool ThreadTimersKeepUpLocked();
 
   // Immutable after construction.
   const CpuSamplerOptions options_;
@@ -161,12 +160,6 @@ class CpuSampler {
   uint64_t unsampled_nanos_ = 0;
   uint64_t unsampled_threads_ = 0;
   std::chrono::steady_clock::time_point last_timer_sync_;
-  // Whether the per-thread timers saw most of the process's CPU time when
-  // last judged (ThreadTimersKeepUpLocked), and the process's CPU time and
-  // their periods then.
-  bool thread_timers_keep_up_ = true;
-  uint64_t judged_process_cpu_ns_ = 0;
-  uint64_t judged_thread_periods_ = 0;
 
   std::thread collector_;
 };

@@ -186,8 +186,6 @@ void HandleCpuSignal(int, siginfo_t* info, void* context) {
     if (info != nullptr && info->si_code == SI_TIMER &&
         info->si_value.sival_int == kThreadTimerTag) {
       t_thread_timer_expirations += SampleWeight(info);
-      counters.thread_timer_periods.fetch_add(SampleWeight(info),
-                                              std::memory_order_relaxed);
     }
     if (t_in_handler) {
       counters.reentrant.fetch_add(1, std::memory_order_relaxed);
@@ -215,8 +213,6 @@ void RecordThreadEndSample(uintptr_t pc, uint32_t weight) noexcept {
   if (target != nullptr && !t_in_handler) {
     t_in_handler = true;  // a timer signal meanwhile is dropped, counted
     target->counters->signals.fetch_add(1, std::memory_order_relaxed);
-    target->counters->thread_timer_periods.fetch_add(weight,
-                                                     std::memory_order_relaxed);
     const int saved_errno = errno;
     CommitSample(*target, static_cast<pid_t>(syscall(SYS_gettid)),
                  MonotonicNanos(), 0, weight, [pc](RawSample& sample) {

@@ -41,14 +41,11 @@ struct HandlerCounters {
   std::atomic<uint64_t> truncated{0};      // kept, but the unwind stopped early
   std::atomic<uint64_t> unknown_stack{0};  // kept as leaf only: new stack
   std::atomic<uint64_t> nanos{0};          // time spent recording samples
-  // The periods the per-thread timers' signals (and the samples threads
-  // record as they end) stand for: what they saw of the process's CPU time.
-  std::atomic<uint64_t> thread_timer_periods{0};
 
   void Reset() noexcept {
     for (auto* counter :
          {&signals, &reentrant, &no_map, &no_stack, &counted_elsewhere,
-          &truncated, &unknown_stack, &nanos, &thread_timer_periods}) {
+          &truncated, &unknown_stack, &nanos}) {
       counter->store(0, std::memory_order_relaxed);
     }
   }

@@ -111,7 +111,7 @@ bool ThreadTimers::Arm(pid_t tid) {
   return true;
 }
 
-bool ThreadTimers::Sync(size_t max_new, bool keep_process_timer) {
+bool ThreadTimers::Sync(size_t max_new) {
   // At a profile's start, first the one timer that samples every thread at
   // once; the per-thread timers follow, which can take seconds with
   // thousands of threads (listing them too: a collector starved by them
@@ -169,14 +169,14 @@ bool ThreadTimers::Sync(size_t max_new, bool keep_process_timer) {
     if (!ThreadCovered(tid) && seen_now.count(tid) == 0) uncovered = true;
   }
   seen_once_ = std::move(seen_now);
-  // Once every thread has its own timer, and those see the CPU time, the
-  // process timer only adds signals, and the kernel hands them to any
-  // thread that does not block them: often a sleeping one, woken for
-  // nothing (one wake-up per period of the process's CPU time, ~19 us of
-  // CPU each, measured), and a sleep it cuts short sees EINTR. A thread
-  // that starts later arms its own timer; one the scan finds uncovered
-  // restarts the process timer.
-  RunProcessTimer(keep_process_timer || uncovered);
+  // Once every thread has its own timer, the process timer only adds
+  // signals, each dropped on arrival (thread_coverage.h), and the kernel
+  // hands them to any thread that does not block them: often a sleeping
+  // one, woken for nothing (one wake-up per period of the process's CPU
+  // time, ~19 us of CPU each, measured), and a sleep it cuts short sees
+  // EINTR. A thread that starts later arms its own timer; one the scan
+  // finds uncovered restarts the process timer.
+  RunProcessTimer(uncovered);
   return true;
 }
 

@@ -49,12 +49,10 @@ class ThreadTimers {
   // Deletes the timers of threads that exited and arms a timer on up to
   // `max_new` threads that have none, with the process timer running
   // meanwhile; false if more remain (call again soon). On true the process
-  // timer runs only if some thread is still without a timer or if
-  // `keep_process_timer` (the per-thread timers are seen to miss CPU time:
-  // thousands of runnable threads, each running a sliver at a time). Bounded so
+  // timer runs only if some thread is still without a timer. Bounded so
   // that the caller's lock is not held for seconds when thousands of threads
   // compete for the CPU with it. Not async-signal-safe.
-  bool Sync(size_t max_new = SIZE_MAX, bool keep_process_timer = false);
+  bool Sync(size_t max_new = SIZE_MAX);
 
   // Deletes every timer, the threads' own included. Not async-signal-safe.
   void DisarmAll();
