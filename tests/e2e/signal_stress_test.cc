@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -101,10 +102,21 @@ TEST(SignalStressTest, HostChaosWhileSamplingAtTheKernelLimit) {
   // process-directed signal to the main thread, or to any other thread that
   // does not block it while the main thread has one pending (seen once in
   // CI, under ThreadSanitizer on a loaded machine; README "No EINTR"). The
-  // sleepers nap until the chaos ends, as correct code does on EINTR; their
+  // sleepers wait in poll() and ppoll() (calls SA_RESTART does not restart)
+  // until the chaos ends, waiting again on EINTR as correct code does; their
   // interruptions are printed, not judged.
-  std::atomic<bool> chaos_over{false};
+  int chaos_over[2];
+  ASSERT_EQ(pipe(chaos_over), 0);
   std::atomic<int> sleep_interruptions{0};
+  auto sleep_until_chaos_over = [&](bool use_ppoll) {
+    pollfd end{chaos_over[0], POLLIN, 0};
+    for (;;) {
+      const int ready =
+          use_ppoll ? ppoll(&end, 1, nullptr, nullptr) : poll(&end, 1, -1);
+      if (ready > 0) return;
+      if (ready < 0 && errno == EINTR) ++sleep_interruptions;
+    }
+  };
   {
     // A thread blocked in read() until the end, and threads sleeping.
     std::thread reader([&] {
@@ -112,14 +124,8 @@ TEST(SignalStressTest, HostChaosWhileSamplingAtTheKernelLimit) {
       read_result = read(pipe_fds[0], buffer, sizeof(buffer));
       read_errno = read_result < 0 ? errno : 0;
     });
-    std::thread sleeper([&] {
-      while (!chaos_over.load()) sleep_interruptions += sleep(1) != 0;
-    });
-    std::thread usleeper([&] {
-      while (!chaos_over.load()) {
-        sleep_interruptions += usleep(100'000) != 0 && errno == EINTR;
-      }
-    });
+    std::thread sleeper([&] { sleep_until_chaos_over(false); });
+    std::thread psleeper([&] { sleep_until_chaos_over(true); });
 
     Looper compute([] { Spin(200000); });
     Looper churn([] {  // hundreds of short threads per second
@@ -171,13 +177,15 @@ TEST(SignalStressTest, HostChaosWhileSamplingAtTheKernelLimit) {
     ASSERT_EQ(write(pipe_fds[1], payload, sizeof(payload)),
               static_cast<ssize_t>(sizeof(payload)));
     reader.join();
-    chaos_over.store(true);
+    EXPECT_EQ(write(chaos_over[1], "x", 1), 1);
     sleeper.join();
-    usleeper.join();
+    psleeper.join();
   }
   (*sampler)->Unsubscribe(&sink);
   close(pipe_fds[0]);
   close(pipe_fds[1]);
+  close(chaos_over[0]);
+  close(chaos_over[1]);
 
   EXPECT_EQ(read_result, static_cast<ssize_t>(sizeof(payload)))
       << "read() failed with " << std::strerror(read_errno);

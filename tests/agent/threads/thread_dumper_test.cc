@@ -8,6 +8,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -96,14 +97,16 @@ class Fixture {
     return 0;
   }
 
-  // Sleeps in naps rather than one blocking read: ThreadSanitizer holds a
-  // signal until the thread's next intercepted call returns, and a read
-  // that never returns would never answer. 20 ms naps: a thread caught
-  // between two naps has another stack than its identical siblings (seen
-  // once in 19 runs under TSan with 2 ms naps), and waking up less often
-  // makes that ten times rarer.
-  __attribute__((noinline)) void WaitOnPipe(int) {
-    while (!stop_.load()) usleep(20000);
+  // Blocks in poll() until the destructor closes the pipe, not in read():
+  // ThreadSanitizer runs a signal handler inside a blocking call only for
+  // calls it knows block (poll does), and a read that never returns would
+  // never answer. Each thread sits at one pc, so identical workers have one
+  // stack (short naps let a worker be caught between two: seen once in 19
+  // runs under TSan).
+  __attribute__((noinline)) void WaitOnPipe(int fd) {
+    pollfd end{fd, POLLIN, 0};
+    while (poll(&end, 1, -1) <= 0) {
+    }
     asm volatile("" ::: "memory");  // not a tail call
   }
   // Distinct bodies, so that identical code folding keeps both names.
