@@ -76,11 +76,12 @@ void ThreadTimers::RunProcessTimer(bool run) {
   process_timer_armed_ = run;
 }
 
-bool ThreadTimers::AllCovered(const std::unordered_set<pid_t>& tids) {
+bool ThreadTimers::AnyUncovered(const std::unordered_set<pid_t>& tids,
+                                const std::unordered_set<pid_t>& starting) {
   for (pid_t tid : tids) {
-    if (!ThreadCovered(tid)) return false;
+    if (!ThreadCovered(tid) && starting.count(tid) == 0) return true;
   }
-  return true;
+  return false;
 }
 
 bool ThreadTimers::Arm(pid_t tid) {
@@ -127,7 +128,7 @@ bool ThreadTimers::Sync(size_t max_new) {
   if (task_dir_ == nullptr) task_dir_ = opendir("/proc/self/task");
   std::unordered_set<pid_t> live = ListThreads(task_dir_);
   // Later, while any thread has no timer of its own.
-  if (!AllCovered(live)) RunProcessTimer(true);
+  if (AnyUncovered(live, {})) RunProcessTimer(true);
   for (auto it = timers_.begin(); it != timers_.end();) {
     if (live.count(it->first) == 0) {
       SetThreadCovered(it->first, false);
@@ -164,10 +165,7 @@ bool ThreadTimers::Sync(size_t max_new) {
   }
   // A thread left alone because it is starting arms its own timer in a
   // moment (thread_start.h); the next scan arms it if it did not.
-  bool uncovered = false;
-  for (pid_t tid : live) {
-    if (!ThreadCovered(tid) && seen_now.count(tid) == 0) uncovered = true;
-  }
+  const bool uncovered = AnyUncovered(live, seen_now);
   seen_once_ = std::move(seen_now);
   // Once every thread has its own timer, the process timer only adds
   // signals, each dropped on arrival (thread_coverage.h), and the kernel

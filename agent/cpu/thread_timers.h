@@ -66,7 +66,9 @@ class ThreadTimers {
   bool Arm(pid_t tid);
   // Starts or stops the process timer (created on first start).
   void RunProcessTimer(bool run);
-  static bool AllCovered(const std::unordered_set<pid_t>& tids);
+  // Whether a thread of `tids` not in `starting` has no timer.
+  static bool AnyUncovered(const std::unordered_set<pid_t>& tids,
+                           const std::unordered_set<pid_t>& starting);
   itimerspec Period(int64_t first_ns) const;
 
   const int signo_;
