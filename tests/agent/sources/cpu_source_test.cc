@@ -248,11 +248,14 @@ TEST_F(CpuSourceTest, SampledPlusUnsampledIsEachThreadsCpuTime) {
   EXPECT_TRUE(commented);
 }
 
-// A thread busy all the time is sampled at every period: its correction,
-// if any, is what the timers' phase and the last ticks leave (a period or
-// two: on a machine where CPU burners preempt it, an expiry it crossed just
-// before being preempted is signalled only at the next tick that finds it
-// running), never its CPU time again (500 ms here).
+// A thread busy all the time: what its samples miss is corrected once,
+// never its CPU time again (500 ms here), so sampled + unsampled is its CPU
+// time. How much the samples miss is the kernel's business: a thread's CPU
+// timer is checked only at a tick that finds the thread running, and beside
+// CPU burners on this 6.18 VM kernel a plain timer_create program (no
+// inprof) saw 0 signals for 500 ms of its thread's CPU once in six runs,
+// and 2-22 expirations lost at the end in the others. So "every period
+// sampled" cannot be asked here; the correction's size can.
 TEST_F(CpuSourceTest, AFullySampledThreadIsNotCorrectedTwice) {
   if (kSignalsAreDeferred) GTEST_SKIP() << "signals are deferred under TSan";
   const std::vector<Measured> measured =
@@ -263,8 +266,9 @@ TEST_F(CpuSourceTest, AFullySampledThreadIsNotCorrectedTwice) {
   const int64_t sampled = accounts.SampledNanos("busy");
   const int64_t unsampled = accounts.UnsampledNanos(busy.tid);
   PrintAccount(busy, sampled, unsampled);
-  EXPECT_GE(sampled, busy.cpu_ns - 3 * kPeriod);
-  EXPECT_LE(unsampled, 3 * kPeriod);
+  // Corrected once: the correction is the shortfall, to within the timers'
+  // phase, and never more than what the samples missed.
+  EXPECT_LE(unsampled, busy.cpu_ns - sampled + kPeriod);
   EXPECT_NEAR(static_cast<double>(sampled + unsampled),
               static_cast<double>(busy.cpu_ns), 2.0 * kPeriod);
 
@@ -281,8 +285,12 @@ TEST_F(CpuSourceTest, AFullySampledThreadIsNotCorrectedTwice) {
                         "%lld us over %lld signals", &micros, &signals),
             2)
       << *cost;
-  EXPECT_GT(signals, 0);
-  EXPECT_GT(micros, 0);
+  // Every sample came from a signal the handler ran for (the kernel may
+  // have sent none: see above).
+  if (sampled > 0) {
+    EXPECT_GT(signals, 0);
+    EXPECT_GT(micros, 0);
+  }
 }
 
 }  // namespace
