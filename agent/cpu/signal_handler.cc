@@ -152,8 +152,13 @@ void RecordSample(HandlerTarget& target, const siginfo_t* info,
   }
   CommitSample(target, tid, now, wall_nanos, SampleWeight(info),
                [&](RawSample& sample) {
+                 // The context is this thread's own: the span of its live
+                 // stack above the interrupted stack pointer is read
+                 // directly where it can be bounded (stack_walker.h), and
+                 // everything else through the kernel.
                  StackWalk walk =
-                     target.walker->Walk(context, sample.pcs, target.max_depth);
+                     target.walker->Walk(context, sample.pcs, target.max_depth,
+                                         /*own_stack=*/true);
                  // A sample without a stack (no map yet) is committed empty:
                  // sinks skip it, and it is reported as lost through no_map.
                  sample.depth = static_cast<uint32_t>(walk.depth);

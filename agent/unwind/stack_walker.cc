@@ -37,7 +37,12 @@ namespace {
 // stack, a map older than the stack): the unwind then reads through the
 // kernel. glibc keeps a thread's descriptor, pthread_self(), at the top of
 // its stack block (for stacks it allocates and stacks the program gives
-// it); the main thread's frames end at __libc_stack_end. Never under a
+// it); the main thread's frames end at __libc_stack_end. The same holds for
+// a context a signal interrupted: the span from an sp inside the thread's
+// stack block to its top is the stack the thread runs on, and an sp
+// elsewhere (a coroutine's stack) does not share one range with the top:
+// the map's ranges are single mappings (adjacent ones are not merged), and
+// glibc's guard page lies below each stack it allocates. Never under a
 // sanitizer, which would see the reads of other frames as overflows.
 uint64_t OwnStackTop(const AddressMap& map, uint64_t sp) noexcept {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)

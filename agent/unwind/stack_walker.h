@@ -48,8 +48,9 @@ class StackWalker {
 
   // pcs[0] = the context's pc, then return addresses. Async-signal-safe.
   // `own_stack`: the context is the calling thread's own, taken at a call
-  // site (WalkHere): its live stack is read directly where it can be bounded
-  // (Unwinder::Unwind's own_stack_top).
+  // site (WalkHere) or by a signal handler running on that thread: its live
+  // stack is read directly where it can be bounded (Unwinder::Unwind's
+  // own_stack_top).
   StackWalk Walk(const ucontext_t& context, uint64_t* pcs, int max_depth,
                  bool own_stack = false) noexcept;
 

@@ -11,10 +11,11 @@
 // of calling dl_iterate_phdr. So the handler never takes the loader lock,
 // never faults on a bad frame, and a bad frame costs one truncated sample.
 // Where the kernel refuses that syscall (some seccomp profiles), reads are
-// direct and limited to mapped memory. A thread walking its own stack from a
-// known call site (a heap or contention sample) reads that live stack
-// directly: only the span from its stack pointer to its stack's top, which
-// it is running on, so nothing there can be unmapped. This is libunwind's
+// direct and limited to mapped memory. A thread walking its own stack (a
+// heap or contention sample at a known call site, or a CPU sample of the
+// thread the signal interrupted) reads that live stack directly: only the
+// span from its stack pointer to its stack's top, which it is running on,
+// so nothing there can be unmapped. This is libunwind's
 // "remote" mode aimed at our own process, as perf uses it on copied stacks.
 //
 // Ownership: owns the libunwind address space; AddressMaps are borrowed.
@@ -66,9 +67,9 @@ class Unwinder {
 
   // Writes the interrupted pc, then return addresses, into pcs[0..max_depth).
   // `own_stack_top`: nonzero when the context is the calling thread's own
-  // (StackWalker::WalkHere) and [context's sp, own_stack_top) is known to be
-  // its live stack: words there are read directly, not through the kernel.
-  // Async-signal-safe.
+  // (StackWalker::WalkHere, or a signal on this thread) and [context's sp,
+  // own_stack_top) is known to be its live stack: words there are read
+  // directly, not through the kernel. Async-signal-safe.
   UnwindResult Unwind(const ucontext_t& context, const AddressMap& map,
                       uint64_t* pcs, int max_depth,
                       uint64_t own_stack_top = 0) const noexcept;
