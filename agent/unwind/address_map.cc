@@ -83,8 +83,11 @@ void AddAnonymousRanges(std::vector<AddressRange>* ranges) {
 // .eh_frame_hdr (LSB 5.0 §10.6.2): version, three pointer encodings, then
 // eh_frame_ptr, fde_count and a table of (initial_location, fde) pairs as
 // 4-byte offsets from the header. Only that common layout is accepted; a
-// module with another one unwinds by frame pointers.
-void ParseEhFrameHdr(uint64_t hdr, UnwindModule* module) {
+// module with another one unwinds by frame pointers. `segment_end` ends the
+// loaded segment holding the header: the table is sampled for fde_index
+// only if it fits there (the loader holds the module while we read it).
+void ParseEhFrameHdr(uint64_t hdr, uint64_t segment_end, UnwindModule* module) {
+  if (segment_end - hdr < 12) return;
   const auto* bytes = reinterpret_cast<const uint8_t*>(hdr);
   constexpr uint8_t kPcrelSdata4 = 0x1b, kUdata4 = 0x03, kDatarelSdata4 = 0x3b;
   if (bytes[0] != 1 || bytes[2] != kUdata4 || bytes[3] != kDatarelSdata4) {
@@ -96,6 +99,11 @@ void ParseEhFrameHdr(uint64_t hdr, UnwindModule* module) {
   module->eh_frame_hdr = hdr;
   module->fde_table = hdr + 12;
   module->fde_count = count;
+  if (segment_end > module->fde_table &&
+      count <= (segment_end - module->fde_table) / 8) {
+    module->fde_index = SampleFdeTable(
+        reinterpret_cast<const uint8_t*>(module->fde_table), count);
+  }
 }
 
 struct ModuleScan {
@@ -110,6 +118,13 @@ int AddModule(dl_phdr_info* info, size_t, void* data) {
   uint64_t eh_frame_hdr = 0;
   for (int i = 0; i < info->dlpi_phnum; ++i) {
     const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type == PT_GNU_EH_FRAME) {
+      eh_frame_hdr = info->dlpi_addr + ph.p_vaddr;
+    }
+  }
+  uint64_t eh_frame_segment_end = 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
     uint64_t start = info->dlpi_addr + ph.p_vaddr;
     if (ph.p_type == PT_LOAD && (ph.p_flags & PF_R) != 0) {
       scan->readable->push_back({PageDown(start), PageUp(start + ph.p_memsz)});
@@ -118,13 +133,33 @@ int AddModule(dl_phdr_info* info, size_t, void* data) {
       module.text_start = std::min<uint64_t>(module.text_start, start);
       module.text_end = std::max<uint64_t>(module.text_end, start + ph.p_memsz);
     }
-    if (ph.p_type == PT_GNU_EH_FRAME) eh_frame_hdr = start;
+    if (ph.p_type == PT_LOAD && (ph.p_flags & PF_R) != 0 &&
+        eh_frame_hdr >= start && eh_frame_hdr - start < ph.p_filesz) {
+      eh_frame_segment_end = start + ph.p_filesz;
+    }
   }
   if (module.text_start == UINT64_MAX) return 0;
-  if (eh_frame_hdr != 0) ParseEhFrameHdr(eh_frame_hdr, &module);
-  scan->modules->push_back(module);
+  if (eh_frame_hdr != 0 && eh_frame_segment_end != 0) {
+    ParseEhFrameHdr(eh_frame_hdr, eh_frame_segment_end, &module);
+  }
+  scan->modules->push_back(std::move(module));
   return 0;
 }
+
+}  // namespace
+
+std::vector<int32_t> SampleFdeTable(const uint8_t* table, uint64_t count) {
+  std::vector<int32_t> index;
+  index.reserve((count + kFdeIndexStride - 1) / kFdeIndexStride);
+  for (uint64_t i = 0; i < count; i += kFdeIndexStride) {
+    int32_t initial;
+    std::memcpy(&initial, table + i * 8, sizeof(initial));
+    index.push_back(initial);
+  }
+  return index;
+}
+
+namespace {
 
 std::vector<AddressRange> SortAndMerge(std::vector<AddressRange> ranges) {
   std::sort(ranges.begin(), ranges.end(),

@@ -6,6 +6,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -353,9 +354,53 @@ bool ParseCie(const uint8_t* data, size_t size, Cie& cie) noexcept {
   return true;
 }
 
+// The FDE of the last of `n` table entries, copied to `entries`, whose
+// initial location is at or below `pc`; 0 if none is.
+uint64_t LastFdeAtOrBelow(const UnwindModule& m, uint64_t pc,
+                          const int32_t* entries, uint64_t n) noexcept {
+  uint64_t lo = 0, hi = n;
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (m.eh_frame_hdr + static_cast<int64_t>(entries[2 * mid]) <= pc) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == 0) return 0;
+  return m.eh_frame_hdr + static_cast<int64_t>(entries[2 * (lo - 1) + 1]);
+}
+
+// With the map's sample of the table (fde_index): its own search in our
+// memory, then one read of the kFdeIndexStride entries it narrows to.
+uint64_t FindFdeIndexed(const UnwindModule& m, uint64_t pc, MemoryReader read,
+                        void* arg) noexcept {
+  const std::vector<int32_t>& index = m.fde_index;
+  uint64_t lo = 0, hi = index.size();
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (m.eh_frame_hdr + static_cast<int64_t>(index[mid]) <= pc) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == 0) return 0;
+  const uint64_t first = (lo - 1) * kFdeIndexStride;
+  const uint64_t n = std::min<uint64_t>(kFdeIndexStride, m.fde_count - first);
+  int32_t entries[2 * kFdeIndexStride];
+  if (!read(m.fde_table + first * 8, entries, n * 8, arg)) return 0;
+  return LastFdeAtOrBelow(m, pc, entries, n);
+}
+
 // Binary search of the .eh_frame_hdr table: the FDE covering `pc`, or 0.
 uint64_t FindFde(const UnwindModule& m, uint64_t pc, MemoryReader read,
                  void* arg) noexcept {
+  if (!m.fde_index.empty() &&
+      m.fde_index.size() ==
+          (m.fde_count + kFdeIndexStride - 1) / kFdeIndexStride) {
+    return FindFdeIndexed(m, pc, read, arg);
+  }
   uint64_t lo = 0, hi = m.fde_count;
   while (lo < hi) {
     uint64_t mid = lo + (hi - lo) / 2;
@@ -373,9 +418,23 @@ uint64_t FindFde(const UnwindModule& m, uint64_t pc, MemoryReader read,
   return m.eh_frame_hdr + static_cast<int64_t>(fde);
 }
 
-// Copies a CIE or FDE record (after its length field) at `address`.
+// Copies a CIE or FDE record (after its length field) at `address`: one
+// read of as much as `out` holds, as a record is usually followed by more of
+// .eh_frame; where that read fails (the section ends within it), the length
+// first and then the record.
 bool ReadRecord(uint64_t address, uint8_t* out, size_t capacity, size_t* size,
                 MemoryReader read, void* arg) noexcept {
+  uint8_t whole[4 + kFdeBytes];
+  if (capacity <= kFdeBytes && read(address, whole, 4 + capacity, arg)) {
+    uint32_t length = 0;
+    std::memcpy(&length, whole, 4);
+    if (length == 0 || length == 0xffffffffu || length > capacity) {
+      return false;
+    }
+    std::memcpy(out, whole + 4, length);
+    *size = length;
+    return true;
+  }
   uint32_t length = 0;
   if (!read(address, &length, 4, arg)) return false;
   if (length == 0 || length == 0xffffffffu || length > capacity) return false;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace inprof::internal {
@@ -25,6 +26,27 @@ TEST(AddressMapTest, KnowsTheCurrentStackAndOurCode) {
   EXPECT_GT(module->fde_count, 0u);
   // Code of a module is readable too (the unwinder reads .eh_frame there).
   EXPECT_TRUE(map->IsReadable(module->eh_frame_hdr, 8));
+}
+
+// Every kFdeIndexStride-th entry of a module's search table, copied.
+TEST(AddressMapTest, SamplesEachModulesSearchTable) {
+  std::unique_ptr<AddressMap> map = AddressMap::Build();
+  for (uint64_t code : {reinterpret_cast<uint64_t>(&SomeCode),
+                        reinterpret_cast<uint64_t>(&write)}) {
+    const UnwindModule* module = map->ModuleFor(code);
+    ASSERT_NE(module, nullptr);
+    ASSERT_GT(module->fde_count, 0u);
+    ASSERT_EQ(module->fde_index.size(),
+              (module->fde_count + kFdeIndexStride - 1) / kFdeIndexStride);
+    for (size_t k = 0; k < module->fde_index.size(); ++k) {
+      int32_t initial;
+      std::memcpy(&initial,
+                  reinterpret_cast<const void*>(module->fde_table +
+                                                k * kFdeIndexStride * 8),
+                  sizeof(initial));
+      ASSERT_EQ(module->fde_index[k], initial) << k;
+    }
+  }
 }
 
 TEST(AddressMapTest, KnowsLibcAndTheVdso) {
@@ -65,7 +87,7 @@ TEST(AddressMapTest, FileBackedDataMappingsAreNotReadable) {
 TEST(AddressMapTest, RangeBoundsAreExactAndOverlapsMerge) {
   AddressMap map(
       {{0x3000, 0x4000}, {0x1000, 0x2000}, {0x1800, 0x2000}, {0x2000, 0x2800}},
-      {{0x1000, 0x1800, 0, 0, 0}});
+      {{0x1000, 0x1800, 0, 0, 0, {}}});
   // Overlapping ranges merge; adjacent ones stay apart (one mapping each).
   EXPECT_EQ(map.readable_ranges(), 3u);
   EXPECT_TRUE(map.IsReadable(0x1ff8, 8));

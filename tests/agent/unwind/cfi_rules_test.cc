@@ -577,6 +577,8 @@ TEST(CfiRulesTest, TheSearchTablePicksTheFdeCoveringThePc) {
     fde.program = {kDefCfaOffset, static_cast<uint8_t>(16 + 8 * i)};
     image.AddFde(cie, starts[i], i == 1 ? 0x20 : 0x40, fde);
   }
+  // More of .eh_frame: a record is read together with what follows it.
+  image.Raw(Bytes(4 + 512, 0));
   for (int i = 0; i < 4; ++i) {
     const std::string want =
         "cfa=rsp+" + std::to_string(16 + 8 * i) + " ra@-8 rbp=same";
@@ -751,6 +753,55 @@ TEST(CfiRulesTest, RefusesUnbalancedOrTooDeepStateStacks) {
                               kRememberState, kRememberState})
                    .At(kText)),
       "unsupported");
+}
+
+// The map's sample of the table (every kFdeIndexStride-th entry) narrows a
+// search to one read of at most kFdeIndexStride entries; the answers are the
+// plain search's, at the first and last entries of each stride, in gaps, and
+// in a last stride that is not full.
+TEST(CfiRulesTest, AnIndexedTableIsSearchedWithOneReadOfItsEntries) {
+  constexpr uint64_t kFunctions = 1000;  // 31 full strides and 8 entries
+  Image image(kFunctions);
+  const uint64_t cie = image.AddCie();
+  for (uint64_t i = 0; i < kFunctions; ++i) {
+    FdeSpec fde;
+    fde.program = {kDefCfaOffset, static_cast<uint8_t>(16 + 8 * (i % 16))};
+    image.AddFde(cie, kText + 0x40 * i, 0x30, fde);  // 0x10 gap after each
+  }
+  image.Raw(Bytes(4 + 512, 0));
+  const UnwindModule plain = image.module();
+  UnwindModule indexed = plain;
+  indexed.fde_index = SampleFdeTable(image.bytes().data() + 12, kFunctions);
+  ASSERT_EQ(indexed.fde_index.size(), 32u);
+  std::vector<uint64_t> pcs = {kText - 1, 0, ~uint64_t{0},
+                               kText + 0x40 * kFunctions};
+  for (uint64_t i = 0; i < kFunctions; ++i) {
+    for (uint64_t offset : {0x0, 0x2f, 0x30, 0x3f}) {
+      pcs.push_back(kText + 0x40 * i + offset);
+    }
+  }
+  int most_indexed_reads = 0, fewest_plain_reads = 1 << 30;
+  for (uint64_t pc : pcs) {
+    int before = image.reads();
+    const std::string want = Describe(image.At(plain, pc));
+    const int plain_reads = image.reads() - before;
+    before = image.reads();
+    EXPECT_EQ(Describe(image.At(indexed, pc)), want) << std::hex << pc;
+    const int indexed_reads = image.reads() - before;
+    if (want != "unsupported") {
+      most_indexed_reads = std::max(most_indexed_reads, indexed_reads);
+      fewest_plain_reads = std::min(fewest_plain_reads, plain_reads);
+    }
+  }
+  EXPECT_EQ(image.refused_reads(), 0);
+  // The entries, the FDE and its CIE: one read each.
+  EXPECT_EQ(most_indexed_reads, 3);
+  EXPECT_GT(fewest_plain_reads, 10);  // a probe per halving, then records
+  // An index that does not fit the table is not trusted.
+  UnwindModule mismatched = indexed;
+  mismatched.fde_index.pop_back();
+  EXPECT_EQ(Describe(image.At(mismatched, kText + 0x40 * 999)),
+            Describe(image.At(plain, kText + 0x40 * 999)));
 }
 
 // ---------------------------------------------------------------------------
