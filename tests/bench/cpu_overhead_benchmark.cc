@@ -68,6 +68,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -86,6 +87,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "agent/profile/decode.h"
@@ -211,6 +213,9 @@ __attribute__((noinline)) uint64_t HandleBatchLabeled(uint64_t& rng,
 struct alignas(64) WorkerSlot {
   std::atomic<uint64_t> units{0};
   std::atomic<uint64_t> sink{0};
+  // The loop's return address, inside this worker's TaggedEntry<I>: found
+  // in a profile's stacks, it says which worker a sample came from.
+  std::atomic<uintptr_t> tag{0};
 };
 
 // kLabels: the labels modes' loop (HandleBatchLabeled); the other modes run
@@ -218,6 +223,7 @@ struct alignas(64) WorkerSlot {
 template <bool kLabels>
 __attribute__((noinline)) void WorkerLoop(const std::atomic<bool>& stop,
                                           uint64_t seed, WorkerSlot& slot) {
+  slot.tag.store(reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   Table table;
   uint64_t rng = seed;
   uint64_t sink = 0;
@@ -251,6 +257,32 @@ __attribute__((noinline)) void BlockingWorkerLoop(const std::atomic<bool>& stop,
 
 enum class Workload { kPlain, kLabels, kBlocking };
 
+// Worker i runs its loop under TaggedEntry<i % kTaggedEntries>, a function of
+// its own, so that a profile's stacks tell the workers apart (gperftools'
+// profiles carry no thread ids): the split of samples between the threads
+// is compared with the split of their CPU time.
+using WorkerLoopFn = void (*)(const std::atomic<bool>&, uint64_t, WorkerSlot&);
+constexpr int kTaggedEntries = 64;
+
+template <int I>
+__attribute__((noinline)) void TaggedEntry(WorkerLoopFn loop,
+                                           const std::atomic<bool>& stop,
+                                           uint64_t seed, WorkerSlot& slot) {
+  loop(stop, seed, slot);
+  asm volatile("" ::: "memory");  // not a tail call: this frame stays
+}
+
+using TaggedEntryFn = void (*)(WorkerLoopFn, const std::atomic<bool>&, uint64_t,
+                               WorkerSlot&);
+
+template <int... I>
+constexpr std::array<TaggedEntryFn, sizeof...(I)> MakeTaggedEntries(
+    std::integer_sequence<int, I...>) {
+  return {&TaggedEntry<I>...};
+}
+constexpr std::array<TaggedEntryFn, kTaggedEntries> kTaggedEntryFns =
+    MakeTaggedEntries(std::make_integer_sequence<int, kTaggedEntries>{});
+
 int64_t ClockNanos(clockid_t clock) {
   timespec ts{};
   clock_gettime(clock, &ts);
@@ -262,6 +294,7 @@ struct Snapshot {
   int64_t wall_ns = 0;
   int64_t process_cpu_ns = 0;
   int64_t worker_cpu_ns = 0;
+  std::vector<int64_t> thread_cpu_ns;  // per worker
   uint64_t units = 0;
 };
 
@@ -270,12 +303,12 @@ class Workers {
  public:
   explicit Workers(int count, Workload workload = Workload::kPlain)
       : slots_(count) {
-    auto* loop = workload == Workload::kLabels     ? WorkerLoop<true>
-                 : workload == Workload::kBlocking ? BlockingWorkerLoop
-                                                   : WorkerLoop<false>;
+    WorkerLoopFn loop = workload == Workload::kLabels     ? WorkerLoop<true>
+                        : workload == Workload::kBlocking ? BlockingWorkerLoop
+                                                          : WorkerLoop<false>;
     for (int i = 0; i < count; ++i) {
-      threads_.emplace_back(loop, std::cref(stop_),
-                            0x9e3779b97f4a7c15ULL * (i + 1),
+      threads_.emplace_back(kTaggedEntryFns[i % kTaggedEntries], loop,
+                            std::cref(stop_), 0x9e3779b97f4a7c15ULL * (i + 1),
                             std::ref(slots_[i]));
     }
   }
@@ -293,13 +326,23 @@ class Workers {
     for (size_t i = 0; i < threads_.size(); ++i) {
       s.units += slots_[i].units.load(std::memory_order_relaxed);
       clockid_t clock;
-      if (pthread_getcpuclockid(threads_[i].native_handle(), &clock) == 0) {
-        s.worker_cpu_ns += ClockNanos(clock);
-      }
+      const int64_t cpu_ns =
+          pthread_getcpuclockid(threads_[i].native_handle(), &clock) == 0
+              ? ClockNanos(clock)
+              : 0;
+      s.worker_cpu_ns += cpu_ns;
+      s.thread_cpu_ns.push_back(cpu_ns);
     }
     int64_t process_after = ClockNanos(CLOCK_PROCESS_CPUTIME_ID);
     s.process_cpu_ns = process_before + (process_after - process_before) / 2;
     return s;
+  }
+
+  // Each worker's tag (WorkerSlot::tag); 0 while it has not started.
+  std::vector<uintptr_t> Tags() const {
+    std::vector<uintptr_t> tags;
+    for (const WorkerSlot& slot : slots_) tags.push_back(slot.tag.load());
+    return tags;
   }
 
   void Stop() {
@@ -324,6 +367,7 @@ struct Flags {
   int seconds = 5;
   int threads = 2;
   int warmup_ms = 1000;
+  int hz = 100;             // sampling rate of both profilers
   int pairs = 60;           // interleaved modes: measured (OFF, ON) pairs
   std::string profile_out;  // empty: a temporary file, removed afterwards
 
@@ -365,6 +409,8 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.threads = std::atoi(value.c_str());
     } else if (take("--warmup_ms=", value)) {
       flags.warmup_ms = std::atoi(value.c_str());
+    } else if (take("--hz=", value)) {
+      flags.hz = std::atoi(value.c_str());
     } else if (take("--pairs=", value)) {
       flags.pairs = std::atoi(value.c_str());
     } else if (take("--profile_out=", value)) {
@@ -398,6 +444,10 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
     std::fprintf(stderr, "--seconds and --threads must be >= 1\n");
     return false;
   }
+  if (flags.hz < 1 || flags.hz > 1000) {
+    std::fprintf(stderr, "--hz must be within [1, 1000]\n");
+    return false;
+  }
   return true;
 }
 
@@ -417,7 +467,14 @@ bool WriteFile(const std::string& path, const std::string& data) {
 // of five words (0, 3, 0, period in microseconds, 0), then records of
 // (count, depth, pc...), ended by the record (0, 1, 0). All words are
 // uintptr_t in native byte order. Returns -1 if the file does not parse.
-int64_t CountLegacySamples(const std::string& data, int64_t& period_us) {
+// One stack of a profile and its sample count.
+struct StackRecord {
+  int64_t count = 0;
+  std::vector<uint64_t> addresses;  // leaf first
+};
+
+int64_t CountLegacySamples(const std::string& data, int64_t& period_us,
+                           std::vector<StackRecord>* records = nullptr) {
   size_t words = data.size() / sizeof(uintptr_t);
   auto word = [&](size_t i) {
     uintptr_t w;
@@ -432,9 +489,74 @@ int64_t CountLegacySamples(const std::string& data, int64_t& period_us) {
     uintptr_t count = word(i), depth = word(i + 1);
     if (count == 0 && depth == 1) return samples;  // the trailer
     samples += static_cast<int64_t>(count);
+    if (records != nullptr && i + 2 + depth <= words) {
+      StackRecord record;
+      record.count = static_cast<int64_t>(count);
+      for (size_t k = 0; k < depth; ++k) {
+        record.addresses.push_back(word(i + 2 + k));
+      }
+      records->push_back(std::move(record));
+    }
     i += 2 + depth;
   }
   return -1;
+}
+
+// The workers of the run and their CPU time in the window, for the Describe
+// functions (set when the window closes).
+struct RunThreads {
+  std::vector<uintptr_t> tags;
+  std::vector<int64_t> cpu_ns;
+};
+RunThreads g_run_threads;
+
+// The worker whose tag (a return address, as a profiler records it or minus
+// one, as pprof locations hold it) is the outermost such frame of `record`;
+// -1 if none is.
+int WorkerOf(const StackRecord& record,
+             const std::unordered_map<uint64_t, int>& by_tag) {
+  for (auto it = record.addresses.rbegin(); it != record.addresses.rend();
+       ++it) {
+    for (uint64_t address : {*it, *it + 1}) {
+      auto found = by_tag.find(address);
+      if (found != by_tag.end()) return found->second;
+    }
+  }
+  return -1;
+}
+
+// The profile's split of samples between the workers against their measured
+// CPU time: split_err_pts is the largest difference, in points, between a
+// worker's share of the samples that name a worker and its share of the
+// workers' CPU time; tagged_pct is how many samples name one.
+void DescribeSplit(const std::vector<StackRecord>& records,
+                   std::ostringstream& out) {
+  const RunThreads& run = g_run_threads;
+  std::unordered_map<uint64_t, int> by_tag;
+  for (size_t i = 0; i < run.tags.size(); ++i) {
+    if (run.tags[i] != 0) by_tag.emplace(run.tags[i], static_cast<int>(i));
+  }
+  // Workers beyond kTaggedEntries share tags: no split then.
+  if (by_tag.size() != run.tags.size() || run.tags.empty()) return;
+  std::vector<int64_t> samples(run.tags.size(), 0);
+  int64_t total = 0, tagged = 0, cpu_total = 0;
+  for (const StackRecord& record : records) {
+    total += record.count;
+    const int worker = WorkerOf(record, by_tag);
+    if (worker < 0) continue;
+    samples[worker] += record.count;
+    tagged += record.count;
+  }
+  for (int64_t cpu : run.cpu_ns) cpu_total += cpu;
+  if (tagged == 0 || cpu_total <= 0) return;
+  double worst = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const double share = 100.0 * samples[i] / tagged;
+    const double cpu_share = 100.0 * run.cpu_ns[i] / cpu_total;
+    worst = std::max(worst, std::fabs(share - cpu_share));
+  }
+  out << " split_err_pts=" << worst
+      << " tagged_pct=" << 100.0 * tagged / std::max<int64_t>(total, 1);
 }
 
 // The profiler-specific part of a run. A Window starts profiling, blocks
@@ -504,10 +626,21 @@ bool DescribeInprof(const Flags& flags, const std::string& data,
     return false;
   }
   int64_t samples = 0, cpu_ns = 0;
+  std::unordered_map<uint64_t, uint64_t> address_of;
+  for (const internal::Location& location : profile->locations) {
+    address_of[location.id] = location.address;
+  }
+  std::vector<StackRecord> records;
   for (const internal::Sample& sample : profile->samples) {
     if (sample.values.size() >= 2) {
       samples += sample.values[0];
       cpu_ns += sample.values[1];
+      StackRecord record;
+      record.count = sample.values[0];
+      for (uint64_t id : sample.location_ids) {
+        record.addresses.push_back(address_of[id]);
+      }
+      records.push_back(std::move(record));
     }
   }
   out << " profile_bytes=" << data.size() << " samples=" << samples
@@ -517,6 +650,7 @@ bool DescribeInprof(const Flags& flags, const std::string& data,
       << " handler_ms="
       << CommentNumber(profile->comments, internal::kHandlerCostComment) /
              1000.0;
+  DescribeSplit(records, out);
   if (!flags.profile_out.empty() && !WriteFile(flags.profile_out, data)) {
     std::fprintf(stderr, "cannot write %s\n", flags.profile_out.c_str());
     return false;
@@ -532,7 +666,9 @@ struct Gperftools {
 };
 Gperftools g_gperftools;
 
-bool LoadGperftools() {
+bool LoadGperftools(int hz = 100) {
+  // Read by libprofiler when its first profile starts.
+  setenv("CPUPROFILE_FREQUENCY", std::to_string(hz).c_str(), 1);
   g_gperftools.handle = dlopen("libprofiler.so.0", RTLD_NOW | RTLD_LOCAL);
   if (g_gperftools.handle == nullptr) {
     std::fprintf(stderr,
@@ -580,14 +716,17 @@ bool DescribeGperftools(const Flags& flags, const std::string& path,
     return false;
   }
   int64_t period_us = 0;
-  int64_t samples = CountLegacySamples(*data, period_us);
+  std::vector<StackRecord> records;
+  int64_t samples = CountLegacySamples(*data, period_us, &records);
   if (samples < 0) {
     std::fprintf(stderr, "cannot parse the gperftools profile %s\n",
                  path.c_str());
     return false;
   }
   out << " profile_bytes=" << data->size() << " samples=" << samples
+      << " sampled_cpu_ms=" << samples * period_us / 1000
       << " period_ns=" << period_us * 1000;
+  DescribeSplit(records, out);
   return true;
 }
 
@@ -818,9 +957,10 @@ int64_t MetricValue(const std::string& name) {
 
 // Starts the agent into g_agent on any free port; false (and a message) if
 // it cannot start.
-bool StartGlobalAgent() {
+bool StartGlobalAgent(int hz = 100) {
   Options options;
   options.port = 0;
+  options.hz = hz;
   StatusOr<Agent> agent = Agent::Start(options);
   if (!agent.ok()) {
     std::fprintf(stderr, "Agent::Start: %s\n",
@@ -1072,11 +1212,11 @@ int Main(int argc, char** argv) {
   DescribeFn describe = DescribeNone;
   bool prefetch = flags.mode == "inprof_warm";
   if (flags.mode == "inprof" || flags.mode == "inprof_warm") {
-    if (!StartGlobalAgent()) return 1;
+    if (!StartGlobalAgent(flags.hz)) return 1;
     window = WindowInprof;
     describe = DescribeInprof;
   } else if (flags.mode == "gperftools") {
-    if (!LoadGperftools()) return 1;
+    if (!LoadGperftools(flags.hz)) return 1;
     window = WindowGperftools;
     describe = DescribeGperftools;
   }
@@ -1092,6 +1232,11 @@ int Main(int argc, char** argv) {
     before = workers.Take();
     ok = window(flags, data);
     after = workers.Take();
+    g_run_threads.tags = workers.Tags();
+    for (size_t i = 0; i < after.thread_cpu_ns.size(); ++i) {
+      g_run_threads.cpu_ns.push_back(after.thread_cpu_ns[i] -
+                                     before.thread_cpu_ns[i]);
+    }
   }
   g_agent.reset();
   std::ostringstream details;

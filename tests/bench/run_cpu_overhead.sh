@@ -16,6 +16,7 @@
 #   BUILD_DIR  build directory (default <repo>/build-bench; configured and
 #              built here if the benchmark binary is missing or stale)
 #   THREADS    worker threads (default 2)
+#   HZ         sampling rate of both profilers (default 100)
 #   RAW_OUT    also keep the raw key=value lines in this file
 #
 # Overhead figures printed for each profiler:
@@ -45,6 +46,8 @@ set -euo pipefail
 rounds=${1:-7}
 seconds=${2:-5}
 threads=${THREADS:-2}
+hz=${HZ:-100}
+cores=$(nproc)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build_dir=${BUILD_DIR:-$repo/build-bench}
 binary=$build_dir/tests/bench/cpu_overhead_benchmark
@@ -64,7 +67,7 @@ raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 
 echo "# cpu_overhead_benchmark: $rounds rounds x 4 modes, ${seconds}s window," \
-  "$threads worker threads"
+  "$threads worker threads, $hz Hz"
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  nproc=$(nproc)" \
   "cpu=\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)\"" \
   "kernel=$(uname -r)"
@@ -75,7 +78,7 @@ for ((r = 0; r < rounds; r++)); do
   for ((k = 0; k < ${#modes[@]}; k++)); do
     mode=${modes[$(((r + k) % ${#modes[@]}))]}
     line=$("$binary" --mode="$mode" --seconds="$seconds" --threads="$threads" \
-      2>/dev/null) || {
+      --hz="$hz" 2>/dev/null) || {
       echo "run failed: $binary --mode=$mode (rerun it to see why)" >&2
       exit 1
     }
@@ -85,7 +88,8 @@ done
 echo "# loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ -n ${RAW_OUT:-} ]]; then cp "$raw" "$RAW_OUT"; fi
 
-awk -v rounds="$rounds" -v seconds="$seconds" -v threads="$threads" '
+awk -v rounds="$rounds" -v seconds="$seconds" -v threads="$threads" \
+  -v hz="$hz" -v cores="$cores" '
 function field(key,   i, kv) {
   for (i = 1; i <= NF; i++) {
     split($i, kv, "=")
@@ -106,21 +110,24 @@ function median(a, n,   i, j, t) {
 {
   r = field("round"); m = field("mode")
   split("work_units_per_second units_per_worker_cpu_second worker_cpu_s " \
-        "other_cpu_ms samples window_s handler_ms", keys, " ")
+        "other_cpu_ms samples window_s handler_ms sampled_cpu_ms " \
+        "split_err_pts", keys, " ")
   for (k in keys) v[r, m, keys[k]] = field(keys[k])
-  if (field("worker_cpu_s") < 0.95 * threads * field("window_s")) busy[r] = 1
+  usable = threads < cores ? threads : cores
+  if (field("worker_cpu_s") < 0.95 * usable * field("window_s")) busy[r] = 1
 }
 # Prints the summary table over the rounds with use[r] set.
 function summary(title, use,   i, m, r, n, a, w, c, s, q, wall, percpu, other,
                  window, wall_ratio, cpu_ratio, extra_cpu, sampled_cpu_s,
-                 wall_ovh, cpu_ovh, samples, rate, used, handler, cost, h) {
+                 wall_ovh, cpu_ovh, samples, rate, used, handler, cost, h,
+                 total, spliterr, t, e) {
   used = 0
   for (r = 1; r <= rounds; r++) used += use[r]
   printf "\n%s (%d rounds)\n", title, used
   if (used == 0) return
-  printf "%-12s %11s %11s %9s %9s %8s %8s %9s %9s %10s %8s\n", "mode", "units/s",
-    "units/cpu_s", "wall_ovh%", "cpu_ovh%", "samples", "hz/cpu_s",
-    "other_ms", "window_s", "handler_ms", "cost%"
+  printf "%-12s %11s %11s %9s %9s %8s %8s %9s %9s %10s %8s %8s %9s\n", "mode",
+    "units/s", "units/cpu_s", "wall_ovh%", "cpu_ovh%", "samples", "hz/cpu_s",
+    "other_ms", "window_s", "handler_ms", "cost%", "total%", "split_err"
   for (i = 1; i <= nmodes; i++) {
     m = modes[i]
     n = 0; for (r = 1; r <= rounds; r++) if (use[r]) a[++n] = v[r, m, "work_units_per_second"]
@@ -132,7 +139,7 @@ function summary(title, use,   i, m, r, n, a, w, c, s, q, wall, percpu, other,
     n = 0; for (r = 1; r <= rounds; r++) if (use[r]) a[++n] = v[r, m, "window_s"]
     window = median(a, n)
     wall_ovh = "-"; cpu_ovh = "-"; samples = "-"; rate = "-"
-    handler = "-"; cost = "-"
+    handler = "-"; cost = "-"; total = "-"; spliterr = "-"
     if (v[1, m, "handler_ms"] != "") {
       # Measured by the program, not inferred from throughput: the
       # own time of the signal handler plus the CPU of the other threads,
@@ -162,15 +169,22 @@ function summary(title, use,   i, m, r, n, a, w, c, s, q, wall, percpu, other,
         # window also holds the encoding after the S seconds of sampling.
         sampled_cpu_s = v[r, m, "worker_cpu_s"] * seconds / v[r, m, "window_s"]
         q[n] = v[r, m, "samples"] / sampled_cpu_s
+        # Accuracy: the CPU time the profile shows against the clocks of
+        # the workers, and the worst share of samples of a worker against its
+        # share of CPU time.
+        t[n] = 100 * v[r, m, "sampled_cpu_ms"] / (1000 * sampled_cpu_s)
+        e[n] = v[r, m, "split_err_pts"]
       }
+      total = sprintf("%.1f", median(t, n))
+      spliterr = e[1] == "" ? "-" : sprintf("%.2f", median(e, n))
       wall_ovh = sprintf("%.2f", median(w, n))
       cpu_ovh = sprintf("%.2f", median(c, n))
       samples = sprintf("%.0f", median(s, n))
       rate = sprintf("%.1f", median(q, n))
     }
-    printf "%-12s %11.0f %11.0f %9s %9s %8s %8s %9.1f %9.3f %10s %8s\n", m,
-      wall, percpu, wall_ovh, cpu_ovh, samples, rate, other, window, handler,
-      cost
+    printf "%-12s %11.0f %11.0f %9s %9s %8s %8s %9.1f %9.3f %10s %8s %8s %9s\n",
+      m, wall, percpu, wall_ovh, cpu_ovh, samples, rate, other, window,
+      handler, cost, total, spliterr
   }
 }
 END {
@@ -188,13 +202,17 @@ END {
     all[r] = 1
     quiet[r] = busy[r] ? 0 : 1
   }
-  printf "(* = quiet round: every run had the workers on >= 95%% of %d cores)\n", threads
+  printf "(* = quiet round: every run had the workers on >= 95%% of %d cores)\n", (threads < cores ? threads : cores)
   summary("medians, all rounds", all)
   summary("medians, quiet rounds only", quiet)
   printf "\nwall_ovh%%: median over rounds of 1 - (units/wall s) / (same of none, same round)\n"
   printf "cpu_ovh%%:  median over rounds of 1 - (units per worker CPU s ratio) /\n"
   printf "           (1 + profiler threads CPU / worker threads CPU)\n"
-  printf "hz/cpu_s:  samples per worker CPU second while sampling (100 = 100 Hz)\n"
+  printf "hz/cpu_s:  samples per worker CPU second while sampling (%d = %d Hz)\n", hz, hz
+  printf "total%%:    CPU time the profile shows / the workers'"'"' CPU time while sampling\n"
+  printf "           (inprof'"'"'s includes its inprof.UnsampledCPU frames)\n"
+  printf "split_err: largest difference, in points, between a worker'"'"'s share of the\n"
+  printf "           samples and its share of the workers'"'"' CPU time (stacks name the worker)\n"
   printf "other_ms:  CPU ms of non-worker threads in the window (agent, libprofiler)\n"
   printf "handler_ms: time inprof'"'"'s signal handler ran in the window (the profile'"'"'s comment)\n"
   printf "cost%%:     (handler_ms + other_ms) / worker CPU ms: the cost the program measured,\n"
