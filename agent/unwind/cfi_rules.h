@@ -44,7 +44,7 @@ using MemoryReader = bool (*)(uint64_t address, void* out, size_t length,
 
 class CfiRules {
  public:
-  // Maps the cache (untouched pages cost nothing). Not async-signal-safe.
+  // Maps the cache, resident from the start (1 MiB). Not async-signal-safe.
   CfiRules();
   ~CfiRules();
   CfiRules(const CfiRules&) = delete;
@@ -65,9 +65,8 @@ class CfiRules {
   static constexpr uint32_t kCapacity = 1u << 16;
   static constexpr int kMaxProbe = 16;
 
-  // 16 bytes: the cache is resident as far as the process's distinct return
-  // addresses reach, up to kCapacity entries (1 MiB; a whole FrameRule per
-  // entry took twice that). `value` holds the rule and the generation it was
+  // 16 bytes: kCapacity entries take 1 MiB (a whole FrameRule per entry
+  // took twice that). `value` holds the rule and the generation it was
   // found in (PackRule in the .cc); a rule that does not fit is not cached.
   struct Entry {
     std::atomic<uint64_t> key;  // pc; 0 empty, 1 being filled

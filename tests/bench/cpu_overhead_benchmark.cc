@@ -1247,12 +1247,17 @@ int Main(int argc, char** argv) {
   double other_cpu_s =
       (after.process_cpu_ns - before.process_cpu_ns) / 1e9 - worker_cpu_s;
   uint64_t units = after.units - before.units;
+  // Last, the window on CLOCK_MONOTONIC and the main thread, for
+  // run_cpu_handler_cost.sh: it cuts the window out of a perf recording made
+  // with that clock.
   std::printf("mode=%s threads=%d window_s=%.3f work_units=%" PRIu64
               " work_units_per_second=%.1f worker_cpu_s=%.3f"
-              " units_per_worker_cpu_second=%.1f other_cpu_ms=%.1f%s\n",
+              " units_per_worker_cpu_second=%.1f other_cpu_ms=%.1f%s"
+              " window_start_s=%.6f window_end_s=%.6f main_tid=%d\n",
               flags.mode.c_str(), flags.threads, wall_s, units, units / wall_s,
               worker_cpu_s, units / worker_cpu_s, other_cpu_s * 1000,
-              details.str().c_str());
+              details.str().c_str(), before.wall_ns / 1e9, after.wall_ns / 1e9,
+              static_cast<int>(getpid()));
   return 0;
 }
 

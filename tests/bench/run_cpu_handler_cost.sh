@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The direct CPU cost of each profiler, measured the same way for inprof and
+# gperftools: perf samples the whole process while cpu_overhead_benchmark
+# takes a profile, and the samples inside the window are sorted into
+#   handler: the workers inside a profiler's signal handler (inprof's
+#            handler and unwinder, libprofiler, libunwind) and the system
+#            calls it makes (process_vm_readv, gettid);
+#   signal:  the kernel delivering the signal and returning from it
+#            (arch_do_signal_or_restart, rt_sigreturn);
+#   timer:   the kernel's CPU-timer bookkeeping that queues the signals;
+#   other:   the threads that are not workers: the agent's (symbolizing,
+#            encoding, the HTTP reply) and the main thread.
+# Each is printed per 100 worker samples, i.e. in percent of the workers'
+# CPU time. This is what a whole-run throughput comparison cannot resolve
+# on a shared machine (process-to-process noise of +-3 %): both profilers'
+# own work, counted by one outside observer, with the same rules. Cache
+# pollution (the workload slowed after the handler ran) is not in it.
+# The "none" mode is the control: its handler/signal/timer must be ~0.
+#
+# Usage: tests/bench/run_cpu_handler_cost.sh [ROUNDS [SECONDS]]
+#   ROUNDS   rounds of three runs (none, inprof_warm, gperftools, rotating)
+#            (default 5)
+#   SECONDS  profile window (default 5)
+# Environment:
+#   BUILD_DIR   build directory (default <repo>/build-bench)
+#   THREADS     worker threads (default 2)
+#   HZ          sampling rate of both profilers (default 100)
+#   PERF_FREQ   perf's own sampling rate (default 10000)
+# Needs perf (Debian: apt-get install linux-perf) and
+# kernel.perf_event_paranoid <= 2 (the default) for a process of one's own.
+set -euo pipefail
+
+rounds=${1:-5}
+seconds=${2:-5}
+threads=${THREADS:-2}
+hz=${HZ:-100}
+perf_freq=${PERF_FREQ:-10000}
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build_dir=${BUILD_DIR:-$repo/build-bench}
+binary=$build_dir/tests/bench/cpu_overhead_benchmark
+
+if ! [[ $rounds =~ ^[1-9][0-9]*$ && $seconds =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: $0 [ROUNDS [SECONDS]]  (positive integers)" >&2
+  exit 2
+fi
+if ! command -v perf > /dev/null; then
+  echo "$0: perf is missing (Debian: apt-get install linux-perf)" >&2
+  exit 2
+fi
+if [[ ! -f $build_dir/CMakeCache.txt ]]; then
+  cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DINPROF_BUILD_TESTS=ON -DINPROF_BUILD_BENCH=ON >&2
+fi
+cmake --build "$build_dir" -j2 --target cpu_overhead_benchmark >&2
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Sorts the perf samples of one run (perf script output on stdin) that fall
+# inside [start, end] and prints key=value counts.
+classify() {
+  awk -v start="$1" -v end="$2" -v main_tid="$3" '
+  function flush(   is_worker) {
+    if (!in_window) return
+    is_worker = tid != main_tid && comm !~ /^inprof-/
+    if (!is_worker) { other++; return }
+    workers++
+    if (handler) handler_n++
+    else if (signal) signal_n++
+    else if (timer) timer_n++
+  }
+  /^[^ \t]/ {
+    flush()
+    comm = $1; tid = $2; t = $3; sub(/:$/, "", t)
+    in_window = (t + 0 >= start + 0 && t + 0 <= end + 0)
+    handler = 0; signal = 0; timer = 0; leaf = 1
+    next
+  }
+  /^[ \t]/ {
+    line = $0
+    if (line ~ /(libprofiler|libunwind)/ && leaf) handler = 1
+    if (line ~ /inprof::internal::(\(anonymous namespace\)::)?(HandleCpuSignal|RecordOnAgentStack|RecordSample|CommitSample|CpuNanosSincePrevious|FastRead|AccessMem|CachedRead|KernelRead|CopyStack|FindProcInfo)/) handler = 1
+    if (line ~ /inprof::internal::(RunOnAgentStack|StackWalker::Walk|Unwinder::|CfiRules::|SampleRing::|AddressMapHolder::)/) handler = 1
+    if (line ~ /(__x64_sys_process_vm_readv|__x64_sys_gettid)/) handler = 1
+    if (line ~ /(arch_do_signal_or_restart|__x64_sys_rt_sigreturn|__restore_rt)/) signal = 1
+    if (line ~ /(run_posix_cpu_timers|posix_cpu_timers_work|handle_posix_cpu_timers|posix_cpu_timer_rearm|send_sigqueue|posixtimer_send_sigqueue)/) timer = 1
+    leaf = 0
+    next
+  }
+  END {
+    flush()
+    printf "worker_samples=%d handler=%d signal=%d timer=%d other=%d\n",
+      workers, handler_n, signal_n, timer_n, other
+  }'
+}
+
+echo "# perf-counted profiler cost: $rounds rounds, ${seconds}s window," \
+  "$threads worker threads, $hz Hz, perf at $perf_freq Hz"
+echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  nproc=$(nproc) kernel=$(uname -r)" \
+  "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+raw=$work/raw
+modes=(none inprof_warm gperftools)
+for ((r = 0; r < rounds; r++)); do
+  for ((k = 0; k < ${#modes[@]}; k++)); do
+    mode=${modes[$(((r + k) % ${#modes[@]}))]}
+    perf record -q -k CLOCK_MONOTONIC -e cpu-clock -F "$perf_freq" -g \
+      -o "$work/perf.data" -- "$binary" --mode="$mode" --seconds="$seconds" \
+      --threads="$threads" --hz="$hz" > "$work/line" 2> /dev/null || {
+      echo "run failed: $binary --mode=$mode (rerun it to see why)" >&2
+      exit 1
+    }
+    line=$(tail -1 "$work/line")
+    get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< "$line"; }
+    counts=$(perf script -i "$work/perf.data" -F comm,tid,time,ip,sym,dso \
+      2> /dev/null | classify "$(get window_start_s)" "$(get window_end_s)" \
+      "$(get main_tid)")
+    echo "round=$((r + 1)) mode=$mode $counts" | tee -a "$raw"
+  done
+done
+
+awk '
+function field(key,   i, kv) {
+  for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) return kv[2] }
+  return ""
+}
+function median(a, n,   i, j, t) {
+  if (n == 0) return "nan"
+  for (i = 2; i <= n; i++) {
+    t = a[i]
+    for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
+    a[j + 1] = t
+  }
+  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{
+  m = field("mode"); w = field("worker_samples")
+  if (w == 0) next
+  n[m]++
+  h[m, n[m]] = 100 * field("handler") / w
+  s[m, n[m]] = 100 * field("signal") / w
+  t[m, n[m]] = 100 * field("timer") / w
+  o[m, n[m]] = 100 * field("other") / w
+  c[m, n[m]] = h[m, n[m]] + s[m, n[m]] + t[m, n[m]] + o[m, n[m]]
+}
+END {
+  printf "\nmedians over rounds, %% of the workers CPU time\n"
+  printf "%-12s %6s %9s %9s %9s %9s %9s\n", "mode", "runs", "handler%",
+    "signal%", "timer%", "other%", "total%"
+  split("none inprof_warm gperftools", modes, " ")
+  for (i = 1; i <= 3; i++) {
+    m = modes[i]
+    for (k = 1; k <= n[m]; k++) { a1[k] = h[m, k]; a2[k] = s[m, k]; a3[k] = t[m, k]; a4[k] = o[m, k]; a5[k] = c[m, k] }
+    printf "%-12s %6d %9.3f %9.3f %9.3f %9.3f %9.3f\n", m, n[m],
+      median(a1, n[m]), median(a2, n[m]), median(a3, n[m]), median(a4, n[m]),
+      median(a5, n[m])
+  }
+  printf "total%%: the median of each run'"'"'s sum (not the sum of the medians)\n"
+}' "$raw"
