@@ -118,20 +118,8 @@ for ((r = 0; r < rounds; r++)); do
   done
 done
 
-awk '
-function field(key,   i, kv) {
-  for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) return kv[2] }
-  return ""
-}
-function median(a, n,   i, j, t) {
-  if (n == 0) return "nan"
-  for (i = 2; i <= n; i++) {
-    t = a[i]
-    for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-    a[j + 1] = t
-  }
-  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk \
+  -f "$repo/tests/bench/stats.awk" -f <(cat <<'AWK'
 {
   m = field("mode"); w = field("worker_samples")
   if (w == 0) next
@@ -154,5 +142,7 @@ END {
       median(a1, n[m]), median(a2, n[m]), median(a3, n[m]), median(a4, n[m]),
       median(a5, n[m])
   }
-  printf "total%%: the median of each run'"'"'s sum (not the sum of the medians)\n"
-}' "$raw"
+  printf "total%%: the median of each run's sum (not the sum of the medians)\n"
+}
+AWK
+) "$raw"

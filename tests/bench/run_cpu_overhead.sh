@@ -89,24 +89,8 @@ echo "# loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ -n ${RAW_OUT:-} ]]; then cp "$raw" "$RAW_OUT"; fi
 
 awk -v rounds="$rounds" -v seconds="$seconds" -v threads="$threads" \
-  -v hz="$hz" -v cores="$cores" '
-function field(key,   i, kv) {
-  for (i = 1; i <= NF; i++) {
-    split($i, kv, "=")
-    if (kv[1] == key) return kv[2]
-  }
-  return ""
-}
-# Median of a[1..n]; sorts a in place (mawk has no asort).
-function median(a, n,   i, j, t) {
-  if (n == 0) return "nan"
-  for (i = 2; i <= n; i++) {
-    t = a[i]
-    for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-    a[j + 1] = t
-  }
-  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+  -v hz="$hz" -v cores="$cores" \
+  -f "$repo/tests/bench/stats.awk" -f <(cat <<'AWK'
 {
   r = field("round"); m = field("mode")
   split("work_units_per_second units_per_worker_cpu_second worker_cpu_s " \
@@ -209,12 +193,14 @@ END {
   printf "cpu_ovh%%:  median over rounds of 1 - (units per worker CPU s ratio) /\n"
   printf "           (1 + profiler threads CPU / worker threads CPU)\n"
   printf "hz/cpu_s:  samples per worker CPU second while sampling (%d = %d Hz)\n", hz, hz
-  printf "total%%:    CPU time the profile shows / the workers'"'"' CPU time while sampling\n"
-  printf "           (inprof'"'"'s includes its inprof.UnsampledCPU frames)\n"
-  printf "split_err: largest difference, in points, between a worker'"'"'s share of the\n"
-  printf "           samples and its share of the workers'"'"' CPU time (stacks name the worker)\n"
+  printf "total%%:    CPU time the profile shows / the workers' CPU time while sampling\n"
+  printf "           (inprof's includes its inprof.UnsampledCPU frames)\n"
+  printf "split_err: largest difference, in points, between a worker's share of the\n"
+  printf "           samples and its share of the workers' CPU time (stacks name the worker)\n"
   printf "other_ms:  CPU ms of non-worker threads in the window (agent, libprofiler)\n"
-  printf "handler_ms: time inprof'"'"'s signal handler ran in the window (the profile'"'"'s comment)\n"
+  printf "handler_ms: time inprof's signal handler ran in the window (the profile's comment)\n"
   printf "cost%%:     (handler_ms + other_ms) / worker CPU ms: the cost the program measured,\n"
-  printf "           without the kernel'"'"'s signal delivery; gperftools has no such figure\n"
-}' "$raw"
+  printf "           without the kernel's signal delivery; gperftools has no such figure\n"
+}
+AWK
+) "$raw"
