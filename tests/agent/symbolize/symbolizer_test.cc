@@ -17,6 +17,7 @@
 #include "agent/symbolize/mappings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "report/format.h"
 #include "tests/agent/symbolize/test_functions.h"
 
 namespace inprof::internal {
@@ -113,6 +114,14 @@ TEST(SymbolizerTest, NamesTheAgentsOwnCodeByFunctionOnly) {
   EXPECT_EQ(frames[0].name, "inprof::internal::FunctionDisplayName");
   EXPECT_EQ(frames[0].file, "");
   EXPECT_EQ(frames[0].line, 0);
+  EXPECT_EQ(symbolizer.stats().unit_indexes, 0u);
+  // The report layer the agent embeds too.
+  std::string (*report_function)(int64_t, int64_t) = &report::Percentage;
+  frames =
+      symbolizer.Symbolize(reinterpret_cast<uint64_t>(report_function) + 4);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].name, "inprof::report::Percentage");
+  EXPECT_EQ(frames[0].file, "");
   EXPECT_EQ(symbolizer.stats().unit_indexes, 0u);
 
   frames = symbolizer.Symbolize(app::Worker::Spin(1));
