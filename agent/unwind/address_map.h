@@ -37,6 +37,15 @@ struct UnwindModule {
   // kFdeIndexStride entries instead of one per probe (cfi_rules.cc). Empty:
   // the whole table is searched.
   std::vector<int32_t> fde_index;
+
+  // fde_index for signal handlers: its entries, read only.
+  struct FdeIndexView {
+    const int32_t* entries;
+    uint64_t size;
+  };
+  FdeIndexView FdeIndex() const noexcept {
+    return {fde_index.data(), fde_index.size()};
+  }
 };
 
 inline constexpr uint64_t kFdeIndexStride = 32;

@@ -375,11 +375,11 @@ uint64_t LastFdeAtOrBelow(const UnwindModule& m, uint64_t pc,
 // memory, then one read of the kFdeIndexStride entries it narrows to.
 uint64_t FindFdeIndexed(const UnwindModule& m, uint64_t pc, MemoryReader read,
                         void* arg) noexcept {
-  const std::vector<int32_t>& index = m.fde_index;
-  uint64_t lo = 0, hi = index.size();
+  const UnwindModule::FdeIndexView index = m.FdeIndex();
+  uint64_t lo = 0, hi = index.size;
   while (lo < hi) {
     const uint64_t mid = lo + (hi - lo) / 2;
-    if (m.eh_frame_hdr + static_cast<int64_t>(index[mid]) <= pc) {
+    if (m.eh_frame_hdr + static_cast<int64_t>(index.entries[mid]) <= pc) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -396,9 +396,9 @@ uint64_t FindFdeIndexed(const UnwindModule& m, uint64_t pc, MemoryReader read,
 // Binary search of the .eh_frame_hdr table: the FDE covering `pc`, or 0.
 uint64_t FindFde(const UnwindModule& m, uint64_t pc, MemoryReader read,
                  void* arg) noexcept {
-  if (!m.fde_index.empty() &&
-      m.fde_index.size() ==
-          (m.fde_count + kFdeIndexStride - 1) / kFdeIndexStride) {
+  const uint64_t indexed = m.FdeIndex().size;
+  if (indexed != 0 &&
+      indexed == (m.fde_count + kFdeIndexStride - 1) / kFdeIndexStride) {
     return FindFdeIndexed(m, pc, read, arg);
   }
   uint64_t lo = 0, hi = m.fde_count;
