@@ -10,6 +10,8 @@
 #ifndef INPROF_TESTS_SUPPORT_THREAD_CPU_H_
 #define INPROF_TESTS_SUPPORT_THREAD_CPU_H_
 
+#include <errno.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <cstdint>
@@ -33,6 +35,21 @@ __attribute__((noinline)) inline int64_t BurnThreadCpu(int64_t nanos) {
   }
   asm volatile("" : : "r"(x));
   return ThreadCpuNanos() - start;
+}
+
+// Blocks until `thread`, another thread that keeps running, has used
+// `nanos` more of its CPU time: a sleep on its CPU clock, which advances
+// only while it runs, so a busy machine makes the wait longer, never the
+// test wrong. (Linux refuses a sleep on the caller's own CPU clock.)
+inline void WaitForThreadCpu(pthread_t thread, int64_t nanos) {
+  clockid_t clock;
+  if (pthread_getcpuclockid(thread, &clock) != 0) return;
+  timespec now;
+  clock_gettime(clock, &now);
+  const int64_t target = now.tv_sec * 1'000'000'000LL + now.tv_nsec + nanos;
+  const timespec until{target / 1'000'000'000LL, target % 1'000'000'000LL};
+  while (clock_nanosleep(clock, TIMER_ABSTIME, &until, nullptr) == EINTR) {
+  }
 }
 
 }  // namespace inprof::test

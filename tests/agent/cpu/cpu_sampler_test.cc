@@ -23,6 +23,7 @@
 #include "agent/symbolize/symbolizer.h"
 #include "agent/unwind/stack_walker.h"
 #include "inprof/request.h"
+#include "tests/support/thread_cpu.h"
 #include "tests/support/thread_state.h"
 
 namespace inprof::internal {
@@ -97,17 +98,41 @@ __attribute__((noinline)) uint64_t Outer(const std::atomic<bool>& stop) {
   return r + 2;
 }
 
+// Runs Outer() on a stack of the thread's own making (a coroutine's, from
+// the heap, as coroutine libraries do) and returns when it is done.
+void OuterOnHeapStack(const std::atomic<bool>& stop) {
+  static thread_local const std::atomic<bool>* t_stop = nullptr;
+  t_stop = &stop;
+  std::vector<char> stack(256 * 1024);
+  ucontext_t caller, coroutine;
+  getcontext(&coroutine);
+  coroutine.uc_stack.ss_sp = stack.data();
+  coroutine.uc_stack.ss_size = stack.size();
+  coroutine.uc_link = &caller;
+  makecontext(
+      &coroutine, [] { Outer(*t_stop); }, 0);
+  swapcontext(&caller, &coroutine);
+}
+
 // A thread that runs Outer() -> Middle() -> Inner() once released, so that
-// the tests know exactly from when its CPU time counts. Tests wait for an
-// amount of its CPU time, never of wall time: on a busy machine the thread
-// just takes longer to get there (the samples follow its CPU clock).
+// the tests know exactly from when its CPU time counts; on the stack glibc
+// gave it, or on a coroutine's. Tests wait for an amount of its CPU time,
+// never of wall time: on a busy machine the thread just takes longer to get
+// there (the samples follow its CPU clock).
 class BusyThread {
  public:
-  BusyThread()
-      : thread_([this, go = go_.get_future()]() mutable {
+  enum class Stack { kThreads, kCoroutines };
+  explicit BusyThread(Stack stack = Stack::kThreads)
+      : thread_([this, stack, go = go_.get_future()]() mutable {
           tid_ = Gettid();
           go.wait();
-          if (!stop_.load()) Outer(stop_);
+          if (!stop_.load()) {
+            if (stack == Stack::kCoroutines) {
+              OuterOnHeapStack(stop_);
+            } else {
+              Outer(stop_);
+            }
+          }
           end_cpu_ = ThreadCpuNanos();
         }) {
     while (tid_.load() == 0) std::this_thread::yield();
@@ -121,14 +146,10 @@ class BusyThread {
     start_cpu_ = cpu_now();
     go_.set_value();
   }
-  // Returns once the thread has burnt `nanos` more of CPU time than when
-  // this was called. Polls the thread's CPU clock; sleeping between polls
-  // costs the busy thread nothing.
+  // Returns once the released thread has burnt `nanos` more of CPU time
+  // than when this was called.
   void WaitForCpu(int64_t nanos) {
-    int64_t target = cpu_now() + nanos;
-    while (cpu_now() < target) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    test::WaitForThreadCpu(thread_.native_handle(), nanos);
   }
   // Stops the loop and joins the thread.
   void Join() {
@@ -166,6 +187,21 @@ __attribute__((noinline)) uint64_t BurnInLoadedLibrary(BurnFunction burn) {
 std::string NameAt(Symbolizer& symbolizer, uint64_t address) {
   std::vector<SourceFrame> frames = symbolizer.Symbolize(address);
   return frames.empty() ? "" : frames.back().name;
+}
+
+// How many of `samples` have Inner <- Middle <- Outer at their leaf end.
+size_t FullChains(const std::vector<RawSample>& samples) {
+  Symbolizer symbolizer;
+  size_t complete = 0;
+  for (const RawSample& s : samples) {
+    if (s.depth >= 3 &&
+        NameAt(symbolizer, s.pcs[0]).find("Inner") != std::string::npos &&
+        NameAt(symbolizer, s.pcs[1] - 1).find("Middle") != std::string::npos &&
+        NameAt(symbolizer, s.pcs[2] - 1).find("Outer") != std::string::npos) {
+      ++complete;
+    }
+  }
+  return complete;
 }
 
 TEST(CpuSamplerTest, TakesNoSamplesWithoutSubscribers) {
@@ -223,17 +259,12 @@ TEST(CpuSamplerTest, UnwindsTheInterruptedCallChain) {
   busy.Join();
   sampler->Unsubscribe(&sink);
 
-  Symbolizer symbolizer;
-  int total = 0, complete = 0;
+  std::vector<RawSample> deep;
   for (const RawSample& s : sink.samples) {
-    if (s.tid != busy.tid() || s.depth < 3) continue;
-    ++total;
-    if (NameAt(symbolizer, s.pcs[0]).find("Inner") != std::string::npos &&
-        NameAt(symbolizer, s.pcs[1] - 1).find("Middle") != std::string::npos &&
-        NameAt(symbolizer, s.pcs[2] - 1).find("Outer") != std::string::npos) {
-      ++complete;
-    }
+    if (s.tid == busy.tid() && s.depth >= 3) deep.push_back(s);
   }
+  const int64_t total = static_cast<int64_t>(deep.size());
+  const int64_t complete = static_cast<int64_t>(FullChains(deep));
   // The thread's own clock says how many samples it earned (about 100); at
   // least half of them must be there for the ratio below to mean anything.
   int64_t expected = busy.cpu_nanos() / kPeriodNanos;
@@ -556,8 +587,7 @@ struct OwnStackRun {
   uint64_t own_stack_walks = 0;
 };
 
-template <typename Busy>
-OwnStackRun SampleWithWalker(StackWalker& walker, Busy& busy) {
+OwnStackRun SampleWithWalker(StackWalker& walker, BusyThread& busy) {
   CpuSamplerOptions options;
   StatusOr<std::unique_ptr<CpuSampler>> sampler =
       CpuSampler::Start(options, &walker);
@@ -599,73 +629,19 @@ TEST(CpuSamplerTest, ReadsTheInterruptedThreadsOwnStackDirectly) {
   EXPECT_GE(run.own_stack_walks, run.busy.size());
 }
 
-// A thread that runs its work on a stack of its own making (a coroutine's,
-// from the heap) between its stack pointer and its glibc stack's top: the
-// handler must not read that span directly (it is not one mapping), and the
-// kernel reads still unwind the coroutine.
-class CoroutineBusyThread {
- public:
-  CoroutineBusyThread() : stack_(kStackBytes) {
-    thread_ = std::thread([this] {
-      tid_ = Gettid();
-      ucontext_t coroutine;
-      getcontext(&coroutine);
-      coroutine.uc_stack.ss_sp = stack_.data();
-      coroutine.uc_stack.ss_size = stack_.size();
-      coroutine.uc_link = &caller_;
-      makecontext(&coroutine, reinterpret_cast<void (*)()>(&Entry), 0);
-      go_.get_future().wait();
-      running_ = this;
-      swapcontext(&caller_, &coroutine);
-    });
-    while (tid_.load() == 0) std::this_thread::yield();
-  }
-  ~CoroutineBusyThread() { Join(); }
-  void Release() { go_.set_value(); }
-  void WaitForCpu(int64_t nanos) {
-    const int64_t target = ThreadCpuNanos(thread_.native_handle()) + nanos;
-    while (ThreadCpuNanos(thread_.native_handle()) < target) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-  void Join() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  uint32_t tid() const { return tid_.load(); }
-
- private:
-  static constexpr size_t kStackBytes = 256 * 1024;
-  static void Entry() { Outer(running_->stop_); }
-
-  static inline CoroutineBusyThread* running_ = nullptr;
-  std::vector<char> stack_;
-  ucontext_t caller_;
-  std::promise<void> go_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint32_t> tid_{0};
-  std::thread thread_;
-};
-
+// A thread that runs its work on a coroutine's stack, from the heap, below
+// its glibc stack's top: the handler must not read that span directly (it
+// is not one mapping), and the kernel reads still unwind the coroutine.
 TEST(CpuSamplerTest, ReadsACoroutinesStackThroughTheKernel) {
   if (kSignalsAreDeferred) GTEST_SKIP() << "signals are deferred under TSan";
-  CoroutineBusyThread busy;
+  BusyThread busy(BusyThread::Stack::kCoroutines);
   StatusOr<std::unique_ptr<StackWalker>> walker = StackWalker::Start();
   ASSERT_TRUE(walker.ok()) << walker.status().ToString();
   const OwnStackRun run = SampleWithWalker(**walker, busy);
   ASSERT_GE(run.busy.size(), 10u) << "the kernel sent too few signals";
   // Only the other threads' walks may have been direct.
   EXPECT_LE(run.own_stack_walks, run.others);
-  Symbolizer symbolizer;
-  size_t complete = 0;
-  for (const RawSample& s : run.busy) {
-    if (s.depth >= 3 &&
-        NameAt(symbolizer, s.pcs[0]).find("Inner") != std::string::npos &&
-        NameAt(symbolizer, s.pcs[1] - 1).find("Middle") != std::string::npos &&
-        NameAt(symbolizer, s.pcs[2] - 1).find("Outer") != std::string::npos) {
-      ++complete;
-    }
-  }
+  const size_t complete = FullChains(run.busy);
   EXPECT_GE(complete * 10, run.busy.size() * 9)
       << complete << " of " << run.busy.size()
       << " samples had Inner<-Middle<-Outer";
