@@ -354,67 +354,72 @@ bool ParseCie(const uint8_t* data, size_t size, Cie& cie) noexcept {
   return true;
 }
 
-// The FDE of the last of `n` table entries, copied to `entries`, whose
-// initial location is at or below `pc`; 0 if none is.
-uint64_t LastFdeAtOrBelow(const UnwindModule& m, uint64_t pc,
-                          const int32_t* entries, uint64_t n) noexcept {
+// How many of `n` sorted .eh_frame_hdr entries start at or below `pc`, by
+// binary search: `initial(i, &offset)` gives entry i's initial location as
+// an offset from the header, false if it cannot be read (then false here).
+template <typename Initial>
+bool EntriesAtOrBelow(const UnwindModule& m, uint64_t pc, uint64_t n,
+                      Initial initial, uint64_t* count) noexcept {
   uint64_t lo = 0, hi = n;
   while (lo < hi) {
     const uint64_t mid = lo + (hi - lo) / 2;
-    if (m.eh_frame_hdr + static_cast<int64_t>(entries[2 * mid]) <= pc) {
+    int32_t offset = 0;
+    if (!initial(mid, &offset)) return false;
+    if (m.eh_frame_hdr + static_cast<int64_t>(offset) <= pc) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
-  if (lo == 0) return 0;
-  return m.eh_frame_hdr + static_cast<int64_t>(entries[2 * (lo - 1) + 1]);
+  *count = lo;
+  return true;
 }
 
-// With the map's sample of the table (fde_index): its own search in our
-// memory, then one read of the kFdeIndexStride entries it narrows to.
-uint64_t FindFdeIndexed(const UnwindModule& m, uint64_t pc, MemoryReader read,
-                        void* arg) noexcept {
-  const UnwindModule::FdeIndexView index = m.FdeIndex();
-  uint64_t lo = 0, hi = index.size;
-  while (lo < hi) {
-    const uint64_t mid = lo + (hi - lo) / 2;
-    if (m.eh_frame_hdr + static_cast<int64_t>(index.entries[mid]) <= pc) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  if (lo == 0) return 0;
-  const uint64_t first = (lo - 1) * kFdeIndexStride;
-  const uint64_t n = std::min<uint64_t>(kFdeIndexStride, m.fde_count - first);
-  int32_t entries[2 * kFdeIndexStride];
-  if (!read(m.fde_table + first * 8, entries, n * 8, arg)) return 0;
-  return LastFdeAtOrBelow(m, pc, entries, n);
-}
-
-// Binary search of the .eh_frame_hdr table: the FDE covering `pc`, or 0.
+// The .eh_frame_hdr table's FDE covering `pc`, or 0. With the map's sample
+// of the table (fde_index), its search runs in our memory and narrows the
+// table to one read of at most kFdeIndexStride entries; without it, each
+// probe of the whole table is a read.
 uint64_t FindFde(const UnwindModule& m, uint64_t pc, MemoryReader read,
                  void* arg) noexcept {
-  const uint64_t indexed = m.FdeIndex().size;
-  if (indexed != 0 &&
-      indexed == (m.fde_count + kFdeIndexStride - 1) / kFdeIndexStride) {
-    return FindFdeIndexed(m, pc, read, arg);
+  const UnwindModule::FdeIndexView index = m.FdeIndex();
+  if (index.size != 0 &&
+      index.size == (m.fde_count + kFdeIndexStride - 1) / kFdeIndexStride) {
+    uint64_t stride = 0;
+    EntriesAtOrBelow(
+        m, pc, index.size,
+        [&](uint64_t i, int32_t* offset) {
+          *offset = index.entries[i];
+          return true;
+        },
+        &stride);
+    if (stride == 0) return 0;
+    const uint64_t first = (stride - 1) * kFdeIndexStride;
+    const uint64_t n = std::min<uint64_t>(kFdeIndexStride, m.fde_count - first);
+    int32_t entries[2 * kFdeIndexStride];
+    if (!read(m.fde_table + first * 8, entries, n * 8, arg)) return 0;
+    uint64_t count = 0;
+    EntriesAtOrBelow(
+        m, pc, n,
+        [&](uint64_t i, int32_t* offset) {
+          *offset = entries[2 * i];
+          return true;
+        },
+        &count);
+    if (count == 0) return 0;
+    return m.eh_frame_hdr + static_cast<int64_t>(entries[2 * (count - 1) + 1]);
   }
-  uint64_t lo = 0, hi = m.fde_count;
-  while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    int32_t initial = 0;
-    if (!read(m.fde_table + mid * 8, &initial, 4, arg)) return 0;
-    if (m.eh_frame_hdr + static_cast<int64_t>(initial) <= pc) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
+  uint64_t count = 0;
+  if (!EntriesAtOrBelow(
+          m, pc, m.fde_count,
+          [&](uint64_t i, int32_t* offset) {
+            return read(m.fde_table + i * 8, offset, 4, arg);
+          },
+          &count) ||
+      count == 0) {
+    return 0;
   }
-  if (lo == 0) return 0;
   int32_t fde = 0;
-  if (!read(m.fde_table + (lo - 1) * 8 + 4, &fde, 4, arg)) return 0;
+  if (!read(m.fde_table + (count - 1) * 8 + 4, &fde, 4, arg)) return 0;
   return m.eh_frame_hdr + static_cast<int64_t>(fde);
 }
 
