@@ -32,26 +32,12 @@ set -euo pipefail
 
 rounds=${1:-5}
 seconds=${2:-5}
-threads=${THREADS:-2}
-hz=${HZ:-100}
 perf_freq=${PERF_FREQ:-10000}
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build_dir=${BUILD_DIR:-$repo/build-bench}
-binary=$build_dir/tests/bench/cpu_overhead_benchmark
-
-if ! [[ $rounds =~ ^[1-9][0-9]*$ && $seconds =~ ^[1-9][0-9]*$ ]]; then
-  echo "usage: $0 [ROUNDS [SECONDS]]  (positive integers)" >&2
-  exit 2
-fi
 if ! command -v perf > /dev/null; then
   echo "$0: perf is missing (Debian: apt-get install linux-perf)" >&2
   exit 2
 fi
-if [[ ! -f $build_dir/CMakeCache.txt ]]; then
-  cmake -S "$repo" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DINPROF_BUILD_TESTS=ON -DINPROF_BUILD_BENCH=ON >&2
-fi
-cmake --build "$build_dir" -j2 --target cpu_overhead_benchmark >&2
+source "$(dirname "${BASH_SOURCE[0]}")/cpu_overhead_setup.sh"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
