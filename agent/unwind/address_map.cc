@@ -146,21 +146,6 @@ int AddModule(dl_phdr_info* info, size_t, void* data) {
   return 0;
 }
 
-}  // namespace
-
-std::vector<int32_t> SampleFdeTable(const uint8_t* table, uint64_t count) {
-  std::vector<int32_t> index;
-  index.reserve((count + kFdeIndexStride - 1) / kFdeIndexStride);
-  for (uint64_t i = 0; i < count; i += kFdeIndexStride) {
-    int32_t initial;
-    std::memcpy(&initial, table + i * 8, sizeof(initial));
-    index.push_back(initial);
-  }
-  return index;
-}
-
-namespace {
-
 std::vector<AddressRange> SortAndMerge(std::vector<AddressRange> ranges) {
   std::sort(ranges.begin(), ranges.end(),
             [](const AddressRange& a, const AddressRange& b) {
@@ -187,6 +172,17 @@ int ReadGeneration(dl_phdr_info* info, size_t size, void* data) {
 }
 
 }  // namespace
+
+std::vector<int32_t> SampleFdeTable(const uint8_t* table, uint64_t count) {
+  std::vector<int32_t> index;
+  index.reserve((count + kFdeIndexStride - 1) / kFdeIndexStride);
+  for (uint64_t i = 0; i < count; i += kFdeIndexStride) {
+    int32_t initial;
+    std::memcpy(&initial, table + i * 8, sizeof(initial));
+    index.push_back(initial);
+  }
+  return index;
+}
 
 std::unique_ptr<AddressMap> AddressMap::Build() {
   std::vector<AddressRange> readable;
