@@ -5,7 +5,7 @@
 // is not the process's malloc (tcmalloc preloaded before
 // libinprof_preload.so): hooks cost every malloc tcmalloc's fast path. The
 // fast paths are inline: a thread-local countdown and a branch per
-// allocation, one load from a static 8 KiB page map per free.
+// allocation, one load from a static 8 KiB granule map per free.
 #ifndef INPROF_AGENT_HEAP_HEAP_HOOKS_H_
 #define INPROF_AGENT_HEAP_HEAP_HOOKS_H_
 
@@ -59,7 +59,7 @@ inline void OnAllocation(const void* ptr, size_t size, uint64_t caller,
 }
 
 inline void OnFree(const void* ptr) noexcept {
-  if (__builtin_expect(!OnSampledPage(ptr), 1)) return;
+  if (__builtin_expect(!InSampledGranule(ptr), 1)) return;
   HeapTables* tables = g_heap_tables.load(std::memory_order_relaxed);
   if (ptr == nullptr || tables == nullptr || !tables->MaybeLive(ptr)) return;
   tables->FreeIfLive(ptr);

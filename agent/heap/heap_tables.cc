@@ -96,7 +96,7 @@ void DecrementIfPositive(std::atomic<T>& counter) noexcept {
 
 }  // namespace
 
-std::atomic<uint64_t> g_sampled_pages[kSampledPageSlots / 64] = {};
+std::atomic<uint64_t> g_sampled_granules[kSampledGranuleSlots / 64] = {};
 
 // NOT SIGNAL CONTEXT BEGIN: construction and reset, outside any hook
 HeapTables* HeapTables::Get() {
@@ -110,12 +110,12 @@ HeapTables* HeapTables::Get() {
     t->live_ = MapArray<Live>(kLivePoolCapacity);
     t->live_index_ = MapArray<std::atomic<uint32_t>>(kLiveCapacity);
     t->filter_ = MapArray<std::atomic<uint8_t>>(kFilterCells);
-    t->page_counts_ = MapArray<std::atomic<uint32_t>>(kSampledPageSlots);
+    t->granule_counts_ = MapArray<std::atomic<uint32_t>>(kSampledGranuleSlots);
     t->arena_ = MapArray<uint64_t>(kArenaWords);
     if (t->stacks_ == nullptr || t->stack_index_ == nullptr ||
         t->buckets_ == nullptr || t->bucket_index_ == nullptr ||
         t->live_ == nullptr || t->live_index_ == nullptr ||
-        t->filter_ == nullptr || t->page_counts_ == nullptr ||
+        t->filter_ == nullptr || t->granule_counts_ == nullptr ||
         t->arena_ == nullptr) {
       return nullptr;  // leaks what was mapped: this process is out of memory
     }
@@ -136,8 +136,8 @@ void HeapTables::Reset() {
   live_used_.store(0);
   live_free_.store(0);
   ZeroArray(filter_, kFilterCells);
-  ZeroArray(page_counts_, kSampledPageSlots);
-  for (std::atomic<uint64_t>& word : g_sampled_pages) word.store(0);
+  ZeroArray(granule_counts_, kSampledGranuleSlots);
+  for (std::atomic<uint64_t>& word : g_sampled_granules) word.store(0);
   ZeroArray(arena_, kArenaWords);
   arena_used_.store(0);
   live_count_.store(0);
@@ -273,22 +273,23 @@ void HeapTables::RecordFree(uint32_t bucket, uint32_t weight,
 // The count goes up before the bit is set; the bit is cleared only by the
 // free that took the count to zero, which then looks again and sets it back
 // if a block was added meanwhile. A free never misses a live block's bit.
-void HeapTables::MarkPage(const void* ptr) noexcept {
-  const uint32_t slot = SampledPageSlot(ptr);
-  page_counts_[slot].fetch_add(1);
-  g_sampled_pages[slot / 64].fetch_or(uint64_t{1} << (slot % 64));
+void HeapTables::MarkGranule(const void* ptr) noexcept {
+  const uint32_t slot = SampledGranuleSlot(ptr);
+  granule_counts_[slot].fetch_add(1);
+  g_sampled_granules[slot / 64].fetch_or(uint64_t{1} << (slot % 64));
 }
 
-void HeapTables::UnmarkPage(const void* ptr) noexcept {
-  const uint32_t slot = SampledPageSlot(ptr);
-  uint32_t count = page_counts_[slot].load();
+void HeapTables::UnmarkGranule(const void* ptr) noexcept {
+  const uint32_t slot = SampledGranuleSlot(ptr);
+  uint32_t count = granule_counts_[slot].load();
   do {
     if (count == 0) return;  // Reset() ran meanwhile
-  } while (!page_counts_[slot].compare_exchange_weak(count, count - 1));
+  } while (!granule_counts_[slot].compare_exchange_weak(count, count - 1));
   if (count != 1) return;
   const uint64_t bit = uint64_t{1} << (slot % 64);
-  g_sampled_pages[slot / 64].fetch_and(~bit);
-  if (page_counts_[slot].load() != 0) g_sampled_pages[slot / 64].fetch_or(bit);
+  g_sampled_granules[slot / 64].fetch_and(~bit);
+  if (granule_counts_[slot].load() != 0)
+    g_sampled_granules[slot / 64].fetch_or(bit);
 }
 
 int64_t HeapTables::TakeLiveEntry() noexcept {
@@ -356,7 +357,7 @@ bool HeapTables::AddLive(const void* ptr, uint32_t bucket, uint32_t weight,
                                   longest, probe, std::memory_order_relaxed)) {
     }
     filter_[FilterIndex(ptr)].fetch_add(1, std::memory_order_relaxed);
-    MarkPage(ptr);
+    MarkGranule(ptr);
     live_count_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -390,7 +391,7 @@ void HeapTables::FreeIfLive(const void* ptr) noexcept {
     const uint64_t size = entry.size.load(std::memory_order_relaxed);
     GiveBackLiveEntry(id);
     DecrementIfPositive(filter_[FilterIndex(ptr)]);
-    UnmarkPage(ptr);
+    UnmarkGranule(ptr);
     DecrementIfPositive(live_count_);
     RecordFree(bucket, weight, size);
     return;

@@ -38,25 +38,38 @@ inline constexpr int kHeapMaxDepth = 64;
 // Sample weights (1 / probability of sampling) are summed in fixed point.
 inline constexpr uint64_t kWeightOne = 16;
 
-// The first test every free makes: one bit per hashed 4 KiB page, set while
-// a live sampled block starts in a page of that slot. Static (no pointer to
-// follow) and 8 KiB (it stays in the L1 cache), so a free anywhere else
-// costs one load; HeapTables keeps it with AddLive, FreeIfLive and Reset.
-// All zero while no sampler has sampled.
-inline constexpr uint32_t kSampledPageSlots = 1u << 16;
-extern std::atomic<uint64_t> g_sampled_pages[kSampledPageSlots / 64];
+// The first test every free makes: one bit per hashed 64-byte granule, set
+// while a live sampled block starts in a granule of that slot. Static (no
+// pointer to follow) and 8 KiB (it stays in the L1 cache), so a free
+// anywhere else costs one load; HeapTables keeps it with AddLive, FreeIfLive
+// and Reset. All zero while no sampler has sampled.
+//
+// Why granules, not pages: a free lands on a marked slot when its block
+// starts near a live sampled one. With 4 KiB pages that was every block on
+// the same page, a hundred small ones, and the looked-up frees cost 0.3 % of
+// the CPU on the mixed benchmark (BENCHMARKS.md, "Heap sampling against a
+// build without inprof"); a granule holds two block starts at most on glibc
+// (32-byte minimum chunks), eight on tcmalloc's smallest class. A heap
+// larger than the map's span (4 MiB) folds onto it either way: then a free
+// is looked up with the chance (live sampled blocks) / 65,536.
+inline constexpr uint32_t kSampledGranuleShift = 6;
+inline constexpr uint32_t kSampledGranuleSlots = 1u << 16;
+extern std::atomic<uint64_t> g_sampled_granules[kSampledGranuleSlots / 64];
 
-// The page number's low bits: a heap's pages are contiguous, so nearby
-// pages take different slots, and no multiply is on the free path.
-inline uint32_t SampledPageSlot(const void* ptr) noexcept {
-  return static_cast<uint32_t>(reinterpret_cast<uint64_t>(ptr) >> 12) &
-         (kSampledPageSlots - 1);
+// The granule number's low bits: a heap is contiguous, so nearby blocks
+// take different slots, and no multiply is on the free path. A 4 KiB
+// page's 64 granules share one word of the map, so frees stay as local in
+// the map as they are in the heap.
+inline uint32_t SampledGranuleSlot(const void* ptr) noexcept {
+  return static_cast<uint32_t>(reinterpret_cast<uint64_t>(ptr) >>
+                               kSampledGranuleShift) &
+         (kSampledGranuleSlots - 1);
 }
 
 // False means `ptr` is certainly not a live sampled block.
-inline bool OnSampledPage(const void* ptr) noexcept {
-  const uint32_t slot = SampledPageSlot(ptr);
-  return (g_sampled_pages[slot / 64].load(std::memory_order_relaxed) >>
+inline bool InSampledGranule(const void* ptr) noexcept {
+  const uint32_t slot = SampledGranuleSlot(ptr);
+  return (g_sampled_granules[slot / 64].load(std::memory_order_relaxed) >>
           (slot % 64)) &
          1;
 }
@@ -158,8 +171,8 @@ class HeapTables {
   static constexpr uint32_t kLivePoolCapacity = kLiveCapacity / 2;
 
   HeapTables() = default;
-  void MarkPage(const void* ptr) noexcept;
-  void UnmarkPage(const void* ptr) noexcept;
+  void MarkGranule(const void* ptr) noexcept;
+  void UnmarkGranule(const void* ptr) noexcept;
   static size_t FilterIndex(const void* ptr) noexcept {
     uint64_t h = (reinterpret_cast<uint64_t>(ptr) >> 4) * 0x9E3779B97F4A7C15u;
     return static_cast<size_t>(h >> 48);
@@ -192,8 +205,8 @@ class HeapTables {
   // | (first free entry's id + 1), 0 when empty.
   std::atomic<uint64_t> live_free_{0};
   std::atomic<uint8_t>* filter_ = nullptr;
-  // Live sampled blocks per g_sampled_pages slot.
-  std::atomic<uint32_t>* page_counts_ = nullptr;
+  // Live sampled blocks per g_sampled_granules slot.
+  std::atomic<uint32_t>* granule_counts_ = nullptr;
   uint64_t* arena_ = nullptr;
   std::atomic<uint64_t> arena_used_{0};
   std::atomic<uint64_t> live_count_{0};

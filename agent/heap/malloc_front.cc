@@ -22,7 +22,7 @@
 //
 // The fast paths are what every allocation pays (BENCHMARKS.md, "Heap
 // sampling against a build without inprof"): malloc is the next malloc, a
-// thread-local decrement and a branch; free is one load from a static page
+// thread-local decrement and a branch; free is one load from a static granule
 // map (heap_tables.h) and the next free. Everything else is out of line.
 //
 // Not in a build with AddressSanitizer or ThreadSanitizer: their runtimes
@@ -167,8 +167,8 @@ __attribute__((always_inline)) inline void Free(void* ptr) noexcept {
   FreeSlowPath(ptr);
 }
 
-// A free in a page that holds a sampled block: looked up, then freed.
-INPROF_HEAP_PATH __attribute__((noinline)) void FreeOnSampledPage(
+// A free in a granule where a sampled block starts: looked up, then freed.
+INPROF_HEAP_PATH __attribute__((noinline)) void FreeInSampledGranule(
     void* ptr) noexcept {
   OnFree(ptr);
   Free(ptr);
@@ -257,7 +257,7 @@ __attribute__((noinline)) void ForwardDeleteToNext(NextFn id, void* ptr,
   }
 }
 
-// A delete the fast path does not finish: a sampled page, an arena block,
+// A delete the fast path does not finish: a sampled granule, an arena block,
 // or operators that are not libstdc++'s.
 template <typename... Args>
 INPROF_HEAP_PATH __attribute__((noinline)) void ForwardDeleteSlowPath(
@@ -274,7 +274,7 @@ template <typename... Args>
 __attribute__((always_inline)) inline void ForwardDelete(
     NextFn id, void* ptr, Args... args) noexcept {
   FreeFn fn = g_operator_free.load(std::memory_order_relaxed);
-  if (__builtin_expect(fn != nullptr && !OnSampledPage(ptr) && !InArena(ptr),
+  if (__builtin_expect(fn != nullptr && !InSampledGranule(ptr) && !InArena(ptr),
                        1)) {
     fn(ptr);  // free(nullptr) does nothing
     return;
@@ -317,8 +317,8 @@ INPROF_FRONT void* malloc(size_t size) noexcept
     __attribute__((alias("inprof_front_malloc")));  // (weak, as the others)
 
 INPROF_FRONT void free(void* ptr) noexcept {
-  if (__builtin_expect(in::OnSampledPage(ptr), 0)) {
-    in::FreeOnSampledPage(ptr);
+  if (__builtin_expect(in::InSampledGranule(ptr), 0)) {
+    in::FreeInSampledGranule(ptr);
     return;
   }
   in::Free(ptr);
