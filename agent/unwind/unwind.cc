@@ -421,11 +421,18 @@ bool Unwinder::FastUnwind(const ucontext_t& context, const AddressMap& map,
   uint64_t bp = static_cast<uint64_t>(gregs[REG_RBP]);
   int depth = 1;
   bool truncated = false;
+  // The module the previous frame's validation found for `ip`: the call
+  // before a return address is in the same module unless the address is
+  // the module's first byte, so most frames search the modules once.
+  const UnwindModule* ip_module = nullptr;
   for (bool first = true; depth < max_depth; first = false) {
     // A caller's return address may be the first byte after its call's
     // function: look its rule up at the call itself.
     const uint64_t lookup = first ? ip : ip - 1;
-    const UnwindModule* module = map.ModuleFor(lookup);
+    const UnwindModule* module =
+        ip_module != nullptr && lookup >= ip_module->text_start
+            ? ip_module
+            : map.ModuleFor(lookup);
     if (module == nullptr) return false;
     const FrameRule rule =
         rules_.Find(*module, lookup, FastRead, accessor_args);
@@ -443,7 +450,8 @@ bool Unwinder::FastUnwind(const ucontext_t& context, const AddressMap& map,
     }
     if (ra == 0) break;  // the outermost frame
     // The same validation as the libunwind path below.
-    if (map.ModuleFor(ra) == nullptr || cfa <= sp) {
+    ip_module = map.ModuleFor(ra);
+    if (ip_module == nullptr || cfa <= sp) {
       truncated = true;
       break;
     }
