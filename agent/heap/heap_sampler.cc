@@ -220,6 +220,7 @@ StatusOr<std::unique_ptr<HeapSampler>> HeapSampler::Start(
     return FailedPreconditionError("a heap sampler is already running");
   }
   tables->Reset();
+  if (rate > 0) tables->PopulateIndexes();
   g_heap_tables.store(tables, std::memory_order_seq_cst);
   g_sample_front.store(use_front, std::memory_order_seq_cst);
   std::unique_ptr<HeapSampler> sampler(

@@ -149,6 +149,14 @@ void HeapTables::Reset() {
   overflow_free_bytes_raw_.store(0);
 }
 
+void HeapTables::PopulateIndexes() {
+  PopulateArray(stack_index_, kStackCapacity);
+  PopulateArray(bucket_index_, kBucketCapacity);
+  PopulateArray(live_index_, kLiveCapacity);
+  PopulateArray(filter_, kFilterCells);
+  PopulateArray(granule_counts_, kSampledGranuleSlots);
+}
+
 HeapBucketCounts HeapTables::Counts(const Bucket& bucket) const noexcept {
   HeapBucketCounts c;
   c.allocs = bucket.allocs.load(std::memory_order_relaxed);
