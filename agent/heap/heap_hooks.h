@@ -77,6 +77,12 @@ bool MallocFrontInUse();
 // because the next operators are libstdc++'s (set by MallocFrontInUse()).
 bool MallocFrontSkipsStandardOperators();
 
+// Whether the front's C++ operators call the next allocator's own operators
+// directly, with nothing around the call, because they come from that
+// allocator (tcmalloc's) and never reach our malloc (set by
+// MallocFrontInUse()).
+bool MallocFrontCallsNextOperatorsDirectly();
+
 // The malloc the front forwards to (tcmalloc's, glibc's...).
 void* MallocFrontNextMalloc();
 

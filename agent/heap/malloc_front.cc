@@ -54,6 +54,7 @@ namespace inprof::internal {
 bool MallocFrontCompiledIn() { return false; }
 bool MallocFrontInUse() { return false; }
 bool MallocFrontSkipsStandardOperators() { return false; }
+bool MallocFrontCallsNextOperatorsDirectly() { return false; }
 void* MallocFrontNextMalloc() { return nullptr; }
 }  // namespace inprof::internal
 
@@ -73,6 +74,15 @@ using FreeFn = void (*)(void*) noexcept;
 // way free the same way. Null: forward to the next operators.
 std::atomic<MallocFn> g_operator_malloc{nullptr};
 std::atomic<FreeFn> g_operator_free{nullptr};
+
+// Set once MallocFrontInUse() found that the next C++ operators are an
+// allocator's own (tcmalloc's, jemalloc's: defined by the object that
+// defines the next malloc) and that its operator new does not come back
+// through our malloc: the front's operators then call them directly, with
+// no scope around the call. Through the scope and two more calls, they
+// cost 3-5 % of the CPU on the mixed benchmark on tcmalloc (BENCHMARKS.md,
+// "Heap sampling against a build without inprof").
+std::atomic<bool> g_operators_direct{false};
 
 // Set while a C++ operator of the front runs the next allocator's operator.
 __attribute__((tls_model("initial-exec"))) thread_local bool t_in_operator =
@@ -240,6 +250,12 @@ __attribute__((always_inline)) inline void* ForwardNew(NextFn id, size_t size,
     return NewByMalloc(size, alignment, nothrow);
   }
   if (fn != nullptr) return NewByMalloc(size, alignment, nothrow);
+  if (g_operators_direct.load(std::memory_order_acquire)) {
+    using Fn = void* (*)(size_t, Args...);
+    if (Fn next = reinterpret_cast<Fn>(g_next_fns[id]); next != nullptr) {
+      return next(size, args...);
+    }
+  }
   return ForwardNewToNext(id, size, alignment, nothrow, args...);
 }
 
@@ -278,6 +294,14 @@ __attribute__((always_inline)) inline void ForwardDelete(
                        1)) {
     fn(ptr);  // free(nullptr) does nothing
     return;
+  }
+  if (fn == nullptr && g_operators_direct.load(std::memory_order_acquire) &&
+      !InSampledGranule(ptr) && !InArena(ptr)) {
+    using Fn = void (*)(void*, Args...) noexcept;
+    if (Fn next = reinterpret_cast<Fn>(g_next_fns[id]); next != nullptr) {
+      next(ptr, args...);  // the allocator's delete takes nullptr too
+      return;
+    }
   }
   ForwardDeleteSlowPath(id, ptr, args...);
 }
@@ -520,6 +544,44 @@ bool NextOperatorsAreStandard() {
   return any;
 }
 
+// Whether the next C++ operators all come from the object that defines the
+// next malloc: an allocator's own operators, which allocate with its
+// internals (libstdc++'s are malloc and free, and are not this).
+bool NextOperatorsAreTheAllocators() {
+  Dl_info allocator;
+  if (dladdr(NextFunction<void*>(kMalloc), &allocator) == 0) return false;
+  bool any = false;
+  for (int id = kNew; id < kNextFnCount; ++id) {
+    void* fn = g_next_fns[id];
+    if (fn == nullptr) continue;  // the front builds it from malloc already
+    Dl_info info;
+    if (dladdr(fn, &info) == 0 || info.dli_fbase != allocator.dli_fbase) {
+      return false;
+    }
+    any = true;
+  }
+  return any;
+}
+
+// Whether the next operator new allocates through the process's malloc (our
+// front), seen by our countdown moving: then its inner call must not be
+// counted again, and the scope stays. The thread's countdown is put back.
+bool NextNewComesBackThroughUs() {
+  using NewFn = void* (*)(size_t);
+  using DeleteFn = void (*)(void*) noexcept;
+  auto next_new = reinterpret_cast<NewFn>(g_next_fns[kNew]);
+  auto next_delete = reinterpret_cast<DeleteFn>(g_next_fns[kDelete]);
+  if (next_new == nullptr || next_delete == nullptr) return true;
+  constexpr int64_t kUntouched = int64_t{1} << 50;
+  const int64_t saved = inprof_heap_countdown;
+  inprof_heap_countdown = kUntouched;
+  void* block = next_new(64);
+  const bool came_back = inprof_heap_countdown != kUntouched;
+  next_delete(block);
+  inprof_heap_countdown = saved;
+  return came_back;
+}
+
 }  // namespace
 
 bool MallocFrontInUse() {
@@ -537,6 +599,9 @@ bool MallocFrontInUse() {
     if (front && NextOperatorsAreStandard()) {
       g_operator_free.store(NextFunction<FreeFn>(kFree));
       g_operator_malloc.store(NextFunction<MallocFn>(kMalloc));
+    } else if (front && NextOperatorsAreTheAllocators() &&
+               !NextNewComesBackThroughUs()) {
+      g_operators_direct.store(true, std::memory_order_release);
     }
     return front;
   }();
@@ -545,6 +610,10 @@ bool MallocFrontInUse() {
 
 bool MallocFrontSkipsStandardOperators() {
   return g_operator_malloc.load(std::memory_order_relaxed) != nullptr;
+}
+
+bool MallocFrontCallsNextOperatorsDirectly() {
+  return g_operators_direct.load(std::memory_order_relaxed);
 }
 
 void* MallocFrontNextMalloc() { return NextFunction<void*>(kMalloc); }
