@@ -86,9 +86,12 @@ int main(int argc, char** argv) {
   double workers = 0;
   for (double c : worker_cpu) workers += c;
   // other_cpu_s: everything but the workers (the agent's threads, the main
-  // thread), during the run.
-  std::printf("units_per_cpu_s=%.0f cpu_s=%.3f wall_s=%.3f other_cpu_s=%.4f\n",
-              static_cast<double>(units) * kThreads / cpu, cpu, wall,
-              cpu - workers);
+  // thread), during the run. window_*: the run on CLOCK_MONOTONIC, for
+  // `perf record -k CLOCK_MONOTONIC` (run_heap_sample_cost.sh).
+  std::printf(
+      "units_per_cpu_s=%.0f cpu_s=%.3f wall_s=%.3f other_cpu_s=%.4f "
+      "window_start_s=%.6f window_end_s=%.6f\n",
+      static_cast<double>(units) * kThreads / cpu, cpu, wall, cpu - workers,
+      wall0, wall0 + wall);
   return 0;
 }
