@@ -30,14 +30,19 @@
 #                          place, nothing sampled
 #   gperftools             tcmalloc's own sampler
 #                          (TCMALLOC_SAMPLE_PARAMETER=524288)
+#   jemalloc, jemalloc_preload, jemalloc_preload_rate0
+#                          not in the default set: the glibc program with
+#                          jemalloc preloaded (Debian's libjemalloc2),
+#                          alone and after libinprof_preload.so
 # Each run is also split by where its samples fell, per 100 samples of the
 # program's own code: libc, libstdc++, inprof (libinprof_preload.so),
-# tcmalloc, kernel, other (the loader, libm, the vDSO). And "added": what
-# is neither the program nor the C library nor tcmalloc (libstdc++, inprof,
-# the kernel, the rest), per 100 samples of those three, against the plain
-# run: steadier than the cost, which moves with the allocator's and the
-# C library's shares from one process to the next; it leaves out
-# gperftools' sampler, which runs inside tcmalloc.
+# allocator (libtcmalloc or libjemalloc), kernel, other (the loader, libm,
+# the vDSO). And "added": what is neither the program nor the C library nor
+# the allocator library (libstdc++, inprof, the kernel, the rest), per 100
+# samples of those three, against the plain run: steadier than the cost,
+# which moves with the allocator's and the C library's shares from one
+# process to the next; it leaves out gperftools' sampler, which runs inside
+# tcmalloc.
 #
 # Usage: tests/bench/run_heap_sample_cost.sh [ROUNDS [UNITS [WORKLOAD]]]
 #   ROUNDS    rounds of every mode, in an order that rotates (default 7)
@@ -46,9 +51,10 @@
 # Environment: BUILD_DIR (default <repo>/build-bench); MODES (a subset of
 #   the modes above, space-separated); PERF_FREQ (default 4000); PRELOAD
 #   (default the build's libinprof_preload.so); PRELOAD_OTHER (another
-#   build's, for the modes glibc_preload_other and tcmalloc_preload_other:
+#   build's, for the modes <allocator>_preload_other:
 #   two versions of the agent side by side in one run); SUMMARIZE (a file
-#   of this script's output: print its summary again, nothing run).
+#   of this script's output: print its summary again, nothing run);
+#   JEMALLOC (default /usr/lib/x86_64-linux-gnu/libjemalloc.so.2).
 # Needs perf (Debian: apt-get install linux-perf).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -66,6 +72,7 @@ cmake -S "${repo}" -B "${build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "${build}" -j2 --target heap_front_benchmark_glibc \
   heap_front_benchmark_tcmalloc inprof_preload >/dev/null
 preload=${PRELOAD:-${build}/agent/libinprof_preload.so}
+jemalloc=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
 read -r -a modes <<<"${MODES:-glibc glibc_preload glibc_preload_rate0 \
 tcmalloc tcmalloc_preload tcmalloc_preload_rate0 gperftools}"
 
@@ -74,14 +81,23 @@ trap 'rm -rf "${work}"' EXIT
 
 # run_mode MODE: runs it under perf; prints the samples' shares by place.
 run_mode() {
-  local mode="$1" allocator="${1%%_*}" env=()
+  local mode="$1" allocator="${1%%_*}" env=() after=""
+  if [[ "${allocator}" == jemalloc ]]; then
+    [[ -f "${jemalloc}" ]] || {
+      echo "$0: ${jemalloc} is missing (Debian: apt-get install libjemalloc2)" >&2
+      exit 2
+    }
+    allocator=glibc after=" ${jemalloc}"
+  fi
   case "${mode}" in
     gperftools) allocator=tcmalloc env=(TCMALLOC_SAMPLE_PARAMETER=524288) ;;
-    *_preload) env=(LD_PRELOAD="${preload}" INPROF_ADDR=127.0.0.1:0) ;;
+    jemalloc) env=(LD_PRELOAD="${jemalloc}") ;;
+    *_preload) env=(LD_PRELOAD="${preload}${after}" INPROF_ADDR=127.0.0.1:0) ;;
     *_preload_other)
-      env=(LD_PRELOAD="${PRELOAD_OTHER:?for ${mode}}" INPROF_ADDR=127.0.0.1:0) ;;
+      env=(LD_PRELOAD="${PRELOAD_OTHER:?for ${mode}}${after}"
+        INPROF_ADDR=127.0.0.1:0) ;;
     *_preload_rate0)
-      env=(LD_PRELOAD="${preload}" INPROF_ADDR=127.0.0.1:0
+      env=(LD_PRELOAD="${preload}${after}" INPROF_ADDR=127.0.0.1:0
         INPROF_HEAP_RATE=0) ;;
   esac
   local binary="heap_front_benchmark_${allocator}"
@@ -104,14 +120,14 @@ run_mode() {
         else if (dso ~ /^libc\.so/) place = "libc"
         else if (dso ~ /^libstdc\+\+/) place = "libstdcxx"
         else if (dso ~ /^libinprof/) place = "inprof"
-        else if (dso ~ /^libtcmalloc/) place = "tcmalloc"
+        else if (dso ~ /^lib(tcmalloc|jemalloc)/) place = "allocator"
         else if (dso ~ /kernel/) place = "kernel"
         else place = "other"
         sum[place] += share
       }
       END {
         printf "program=%.3f", sum["program"]
-        split("libc libstdcxx inprof tcmalloc kernel other", p, " ")
+        split("libc libstdcxx inprof allocator kernel other", p, " ")
         for (i = 1; i <= 6; i++) printf " %s=%.3f", p[i], sum[p[i]] + 0
         printf "\n"
       }'
@@ -142,27 +158,30 @@ awk -f "${repo}/tests/bench/stats.awk" -f <(cat <<'AWK'
   if (p <= 0) next
   program[m, r] = p
   rounds[r] = 1; seen[m] = 1
-  split("libc libstdcxx inprof tcmalloc kernel other", places, " ")
+  split("libc libstdcxx inprof allocator kernel other", places, " ")
   for (i = 1; i <= 6; i++) per100[m, r, places[i]] = 100 * field(places[i]) / p
-  # added: what is neither the program nor the C library nor tcmalloc,
+  # added: what is neither the program nor the C library nor the allocator,
   # per 100 samples of those (their shares of one another move from one
   # process to the next by a point or two, with memory speed; the rest
   # does not)
-  fixed = p + field("libc") + field("tcmalloc")
+  fixed = p + field("libc") + field("allocator")
   added[m, r] = 100 * (100 - fixed) / fixed
 }
-function base_of(m) { return m ~ /^glibc/ ? "glibc" : "tcmalloc" }
+function base_of(m) {
+  if (m ~ /^glibc/) return "glibc"
+  return m ~ /^jemalloc/ ? "jemalloc" : "tcmalloc"
+}
 END {
   printf "\ncost against the plain program on the same allocator, %% of its CPU time\n"
   printf "cost%%: median over rounds of s/s'-1, whole process\n"
-  printf "added%%: outside the program, libc and tcmalloc, per 100 samples of those,\n"
+  printf "added%%: outside the program, libc and the allocator library, per 100 samples of those,\n"
   printf "  against the plain run (not for gperftools, whose sampler is inside tcmalloc)\n"
   printf "libc...other: per 100 samples of the program's own code, medians\n"
   printf "%-24s %6s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "mode",
     "rounds", "cost%", "q1", "q3", "added%", "libc", "libstdc++", "inprof",
-    "tcmalloc", "kernel", "other"
-  split("glibc glibc_preload glibc_preload_other glibc_preload_rate0 tcmalloc tcmalloc_preload tcmalloc_preload_other tcmalloc_preload_rate0 gperftools", order, " ")
-  for (o = 1; o <= 9; o++) {
+    "allocator", "kernel", "other"
+  n = split("glibc glibc_preload glibc_preload_other glibc_preload_rate0 tcmalloc tcmalloc_preload tcmalloc_preload_other tcmalloc_preload_rate0 gperftools jemalloc jemalloc_preload jemalloc_preload_other jemalloc_preload_rate0", order, " ")
+  for (o = 1; o <= n; o++) {
     m = order[o]
     if (!(m in seen)) continue
     b = base_of(m); k = 0
