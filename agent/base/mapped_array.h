@@ -32,7 +32,12 @@ void ZeroArray(T* array, size_t count) {
 // before.
 template <typename T>
 void PopulateArray(T* array, size_t count) {
+#ifdef MADV_POPULATE_WRITE  // glibc 2.35 and later
   madvise(array, sizeof(T) * count, MADV_POPULATE_WRITE);
+#else
+  (void)array;
+  (void)count;
+#endif
 }
 
 }  // namespace inprof::internal

@@ -82,6 +82,11 @@ bool MallocFrontSkipsStandardOperators();
 // allocator (tcmalloc's) and never reach our malloc (set by
 // MallocFrontInUse()).
 bool MallocFrontCallsNextOperatorsDirectly();
+// Whether the front's operator new of that NextFn id (next_allocator.h)
+// calls the next one directly: its probe at start found that it does not
+// allocate through our malloc family (jemalloc's aligned news call
+// aligned_alloc, and keep the scope that stops a second count).
+bool MallocFrontCallsNextNewDirectly(int id);
 
 // The malloc the front forwards to (tcmalloc's, glibc's...).
 void* MallocFrontNextMalloc();

@@ -44,6 +44,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <utility>
 
 #include "agent/heap/heap_hooks.h"
 #include "agent/heap/next_allocator.h"
@@ -55,6 +56,7 @@ bool MallocFrontCompiledIn() { return false; }
 bool MallocFrontInUse() { return false; }
 bool MallocFrontSkipsStandardOperators() { return false; }
 bool MallocFrontCallsNextOperatorsDirectly() { return false; }
+bool MallocFrontCallsNextNewDirectly(int) { return false; }
 void* MallocFrontNextMalloc() { return nullptr; }
 }  // namespace inprof::internal
 
@@ -77,12 +79,16 @@ std::atomic<FreeFn> g_operator_free{nullptr};
 
 // Set once MallocFrontInUse() found that the next C++ operators are an
 // allocator's own (tcmalloc's, jemalloc's: defined by the object that
-// defines the next malloc) and that its operator new does not come back
-// through our malloc: the front's operators then call them directly, with
-// no scope around the call. Through the scope and two more calls, they
-// cost 3-5 % of the CPU on the mixed benchmark on tcmalloc (BENCHMARKS.md,
-// "Heap sampling against a build without inprof").
+// defines the next malloc): the front's deletes then call them directly,
+// and so do the operator news whose bit (1 << NextFn) is in
+// g_direct_news, those a probe found not to come back through our
+// malloc family (jemalloc's aligned news call aligned_alloc: they keep
+// the scope, or their blocks would be counted twice). Through the scope
+// and two more calls, the operators cost 3-5 % of the CPU on the mixed
+// benchmark on tcmalloc (BENCHMARKS.md, "Heap sampling against a build
+// without inprof").
 std::atomic<bool> g_operators_direct{false};
+std::atomic<uint32_t> g_direct_news{0};
 
 // Set while a C++ operator of the front runs the next allocator's operator.
 __attribute__((tls_model("initial-exec"))) thread_local bool t_in_operator =
@@ -250,7 +256,7 @@ __attribute__((always_inline)) inline void* ForwardNew(NextFn id, size_t size,
     return NewByMalloc(size, alignment, nothrow);
   }
   if (fn != nullptr) return NewByMalloc(size, alignment, nothrow);
-  if (g_operators_direct.load(std::memory_order_acquire)) {
+  if ((g_direct_news.load(std::memory_order_acquire) >> id) & 1) {
     using Fn = void* (*)(size_t, Args...);
     if (Fn next = reinterpret_cast<Fn>(g_next_fns[id]); next != nullptr) {
       return next(size, args...);
@@ -563,23 +569,71 @@ bool NextOperatorsAreTheAllocators() {
   return any;
 }
 
-// Whether the next operator new allocates through the process's malloc (our
-// front), seen by our countdown moving: then its inner call must not be
-// counted again, and the scope stays. The thread's countdown is put back.
-bool NextNewComesBackThroughUs() {
-  using NewFn = void* (*)(size_t);
-  using DeleteFn = void (*)(void*) noexcept;
-  auto next_new = reinterpret_cast<NewFn>(g_next_fns[kNew]);
-  auto next_delete = reinterpret_cast<DeleteFn>(g_next_fns[kDelete]);
+// Puts the thread's countdown back however the probe ends.
+class CountdownGuard {
+ public:
+  CountdownGuard() noexcept : saved_(inprof_heap_countdown) {}
+  ~CountdownGuard() { inprof_heap_countdown = saved_; }
+  CountdownGuard(const CountdownGuard&) = delete;
+  CountdownGuard& operator=(const CountdownGuard&) = delete;
+
+ private:
+  int64_t saved_;
+};
+
+// Whether the next operator `new_id` allocates through the process's
+// malloc family (our front), seen by our countdown moving: then its inner
+// call must not be counted again, and the scope stays. The block goes back
+// through `delete_id`, which takes the same extra arguments. A throw or a
+// missing operator answers yes (the scope stays).
+template <typename... Args>
+bool ComesBackThroughUs(NextFn new_id, NextFn delete_id,
+                        Args... args) noexcept {
+  using NewFn = void* (*)(size_t, Args...);
+  using DeleteFn = void (*)(void*, Args...) noexcept;
+  auto next_new = reinterpret_cast<NewFn>(g_next_fns[new_id]);
+  auto next_delete = reinterpret_cast<DeleteFn>(g_next_fns[delete_id]);
   if (next_new == nullptr || next_delete == nullptr) return true;
   constexpr int64_t kUntouched = int64_t{1} << 50;
-  const int64_t saved = inprof_heap_countdown;
+  CountdownGuard guard;
   inprof_heap_countdown = kUntouched;
-  void* block = next_new(64);
-  const bool came_back = inprof_heap_countdown != kUntouched;
-  next_delete(block);
-  inprof_heap_countdown = saved;
-  return came_back;
+  try {
+    void* block = next_new(64, args...);
+    const bool came_back = inprof_heap_countdown != kUntouched;
+    next_delete(block, args...);
+    return came_back;
+  } catch (...) {
+    return true;
+  }
+}
+
+// The operator news (bits of 1 << NextFn) that do not come back through
+// our malloc family, each probed with its own arguments.
+uint32_t DirectNews() noexcept {
+  const std::align_val_t a{64};
+  const std::nothrow_t& nt = std::nothrow;
+  using NT = const std::nothrow_t&;
+  const std::pair<NextFn, bool> probes[] = {
+      {kNew, ComesBackThroughUs(kNew, kDelete)},
+      {kNewArray, ComesBackThroughUs(kNewArray, kDeleteArray)},
+      {kNewNothrow, ComesBackThroughUs<NT>(kNewNothrow, kDeleteNothrow, nt)},
+      {kNewArrayNothrow,
+       ComesBackThroughUs<NT>(kNewArrayNothrow, kDeleteArrayNothrow, nt)},
+      {kNewAligned, ComesBackThroughUs(kNewAligned, kDeleteAligned, a)},
+      {kNewArrayAligned,
+       ComesBackThroughUs(kNewArrayAligned, kDeleteArrayAligned, a)},
+      {kNewAlignedNothrow,
+       ComesBackThroughUs<std::align_val_t, NT>(kNewAlignedNothrow,
+                                                kDeleteAlignedNothrow, a, nt)},
+      {kNewArrayAlignedNothrow,
+       ComesBackThroughUs<std::align_val_t, NT>(
+           kNewArrayAlignedNothrow, kDeleteArrayAlignedNothrow, a, nt)},
+  };
+  uint32_t direct = 0;
+  for (const auto& [id, came_back] : probes) {
+    if (!came_back) direct |= uint32_t{1} << id;
+  }
+  return direct;
 }
 
 }  // namespace
@@ -599,8 +653,8 @@ bool MallocFrontInUse() {
     if (front && NextOperatorsAreStandard()) {
       g_operator_free.store(NextFunction<FreeFn>(kFree));
       g_operator_malloc.store(NextFunction<MallocFn>(kMalloc));
-    } else if (front && NextOperatorsAreTheAllocators() &&
-               !NextNewComesBackThroughUs()) {
+    } else if (front && NextOperatorsAreTheAllocators()) {
+      g_direct_news.store(DirectNews(), std::memory_order_release);
       g_operators_direct.store(true, std::memory_order_release);
     }
     return front;
@@ -614,6 +668,10 @@ bool MallocFrontSkipsStandardOperators() {
 
 bool MallocFrontCallsNextOperatorsDirectly() {
   return g_operators_direct.load(std::memory_order_relaxed);
+}
+
+bool MallocFrontCallsNextNewDirectly(int id) {
+  return (g_direct_news.load(std::memory_order_relaxed) >> id) & 1;
 }
 
 void* MallocFrontNextMalloc() { return NextFunction<void*>(kMalloc); }

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "agent/heap/heap_hooks.h"
+#include "agent/heap/next_allocator.h"
 #include "gtest/gtest.h"
 
 namespace inprof::internal {
@@ -17,6 +18,9 @@ TEST(MallocFrontOnTcmallocTest, CallsTcmallocsOperatorsDirectly) {
   EXPECT_FALSE(MallocFrontSkipsStandardOperators())
       << "these operators are tcmalloc's, not libstdc++'s";
   EXPECT_TRUE(MallocFrontCallsNextOperatorsDirectly());
+  for (int id = kNew; id <= kNewArrayAlignedNothrow; ++id) {
+    EXPECT_TRUE(MallocFrontCallsNextNewDirectly(id)) << "operator " << id;
+  }
 }
 
 // Each operator new counts its size once: had tcmalloc's operator come back
@@ -56,11 +60,11 @@ TEST(MallocFrontOnTcmallocTest, EveryOperatorPairWorksManyTimes) {
   for (size_t size = 1; size < (size_t{1} << 20); size = size * 3 + 1) {
     for (int i = 0; i < 100; ++i) {
       char* a = static_cast<char*>(::operator new(size));
-      char* b = new char[size];
+      char* b = static_cast<char*>(::operator new[](size));
       void* c = ::operator new (size, std::align_val_t{64});
       a[0] = b[size - 1] = 1;
       ::operator delete(a, size);
-      delete[] b;
+      ::operator delete[](b);
       ::operator delete (c, std::align_val_t{64});
     }
   }
