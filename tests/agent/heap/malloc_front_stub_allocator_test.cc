@@ -9,6 +9,7 @@
 #include "agent/heap/heap_hooks.h"
 #include "agent/heap/next_allocator.h"
 #include "gtest/gtest.h"
+#include "tests/agent/heap/counted_bytes.h"
 
 namespace inprof::internal {
 namespace {
@@ -28,25 +29,17 @@ TEST(MallocFrontOnAnOtherAllocatorTest, ProbesEachOperatorNew) {
 // would count it twice.
 TEST(MallocFrontOnAnOtherAllocatorTest, EachOperatorNewCountsItsSizeOnce) {
   ASSERT_TRUE(MallocFrontInUse());
-  constexpr int64_t kFar = int64_t{1} << 40;  // no sample on the way
-  auto counted = [](auto allocate, auto release) {
-    inprof_heap_countdown = kFar;
-    void* block = allocate();
-    const int64_t bytes = kFar - inprof_heap_countdown;
-    EXPECT_NE(block, nullptr);
-    release(block);
-    return bytes;
-  };
-  EXPECT_EQ(counted([] { return ::operator new(100); },
-                    [](void* p) { ::operator delete(p); }),
+  EXPECT_EQ(BytesCounted([] { return ::operator new(100); },
+                         [](void* p) { ::operator delete(p); }),
             100);
-  EXPECT_EQ(counted([] { return ::operator new (256, std::align_val_t{128}); },
-                    [](void* p) {
-                      EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 128, 0u);
-                      ::operator delete (p, std::align_val_t{128});
-                    }),
-            256);
-  EXPECT_EQ(counted(
+  EXPECT_EQ(
+      BytesCounted([] { return ::operator new (256, std::align_val_t{128}); },
+                   [](void* p) {
+                     EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 128, 0u);
+                     ::operator delete (p, std::align_val_t{128});
+                   }),
+      256);
+  EXPECT_EQ(BytesCounted(
                 [] {
                   return ::operator new[](64, std::align_val_t{64},
                                           std::nothrow);

@@ -9,6 +9,7 @@
 #include "agent/heap/heap_hooks.h"
 #include "agent/heap/next_allocator.h"
 #include "gtest/gtest.h"
+#include "tests/agent/heap/counted_bytes.h"
 
 namespace inprof::internal {
 namespace {
@@ -27,30 +28,22 @@ TEST(MallocFrontOnTcmallocTest, CallsTcmallocsOperatorsDirectly) {
 // through our malloc, the direct call would count it twice.
 TEST(MallocFrontOnTcmallocTest, EachOperatorNewCountsItsSizeOnce) {
   ASSERT_TRUE(MallocFrontInUse());
-  constexpr int64_t kFar = int64_t{1} << 40;  // no sample on the way
-  auto counted = [](auto allocate, auto release) {
-    inprof_heap_countdown = kFar;
-    void* block = allocate();
-    const int64_t bytes = kFar - inprof_heap_countdown;
-    EXPECT_NE(block, nullptr);
-    release(block);
-    return bytes;
-  };
-  EXPECT_EQ(counted([] { return ::operator new(100); },
-                    [](void* p) { ::operator delete(p); }),
+  EXPECT_EQ(BytesCounted([] { return ::operator new(100); },
+                         [](void* p) { ::operator delete(p); }),
             100);
-  EXPECT_EQ(counted([] { return ::operator new[](300); },
-                    [](void* p) { ::operator delete[](p, 300); }),
+  EXPECT_EQ(BytesCounted([] { return ::operator new[](300); },
+                         [](void* p) { ::operator delete[](p, 300); }),
             300);
-  EXPECT_EQ(counted([] { return ::operator new(50, std::nothrow); },
-                    [](void* p) { ::operator delete(p, std::nothrow); }),
+  EXPECT_EQ(BytesCounted([] { return ::operator new(50, std::nothrow); },
+                         [](void* p) { ::operator delete(p, std::nothrow); }),
             50);
-  EXPECT_EQ(counted([] { return ::operator new (200, std::align_val_t{256}); },
-                    [](void* p) {
-                      EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 256, 0u);
-                      ::operator delete (p, 200, std::align_val_t{256});
-                    }),
-            200);
+  EXPECT_EQ(
+      BytesCounted([] { return ::operator new (200, std::align_val_t{256}); },
+                   [](void* p) {
+                     EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 256, 0u);
+                     ::operator delete (p, 200, std::align_val_t{256});
+                   }),
+      200);
 }
 
 // Blocks of every size class and alignment go back to tcmalloc through the
