@@ -2,7 +2,12 @@
 
 // SIGNAL CONTEXT. Everything but Get(), Reset() and the readers runs inside
 // malloc and free hooks: no allocation, no locks, no stdio. See
-// agent/unwind/unwind.h for the rules.
+// agent/unwind/unwind.h for the rules. One bounded wait: a sample that marks
+// a granule while another thread's free clears that granule's bit waits for
+// the few atomic operations that free has left (MarkGranule; never on its
+// own thread).
+
+#include <sched.h>
 
 #include <cstring>
 #include <new>
@@ -278,26 +283,67 @@ void HeapTables::RecordFree(uint32_t bucket, uint32_t weight,
          bucket == kOverflowBucket, weight, size);
 }
 
-// The count goes up before the bit is set; the bit is cleared only by the
-// free that took the count to zero, which then looks again and sets it back
-// if a block was added meanwhile. A free never misses a live block's bit.
+// The granule map's protocol. The count goes up before the bit is set; the
+// bit is cleared only by the free that took the count to zero, under a flag
+// in the count. A block marked while the flag is up is not handed to the
+// program until the clearer has seen it and set the bit again: no free of
+// a live sampled block ever finds its bit clear (re-checking the count
+// after clearing, without the flag, left a window of a few instructions in
+// which such a free skipped the lookup: HeapTablesTest,
+// ARecordedBlockIsNeverHiddenByAConcurrentFree).
+namespace {
+
+// A slot's count while the free that took it to zero clears the slot's
+// bit: markers meanwhile wait for the bit to be set again (below).
+constexpr uint32_t kGranuleClearing = 1u << 31;
+
+// Set on a thread while it clears a granule bit: a sample taken on the same
+// thread meanwhile (a signal handler that allocates) must not wait for it.
+__attribute__((
+    tls_model("initial-exec"))) thread_local bool t_clearing_granule = false;
+
+}  // namespace
+
 void HeapTables::MarkGranule(const void* ptr) noexcept {
   const uint32_t slot = SampledGranuleSlot(ptr);
-  granule_counts_[slot].fetch_add(1);
+  const uint32_t before = granule_counts_[slot].fetch_add(1);
   g_sampled_granules[slot / 64].fetch_or(uint64_t{1} << (slot % 64));
+  if ((before & kGranuleClearing) == 0 || t_clearing_granule) return;
+  // A free is clearing this slot's bit, perhaps after the fetch_or above.
+  // It sets the bit again, having seen this count, before it drops the
+  // flag: until then the block must not reach the program, whose free of
+  // it would skip the lookup and leave it live for ever. The clearer runs
+  // a few atomic operations and no call: this waits only if it was
+  // preempted there.
+  for (int spin = 0;
+       granule_counts_[slot].load(std::memory_order_acquire) & kGranuleClearing;
+       ++spin) {
+    if (spin >= 64) sched_yield();
+  }
 }
 
 void HeapTables::UnmarkGranule(const void* ptr) noexcept {
   const uint32_t slot = SampledGranuleSlot(ptr);
-  uint32_t count = granule_counts_[slot].load();
+  std::atomic<uint32_t>& count = granule_counts_[slot];
+  uint32_t seen = count.load();
+  uint32_t next;
   do {
-    if (count == 0) return;  // Reset() ran meanwhile
-  } while (!granule_counts_[slot].compare_exchange_weak(count, count - 1));
-  if (count != 1) return;
+    if ((seen & ~kGranuleClearing) == 0) return;  // Reset() ran meanwhile
+    // The last live block of the slot: hold the flag while clearing.
+    next = seen == 1 ? kGranuleClearing : seen - 1;
+  } while (!count.compare_exchange_weak(seen, next));
+  if (next != kGranuleClearing) return;
+  t_clearing_granule = true;
   const uint64_t bit = uint64_t{1} << (slot % 64);
   g_sampled_granules[slot / 64].fetch_and(~bit);
-  if (granule_counts_[slot].load() != 0)
+  uint32_t alone = kGranuleClearing;
+  if (!count.compare_exchange_strong(alone, 0)) {
+    // Blocks were marked meanwhile (their markers wait): set the bit again
+    // before letting them go.
     g_sampled_granules[slot / 64].fetch_or(bit);
+    count.fetch_and(~kGranuleClearing);
+  }
+  t_clearing_granule = false;
 }
 
 int64_t HeapTables::TakeLiveEntry() noexcept {

@@ -81,6 +81,45 @@ TEST(HeapTablesTest, TheGranuleMapFollowsTheLiveBlocks) {
   EXPECT_FALSE(InSampledGranule(second));
 }
 
+// Two threads whose sampled blocks share a granule slot, each freeing its
+// own while the other records one. A free that takes the slot's count to
+// zero clears the slot's bit; a block recorded meanwhile must never be
+// left with its bit clear, even for the few instructions until that free
+// sees the new count: a free of it in that window (by any thread) would
+// skip the lookup and leave the block live in the profile for ever.
+TEST(HeapTablesTest, ARecordedBlockIsNeverHiddenByAConcurrentFree) {
+  HeapTables* tables = HeapTables::Get();
+  tables->Reset();
+  const uint64_t stack[] = {0x1000};
+  const uint32_t bucket = tables->FindOrAddBucket(stack, 1, 16, 0);
+  // Addresses 4 MiB apart share a slot (kSampledGranuleSlots granules).
+  const uint64_t slot_span = uint64_t{kSampledGranuleSlots}
+                             << kSampledGranuleShift;
+  const uint64_t base = 0x7f0000001010ull;
+  ASSERT_EQ(
+      SampledGranuleSlot(reinterpret_cast<const void*>(base)),
+      SampledGranuleSlot(reinterpret_cast<const void*>(base + slot_span)));
+  constexpr int kRounds = 200000;
+  std::atomic<int> hidden{0};
+  auto churn = [&](uint64_t address) {
+    const auto* block = reinterpret_cast<const void*>(address);
+    for (int round = 0; round < kRounds; ++round) {
+      if (!tables->AddLive(block, bucket, kWeightOne, 16)) continue;
+      for (int look = 0; look < 4; ++look) {
+        if (!InSampledGranule(block)) hidden.fetch_add(1);
+      }
+      tables->FreeIfLive(block);
+    }
+  };
+  std::thread other(churn, base + slot_span);
+  churn(base);
+  other.join();
+  EXPECT_EQ(hidden.load(), 0)
+      << "times a live block's granule bit was found clear";
+  EXPECT_FALSE(InSampledGranule(reinterpret_cast<const void*>(base)));
+  EXPECT_EQ(Collect(*tables).live_weight, 0u);
+}
+
 // What keeps frees cheap: the blocks around a sampled one, on its page, are
 // not looked up. With a bit per 4 KiB page every free of a block on that
 // page took the slow path (0.3 % of the CPU on the mixed benchmark).
