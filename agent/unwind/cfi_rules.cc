@@ -497,6 +497,13 @@ bool SameGeneration(uint64_t packed, uint32_t generation) noexcept {
   return (packed >> kGenerationShift) == (generation & kGenerationMask);
 }
 
+// A hot entry's key: the pc, mixed with the value (a bijection of it), so
+// that a reader that sees the key of one writer and the value of another
+// finds no match instead of a wrong rule.
+uint64_t HotKey(uint64_t pc, uint64_t packed) noexcept {
+  return pc ^ (packed * 0xD6E8FEB86659FD93u);
+}
+
 FrameRule UnpackRule(uint64_t packed) noexcept {
   FrameRule rule;
   rule.supported = (packed & 1) != 0;
@@ -518,14 +525,16 @@ CfiRules::CfiRules() {
   // a read fault (the zero page), then a write fault that replaced it and
   // flushed the TLB of every CPU running the process, an IPI each (a third
   // of the handler's time in a warm profile, measured with perf).
-  void* memory =
-      mmap(nullptr, sizeof(Entry) * kCapacity, PROT_READ | PROT_WRITE,
-           MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (memory != MAP_FAILED) entries_ = static_cast<Entry*>(memory);
+  void* memory = mmap(nullptr, kMappedBytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (memory != MAP_FAILED) {
+    hot_ = static_cast<HotEntry*>(memory);
+    entries_ = reinterpret_cast<Entry*>(hot_ + kHotCapacity);
+  }
 }
 
 CfiRules::~CfiRules() {
-  if (entries_ != nullptr) munmap(entries_, sizeof(Entry) * kCapacity);
+  if (hot_ != nullptr) munmap(hot_, kMappedBytes);
 }
 // NOT SIGNAL CONTEXT END
 
@@ -599,29 +608,70 @@ FrameRule CfiRules::Compute(const UnwindModule& module, uint64_t pc,
   return rule;
 }
 
+namespace {
+
+uint64_t PcHash(uint64_t pc) noexcept {
+  uint64_t hash = pc * 0x9E3779B97F4A7C15u;
+  return hash ^ hash >> 29;
+}
+
+}  // namespace
+
+uint32_t CfiRules::HotSlot(uint64_t pc) noexcept {
+  // Other bits than the table's index (the low ones).
+  return static_cast<uint32_t>(PcHash(pc) >> 40) & (kHotCapacity - 1);
+}
+
 FrameRule CfiRules::Find(const UnwindModule& module, uint64_t pc,
                          MemoryReader read, void* arg) noexcept {
   if (entries_ == nullptr || pc < 2) return Compute(module, pc, read, arg);
   const uint32_t generation = generation_.load(std::memory_order_acquire);
-  uint64_t hash = pc * 0x9E3779B97F4A7C15u;
-  hash ^= hash >> 29;
+  const uint64_t hash = PcHash(pc);
+  // The hot page first: the table's 1 MiB, hashed, cost a cache and a TLB
+  // miss per frame in a handler that runs once per 10 ms of the thread's
+  // CPU (the program has evicted it meanwhile); the hot page holds the
+  // rules the recent samples used.
+  HotEntry& hot = hot_[HotSlot(pc)];
+  const uint64_t hot_value = hot.value.load(std::memory_order_relaxed);
+  if (hot.key.load(std::memory_order_relaxed) == HotKey(pc, hot_value) &&
+      SameGeneration(hot_value, generation)) {
+    return UnpackRule(hot_value);
+  }
+  uint64_t packed = 0;
+  const FrameRule rule =
+      FindInTable(module, pc, hash, generation, read, arg, &packed);
+  if (packed != 0) {
+    hot.value.store(packed, std::memory_order_relaxed);
+    hot.key.store(HotKey(pc, packed), std::memory_order_relaxed);
+  }
+  return rule;
+}
+
+// The rule for `pc` from the table, computed and added on a miss; `packed`
+// set to its packed form if it has one (else left 0).
+FrameRule CfiRules::FindInTable(const UnwindModule& module, uint64_t pc,
+                                uint64_t hash, uint32_t generation,
+                                MemoryReader read, void* arg,
+                                uint64_t* packed) noexcept {
   for (int probe = 0; probe < kMaxProbe; ++probe) {
     Entry& entry = entries_[(hash + probe) & (kCapacity - 1)];
     uint64_t key = entry.key.load(std::memory_order_acquire);
     if (key == pc) {
-      const uint64_t packed = entry.value.load(std::memory_order_relaxed);
-      if (SameGeneration(packed, generation)) return UnpackRule(packed);
+      const uint64_t value = entry.value.load(std::memory_order_relaxed);
+      if (SameGeneration(value, generation)) {
+        *packed = value;
+        return UnpackRule(value);
+      }
       continue;  // a rule for code that has been unloaded since
     }
     if (key != 0) continue;
     FrameRule rule = Compute(module, pc, read, arg);
-    uint64_t packed = 0;
-    if (!PackRule(rule, generation, &packed)) return rule;
+    if (!PackRule(rule, generation, packed)) return rule;
     // Claim the slot (1), fill it, then publish the key.
     uint64_t empty = 0;
     if (entry.key.compare_exchange_strong(empty, 1,
                                           std::memory_order_acquire)) {
-      entry.value.store(packed, std::memory_order_relaxed);
+      entry.value.store(*packed, std::memory_order_relaxed);
       entry.key.store(pc, std::memory_order_release);
     }
     return rule;

@@ -8,9 +8,12 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -1245,6 +1248,87 @@ TEST(CfiRulesCacheTest, FlushForgetsTheRulesOfUnloadedCode) {
             std::make_pair(std::string("cfa=rsp+32 ra@-8 rbp=same"), true));
   EXPECT_EQ(FindCounted(rules, new_code, new_code.module(), kText),
             std::make_pair(std::string("cfa=rsp+32 ra@-8 rbp=same"), false));
+}
+
+// 1,024 pcs from kText + 8 on whose rules alternate between four CFA
+// offsets, every 8 bytes: more pcs than the cache's hot page holds, so its
+// entries are overwritten by pcs with other rules. (One FDE program holds
+// at most 512 bytes.)
+constexpr int kAlternatingPcs = 1024;
+constexpr uint64_t kFirstAlternatingPc = kText + 8;
+
+Image AlternatingRules() {
+  Bytes program;
+  for (int i = 0; i < kAlternatingPcs / 8; ++i) {
+    program = program + Bytes{AdvanceLoc(8), kDefCfaOffset,
+                              static_cast<uint8_t>(16 + 8 * (i % 4))};
+  }
+  return Image::OneFde(program, 8 + kAlternatingPcs);
+}
+
+bool SameRule(const FrameRule& a, const FrameRule& b) {
+  return a.supported == b.supported && a.outermost == b.outermost &&
+         a.cfa_is_rbp == b.cfa_is_rbp && a.cfa_offset == b.cfa_offset &&
+         a.ra_offset == b.ra_offset && a.rbp_saved == b.rbp_saved &&
+         a.rbp_offset == b.rbp_offset;
+}
+
+TEST(CfiRulesCacheTest, RulesPushedOutOfTheHotPageComeBackFromTheTable) {
+  Image image = AlternatingRules();
+  const UnwindModule m = image.module();
+  std::set<std::string> distinct;
+  for (int i = 0; i < kAlternatingPcs; ++i) {
+    distinct.insert(Describe(image.At(m, kFirstAlternatingPc + i)));
+  }
+  ASSERT_EQ(distinct.size(), 4u);
+  CfiRules rules;
+  for (int round = 0; round < 3; ++round) {
+    for (uint64_t pc = kFirstAlternatingPc;
+         pc < kFirstAlternatingPc + kAlternatingPcs; ++pc) {
+      const std::string computed = Describe(image.At(m, pc));
+      EXPECT_EQ(FindCounted(rules, image, m, pc),
+                std::make_pair(computed, round == 0))
+          << "pc +" << pc - kText << ", round " << round;
+    }
+  }
+}
+
+// The hot page is overwritten without a lock: a reader racing the writer
+// of its entry must get a miss, never its pc paired with another's rule.
+// Two pcs with different rules that share an entry, looked up by two
+// threads in turn, overwrite it on nearly every lookup.
+TEST(CfiRulesCacheTest, ConcurrentLookupsNeverGetAnotherPcsRule) {
+  Image image = AlternatingRules();
+  const UnwindModule m = image.module();
+  const uint64_t a = kFirstAlternatingPc;
+  uint64_t b = 0;
+  for (uint64_t pc = a + 1; pc < a + kAlternatingPcs && b == 0; ++pc) {
+    if (CfiRules::HotSlot(pc) == CfiRules::HotSlot(a) &&
+        !SameRule(image.At(m, pc), image.At(m, a))) {
+      b = pc;
+    }
+  }
+  ASSERT_NE(b, 0u) << "no pc shares the hot entry of the first";
+  const FrameRule rule_a = image.At(m, a);
+  const FrameRule rule_b = image.At(m, b);
+  CfiRules rules;
+  rules.Find(m, a, &Image::Read, &image);  // both in the table now
+  rules.Find(m, b, &Image::Read, &image);
+  const int reads_before = image.reads();
+  auto look_up = [&](uint64_t pc, const FrameRule& expected, int* wrong) {
+    for (int round = 0; round < 1000000; ++round) {
+      if (!SameRule(rules.Find(m, pc, &Image::Read, &image), expected)) {
+        ++*wrong;
+      }
+    }
+  };
+  int wrong_a = 0, wrong_b = 0;
+  std::thread other(look_up, b, std::cref(rule_b), &wrong_b);
+  look_up(a, rule_a, &wrong_a);
+  other.join();
+  EXPECT_EQ(wrong_a + wrong_b, 0);
+  // Every lookup was cached (Image::Read is not thread-safe).
+  EXPECT_EQ(image.reads(), reads_before);
 }
 
 // ---------------------------------------------------------------------------
