@@ -367,8 +367,12 @@ struct Flags {
   int seconds = 5;
   int threads = 2;
   int warmup_ms = 1000;
-  int hz = 100;             // sampling rate of both profilers
-  int pairs = 60;           // interleaved modes: measured (OFF, ON) pairs
+  int hz = 100;    // sampling rate of both profilers
+  int pairs = 60;  // interleaved modes: measured (OFF, ON) pairs
+  // The agent's heap sampling rate (bytes; 0 off); -1: the agent's default.
+  // Its heap samples unwind with the same code as the CPU handler, so a
+  // comparison of CPU profilers alone turns it off (run_cpu_handler_cost.sh).
+  int64_t heap_rate = -1;
   std::string profile_out;  // empty: a temporary file, removed afterwards
 
   bool interleaved() const { return mode.rfind("interleaved-", 0) == 0; }
@@ -411,6 +415,8 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
       flags.warmup_ms = std::atoi(value.c_str());
     } else if (take("--hz=", value)) {
       flags.hz = std::atoi(value.c_str());
+    } else if (take("--heap_rate=", value)) {
+      flags.heap_rate = std::atoll(value.c_str());
     } else if (take("--pairs=", value)) {
       flags.pairs = std::atoi(value.c_str());
     } else if (take("--profile_out=", value)) {
@@ -957,10 +963,11 @@ int64_t MetricValue(const std::string& name) {
 
 // Starts the agent into g_agent on any free port; false (and a message) if
 // it cannot start.
-bool StartGlobalAgent(int hz = 100) {
+bool StartGlobalAgent(int hz = 100, int64_t heap_rate = -1) {
   Options options;
   options.port = 0;
   options.hz = hz;
+  if (heap_rate >= 0) options.heap_sample_rate = heap_rate;
   StatusOr<Agent> agent = Agent::Start(options);
   if (!agent.ok()) {
     std::fprintf(stderr, "Agent::Start: %s\n",
@@ -1212,7 +1219,7 @@ int Main(int argc, char** argv) {
   DescribeFn describe = DescribeNone;
   bool prefetch = flags.mode == "inprof_warm";
   if (flags.mode == "inprof" || flags.mode == "inprof_warm") {
-    if (!StartGlobalAgent(flags.hz)) return 1;
+    if (!StartGlobalAgent(flags.hz, flags.heap_rate)) return 1;
     window = WindowInprof;
     describe = DescribeInprof;
   } else if (flags.mode == "gperftools") {
