@@ -32,6 +32,12 @@ constexpr size_t kWallSamplesPerDrain =
 // costs tens of microseconds: 50 ms rescans and 20 ms drains measured
 // 1.7 ms of collector CPU per second of profiling.
 constexpr milliseconds kTimerSyncInterval{100};
+// Rescans that change nothing (ThreadTimers::settled()) double the delay to
+// the next, up to this: a process whose threads all armed their own timers
+// (thread_start.h) or live long needs the safety net rarely, and a scan of
+// a thousand threads costs a millisecond. Any change brings it back to
+// kTimerSyncInterval.
+constexpr milliseconds kSettledTimerSyncInterval{800};
 // Per-thread timers armed per collector round: 64 take well under a
 // millisecond of CPU, so a round never holds the lock for long, even when
 // thousands of busy threads starve the collector. The process timer samples
@@ -190,9 +196,13 @@ void CpuSampler::MaintainLocked(bool force_sync) {
   walker_->RefreshIfNeeded();
   steady_clock::time_point now = steady_clock::now();
   if (force_sync || timers_pending_ ||
-      now - last_timer_sync_ >= kTimerSyncInterval) {
+      now - last_timer_sync_ >= timer_sync_interval_) {
     timers_pending_ = !timers_.Sync(kTimersPerRound);
     last_timer_sync_ = now;
+    timer_sync_interval_ =
+        timers_.settled() ? std::min<milliseconds>(2 * timer_sync_interval_,
+                                                   kSettledTimerSyncInterval)
+                          : kTimerSyncInterval;
   }
 }
 

@@ -160,6 +160,8 @@ class CpuSampler {
   uint64_t unsampled_nanos_ = 0;
   uint64_t unsampled_threads_ = 0;
   std::chrono::steady_clock::time_point last_timer_sync_;
+  // Until the next scan of the threads (MaintainLocked); 0 before the first.
+  std::chrono::milliseconds timer_sync_interval_{0};
 
   std::thread collector_;
 };

@@ -127,6 +127,8 @@ bool ThreadTimers::Sync(size_t max_new) {
   // collector's CPU time (~100 us a scan, 10 scans a second).
   if (task_dir_ == nullptr) task_dir_ = opendir("/proc/self/task");
   std::unordered_set<pid_t> live = ListThreads(task_dir_);
+  settled_ = false;
+  bool changed = live != last_live_;
   // Later, while any thread has no timer of its own.
   if (AnyUncovered(live, {})) RunProcessTimer(true);
   for (auto it = timers_.begin(); it != timers_.end();) {
@@ -135,6 +137,7 @@ bool ThreadTimers::Sync(size_t max_new) {
       timer_delete(it->second);
       ReleaseThreadClaim(it->first);
       it = timers_.erase(it);
+      changed = true;
     } else {
       ++it;
     }
@@ -155,6 +158,7 @@ bool ThreadTimers::Sync(size_t max_new) {
     if (armed == max_new) {
       seen_now.merge(seen_once_);  // the rest of the list is not seen yet
       seen_once_ = std::move(seen_now);
+      last_live_ = std::move(live);
       return false;  // the process timer keeps sampling the rest
     }
     // Claimed: the thread armed its own timer. Beyond the bitmap: the
@@ -162,10 +166,13 @@ bool ThreadTimers::Sync(size_t max_new) {
     if (!TryClaimThread(tid)) continue;
     if (Arm(tid)) ++threads_seen_;
     ++armed;
+    changed = true;
   }
   // A thread left alone because it is starting arms its own timer in a
   // moment (thread_start.h); the next scan arms it if it did not.
   const bool uncovered = AnyUncovered(live, seen_now);
+  settled_ = !changed && !uncovered && seen_now.empty();
+  last_live_ = std::move(live);
   seen_once_ = std::move(seen_now);
   // Once every thread has its own timer, the process timer only adds
   // signals, each dropped on arrival (thread_coverage.h), and the kernel
@@ -193,6 +200,8 @@ void ThreadTimers::DisarmAll() {
   }
   timers_.clear();
   seen_once_.clear();
+  last_live_.clear();
+  settled_ = false;
 }
 
 size_t ThreadTimers::armed() const {

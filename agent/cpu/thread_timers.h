@@ -57,6 +57,11 @@ class ThreadTimers {
   // Deletes every timer, the threads' own included. Not async-signal-safe.
   void DisarmAll();
 
+  // Whether the last Sync() found nothing to do and nothing changed: the
+  // same threads as the one before, none armed, none left for later, none
+  // without a timer. The caller may then scan less often.
+  bool settled() const { return settled_; }
+
   // Timers of the scan's and of threads armed at their start.
   size_t armed() const;
   uint64_t create_failures() const;
@@ -77,6 +82,9 @@ class ThreadTimers {
   // Threads first seen by the previous scan while threads were starting
   // (ThreadsStarting()): armed if still unclaimed at this one.
   std::unordered_set<pid_t> seen_once_;
+  // The threads the last scan listed, and what it concluded (settled()).
+  std::unordered_set<pid_t> last_live_;
+  bool settled_ = false;
   DIR* task_dir_ = nullptr;  // /proc/self/task while profiling
   timer_t process_timer_{};
   bool process_timer_created_ = false;
