@@ -26,6 +26,10 @@
 #   THREADS     worker threads (default 2)
 #   HZ          sampling rate of both profilers (default 100)
 #   PERF_FREQ   perf's own sampling rate (default 10000)
+#   HEAP_RATE   inprof's heap sampling rate in bytes (default 0: off, as
+#               gperftools' CPU profiler samples no heap; its samples unwind
+#               with the handler's code and would count as handler here;
+#               BENCHMARKS.md gives heap sampling its own budget)
 # Needs perf (Debian: apt-get install linux-perf) and
 # kernel.perf_event_paranoid <= 2 (the default) for a process of one's own.
 set -euo pipefail
@@ -81,7 +85,8 @@ classify() {
 }
 
 echo "# perf-counted profiler cost: $rounds rounds, ${seconds}s window," \
-  "$threads worker threads, $hz Hz, perf at $perf_freq Hz"
+  "$threads worker threads, $hz Hz, perf at $perf_freq Hz," \
+  "inprof heap sampling rate ${HEAP_RATE:-0}"
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  nproc=$(nproc) kernel=$(uname -r)" \
   "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
 raw=$work/raw
@@ -91,7 +96,8 @@ for ((r = 0; r < rounds; r++)); do
     mode=${modes[$(((r + k) % ${#modes[@]}))]}
     perf record -q -k CLOCK_MONOTONIC -e cpu-clock -F "$perf_freq" -g \
       -o "$work/perf.data" -- "$binary" --mode="$mode" --seconds="$seconds" \
-      --threads="$threads" --hz="$hz" > "$work/line" 2> /dev/null || {
+      --threads="$threads" --hz="$hz" --heap_rate="${HEAP_RATE:-0}" \
+      > "$work/line" 2> /dev/null || {
       echo "run failed: $binary --mode=$mode (rerun it to see why)" >&2
       exit 1
     }
@@ -115,6 +121,8 @@ awk \
   t[m, n[m]] = 100 * field("timer") / w
   o[m, n[m]] = 100 * field("other") / w
   c[m, n[m]] = h[m, n[m]] + s[m, n[m]] + t[m, n[m]] + o[m, n[m]]
+  by_round[m, field("round")] = c[m, n[m]]
+  if (field("round") + 0 > last_round) last_round = field("round") + 0
 }
 END {
   printf "\nmedians over rounds, %% of the workers CPU time\n"
@@ -129,6 +137,18 @@ END {
       median(a5, n[m])
   }
   printf "total%%: the median of each run's sum (not the sum of the medians)\n"
+  # The same round's two runs, side by side: what the rounds' spread
+  # (machine load moving between rounds) leaves out of the difference.
+  pairs = 0; below = 0
+  for (r = 1; r <= last_round; r++) {
+    if (!(("inprof_warm", r) in by_round) || !(("gperftools", r) in by_round)) continue
+    d[++pairs] = by_round["inprof_warm", r] - by_round["gperftools", r]
+    if (d[pairs] < 0) below++
+  }
+  if (pairs > 0) {
+    printf "paired by round, inprof_warm - gperftools total%%: median %.3f," \
+      " inprof below in %d of %d rounds\n", median(d, pairs), below, pairs
+  }
 }
 AWK
 ) "$raw"
