@@ -9,7 +9,7 @@
 
 namespace inprof::internal {
 
-size_t StackKeyHash::operator()(const StackKey& key) const noexcept {
+size_t StackKeyHash::operator()(const StackKeyView& key) const noexcept {
   uint64_t h = 0xcbf29ce484222325u ^ key.label_set ^ key.agent_thread;
   for (uint64_t pc : key.pcs) {
     h ^= pc;
@@ -19,8 +19,22 @@ size_t StackKeyHash::operator()(const StackKey& key) const noexcept {
   return static_cast<size_t>(h);
 }
 
+size_t StackKeyHash::operator()(const StackKey& key) const noexcept {
+  return (*this)(StackKeyView{key.pcs, key.label_set, key.agent_thread});
+}
+
+bool StackKeyEqual::operator()(const StackKeyView& a,
+                               const StackKey& b) const noexcept {
+  return a.label_set == b.label_set && a.agent_thread == b.agent_thread &&
+         std::equal(a.pcs.begin(), a.pcs.end(), b.pcs.begin(), b.pcs.end());
+}
+
+// Room for a 30 s profile of a few busy threads without rehashing while
+// the collector drains (each rehash walks every stack counted so far).
 CpuProfileRecorder::CpuProfileRecorder(uint64_t start_monotonic_ns)
-    : start_ns_(start_monotonic_ns) {}
+    : start_ns_(start_monotonic_ns) {
+  counts_.reserve(4096);
+}
 
 void CpuProfileRecorder::OnSample(const RawSample& sample) {
   // Weight 0: a wall-clock sample (the flight recorder's), no CPU time.
@@ -28,11 +42,17 @@ void CpuProfileRecorder::OnSample(const RawSample& sample) {
       sample.weight == 0) {
     return;
   }
-  StackKey key;
-  key.pcs.assign(sample.pcs, sample.pcs + sample.depth);
-  key.label_set = sample.label_set;
-  key.agent_thread = sample.agent_thread != 0;
-  counts_[std::move(key)] += sample.weight;
+  const StackKeyView view{
+      std::span<const uint64_t>(sample.pcs, static_cast<size_t>(sample.depth)),
+      sample.label_set, sample.agent_thread != 0};
+  if (auto it = counts_.find(view); it != counts_.end()) {
+    it->second += sample.weight;
+  } else {
+    counts_.emplace(StackKey{{view.pcs.begin(), view.pcs.end()},
+                             view.label_set,
+                             view.agent_thread},
+                    sample.weight);
+  }
   periods_by_thread_[sample.tid] += sample.weight;
   if (sample.truncated != 0) ++truncated_;
 }

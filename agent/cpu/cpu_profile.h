@@ -10,6 +10,7 @@
 #define INPROF_AGENT_CPU_CPU_PROFILE_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -33,9 +34,33 @@ struct StackKey {
   bool operator==(const StackKey&) const = default;
 };
 
-struct StackKeyHash {
-  size_t operator()(const StackKey& key) const noexcept;
+// A sample's stack as the ring holds it, looked up without copying it into
+// a StackKey (a vector allocated per sample) when it is already counted.
+struct StackKeyView {
+  std::span<const uint64_t> pcs;
+  uint64_t label_set = 0;
+  bool agent_thread = false;
 };
+
+struct StackKeyHash {
+  using is_transparent = void;
+  size_t operator()(const StackKey& key) const noexcept;
+  size_t operator()(const StackKeyView& key) const noexcept;
+};
+
+struct StackKeyEqual {
+  using is_transparent = void;
+  bool operator()(const StackKey& a, const StackKey& b) const noexcept {
+    return a == b;
+  }
+  bool operator()(const StackKeyView& a, const StackKey& b) const noexcept;
+  bool operator()(const StackKey& a, const StackKeyView& b) const noexcept {
+    return (*this)(b, a);
+  }
+};
+
+using StackCounts =
+    std::unordered_map<StackKey, int64_t, StackKeyHash, StackKeyEqual>;
 
 class CpuProfileRecorder : public CpuSampleSink {
  public:
@@ -45,9 +70,7 @@ class CpuProfileRecorder : public CpuSampleSink {
   void OnSample(const RawSample& sample) override;
   void OnLost(uint64_t count) override;
 
-  const std::unordered_map<StackKey, int64_t, StackKeyHash>& counts() const {
-    return counts_;
-  }
+  const StackCounts& counts() const { return counts_; }
   int64_t lost() const { return lost_; }
   int64_t truncated() const { return truncated_; }
   // Distinct threads that contributed at least one sample.
@@ -59,7 +82,7 @@ class CpuProfileRecorder : public CpuSampleSink {
 
  private:
   const uint64_t start_ns_;
-  std::unordered_map<StackKey, int64_t, StackKeyHash> counts_;
+  StackCounts counts_;
   std::unordered_map<uint32_t, int64_t> periods_by_thread_;
   int64_t lost_ = 0;
   int64_t truncated_ = 0;

@@ -50,6 +50,30 @@ TEST(CpuProfileRecorderTest, CountsByStackAndIgnoresSamplesBeforeItsStart) {
   EXPECT_EQ(recorder.threads(), 1u);
 }
 
+// Samples are looked up without being copied first: a stack that only
+// starts like a counted one, or has its pcs but another label set or
+// comes from an agent thread, is a stack of its own.
+TEST(CpuProfileRecorderTest, KeepsStacksApartByEveryPartOfTheirKey) {
+  CpuProfileRecorder recorder(0);
+  RawSample plain = MakeSample(1, {1, 2});
+  RawSample longer = MakeSample(1, {1, 2, 3});
+  RawSample shorter = MakeSample(1, {1});
+  RawSample labelled = MakeSample(1, {1, 2});
+  labelled.label_set = 7;
+  RawSample agent = MakeSample(1, {1, 2});
+  agent.agent_thread = 1;
+  for (const RawSample* sample :
+       {&plain, &longer, &shorter, &labelled, &agent, &plain, &labelled}) {
+    recorder.OnSample(*sample);
+  }
+  EXPECT_EQ(recorder.counts().size(), 5u);
+  EXPECT_EQ(recorder.counts().at(StackKey{{1, 2}, 0}), 2);
+  EXPECT_EQ(recorder.counts().at(StackKey{{1, 2, 3}, 0}), 1);
+  EXPECT_EQ(recorder.counts().at(StackKey{{1}, 0}), 1);
+  EXPECT_EQ(recorder.counts().at(StackKey{{1, 2}, 7}), 2);
+  EXPECT_EQ(recorder.counts().at(StackKey{{1, 2}, 0, true}), 1);
+}
+
 TEST(CpuProfileTest, CarriesGoCpuProfileHeaderAndValues) {
   uint64_t leaf = reinterpret_cast<uint64_t>(&Leaf) + 4;
   // A return address into Caller: just after its call instruction.
