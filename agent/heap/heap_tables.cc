@@ -5,7 +5,8 @@
 // agent/unwind/unwind.h for the rules. One bounded wait: a sample that marks
 // a granule while another thread's free clears that granule's bit waits for
 // the few atomic operations that free has left (MarkGranule; never on its
-// own thread).
+// own thread), at most 64 spins and 32 yields of the CPU, and then does
+// the clearer's remaining work itself.
 
 #include <sched.h>
 
@@ -296,6 +297,10 @@ namespace {
 // A slot's count while the free that took it to zero clears the slot's
 // bit: markers meanwhile wait for the bit to be set again (below).
 constexpr uint32_t kGranuleClearing = 1u << 31;
+// How long a marker waits for a clearer: spins, then yields of the CPU,
+// then it finishes the clearer's work itself (MarkGranule).
+constexpr int kGranuleSpins = 64;
+constexpr int kGranuleYields = 32;
 
 // Set on a thread while it clears a granule bit: a sample taken on the same
 // thread meanwhile (a signal handler that allocates) must not wait for it.
@@ -306,8 +311,10 @@ __attribute__((
 
 void HeapTables::MarkGranule(const void* ptr) noexcept {
   const uint32_t slot = SampledGranuleSlot(ptr);
-  const uint32_t before = granule_counts_[slot].fetch_add(1);
-  g_sampled_granules[slot / 64].fetch_or(uint64_t{1} << (slot % 64));
+  std::atomic<uint32_t>& count = granule_counts_[slot];
+  const uint64_t bit = uint64_t{1} << (slot % 64);
+  const uint32_t before = count.fetch_add(1);
+  g_sampled_granules[slot / 64].fetch_or(bit);
   if ((before & kGranuleClearing) == 0 || t_clearing_granule) return;
   // A free is clearing this slot's bit, perhaps after the fetch_or above.
   // It sets the bit again, having seen this count, before it drops the
@@ -315,11 +322,24 @@ void HeapTables::MarkGranule(const void* ptr) noexcept {
   // it would skip the lookup and leave it live for ever. The clearer runs
   // a few atomic operations and no call: this waits only if it was
   // preempted there.
-  for (int spin = 0;
-       granule_counts_[slot].load(std::memory_order_acquire) & kGranuleClearing;
+  for (int spin = 0; count.load(std::memory_order_acquire) & kGranuleClearing;
        ++spin) {
-    if (spin >= 64) sched_yield();
+    if (spin < kGranuleSpins) continue;
+    if (spin < kGranuleSpins + kGranuleYields) {
+      sched_yield();
+      continue;
+    }
+    // The clearer is gone (a child forked while it cleared) or stalled for
+    // long: set the bit and drop its flag here. A clearer still alive finds
+    // the count changed and sets the bit again itself.
+    g_sampled_granules[slot / 64].fetch_or(bit);
+    count.fetch_and(~kGranuleClearing);
+    return;
   }
+}
+
+void HeapTables::StallGranuleClearForTest(const void* ptr) noexcept {
+  granule_counts_[SampledGranuleSlot(ptr)].fetch_or(kGranuleClearing);
 }
 
 void HeapTables::UnmarkGranule(const void* ptr) noexcept {

@@ -138,6 +138,11 @@ class HeapTables {
   // async-signal-safe.
   void PopulateIndexes();
 
+  // Leaves the granule slot of `ptr` as a free that stopped halfway through
+  // clearing its bit would (in a forked child, that free's thread does not
+  // exist). For tests of MarkGranule's bounded wait.
+  void StallGranuleClearForTest(const void* ptr) noexcept;
+
   uint64_t live_blocks() const noexcept {
     return live_count_.load(std::memory_order_relaxed);
   }

@@ -120,6 +120,28 @@ TEST(HeapTablesTest, ARecordedBlockIsNeverHiddenByAConcurrentFree) {
   EXPECT_EQ(Collect(*tables).live_weight, 0u);
 }
 
+// A free stopped halfway through clearing a granule's bit, for good: in a
+// child forked at that moment, its thread does not exist. A sample marked
+// there must neither wait for ever nor be left with its bit clear, and the
+// next one must not wait at all.
+TEST(HeapTablesTest, AClearerThatNeverFinishesDoesNotHoldMarkersUp) {
+  HeapTables* tables = HeapTables::Get();
+  tables->Reset();
+  const uint64_t stack[] = {0x1000};
+  const uint32_t bucket = tables->FindOrAddBucket(stack, 1, 16, 0);
+  const auto* block = reinterpret_cast<const void*>(0x7f0000001010ull);
+  const auto* beside = reinterpret_cast<const void*>(0x7f0000001030ull);
+  tables->StallGranuleClearForTest(block);
+  ASSERT_TRUE(tables->AddLive(block, bucket, kWeightOne, 16));  // returns
+  EXPECT_TRUE(InSampledGranule(block));
+  ASSERT_TRUE(tables->AddLive(beside, bucket, kWeightOne, 16));
+  tables->FreeIfLive(block);
+  EXPECT_TRUE(InSampledGranule(beside));
+  tables->FreeIfLive(beside);
+  EXPECT_FALSE(InSampledGranule(beside)) << "the flag was dropped";
+  EXPECT_EQ(Collect(*tables).live_weight, 0u);
+}
+
 // What keeps frees cheap: the blocks around a sampled one, on its page, are
 // not looked up. With a bit per 4 KiB page every free of a block on that
 // page took the slow path (0.3 % of the CPU on the mixed benchmark).
