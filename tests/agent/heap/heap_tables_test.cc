@@ -35,6 +35,13 @@ const void* FakeBlock(uint64_t i) {
   return reinterpret_cast<const void*>(0x100000000ull + i * 48);
 }
 
+// Empties the tables and adds one bucket, of a one-frame stack and `size`.
+uint32_t ResetWithOneBucket(HeapTables& tables, uint64_t size) {
+  tables.Reset();
+  const uint64_t stack[] = {0x1000};
+  return tables.FindOrAddBucket(stack, 1, size, 0);
+}
+
 TEST(HeapTablesTest, SameStackAndSizeShareABucket) {
   HeapTables* tables = HeapTables::Get();
   ASSERT_NE(tables, nullptr);
@@ -58,9 +65,7 @@ TEST(HeapTablesTest, SameStackAndSizeShareABucket) {
 // granule must never hide a live block; a marked one only costs a lookup).
 TEST(HeapTablesTest, TheGranuleMapFollowsTheLiveBlocks) {
   HeapTables* tables = HeapTables::Get();
-  tables->Reset();
-  const uint64_t stack[] = {0x1000};
-  const uint32_t bucket = tables->FindOrAddBucket(stack, 1, 16, 0);
+  const uint32_t bucket = ResetWithOneBucket(*tables, 16);
   const auto* first = reinterpret_cast<const void*>(0x7f0000001010ull);
   const auto* second = reinterpret_cast<const void*>(0x7f0000001030ull);
   const auto* elsewhere = reinterpret_cast<const void*>(0x7f0000005010ull);
@@ -89,9 +94,7 @@ TEST(HeapTablesTest, TheGranuleMapFollowsTheLiveBlocks) {
 // skip the lookup and leave the block live in the profile for ever.
 TEST(HeapTablesTest, ARecordedBlockIsNeverHiddenByAConcurrentFree) {
   HeapTables* tables = HeapTables::Get();
-  tables->Reset();
-  const uint64_t stack[] = {0x1000};
-  const uint32_t bucket = tables->FindOrAddBucket(stack, 1, 16, 0);
+  const uint32_t bucket = ResetWithOneBucket(*tables, 16);
   // Addresses 4 MiB apart share a slot (kSampledGranuleSlots granules).
   const uint64_t slot_span = uint64_t{kSampledGranuleSlots}
                              << kSampledGranuleShift;
@@ -126,9 +129,7 @@ TEST(HeapTablesTest, ARecordedBlockIsNeverHiddenByAConcurrentFree) {
 // next one must not wait at all.
 TEST(HeapTablesTest, AClearerThatNeverFinishesDoesNotHoldMarkersUp) {
   HeapTables* tables = HeapTables::Get();
-  tables->Reset();
-  const uint64_t stack[] = {0x1000};
-  const uint32_t bucket = tables->FindOrAddBucket(stack, 1, 16, 0);
+  const uint32_t bucket = ResetWithOneBucket(*tables, 16);
   const auto* block = reinterpret_cast<const void*>(0x7f0000001010ull);
   const auto* beside = reinterpret_cast<const void*>(0x7f0000001030ull);
   tables->StallGranuleClearForTest(block);
@@ -147,9 +148,7 @@ TEST(HeapTablesTest, AClearerThatNeverFinishesDoesNotHoldMarkersUp) {
 // page took the slow path (0.3 % of the CPU on the mixed benchmark).
 TEST(HeapTablesTest, BlocksBesideASampledOneAreNotLookedUp) {
   HeapTables* tables = HeapTables::Get();
-  tables->Reset();
-  const uint64_t stack[] = {0x1000};
-  const uint32_t bucket = tables->FindOrAddBucket(stack, 1, 48, 0);
+  const uint32_t bucket = ResetWithOneBucket(*tables, 48);
   const uint64_t sampled = 0x7f0000001410ull;
   ASSERT_TRUE(tables->AddLive(reinterpret_cast<const void*>(sampled), bucket,
                               kWeightOne, 48));
