@@ -331,7 +331,9 @@ void HeapTables::MarkGranule(const void* ptr) noexcept {
     }
     // The clearer is gone (a child forked while it cleared) or stalled for
     // long: set the bit and drop its flag here. A clearer still alive finds
-    // the count changed and sets the bit again itself.
+    // the count changed and sets the bit again itself, a few instructions
+    // after its own clear: in between, and only after such a stall, a free
+    // of this block could miss it, as any free could before the flag.
     g_sampled_granules[slot / 64].fetch_or(bit);
     count.fetch_and(~kGranuleClearing);
     return;
