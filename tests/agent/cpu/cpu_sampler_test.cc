@@ -609,7 +609,10 @@ OwnStackRun SampleWithWalker(StackWalker& walker, BusyThread& busy) {
   const uint64_t own_before = walker.own_stack_walks();
   (*sampler)->Subscribe(&sink);
   busy.Release();
-  busy.WaitForCpu(50 * kPeriodNanos);
+  // 100 periods: on a busy machine the kernel folds several periods into
+  // one signal (overruns, SampleTwoBurners above), and the tests below need
+  // 10 samples at least.
+  busy.WaitForCpu(100 * kPeriodNanos);
   (*sampler)->Unsubscribe(&sink);
   busy.Join();
   run.own_stack_walks = walker.own_stack_walks() - own_before;
