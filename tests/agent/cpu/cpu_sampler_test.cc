@@ -550,14 +550,20 @@ TwoThreadSamples SampleTwoBurners(
     if (s.tid == first_tid.load()) result.first.push_back(s);
     if (s.tid == second_tid.load()) result.second.push_back(s);
   }
-  // 300 ms of CPU is 30 periods at 100 Hz. Counted by weight: on a busy
-  // machine a thread runs in slices shorter than the kernel's tick, its
-  // timer is checked only at ticks that find it running, and the periods
-  // it crossed meanwhile arrive as one signal's overruns (one sample of
-  // weight 3 instead of three samples).
+  // 300 ms of CPU is 30 periods at 100 Hz, but not 30 samples on a busy
+  // machine: a thread that runs in slices shorter than the kernel's tick has
+  // its timer checked only at ticks that find it running, so the periods it
+  // crossed meanwhile arrive as one signal's overruns (fewer samples, each
+  // heavier), and those crossed in its last slices before it stops burning
+  // are never signalled at all (the profile shows them as
+  // inprof.UnsampledCPU; this raw sampler does not). Seen beside a CI
+  // build: 6 samples, and weights summing to 17. Enough to check what every
+  // sample carries.
   if (!kSignalsAreDeferred) {
-    EXPECT_GT(TotalWeight(result.first), 20u) << result.first.size();
-    EXPECT_GT(TotalWeight(result.second), 20u) << result.second.size();
+    EXPECT_GE(result.first.size(), 3u);
+    EXPECT_GE(result.second.size(), 3u);
+    EXPECT_GE(TotalWeight(result.first), 10u) << result.first.size();
+    EXPECT_GE(TotalWeight(result.second), 10u) << result.second.size();
   }
   return result;
 }
