@@ -128,7 +128,7 @@ bool ThreadTimers::Sync(size_t max_new) {
   if (task_dir_ == nullptr) task_dir_ = opendir("/proc/self/task");
   std::unordered_set<pid_t> live = ListThreads(task_dir_);
   settled_ = false;
-  bool changed = live != last_live_;
+  const bool same_threads = live == last_live_;
   // Later, while any thread has no timer of its own.
   if (AnyUncovered(live, {})) RunProcessTimer(true);
   for (auto it = timers_.begin(); it != timers_.end();) {
@@ -137,7 +137,6 @@ bool ThreadTimers::Sync(size_t max_new) {
       timer_delete(it->second);
       ReleaseThreadClaim(it->first);
       it = timers_.erase(it);
-      changed = true;
     } else {
       ++it;
     }
@@ -166,12 +165,12 @@ bool ThreadTimers::Sync(size_t max_new) {
     if (!TryClaimThread(tid)) continue;
     if (Arm(tid)) ++threads_seen_;
     ++armed;
-    changed = true;
   }
   // A thread left alone because it is starting arms its own timer in a
   // moment (thread_start.h); the next scan arms it if it did not.
   const bool uncovered = AnyUncovered(live, seen_now);
-  settled_ = !changed && !uncovered && seen_now.empty();
+  // A timer deleted means a thread gone: not the same threads.
+  settled_ = same_threads && armed == 0 && !uncovered && seen_now.empty();
   last_live_ = std::move(live);
   seen_once_ = std::move(seen_now);
   // Once every thread has its own timer, the process timer only adds

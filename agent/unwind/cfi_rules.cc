@@ -617,9 +617,13 @@ uint64_t PcHash(uint64_t pc) noexcept {
 
 }  // namespace
 
+// Other bits of the hash than the table's index (the low ones).
+uint32_t CfiRules::HotIndex(uint64_t hash) noexcept {
+  return static_cast<uint32_t>(hash >> 40) & (kHotCapacity - 1);
+}
+
 uint32_t CfiRules::HotSlot(uint64_t pc) noexcept {
-  // Other bits than the table's index (the low ones).
-  return static_cast<uint32_t>(PcHash(pc) >> 40) & (kHotCapacity - 1);
+  return HotIndex(PcHash(pc));
 }
 
 FrameRule CfiRules::Find(const UnwindModule& module, uint64_t pc,
@@ -631,7 +635,7 @@ FrameRule CfiRules::Find(const UnwindModule& module, uint64_t pc,
   // miss per frame in a handler that runs once per 10 ms of the thread's
   // CPU (the program has evicted it meanwhile); the hot page holds the
   // rules the recent samples used.
-  HotEntry& hot = hot_[HotSlot(pc)];
+  HotEntry& hot = hot_[HotIndex(hash)];
   const uint64_t hot_value = hot.value.load(std::memory_order_relaxed);
   if (hot.key.load(std::memory_order_relaxed) == HotKey(pc, hot_value) &&
       SameGeneration(hot_value, generation)) {

@@ -92,6 +92,9 @@ class CfiRules {
   static constexpr size_t kMappedBytes =
       sizeof(HotEntry) * kHotCapacity + sizeof(Entry) * kCapacity;
 
+  // The hot page's entry for a pc of hash `hash` (PcHash in the .cc).
+  static uint32_t HotIndex(uint64_t hash) noexcept;
+
   FrameRule FindInTable(const UnwindModule& module, uint64_t pc, uint64_t hash,
                         uint32_t generation, MemoryReader read, void* arg,
                         uint64_t* packed) noexcept;

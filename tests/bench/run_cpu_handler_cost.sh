@@ -37,6 +37,7 @@ set -euo pipefail
 rounds=${1:-5}
 seconds=${2:-5}
 perf_freq=${PERF_FREQ:-10000}
+heap_rate=${HEAP_RATE:-0}
 if ! command -v perf > /dev/null; then
   echo "$0: perf is missing (Debian: apt-get install linux-perf)" >&2
   exit 2
@@ -86,7 +87,7 @@ classify() {
 
 echo "# perf-counted profiler cost: $rounds rounds, ${seconds}s window," \
   "$threads worker threads, $hz Hz, perf at $perf_freq Hz," \
-  "inprof heap sampling rate ${HEAP_RATE:-0}"
+  "inprof heap sampling rate $heap_rate"
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  nproc=$(nproc) kernel=$(uname -r)" \
   "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
 raw=$work/raw
@@ -96,7 +97,7 @@ for ((r = 0; r < rounds; r++)); do
     mode=${modes[$(((r + k) % ${#modes[@]}))]}
     perf record -q -k CLOCK_MONOTONIC -e cpu-clock -F "$perf_freq" -g \
       -o "$work/perf.data" -- "$binary" --mode="$mode" --seconds="$seconds" \
-      --threads="$threads" --hz="$hz" --heap_rate="${HEAP_RATE:-0}" \
+      --threads="$threads" --hz="$hz" --heap_rate="$heap_rate" \
       > "$work/line" 2> /dev/null || {
       echo "run failed: $binary --mode=$mode (rerun it to see why)" >&2
       exit 1

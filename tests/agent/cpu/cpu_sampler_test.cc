@@ -502,6 +502,7 @@ uint64_t TotalWeight(const std::vector<RawSample>& samples) {
   for (const RawSample& sample : samples) total += sample.weight;
   return total;
 }
+
 TwoThreadSamples SampleTwoBurners(
     const std::function<void(const std::function<void()>&)>& first) {
   std::unique_ptr<CpuSampler> sampler = StartSampler(/*hz=*/100);
