@@ -77,18 +77,17 @@ using FreeFn = void (*)(void*) noexcept;
 std::atomic<MallocFn> g_operator_malloc{nullptr};
 std::atomic<FreeFn> g_operator_free{nullptr};
 
-// Set once MallocFrontInUse() found that the next C++ operators are an
-// allocator's own (tcmalloc's, jemalloc's: defined by the object that
-// defines the next malloc): the front's deletes then call them directly,
-// and so do the operator news whose bit (1 << NextFn) is in
-// g_direct_news, those a probe found not to come back through our
-// malloc family (jemalloc's aligned news call aligned_alloc: they keep
-// the scope, or their blocks would be counted twice). Through the scope
-// and two more calls, the operators cost 3-5 % of the CPU on the mixed
-// benchmark on tcmalloc (BENCHMARKS.md, "Heap sampling against a build
-// without inprof").
-std::atomic<bool> g_operators_direct{false};
-std::atomic<uint32_t> g_direct_news{0};
+// The next allocator's C++ operators that the front's operators call
+// directly, by NextFn; null for the others. Set once MallocFrontInUse() found
+// that the next operators are an allocator's own (tcmalloc's, jemalloc's:
+// defined by the object that defines the next malloc): every delete, and the
+// operator news a probe found not to come back through our malloc family
+// (jemalloc's aligned news call aligned_alloc: they keep the scope, or
+// their blocks would be counted twice). Through the scope and two more
+// calls, the operators cost 3-5 % of the CPU on the mixed benchmark on
+// tcmalloc (BENCHMARKS.md, "Heap sampling against a build without
+// inprof"). One load per operator: the fast path reads nothing else.
+std::atomic<void*> g_direct_fns[kNextFnCount] = {};
 
 // Set while a C++ operator of the front runs the next allocator's operator.
 __attribute__((tls_model("initial-exec"))) thread_local bool t_in_operator =
@@ -131,6 +130,19 @@ inline void* Counted(void* ptr, size_t size) noexcept {
   return CountedSlowPath(ptr, size);
 }
 
+// Counts `size` before the allocation when that does not end the
+// countdown, so that the allocator's call can be the last thing the front
+// does (a tail call: no frame, nothing after it returns). False: nothing is
+// counted, and the caller takes the way through Counted, which samples.
+// (An allocation that then fails has still been counted: the next sample
+// comes that much earlier, which no profile can tell.)
+__attribute__((always_inline)) inline bool CountedAhead(size_t size) noexcept {
+  const int64_t left = inprof_heap_countdown - static_cast<int64_t>(size);
+  if (__builtin_expect(left <= 0, 0)) return false;
+  inprof_heap_countdown = left;
+  return true;
+}
+
 inline void Uncounted(void* ptr) noexcept { OnFree(ptr); }
 
 using CallocFn = void* (*)(size_t, size_t);
@@ -163,8 +175,14 @@ __attribute__((noinline)) void* MallocSlowPath(size_t size) noexcept {
 }
 
 __attribute__((always_inline)) inline void* Malloc(size_t size) noexcept {
-  MallocFn fn = g_next_malloc.load(std::memory_order_acquire);
+  auto fn = g_next_malloc.load(std::memory_order_acquire);
   return __builtin_expect(fn != nullptr, 1) ? fn(size) : MallocSlowPath(size);
+}
+
+// Out of line, so that the fast path of malloc saves no register.
+INPROF_HEAP_PATH __attribute__((noinline)) void* MallocCountedAfter(
+    size_t size) noexcept {
+  return Counted(Malloc(size), size);
 }
 
 __attribute__((noinline)) void FreeSlowPath(void* ptr) noexcept {
@@ -256,13 +274,41 @@ __attribute__((always_inline)) inline void* ForwardNew(NextFn id, size_t size,
     return NewByMalloc(size, alignment, nothrow);
   }
   if (fn != nullptr) return NewByMalloc(size, alignment, nothrow);
-  if ((g_direct_news.load(std::memory_order_acquire) >> id) & 1) {
-    using Fn = void* (*)(size_t, Args...);
-    if (Fn next = reinterpret_cast<Fn>(g_next_fns[id]); next != nullptr) {
-      return next(size, args...);
-    }
+  using Fn = void* (*)(size_t, Args...);
+  if (auto next = reinterpret_cast<Fn>(
+          g_direct_fns[id].load(std::memory_order_relaxed))) {
+    return next(size, args...);
   }
   return ForwardNewToNext(id, size, alignment, nothrow, args...);
+}
+
+// Out of line, so that the fast path of New saves no register.
+template <typename... Args>
+INPROF_HEAP_PATH __attribute__((noinline)) void* NewCountedAfter(
+    NextFn id, size_t size, size_t alignment, bool nothrow, Args... args) {
+  return Counted(ForwardNew(id, size, alignment, nothrow, args...), size);
+}
+
+// An operator new of the front. Counted ahead when the countdown allows:
+// the allocator's own operator is then a tail call, and the next malloc in
+// place of libstdc++'s operator is one call and a check. Else forwarded
+// and counted after, which samples.
+template <typename... Args>
+__attribute__((always_inline)) inline void* New(NextFn id, size_t size,
+                                                size_t alignment, bool nothrow,
+                                                Args... args) {
+  using Fn = void* (*)(size_t, Args...);
+  auto direct =
+      reinterpret_cast<Fn>(g_direct_fns[id].load(std::memory_order_relaxed));
+  if (direct != nullptr && CountedAhead(size)) return direct(size, args...);
+  MallocFn fn = g_operator_malloc.load(std::memory_order_relaxed);
+  if (fn != nullptr && alignment <= 16 && CountedAhead(size)) {
+    // malloc(0) is a unique block on glibc; where it is null, the
+    // standard's way asks for one byte.
+    if (void* ptr = fn(size); __builtin_expect(ptr != nullptr, 1)) return ptr;
+    return NewByMalloc(size, alignment, nothrow);
+  }
+  return NewCountedAfter(id, size, alignment, nothrow, args...);
 }
 
 template <typename... Args>
@@ -295,17 +341,17 @@ INPROF_HEAP_PATH __attribute__((noinline)) void ForwardDeleteSlowPath(
 template <typename... Args>
 __attribute__((always_inline)) inline void ForwardDelete(
     NextFn id, void* ptr, Args... args) noexcept {
+  using Fn = void (*)(void*, Args...) noexcept;
+  auto direct =
+      reinterpret_cast<Fn>(g_direct_fns[id].load(std::memory_order_relaxed));
   FreeFn fn = g_operator_free.load(std::memory_order_relaxed);
-  if (__builtin_expect(fn != nullptr && !InSampledGranule(ptr) && !InArena(ptr),
-                       1)) {
-    fn(ptr);  // free(nullptr) does nothing
-    return;
-  }
-  if (fn == nullptr && g_operators_direct.load(std::memory_order_acquire) &&
-      !InSampledGranule(ptr) && !InArena(ptr)) {
-    using Fn = void (*)(void*, Args...) noexcept;
-    if (Fn next = reinterpret_cast<Fn>(g_next_fns[id]); next != nullptr) {
-      next(ptr, args...);  // the allocator's delete takes nullptr too
+  if (__builtin_expect(!InSampledGranule(ptr) && !InArena(ptr), 1)) {
+    if (direct != nullptr) {
+      direct(ptr, args...);  // the allocator's delete takes nullptr too
+      return;
+    }
+    if (fn != nullptr) {
+      fn(ptr);  // free(nullptr) does nothing
       return;
     }
   }
@@ -317,7 +363,7 @@ __attribute__((always_inline)) inline void ForwardDelete(
 
 using inprof::internal::Counted;
 using inprof::internal::ForwardDelete;
-using inprof::internal::ForwardNew;
+using inprof::internal::New;
 using inprof::internal::NextFn;
 using inprof::internal::Uncounted;
 namespace in = inprof::internal;
@@ -340,7 +386,11 @@ namespace in = inprof::internal;
 // compare it with what the process's "malloc" resolves to.
 extern "C" INPROF_HEAP_PATH __attribute__((visibility("hidden"))) void*
 inprof_front_malloc(size_t size) noexcept {
-  return Counted(in::Malloc(size), size);
+  auto fn = in::g_next_malloc.load(std::memory_order_acquire);
+  if (__builtin_expect(fn != nullptr, 1) && in::CountedAhead(size)) {
+    return fn(size);  // a tail call
+  }
+  return in::MallocCountedAfter(size);
 }
 
 INPROF_FRONT void* malloc(size_t size) noexcept
@@ -442,41 +492,34 @@ inline size_t Align(std::align_val_t alignment) {
 }  // namespace
 
 INPROF_FRONT_CXX void* operator new(size_t size) {
-  return Counted(ForwardNew(in::kNew, size, 16, false), size);
+  return New(in::kNew, size, 16, false);
 }
 INPROF_FRONT_CXX void* operator new[](size_t size) {
-  return Counted(ForwardNew(in::kNewArray, size, 16, false), size);
+  return New(in::kNewArray, size, 16, false);
 }
 INPROF_FRONT_CXX void* operator new(size_t size,
                                     const std::nothrow_t& t) noexcept {
-  return Counted(
-      ForwardNew<const std::nothrow_t&>(in::kNewNothrow, size, 16, true, t),
-      size);
+  return New<const std::nothrow_t&>(in::kNewNothrow, size, 16, true, t);
 }
 INPROF_FRONT_CXX void* operator new[](size_t size,
                                       const std::nothrow_t& t) noexcept {
-  return Counted(ForwardNew<const std::nothrow_t&>(in::kNewArrayNothrow, size,
-                                                   16, true, t),
-                 size);
+  return New<const std::nothrow_t&>(in::kNewArrayNothrow, size, 16, true, t);
 }
 INPROF_FRONT_CXX void* operator new(size_t size, std::align_val_t a) {
-  return Counted(ForwardNew(in::kNewAligned, size, Align(a), false, a), size);
+  return New(in::kNewAligned, size, Align(a), false, a);
 }
 INPROF_FRONT_CXX void* operator new[](size_t size, std::align_val_t a) {
-  return Counted(ForwardNew(in::kNewArrayAligned, size, Align(a), false, a),
-                 size);
+  return New(in::kNewArrayAligned, size, Align(a), false, a);
 }
 INPROF_FRONT_CXX void* operator new(size_t size, std::align_val_t a,
                                     const std::nothrow_t& t) noexcept {
-  return Counted(ForwardNew<std::align_val_t, const std::nothrow_t&>(
-                     in::kNewAlignedNothrow, size, Align(a), true, a, t),
-                 size);
+  return New<std::align_val_t, const std::nothrow_t&>(
+      in::kNewAlignedNothrow, size, Align(a), true, a, t);
 }
 INPROF_FRONT_CXX void* operator new[](size_t size, std::align_val_t a,
                                       const std::nothrow_t& t) noexcept {
-  return Counted(ForwardNew<std::align_val_t, const std::nothrow_t&>(
-                     in::kNewArrayAlignedNothrow, size, Align(a), true, a, t),
-                 size);
+  return New<std::align_val_t, const std::nothrow_t&>(
+      in::kNewArrayAlignedNothrow, size, Align(a), true, a, t);
 }
 
 INPROF_FRONT_CXX void operator delete(void* p) noexcept {
@@ -654,8 +697,12 @@ bool MallocFrontInUse() {
       g_operator_free.store(NextFunction<FreeFn>(kFree));
       g_operator_malloc.store(NextFunction<MallocFn>(kMalloc));
     } else if (front && NextOperatorsAreTheAllocators()) {
-      g_direct_news.store(DirectNews(), std::memory_order_release);
-      g_operators_direct.store(true, std::memory_order_release);
+      const uint32_t news = DirectNews();
+      for (int id = kNew; id < kNextFnCount; ++id) {
+        const bool is_new = id < kDelete;
+        if (is_new && ((news >> id) & 1) == 0) continue;
+        g_direct_fns[id].store(g_next_fns[id], std::memory_order_relaxed);
+      }
     }
     return front;
   }();
@@ -667,11 +714,11 @@ bool MallocFrontSkipsStandardOperators() {
 }
 
 bool MallocFrontCallsNextOperatorsDirectly() {
-  return g_operators_direct.load(std::memory_order_relaxed);
+  return g_direct_fns[kDelete].load(std::memory_order_relaxed) != nullptr;
 }
 
 bool MallocFrontCallsNextNewDirectly(int id) {
-  return (g_direct_news.load(std::memory_order_relaxed) >> id) & 1;
+  return g_direct_fns[id].load(std::memory_order_relaxed) != nullptr;
 }
 
 void* MallocFrontNextMalloc() { return NextFunction<void*>(kMalloc); }

@@ -47,7 +47,7 @@ const char* const kNextFnNames[kNextFnCount] = {
 
 void* g_next_fns[kNextFnCount] = {};
 std::atomic<bool> g_next_ready{false};
-std::atomic<void* (*)(size_t)> g_next_malloc{nullptr};
+std::atomic<void* (*)(size_t) noexcept> g_next_malloc{nullptr};
 std::atomic<void (*)(void*) noexcept> g_next_free{nullptr};
 alignas(4096) char g_bootstrap_arena[kBootstrapArenaBytes];
 
@@ -92,8 +92,9 @@ bool ResolveNextAllocator() noexcept {
     abort();
   }
   for (int i = 0; i < kNextFnCount; ++i) g_next_fns[i] = fns[i];
-  g_next_malloc.store(reinterpret_cast<void* (*)(size_t)>(fns[kMalloc]),
-                      std::memory_order_release);
+  g_next_malloc.store(
+      reinterpret_cast<void* (*)(size_t) noexcept>(fns[kMalloc]),
+      std::memory_order_release);
   g_next_free.store(reinterpret_cast<void (*)(void*) noexcept>(fns[kFree]),
                     std::memory_order_release);
   g_next_ready.store(true, std::memory_order_release);

@@ -73,9 +73,9 @@ extern void* g_next_fns[kNextFnCount];
 extern std::atomic<bool> g_next_ready;
 
 // The next malloc and free on their own, for the fast paths: one load
-// each, null until the table is ready.
-extern std::atomic<void* (*)(size_t)> g_next_malloc;
-// (noexcept: a call to it can be a tail call.)
+// each, null until the table is ready. (noexcept: a call to either can be a
+// tail call.)
+extern std::atomic<void* (*)(size_t) noexcept> g_next_malloc;
 extern std::atomic<void (*)(void*) noexcept> g_next_free;
 
 // Resolves the table if no thread has; true once it is ready. False while
