@@ -11,13 +11,20 @@
 #ifndef INPROF_AGENT_BASE_AGENT_THREAD_H_
 #define INPROF_AGENT_BASE_AGENT_THREAD_H_
 
+#include <sys/prctl.h>
+
 namespace inprof::internal {
 
 inline __attribute__((
     tls_model("initial-exec"))) thread_local bool t_agent_thread = false;
 
-// Call first thing on a thread the agent creates.
-inline void MarkAgentThread() noexcept { t_agent_thread = true; }
+// Marks and names the calling thread (`name`: at most 15 characters,
+// "inprof-..."). The agent's threads call it through StartAgentThread
+// (agent_thread_start.h, which says why a thread names itself).
+inline void MarkAgentThread(const char* name) noexcept {
+  t_agent_thread = true;
+  prctl(PR_SET_NAME, name, 0, 0, 0);
+}
 
 inline bool IsAgentThread() noexcept { return t_agent_thread; }
 

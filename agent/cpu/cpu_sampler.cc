@@ -1,13 +1,12 @@
 #include "agent/cpu/cpu_sampler.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 
-#include "agent/base/agent_thread.h"
+#include "agent/base/agent_thread_start.h"
 #include "agent/cpu/thread_start.h"
 #include "agent/cpu/wall_signal.h"
 
@@ -100,10 +99,9 @@ Status CpuSampler::Init() {
   raise(options_.signo);
   ring_.Drain([](const RawSample&) {});
   counters_.Reset();
-  collector_ = std::thread([this] {
-    MarkAgentThread();
-    CollectorLoop();
-  });
+  // The agent's own threads are sampled like the host's, so a profile shows
+  // what the agent itself costs (named so in thread lists).
+  collector_ = StartAgentThread("inprof-collect", [this] { CollectorLoop(); });
   return OkStatus();
 }
 
@@ -151,9 +149,6 @@ void CpuSampler::Drain() {
 }
 
 void CpuSampler::CollectorLoop() {
-  // The agent's own threads are sampled like the host's, so a profile shows
-  // what the agent itself costs (named "inprof-collect" in thread lists).
-  pthread_setname_np(pthread_self(), "inprof-collect");
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     if (sinks_.empty()) {

@@ -1,13 +1,11 @@
 #include "agent/flight/flight_recorder.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "agent/base/agent_thread.h"
+#include "agent/base/agent_thread_start.h"
 #include "agent/base/clock.h"
 #include "agent/base/thread_stack.h"
 #include "agent/contention/request_waits.h"
@@ -64,7 +62,7 @@ void FlightRecorder::SetEnabled(bool enabled) {
     RequestLatency::Global().SetSlowRequestSink(&SlowRequestQueue::Push);
     RequestLatency::Global().SetTypicalRequestSink(
         &TypicalRequestQueue::OfferToGlobal);
-    thread_ = std::thread([this] { CaptureLoop(); });
+    thread_ = StartAgentThread("inprof-flight", [this] { CaptureLoop(); });
     wall_ = std::make_unique<WallSampler>(sampler_);
     enabled_.store(true, std::memory_order_relaxed);
     return;
@@ -169,8 +167,6 @@ void FlightRecorder::WarmSymbolizer() {
 }
 
 void FlightRecorder::CaptureLoop() {
-  MarkAgentThread();
-  pthread_setname_np(pthread_self(), "inprof-flight");
   WarmSymbolizer();
   while (!stopping_.load()) {
     std::optional<RequestEnd> end = SlowRequestQueue::Global().Pop(NextWait());

@@ -1,6 +1,5 @@
 #include "agent/flight/wall_sampler.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,7 +7,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "agent/base/agent_thread.h"
+#include "agent/base/agent_thread_start.h"
 #include "agent/cpu/wall_signal.h"
 #include "agent/labels/active_requests.h"
 
@@ -36,7 +35,7 @@ bool SendWallSignal(int signo, pid_t pid, uid_t uid, uint32_t tid) {
 WallSampler::WallSampler(CpuSampler* sampler)
     : sampler_(sampler),
       signo_(sampler->signo()),
-      thread_([this] { Loop(); }) {}
+      thread_(StartAgentThread("inprof-wall", [this] { Loop(); })) {}
 
 WallSampler::~WallSampler() {
   {
@@ -52,8 +51,6 @@ WallSampler::Stats WallSampler::Totals() {
 }
 
 void WallSampler::Loop() {
-  MarkAgentThread();
-  pthread_setname_np(pthread_self(), "inprof-wall");
   std::unique_lock<std::mutex> lock(mu_);
   int ticks = 0;
   bool handler_ours = true;

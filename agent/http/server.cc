@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "agent/base/agent_thread.h"
+#include "agent/base/agent_thread_start.h"
 #include "agent/base/thread_stack.h"
 #include "agent/http/access_policy.h"
 #include "agent/http/connection_stream.h"
@@ -71,9 +70,7 @@ class WorkerPool : public httplib::TaskQueue {
   WorkerPool(size_t threads, int max_connections)
       : max_connections_(max_connections) {
     for (size_t i = 0; i < threads; ++i) {
-      workers_.emplace_back([this] { Work(); });
-      // Named by their creator, so the name is there once the pool is.
-      pthread_setname_np(workers_.back().native_handle(), "inprof-http");
+      workers_.push_back(StartAgentThread("inprof-http", [this] { Work(); }));
     }
   }
   ~WorkerPool() override { shutdown(); }
@@ -121,7 +118,6 @@ class WorkerPool : public httplib::TaskQueue {
   }
 
   void Work() {
-    MarkAgentThread();
     for (;;) {
       Task task;
       {
@@ -429,12 +425,10 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   // listen_after_bind() returned without ever running. listen_internal()
   // sets is_running first thing, so one of the two happens promptly.
   auto returned = std::make_shared<std::atomic<bool>>(false);
-  server->listener_ = std::thread([self, returned] {
-    MarkAgentThread();
+  server->listener_ = StartAgentThread("inprof-listen", [self, returned] {
     self->server_->listen_after_bind();
     returned->store(true);
   });
-  pthread_setname_np(server->listener_.native_handle(), "inprof-listen");
   while (!http.is_running() && !returned->load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }

@@ -1,18 +1,15 @@
 #include "agent/symbolize/idle_release.h"
 
-#include <pthread.h>
-
 #include <utility>
 
-#include "agent/base/agent_thread.h"
+#include "agent/base/agent_thread_start.h"
 
 namespace inprof::internal {
 
 IdleReleaser::IdleReleaser(std::chrono::milliseconds period,
                            std::function<void()> release)
     : period_(period), release_(std::move(release)) {
-  thread_ = std::thread([this] { Loop(); });
-  pthread_setname_np(thread_.native_handle(), "inprof-idle");
+  thread_ = StartAgentThread("inprof-idle", [this] { Loop(); });
 }
 
 IdleReleaser::~IdleReleaser() {
@@ -25,7 +22,6 @@ IdleReleaser::~IdleReleaser() {
 }
 
 void IdleReleaser::Loop() {
-  MarkAgentThread();
   std::unique_lock<std::mutex> lock(mu_);
   while (!wake_.wait_for(lock, period_, [this] { return stopping_; })) {
     lock.unlock();

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "agent/base/agent_thread.h"
+#include "agent/base/agent_thread_start.h"
 #include "agent/unwind/agent_stack.h"
 
 // glibc's record of where the main thread's stack ends (a GLIBC_2.1
@@ -169,10 +170,8 @@ StatusOr<std::unique_ptr<StackWalker>> StackWalker::Start() {
   walker->maps_.Release();
   if (!status.ok()) return status;
   StackWalker* raw = walker.get();
-  walker->refresher_ = std::thread([raw] {
-    MarkAgentThread();
-    raw->RefreshLoop();
-  });
+  walker->refresher_ =
+      StartAgentThread("inprof-maps", [raw] { raw->RefreshLoop(); });
   return walker;
 }
 
@@ -196,7 +195,6 @@ uint64_t StackWalker::map_rebuilds() const {
 }
 
 void StackWalker::RefreshLoop() {
-  pthread_setname_np(pthread_self(), "inprof-maps");
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     wake_.wait_for(lock, kRefreshInterval, [this] { return stopping_; });

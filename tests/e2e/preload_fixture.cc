@@ -9,10 +9,16 @@
 //                            three and exits with the sum of their statuses
 //   preload_fixture sleeper  prints "sleeping" once in main(), sleeps until
 //                            killed (at most 5 minutes), then exits 1
+//   preload_fixture free-stdin
+//                            closes descriptor 0 as main() begins and
+//                            watches it: exits 3 naming what took it, or
+//                            0 if it stayed free
 //
 // Each function the test looks for in a profile is noinline and named
 // PreloadFixture*.
 
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,12 +117,42 @@ int Family(const char* self) {
   return sum;
 }
 
+// A shell redirecting a command's input or output closes the descriptor,
+// then opens or dup2s onto it; a daemon closes 0-2 and opens /dev/null.
+// Both count on the number staying free in between, which holds in a
+// program of one thread. Beside the agent's threads it holds only if they
+// open nothing unasked: the kernel hands out the lowest free number, and
+// a thread that gets 0 here closes it later, with whatever the program put
+// there by then. Watched as main() begins, while the agent's threads start.
+int FreeStdin() {
+  close(0);
+  for (int i = 0; i < 100'000 + 200; ++i) {
+    // (fcntl: the quickest look; the thread may have closed it again by
+    // the time readlink names it.)
+    if (fcntl(0, F_GETFD) != -1) {
+      char target[256] = "(closed again)";
+      (void)!readlink("/proc/self/fd/0", target, sizeof(target) - 1);
+      std::printf("descriptor 0 taken: %s\n", target);
+      return 3;
+    }
+    // Checked back to back first (the agent's start), then every 1 ms.
+    if (i < 100'000) {
+      sched_yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  std::printf("descriptor 0 stayed free\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "work") == 0) return Work();
   if (argc == 2 && std::strcmp(argv[1], "sleeper") == 0) return Sleeper();
   if (argc == 2 && std::strcmp(argv[1], "family") == 0) return Family(argv[0]);
-  std::fprintf(stderr, "usage: %s work|family|sleeper\n", argv[0]);
+  if (argc == 2 && std::strcmp(argv[1], "free-stdin") == 0) return FreeStdin();
+  std::fprintf(stderr, "usage: %s work|family|sleeper|free-stdin\n", argv[0]);
   return 2;
 }

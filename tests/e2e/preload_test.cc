@@ -194,6 +194,23 @@ TEST(PreloadTest, ShellFamiliesBehaveAsWithout) {
       RunBothWays({"env", "sh", "-c", "ls /proc/self/ >/dev/null"}, port));
 }
 
+// A program that frees a descriptor as main() begins finds it still free
+// while the agent's threads start (preload_fixture.cc, FreeStdin, says why
+// that matters: `sh -c 'ls >/dev/null'` lost its stdout to a thread naming
+// a sibling through /proc/self/task/N/comm). Ten runs, each watching one
+// start: a watch can miss a descriptor held for microseconds; before the
+// fix, 2 to 5 runs of 5 saw one.
+TEST(PreloadTest, DescriptorsTheProgramFreesStayFree) {
+  const int port = FreePort();
+  for (int run = 0; run < 10; ++run) {
+    SCOPED_TRACE(run);
+    CommandResult result = RunCommand({INPROF_PRELOAD_FIXTURE, "free-stdin"},
+                                      PreloadEnv(INPROF_PRELOAD_LIBRARY, port));
+    EXPECT_EQ(result.exit_code, 0) << result.Describe();
+    EXPECT_EQ(result.out, "descriptor 0 stayed free\n") << result.Describe();
+  }
+}
+
 // The fixture fork+execs two children and forks one that does not exec:
 // only the fixture listens, the children print nothing.
 TEST(PreloadTest, OnlyTheFirstProcessServes) {

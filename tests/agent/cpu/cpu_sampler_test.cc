@@ -589,7 +589,7 @@ TEST(CpuSamplerTest, SamplesCarryTheThreadsLabelSet) {
 TEST(CpuSamplerTest, SamplesSayWhetherTheThreadIsTheAgents) {
   const TwoThreadSamples samples =
       SampleTwoBurners([](const std::function<void()>& burn) {
-        MarkAgentThread();
+        MarkAgentThread("inprof-test");
         burn();
       });
   for (const RawSample& s : samples.first) EXPECT_EQ(s.agent_thread, 1u);

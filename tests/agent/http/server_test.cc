@@ -142,7 +142,9 @@ int ThreadsNamed(const std::string& name) {
 
 // The server's threads say whose they are in top -H, gdb and thread dumps:
 // on a host with thousands of threads, the agent's are the inprof-* ones.
-// The workers exist (named by their creator) once a request was served.
+// The workers exist, named, once a request was served (the listener makes
+// the pool as it starts; each worker is named before the pool's constructor
+// returns).
 TEST(HttpServerTest, ThreadsAreNamedAsTheAgents) {
   const int listeners = ThreadsNamed("inprof-listen");
   const int workers = ThreadsNamed("inprof-http");

@@ -61,7 +61,7 @@ class Fixture {
       WaitOnPipe(fds_[0]);
     });
     Spawn("h1-agentish", [this] {
-      MarkAgentThread();
+      MarkAgentThread("h1-agentish");
       AgentishWait(fds_[0]);
     });
     Spawn("h1-busy", [this] {
