@@ -59,12 +59,16 @@ std::atomic<bool> g_agent_running{false};
 std::atomic<pid_t> g_agent_owner{0};
 // The running agent's listening socket, closed in every forked child at
 // once: a child has no thread to serve it, and a child that outlives its
-// parent must not hold the port.
+// parent must not hold the port. Closed only if the number is still the
+// socket: the program may have closed it and reused it (owned_fd.h).
+// (g_listener is written before g_listener_fd is published.)
+internal::FdIdentity g_listener;
 std::atomic<int> g_listener_fd{-1};
 
 void CloseListenerInChild() {
   const int fd = g_listener_fd.exchange(-1);
-  if (fd >= 0) close(fd);  // our copy; the parent's socket is untouched
+  // Our copy; the parent's socket is untouched.
+  if (fd >= 0 && g_listener.Matches(fd)) close(fd);
 }
 
 // The auto-capture settings Options ask for, validated as a POST's are.
@@ -354,6 +358,7 @@ Status Agent::Impl::Start() {
   }
   server_ = std::move(*server);
   port_ = server_->port();
+  g_listener = server_->listen_identity();
   g_listener_fd.store(server_->listen_fd());
   return OkStatus();
 }

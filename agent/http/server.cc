@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@
 #include <vector>
 
 #include "agent/base/agent_thread_start.h"
+#include "agent/base/owned_fd.h"
+#include "agent/base/raw_log.h"
 #include "agent/base/thread_stack.h"
 #include "agent/http/access_policy.h"
 #include "agent/http/connection_stream.h"
@@ -46,6 +49,11 @@ thread_local Clock::time_point t_accepted_at;
 constexpr std::chrono::seconds kDiscardTime{1};
 // Connections the kernel may hold for us before we accept them.
 constexpr int kListenBacklog = 128;
+// How often the accept loop checks, while nothing arrives, that its
+// descriptor is still its socket (owned_fd.h). A program closing the number
+// does not wake the loop's poll(), which holds the socket open meanwhile:
+// connections to the port wait that long before they are refused.
+constexpr int kListenerCheckMs = 250;
 
 // The connection cap in force now: `configured`, and at most an eighth of
 // the descriptors the process may open, so that the host keeps the rest.
@@ -165,10 +173,38 @@ class AgentHttpServer final : public httplib::Server {
     if (sock != INVALID_SOCKET) ::listen(sock, kListenBacklog);
   }
 
-  int listen_fd() const { return svr_sock_; }
+  int listen_fd() const { return listen_fd_; }
+  FdIdentity listen_identity() const { return listener_; }
+
+  // Takes the bound socket as the agent's (its identity is recorded) and
+  // starts the workers. Before AcceptLoop().
+  void Prepare(size_t threads, int max_connections) {
+    listen_fd_ = svr_sock_;
+    listener_ = FdIdentity::Of(listen_fd_);
+    pool_ = std::make_unique<WorkerPool>(threads, max_connections);
+  }
+
+  // Ours, not httplib's listen_after_bind(), so that every accept() is on
+  // our own socket: the loop checks the descriptor's identity before each,
+  // and stops without touching the number once the program has closed and
+  // reused it. Returns after StopAccepting() (or that), once the requests
+  // in progress have finished.
+  void AcceptLoop();
+
+  // Makes AcceptLoop() return; its descriptor is shut down only if it is
+  // still ours.
+  void StopAccepting() {
+    std::lock_guard<std::mutex> lock(closing_);  // the loop closes under it
+    const int fd = svr_sock_.exchange(INVALID_SOCKET);
+    if (fd != INVALID_SOCKET && listener_.Matches(fd)) {
+      shutdown(fd, SHUT_RDWR);  // wakes the loop's poll()
+    }
+  }
 
  private:
   bool process_and_close_socket(socket_t sock) override;
+  // Whether the loop goes on after accept() failed with `error`.
+  bool AcceptFailed(int fd, int error) const;
 
   // Answers 503 without blocking and closes; on the accepting thread.
   void RefuseConnection(int fd) const;
@@ -187,7 +223,75 @@ class AgentHttpServer final : public httplib::Server {
 
   const HttpServerOptions options_;
   HeadLimits limits_;
+  // Set by Prepare(). svr_sock_ becomes INVALID_SOCKET to say "stopping";
+  // listen_fd_ keeps the number, to close.
+  int listen_fd_ = -1;
+  FdIdentity listener_;
+  std::unique_ptr<WorkerPool> pool_;
+  // Held while the descriptor is closed or shut down, so that neither
+  // acts on a number the other has just released.
+  std::mutex closing_;
 };
+
+void AgentHttpServer::AcceptLoop() {
+  const int fd = listen_fd_;
+  while (svr_sock_ != INVALID_SOCKET && listener_.Matches(fd)) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, kListenerCheckMs) <= 0) continue;  // check again
+    if (svr_sock_ == INVALID_SOCKET || !listener_.Matches(fd)) break;
+    const int sock = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (sock >= 0) {
+      pool_->enqueue([this, sock] { process_and_close_socket(sock); });
+    } else if (!AcceptFailed(fd, errno)) {
+      break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(closing_);
+    svr_sock_.exchange(INVALID_SOCKET);  // handlers see stopping()
+    if (listener_.Matches(fd)) {
+      close(fd);
+    } else {
+      RawLog(
+          "the program closed the agent's listening socket: the agent stops "
+          "serving HTTP");
+    }
+  }
+  pool_->shutdown();  // waits for the requests in progress
+}
+
+bool AgentHttpServer::AcceptFailed(int fd, int error) const {
+  switch (error) {
+    // A connection that went away before it was accepted, or a network
+    // error Linux reports on accept (accept(2): retry as for EAGAIN).
+    case EINTR:
+    case EAGAIN:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case ENONET:
+    case ENOPROTOOPT:
+      return true;
+    // Out of descriptors or memory: the connection waits in the backlog
+    // while the host frees some; bounded, so the loop cannot spin.
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return true;
+    default:
+      // Our socket, shut down or broken by someone else: stop, rather than
+      // spin on an error that stays.
+      if (svr_sock_ != INVALID_SOCKET && listener_.Matches(fd)) {
+        RawLog("the agent's listening socket failed: the agent stops serving");
+      }
+      return false;
+  }
+}
 
 void AgentHttpServer::RefuseConnection(int fd) const {
   const std::string response = RawErrorResponse(
@@ -221,7 +325,6 @@ bool AgentHttpServer::process_and_close_socket(socket_t sock) {
     RefuseConnection(sock);
     return false;
   }
-  fcntl(sock, F_SETFD, FD_CLOEXEC);
   const auto seconds = [](int n) {
     return std::chrono::milliseconds(std::chrono::seconds(n));
   };
@@ -369,11 +472,6 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->server_ = std::make_unique<AgentHttpServer>(options);
   httplib::Server& http = *server->server_;
-  const size_t threads = static_cast<size_t>(options.threads);
-  const int max_connections = options.max_connections;
-  http.new_task_queue = [threads, max_connections] {
-    return new WorkerPool(threads, max_connections);
-  };
   http.set_socket_options(SetSocketOptions);
   http.set_read_timeout(options.read_timeout_seconds);
   http.set_write_timeout(options.write_timeout_seconds);
@@ -417,26 +515,17 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                             HostPort(options.host, options.port) +
                             ": bind failed");
   }
+  auto& agent_http = static_cast<AgentHttpServer&>(http);
+  agent_http.WidenBacklog();
+  agent_http.Prepare(static_cast<size_t>(options.threads),
+                     options.max_connections);
   server->port_ = port;
-  server->listen_fd_ = static_cast<AgentHttpServer&>(http).listen_fd();
-  static_cast<AgentHttpServer&>(http).WidenBacklog();
-
-  // 0.11.4 has no wait_until_ready(): poll is_running(), and stop polling if
-  // listen_after_bind() returned without ever running. listen_internal()
-  // sets is_running first thing, so one of the two happens promptly.
-  auto returned = std::make_shared<std::atomic<bool>>(false);
-  server->listener_ = StartAgentThread("inprof-listen", [self, returned] {
-    self->server_->listen_after_bind();
-    returned->store(true);
-  });
-  while (!http.is_running() && !returned->load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (!http.is_running()) {
-    server->Stop();
-    return UnavailableError("cannot listen on " + HostPort(options.host, port) +
-                            ": the accept loop did not start");
-  }
+  server->listen_fd_ = agent_http.listen_fd();
+  server->listen_identity_ = agent_http.listen_identity();
+  // The socket listens already: connections wait in its backlog until the
+  // loop accepts them.
+  server->listener_ = StartAgentThread(
+      "inprof-listen", [&agent_http] { agent_http.AcceptLoop(); });
   return server;
 }
 
@@ -445,7 +534,7 @@ HttpServer::~HttpServer() { Stop(); }
 void HttpServer::Stop() {
   if (!listener_.joinable()) return;
   stopping_.store(true);
-  server_->stop();
+  static_cast<AgentHttpServer&>(*server_).StopAccepting();
   listener_.join();
 }
 

@@ -32,35 +32,39 @@
 //   - who: Host, Origin and the optional token (agent/http/access_policy.h),
 //     checked before routing and before any body is read.
 //
+// The descriptors are the program's too: a preloaded program may close
+// every descriptor it did not open (sshd's closefrom(3)) and reuse the
+// numbers. The accept loop is ours, not httplib's listen_after_bind(), so
+// that it checks before each accept() that its descriptor is still its
+// socket (agent/base/owned_fd.h); once it is not, the server stops serving
+// (one line on stderr) without touching the number, where httplib's loop
+// would accept the program's connections or close its file.
+//
 // cpp-httplib 0.11.4 facts this relies on:
-//   - Requests run on a TaskQueue created per listen; the library default is
-//     a ThreadPool of max(8, hardware_concurrency - 1) threads
-//     (CPPHTTPLIB_THREAD_POOL_COUNT, fixed when libcpp-httplib.so was built).
-//     We install our own pool of HttpServerOptions::threads workers so the
-//     count is ours, not the build machine's. TaskQueue::enqueue() returns
-//     void and the task hides the socket, so the pool refuses a connection
-//     by running its task at once on the accepting thread, flagged so that
-//     our process_and_close_socket() answers 503 and closes.
-//   - The listener calls the virtual Server::process_and_close_socket(sock)
-//     for each accepted socket; it is private but may be overridden, and
-//     Server::process_request(Stream&, ...) is protected. We override the
-//     former with our own keep-alive loop over our own Stream
-//     (agent/http/connection_stream.h), which reads each request head first
-//     and enforces the limits above, then lets process_request() parse and
-//     route as usual. The library's own SocketStream applies timeouts per
-//     recv() only, with no deadline, and loses pipelined bytes between
-//     requests.
-//   - accept() is called without SOCK_CLOEXEC; we set FD_CLOEXEC first
-//     thing, so that a host that forks and execs does not leak our sockets.
+//   - bind_to_port() / bind_to_any_port() create, bind and listen on
+//     svr_sock_ (a protected std::atomic); we accept on it ourselves.
+//   - Requests run on our WorkerPool of HttpServerOptions::threads workers
+//     (the library's TaskQueue interface). enqueue() returns void and the
+//     task hides the socket, so the pool refuses a connection by running
+//     its task at once on the accepting thread, flagged so that our
+//     process_and_close_socket() answers 503 and closes.
+//   - Server::process_and_close_socket(sock) is virtual (private, may be
+//     overridden) and Server::process_request(Stream&, ...) is protected.
+//     We override the former with our own keep-alive loop over our own
+//     Stream (agent/http/connection_stream.h), which reads each request
+//     head first and enforces the limits above, then lets process_request()
+//     parse and route as usual. The library's own SocketStream applies
+//     timeouts per recv() only, with no deadline, and loses pipelined bytes
+//     between requests.
 //   - The pre-routing handler runs after the head is parsed and before any
 //     body is read; a refused request's unread body makes us close the
 //     connection afterwards.
 //   - Write timeouts are per send, not a deadline for the whole response,
 //     so a handler that blocks for a 300 s CPU profile is never cut by them.
-//   - stop() closes the listening socket (svr_sock_ becomes INVALID_SOCKET);
-//     our waits look at it every 100 ms, and listen_after_bind() then joins
-//     the workers, i.e. waits for requests in progress. Long handlers must
-//     watch the `stopping` predicate given to the installer.
+//   - Stop() sets svr_sock_ to INVALID_SOCKET and shuts the socket down;
+//     our waits look at svr_sock_ every 100 ms, and the accept loop then
+//     waits for the requests in progress. Long handlers must watch the
+//     `stopping` predicate given to the installer.
 #ifndef INPROF_AGENT_HTTP_SERVER_H_
 #define INPROF_AGENT_HTTP_SERVER_H_
 
@@ -73,6 +77,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/base/owned_fd.h"
 #include "agent/http/request_head.h"
 #include "inprof/status.h"
 
@@ -148,8 +153,9 @@ class HttpServer {
   int port() const { return port_; }
 
   // The listening socket's descriptor, for a forked child to close its copy
-  // (agent.cc); -1 if none.
+  // (agent.cc) if it still is the socket (listen_identity()); -1 if none.
   int listen_fd() const { return listen_fd_; }
+  FdIdentity listen_identity() const { return listen_identity_; }
 
   // Stops accepting, tells long handlers to finish (the `stopping`
   // predicate), and joins all threads. Idempotent.
@@ -166,6 +172,7 @@ class HttpServer {
   // Immutable after Start().
   int port_ = 0;
   int listen_fd_ = -1;
+  FdIdentity listen_identity_;
   // Owned by the thread calling Start()/Stop().
   std::thread listener_;
 };

@@ -13,12 +13,22 @@
 //                            closes descriptor 0 as main() begins and
 //                            watches it: exits 3 naming what took it, or
 //                            0 if it stayed free
+//   preload_fixture close-all
+//                            closes every descriptor above 2, as a daemon
+//                            does, reopens the numbers with files and a
+//                            listening socket of its own, then checks they
+//                            stay its own: exits 0 printing "descriptors
+//                            intact", or 3 naming what was taken
 //
 // Each function the test looks for in a profile is noinline and named
 // PreloadFixture*.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
-#include <sched.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,13 +146,92 @@ int FreeStdin() {
       return 3;
     }
     // Checked back to back first (the agent's start), then every 1 ms.
-    if (i < 100'000) {
-      sched_yield();
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    if (i >= 100'000) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   std::printf("descriptor 0 stayed free\n");
+  return 0;
+}
+
+// A TCP connection to 127.0.0.1:`port` that sends `bytes`; -1 if refused.
+// Its reads give up after 5 s.
+int ConnectAndSend(int port, const char* bytes) {
+  const int sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const timeval timeout{5, 0};
+  setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(sock, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+      0) {
+    close(sock);
+    return -1;
+  }
+  (void)!write(sock, bytes, std::strlen(bytes));
+  return sock;
+}
+
+// sshd, and daemons of the older kind, close every descriptor they did not
+// open as they start, then open their own under the same numbers. The
+// agent's listening socket is among those closed; had its thread kept
+// accepting on "its" number, it would take the program's connections, and
+// had it closed the number, the program's file. The INPROF_ADDR port is
+// asked for once first: an accept loop that blocks in accept() returns from
+// it only then, and goes back to the number.
+int CloseAll() {
+  closefrom(3);
+  int files[2];
+  for (int& fd : files) fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  // (Non-blocking: a connection taken between poll() and accept() must not
+  // leave the program waiting for ever.)
+  const int listener =
+      socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      listen(listener, 8) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) !=
+          0) {
+    std::printf("cannot listen\n");
+    return 2;
+  }
+  const char* agent = std::getenv("INPROF_ADDR");
+  const char* colon = agent != nullptr ? std::strrchr(agent, ':') : nullptr;
+  if (colon != nullptr) {
+    const int to_agent =
+        ConnectAndSend(std::atoi(colon + 1), "GET / HTTP/1.0\r\n\r\n");
+    if (to_agent >= 0) {
+      char reply[256];
+      (void)!read(to_agent, reply, sizeof(reply));  // served, or refused
+      close(to_agent);
+    }
+  }
+  const int client = ConnectAndSend(ntohs(address.sin_port), "ping");
+  bool intact = true;
+  pollfd pfd{listener, POLLIN, 0};
+  const int accepted = poll(&pfd, 1, 10'000) == 1
+                           ? accept4(listener, nullptr, nullptr, SOCK_CLOEXEC)
+                           : -1;
+  char ping[4] = {};
+  if (accepted < 0 || read(accepted, ping, 4) != 4 ||
+      std::memcmp(ping, "ping", 4) != 0) {
+    char reply[64] = {};
+    (void)!read(client, reply, sizeof(reply) - 1);
+    std::printf("connection to descriptor %d taken; the client read: %s\n",
+                listener, reply);
+    intact = false;
+  }
+  for (int fd : files) {
+    char zeros[4];
+    if (read(fd, zeros, sizeof(zeros)) != 4) {
+      std::printf("file at descriptor %d broken\n", fd);
+      intact = false;
+    }
+  }
+  if (!intact) return 3;
+  std::printf("descriptors intact\n");
   return 0;
 }
 
@@ -153,6 +242,8 @@ int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "sleeper") == 0) return Sleeper();
   if (argc == 2 && std::strcmp(argv[1], "family") == 0) return Family(argv[0]);
   if (argc == 2 && std::strcmp(argv[1], "free-stdin") == 0) return FreeStdin();
-  std::fprintf(stderr, "usage: %s work|family|sleeper|free-stdin\n", argv[0]);
+  if (argc == 2 && std::strcmp(argv[1], "close-all") == 0) return CloseAll();
+  std::fprintf(stderr, "usage: %s work|family|sleeper|free-stdin|close-all\n",
+               argv[0]);
   return 2;
 }

@@ -211,6 +211,25 @@ TEST(PreloadTest, DescriptorsTheProgramFreesStayFree) {
   }
 }
 
+// A program that closes every descriptor it did not open and reuses the
+// numbers (preload_fixture.cc, CloseAll) keeps its files and its
+// connections: the agent stops serving, says so in one line, and never
+// accepts on, shuts down or closes a number that is no longer its socket.
+// Before, one run in four had the agent answer the program's own client
+// (HTTP 408 on the program's socket). Eight runs, each one start.
+TEST(PreloadTest, AProgramThatClosesEveryDescriptorKeepsItsOwn) {
+  for (int run = 0; run < 8; ++run) {
+    SCOPED_TRACE(run);
+    CommandResult result =
+        RunCommand({INPROF_PRELOAD_FIXTURE, "close-all"},
+                   PreloadEnv(INPROF_PRELOAD_LIBRARY, FreePort()));
+    EXPECT_EQ(result.exit_code, 0) << result.Describe();
+    EXPECT_EQ(result.out, "descriptors intact\n") << result.Describe();
+    EXPECT_THAT(result.err, HasSubstr("the agent stops serving HTTP"))
+        << result.Describe();
+  }
+}
+
 // The fixture fork+execs two children and forks one that does not exec:
 // only the fixture listens, the children print nothing.
 TEST(PreloadTest, OnlyTheFirstProcessServes) {
