@@ -13,6 +13,7 @@
 #define INPROF_AGENT_BASE_AGENT_THREAD_START_H_
 
 #include <latch>
+#include <memory>
 #include <thread>
 #include <utility>
 
@@ -24,13 +25,16 @@ namespace inprof::internal {
 // returns it once the thread has named and marked itself.
 template <typename Body>
 std::thread StartAgentThread(const char* name, Body body) {
-  std::latch named(1);
-  std::thread thread([name, &named, body = std::move(body)]() mutable {
+  // Shared: the waiter may return (and would free a latch of its own)
+  // while count_down() is still waking it.
+  auto named = std::make_shared<std::latch>(1);
+  std::thread thread([name, named, body = std::move(body)]() mutable {
     MarkAgentThread(name);
-    named.count_down();  // `named` is gone once this returns
+    named->count_down();
+    named.reset();
     body();
   });
-  named.wait();
+  named->wait();
   return thread;
 }
 
