@@ -86,7 +86,7 @@ std::atomic<FreeFn> g_operator_free{nullptr};
 // their blocks would be counted twice). Through the scope and two more
 // calls, the operators cost 3-5 % of the CPU on the mixed benchmark on
 // tcmalloc (BENCHMARKS.md, "Heap sampling against a build without
-// inprof"). One load per operator: the fast path reads nothing else.
+// inprof"). One load per operator says which way it goes.
 std::atomic<void*> g_direct_fns[kNextFnCount] = {};
 
 // Set while a C++ operator of the front runs the next allocator's operator.

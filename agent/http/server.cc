@@ -176,19 +176,26 @@ class AgentHttpServer final : public httplib::Server {
   int listen_fd() const { return listen_fd_; }
   FdIdentity listen_identity() const { return listener_; }
 
-  // Takes the bound socket as the agent's (its identity is recorded) and
-  // starts the workers. Before AcceptLoop().
-  void Prepare(size_t threads, int max_connections) {
+  // Takes the bound socket as the agent's (its identity is recorded, and
+  // stderr's) and starts the workers; false (the socket closed) if its
+  // identity cannot be read. Before AcceptLoop().
+  bool Prepare(size_t threads, int max_connections) {
     listen_fd_ = svr_sock_;
     listener_ = FdIdentity::Of(listen_fd_);
+    stderr_ = FdIdentity::Of(STDERR_FILENO);
+    if (!listener_.known) {
+      close(svr_sock_.exchange(INVALID_SOCKET));
+      return false;
+    }
     pool_ = std::make_unique<WorkerPool>(threads, max_connections);
+    return true;
   }
 
-  // Ours, not httplib's listen_after_bind(), so that every accept() is on
-  // our own socket: the loop checks the descriptor's identity before each,
-  // and stops without touching the number once the program has closed and
-  // reused it. Returns after StopAccepting() (or that), once the requests
-  // in progress have finished.
+  // Ours, not httplib's listen_after_bind(), so that accept() is called on
+  // our own socket only: the loop checks the descriptor's identity before
+  // each, and stops without touching the number once the program has
+  // closed it. Returns after StopAccepting(), or once it stopped so,
+  // when the requests in progress have finished.
   void AcceptLoop();
 
   // Makes AcceptLoop() return; its descriptor is shut down only if it is
@@ -205,6 +212,10 @@ class AgentHttpServer final : public httplib::Server {
   bool process_and_close_socket(socket_t sock) override;
   // Whether the loop goes on after accept() failed with `error`.
   bool AcceptFailed(int fd, int error) const;
+  // One line on stderr, unless the program has put something else at 2.
+  void Log(const char* message) const {
+    if (stderr_.Matches(STDERR_FILENO)) RawLog(message);
+  }
 
   // Answers 503 without blocking and closes; on the accepting thread.
   void RefuseConnection(int fd) const;
@@ -227,6 +238,7 @@ class AgentHttpServer final : public httplib::Server {
   // listen_fd_ keeps the number, to close.
   int listen_fd_ = -1;
   FdIdentity listener_;
+  FdIdentity stderr_;
   std::unique_ptr<WorkerPool> pool_;
   // Held while the descriptor is closed or shut down, so that neither
   // acts on a number the other has just released.
@@ -252,8 +264,7 @@ void AgentHttpServer::AcceptLoop() {
     if (listener_.Matches(fd)) {
       close(fd);
     } else {
-      RawLog(
-          "the program closed the agent's listening socket: the agent stops "
+      Log("the program closed the agent's listening socket: the agent stops "
           "serving HTTP");
     }
   }
@@ -274,6 +285,8 @@ bool AgentHttpServer::AcceptFailed(int fd, int error) const {
     case EHOSTUNREACH:
     case ENONET:
     case ENOPROTOOPT:
+    case EPERM:      // a firewall rule refused this connection
+    case ETIMEDOUT:  // this connection timed out before it was accepted
       return true;
     // Out of descriptors or memory: the connection waits in the backlog
     // while the host frees some; bounded, so the loop cannot spin.
@@ -287,7 +300,7 @@ bool AgentHttpServer::AcceptFailed(int fd, int error) const {
       // Our socket, shut down or broken by someone else: stop, rather than
       // spin on an error that stays.
       if (svr_sock_ != INVALID_SOCKET && listener_.Matches(fd)) {
-        RawLog("the agent's listening socket failed: the agent stops serving");
+        Log("the agent's listening socket failed: the agent stops serving");
       }
       return false;
   }
@@ -325,6 +338,7 @@ bool AgentHttpServer::process_and_close_socket(socket_t sock) {
     RefuseConnection(sock);
     return false;
   }
+  const FdIdentity connection = FdIdentity::Of(sock);
   const auto seconds = [](int n) {
     return std::chrono::milliseconds(std::chrono::seconds(n));
   };
@@ -380,8 +394,11 @@ bool AgentHttpServer::process_and_close_socket(socket_t sock) {
     stream.set_read_deadline(Clock::time_point::max());
     idle_until = Clock::now() + keep_alive;
   }
-  shutdown(sock, SHUT_RDWR);
-  close(sock);
+  // Not if the program closed the number meanwhile and put its own there.
+  if (connection.Matches(sock)) {
+    shutdown(sock, SHUT_RDWR);
+    close(sock);
+  }
   return ok;
 }
 
@@ -517,8 +534,11 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   }
   auto& agent_http = static_cast<AgentHttpServer&>(http);
   agent_http.WidenBacklog();
-  agent_http.Prepare(static_cast<size_t>(options.threads),
-                     options.max_connections);
+  if (!agent_http.Prepare(static_cast<size_t>(options.threads),
+                          options.max_connections)) {
+    return UnavailableError("cannot listen on " + HostPort(options.host, port) +
+                            ": fstat of the bound socket failed");
+  }
   server->port_ = port;
   server->listen_fd_ = agent_http.listen_fd();
   server->listen_identity_ = agent_http.listen_identity();

@@ -37,8 +37,14 @@
 // numbers. The accept loop is ours, not httplib's listen_after_bind(), so
 // that it checks before each accept() that its descriptor is still its
 // socket (agent/base/owned_fd.h); once it is not, the server stops serving
-// (one line on stderr) without touching the number, where httplib's loop
-// would accept the program's connections or close its file.
+// (one line on stderr, if stderr is still the one the agent started with)
+// without touching the number, where httplib's loop would accept the
+// program's connections or close its file. A connection's socket is closed
+// at the end only if it is still that socket. Narrowed, not closed: no
+// call acts on a descriptor "only if it is still mine", so a number the
+// program closes and reuses between the check and the call (microseconds)
+// is still acted on; and a connection open while the program closes
+// everything is read and written by number until its request ends.
 //
 // cpp-httplib 0.11.4 facts this relies on:
 //   - bind_to_port() / bind_to_any_port() create, bind and listen on
@@ -61,10 +67,11 @@
 //     connection afterwards.
 //   - Write timeouts are per send, not a deadline for the whole response,
 //     so a handler that blocks for a 300 s CPU profile is never cut by them.
-//   - Stop() sets svr_sock_ to INVALID_SOCKET and shuts the socket down;
-//     our waits look at svr_sock_ every 100 ms, and the accept loop then
-//     waits for the requests in progress. Long handlers must watch the
-//     `stopping` predicate given to the installer.
+//   - Stop() sets svr_sock_ to INVALID_SOCKET and shuts the socket down
+//     (connections still in its backlog are reset); our waits look at
+//     svr_sock_ every 100 ms, and the accept loop then waits for the
+//     requests in progress. Long handlers must watch the `stopping`
+//     predicate given to the installer.
 #ifndef INPROF_AGENT_HTTP_SERVER_H_
 #define INPROF_AGENT_HTTP_SERVER_H_
 
