@@ -261,6 +261,17 @@ __attribute__((noinline)) void* ForwardNewToNext(NextFn id, size_t size,
                        : NewByMalloc(size, alignment, nothrow);
 }
 
+// libstdc++'s operator new done with the next malloc `fn` (alignments up to
+// 16). malloc(0) is a unique block on glibc; where it is null, the
+// standard's way asks for one byte.
+__attribute__((always_inline)) inline void* NewWithMalloc(MallocFn fn,
+                                                          size_t size,
+                                                          size_t alignment,
+                                                          bool nothrow) {
+  if (void* ptr = fn(size); __builtin_expect(ptr != nullptr, 1)) return ptr;
+  return NewByMalloc(size, alignment, nothrow);
+}
+
 template <typename... Args>
 __attribute__((always_inline)) inline void* ForwardNew(NextFn id, size_t size,
                                                        size_t alignment,
@@ -268,10 +279,7 @@ __attribute__((always_inline)) inline void* ForwardNew(NextFn id, size_t size,
                                                        Args... args) {
   MallocFn fn = g_operator_malloc.load(std::memory_order_relaxed);
   if (__builtin_expect(fn != nullptr && alignment <= 16, 1)) {
-    // malloc(0) is a unique block on glibc; where it is null, the
-    // standard's way below asks for one byte.
-    if (void* ptr = fn(size); __builtin_expect(ptr != nullptr, 1)) return ptr;
-    return NewByMalloc(size, alignment, nothrow);
+    return NewWithMalloc(fn, size, alignment, nothrow);
   }
   if (fn != nullptr) return NewByMalloc(size, alignment, nothrow);
   using Fn = void* (*)(size_t, Args...);
@@ -303,10 +311,7 @@ __attribute__((always_inline)) inline void* New(NextFn id, size_t size,
   if (direct != nullptr && CountedAhead(size)) return direct(size, args...);
   MallocFn fn = g_operator_malloc.load(std::memory_order_relaxed);
   if (fn != nullptr && alignment <= 16 && CountedAhead(size)) {
-    // malloc(0) is a unique block on glibc; where it is null, the
-    // standard's way asks for one byte.
-    if (void* ptr = fn(size); __builtin_expect(ptr != nullptr, 1)) return ptr;
-    return NewByMalloc(size, alignment, nothrow);
+    return NewWithMalloc(fn, size, alignment, nothrow);
   }
   return NewCountedAfter(id, size, alignment, nothrow, args...);
 }

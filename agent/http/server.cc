@@ -247,10 +247,12 @@ class AgentHttpServer final : public httplib::Server {
 
 void AgentHttpServer::AcceptLoop() {
   const int fd = listen_fd_;
-  while (svr_sock_ != INVALID_SOCKET && listener_.Matches(fd)) {
+  while (svr_sock_ != INVALID_SOCKET) {
+    // (A poll on a number the program took acts on nothing.)
     pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, kListenerCheckMs) <= 0) continue;  // check again
+    const int ready = poll(&pfd, 1, kListenerCheckMs);
     if (svr_sock_ == INVALID_SOCKET || !listener_.Matches(fd)) break;
+    if (ready <= 0) continue;
     const int sock = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (sock >= 0) {
       pool_->enqueue([this, sock] { process_and_close_socket(sock); });

@@ -133,10 +133,11 @@ int Family(const char* self) {
 // program of one thread. Beside the agent's threads it holds only if they
 // open nothing unasked: the kernel hands out the lowest free number, and
 // a thread that gets 0 here closes it later, with whatever the program put
-// there by then. Watched as main() begins, while the agent's threads start.
+// there by then. Watched as main() begins, for a number of looks rather
+// than a time: a busy machine makes the watch see less, never fail.
 int FreeStdin() {
   close(0);
-  for (int i = 0; i < 100'000 + 200; ++i) {
+  for (int i = 0; i < 300'000; ++i) {
     // (fcntl: the quickest look; the thread may have closed it again by
     // the time readlink names it.)
     if (fcntl(0, F_GETFD) != -1) {
@@ -145,15 +146,14 @@ int FreeStdin() {
       std::printf("descriptor 0 taken: %s\n", target);
       return 3;
     }
-    // Checked back to back first (the agent's start), then every 1 ms.
-    if (i >= 100'000) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   std::printf("descriptor 0 stayed free\n");
   return 0;
 }
 
 // A TCP connection to 127.0.0.1:`port` that sends `bytes`; -1 if refused.
-// Its reads give up after 5 s.
+// Its reads give up after 5 s: a bound for a failing run only (a reply
+// the agent never sends), not a judgment of time.
 int ConnectAndSend(int port, const char* bytes) {
   const int sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const timeval timeout{5, 0};
@@ -210,6 +210,8 @@ int CloseAll() {
   }
   const int client = ConnectAndSend(ntohs(address.sin_port), "ping");
   bool intact = true;
+  // On loopback the connection is queued before connect() returns: the
+  // 10 s only bound a run where something else took it.
   pollfd pfd{listener, POLLIN, 0};
   const int accepted = poll(&pfd, 1, 10'000) == 1
                            ? accept4(listener, nullptr, nullptr, SOCK_CLOEXEC)
