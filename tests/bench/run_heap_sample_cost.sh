@@ -30,6 +30,15 @@
 #                          place, nothing sampled
 #   gperftools             tcmalloc's own sampler
 #                          (TCMALLOC_SAMPLE_PARAMETER=524288)
+#   glibc_inprof, tcmalloc_inprof
+#                          not in the default set: the same source linked
+#                          with inprof::agent (heap_front_benchmark_*_inprof,
+#                          the agent started by the program): how a program
+#                          that links the agent pays. A different binary,
+#                          so the workload's code sits at other addresses;
+#                          the agent's code inside it (inprof::, the front's
+#                          operators and C functions) is counted as inprof,
+#                          by symbol
 #   jemalloc, jemalloc_preload, jemalloc_preload_rate0
 #                          not in the default set: the glibc program with
 #                          jemalloc preloaded (Debian's libjemalloc2),
@@ -70,7 +79,8 @@ fi
 cmake -S "${repo}" -B "${build}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINPROF_BUILD_BENCH=ON -DINPROF_BUILD_TESTS=ON >/dev/null
 cmake --build "${build}" -j2 --target heap_front_benchmark_glibc \
-  heap_front_benchmark_tcmalloc inprof_preload >/dev/null
+  heap_front_benchmark_tcmalloc heap_front_benchmark_glibc_inprof \
+  heap_front_benchmark_tcmalloc_inprof inprof_preload >/dev/null
 preload=${PRELOAD:-${build}/agent/libinprof_preload.so}
 jemalloc=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
 read -r -a modes <<<"${MODES:-glibc glibc_preload glibc_preload_rate0 \
@@ -101,6 +111,7 @@ run_mode() {
         INPROF_HEAP_RATE=0) ;;
   esac
   local binary="heap_front_benchmark_${allocator}"
+  [[ "${mode}" == *_inprof ]] && binary+="_inprof"
   perf record -q -k CLOCK_MONOTONIC -e cpu-clock -F "${perf_freq}" \
     -o "${work}/perf.data" -- env "${env[@]}" \
     "${build}/tests/bench/${binary}" "${workload}" "${units}" \
@@ -111,12 +122,20 @@ run_mode() {
   local start end
   start=$(sed -n 's/.*window_start_s=\([0-9.]*\).*/\1/p' "${work}/line")
   end=$(sed -n 's/.*window_end_s=\([0-9.]*\).*/\1/p' "${work}/line")
-  perf report -i "${work}/perf.data" --time "${start},${end}" --sort dso \
-    --stdio -g none 2>/dev/null |
+  perf report -i "${work}/perf.data" --time "${start},${end}" \
+    --sort dso,sym --stdio -g none 2>/dev/null |
     awk -v binary="${binary}" '
+      # The agent code linked into a program: its namespace and the front
+      # (the workload code is in namespace inprof_bench).
+      function agent_symbol(sym) {
+        if (sym ~ /^inprof_bench::/ || sym ~ /@plt$/) return 0
+        return sym ~ /^inprof(::|_)/ || sym ~ /^operator (new|delete)/ ||
+          sym ~ /^(malloc|free|calloc|realloc|reallocarray|memalign|posix_memalign|aligned_alloc|valloc|pvalloc|malloc_usable_size)$/
+      }
       $1 ~ /%$/ {
         share = $1; sub(/%$/, "", share); dso = $2
-        if (dso == binary) place = "program"
+        sym = $0; sub(/^ *[0-9.]+% +[^ ]+ +\[.\] /, "", sym)
+        if (dso == binary) place = agent_symbol(sym) ? "inprof" : "program"
         else if (dso ~ /^libc\.so/) place = "libc"
         else if (dso ~ /^libstdc\+\+/) place = "libstdcxx"
         else if (dso ~ /^libinprof/) place = "inprof"
@@ -180,7 +199,7 @@ END {
   printf "%-24s %6s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "mode",
     "rounds", "cost%", "q1", "q3", "added%", "libc", "libstdc++", "inprof",
     "allocator", "kernel", "other"
-  n = split("glibc glibc_preload glibc_preload_other glibc_preload_rate0 tcmalloc tcmalloc_preload tcmalloc_preload_other tcmalloc_preload_rate0 gperftools jemalloc jemalloc_preload jemalloc_preload_other jemalloc_preload_rate0", order, " ")
+  n = split("glibc glibc_inprof glibc_preload glibc_preload_other glibc_preload_rate0 tcmalloc tcmalloc_inprof tcmalloc_preload tcmalloc_preload_other tcmalloc_preload_rate0 gperftools jemalloc jemalloc_preload jemalloc_preload_other jemalloc_preload_rate0", order, " ")
   for (o = 1; o <= n; o++) {
     m = order[o]
     if (!(m in seen)) continue
