@@ -666,6 +666,13 @@ std::vector<SourceFrame> Symbolizer::SymbolizeUncached(uint64_t address) {
   }
   Dwarf_Addr bias = 0;
   Dwarf_Die* cu = dwfl_module_addrdie(module, address, &bias);
+  // For code no unit describes (crt1's _start, crtstuff, PLT stubs) libdw
+  // can answer with a neighbouring unit; indexing it would cost that unit's
+  // line table for nothing.
+  if (cu != nullptr && dwarf_haspc(cu, address - bias) != 1) {
+    frames.push_back(SymbolFrame(module, address));
+    return frames;
+  }
   if (cu != nullptr && IsAgentUnit(cu)) {
     // The agent's own code (its hooks on the host's threads, and its
     // threads) is named by function only: its line tables and unit indexes

@@ -140,6 +140,29 @@ TEST(SymbolizerTest, NamesTheFunctionEntryAddress) {
   EXPECT_TRUE(app::Worker::SpinIntLines().Contains(frames.back().line));
 }
 
+// The program's entry point comes from crt1.o, which carries no DWARF: libdw
+// answers the unit lookup with a neighbouring compile unit all the same
+// (this test's own, here), and indexing that unit for an address it does
+// not hold costs its line table and index for nothing. `_start` gets its
+// name, no source and no index.
+extern "C" void _start();
+
+TEST(SymbolizerTest, CodeNoUnitDescribesIndexesNoUnit) {
+  Symbolizer symbolizer;
+  std::vector<SourceFrame> frames =
+      symbolizer.Symbolize(reinterpret_cast<uint64_t>(&_start) + 4);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].name, "_start");
+  EXPECT_EQ(frames[0].file, "");
+  EXPECT_EQ(frames[0].line, 0);
+  EXPECT_EQ(symbolizer.stats().unit_indexes, 0u);
+  // Code a unit does describe keeps its file and line.
+  frames = symbolizer.Symbolize(app::Worker::Spin(1));
+  ASSERT_FALSE(frames.empty());
+  EXPECT_THAT(frames.back().file, EndsWith("test_functions.cc"));
+  EXPECT_EQ(symbolizer.stats().unit_indexes, 1u);
+}
+
 TEST(SymbolizerTest, InlinedFunctionComesFirst) {
   Symbolizer symbolizer;
   std::vector<SourceFrame> frames =
