@@ -118,9 +118,15 @@ class AddressMapHolder {
   void Publish(std::unique_ptr<AddressMap> map);
 
   // Set by a reader that met memory the map does not know (a new thread's
-  // stack, a new module); the collector rebuilds the map soon after.
-  void RequestRefresh() noexcept {
-    refresh_requested_.store(true, std::memory_order_relaxed);
+  // stack, a new module); the map is rebuilt soon after. True if this call
+  // made the request (none was pending): the caller then wakes whoever
+  // rebuilds. Async-signal-safe.
+  bool RequestRefresh() noexcept {
+    if (refresh_requested_.load(std::memory_order_relaxed)) return false;
+    return !refresh_requested_.exchange(true, std::memory_order_relaxed);
+  }
+  bool RefreshRequested() const noexcept {
+    return refresh_requested_.load(std::memory_order_relaxed);
   }
   bool TakeRefreshRequest() noexcept {
     return refresh_requested_.exchange(false, std::memory_order_relaxed);

@@ -3,8 +3,14 @@
 // SIGNAL CONTEXT. Walk() and WalkHere() run inside the CPU signal handler and
 // inside allocation hooks; the rest is marked. See unwind.h for the rules.
 
+#include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "agent/base/agent_thread.h"
@@ -21,12 +27,28 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-// How often the refresh thread compares the loader's module counters (a
-// dl_iterate_phdr call of a few microseconds).
-constexpr milliseconds kRefreshInterval{200};
 // Rebuilds asked for by walkers (a stack the map did not know) are rate
-// limited: reading /proc/self/maps is not free in a big process.
+// limited: reading /proc/self/maps is not free in a big process. Between
+// requests the refresh thread compares the loader's module counters (a
+// dl_iterate_phdr call of a few microseconds) every poll period.
 constexpr milliseconds kMinRebuildInterval{50};
+
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
+              std::atomic<uint32_t>::is_always_lock_free);
+
+// The futex word under an atomic (the kernel reads the same 4 bytes).
+uint32_t* FutexWord(std::atomic<uint32_t>* word) noexcept {
+  return reinterpret_cast<uint32_t*>(word);
+}
+
+// Sleeps until the word is no longer `seen` (a wake) or `wait` has passed.
+void FutexWait(std::atomic<uint32_t>* word, uint32_t seen,
+               milliseconds wait) noexcept {
+  const timespec timeout{static_cast<time_t>(wait.count() / 1000),
+                         static_cast<long>(wait.count() % 1000) * 1000000};
+  syscall(SYS_futex, FutexWord(word), FUTEX_WAIT_PRIVATE, seen, &timeout,
+          nullptr, 0);
+}
 
 }  // namespace
 
@@ -116,8 +138,9 @@ StackWalk StackWalker::Walk(const ucontext_t& context, uint64_t* pcs,
   walk.depth = unwound.depth;
   walk.truncated = unwound.truncated;
   walk.unknown_stack = unwound.unknown_stack;
-  if (unwound.unknown_stack || unwound.unknown_code) {
-    maps_.RequestRefresh();  // a new thread's stack or a new module
+  if ((unwound.unknown_stack || unwound.unknown_code) &&
+      maps_.RequestRefresh()) {
+    WakeRefresher();  // a new thread's stack or a new module
   }
   return walk;
 }
@@ -154,13 +177,22 @@ StackWalk StackWalker::WalkHere(uint64_t* pcs, int max_depth) noexcept {
   return walk;
 }
 
+void StackWalker::WakeRefresher() noexcept {
+  const int saved_errno = errno;  // a handler or malloc must not change it
+  wake_word_.fetch_add(1, std::memory_order_release);
+  syscall(SYS_futex, FutexWord(&wake_word_), FUTEX_WAKE_PRIVATE, 1, nullptr,
+          nullptr, 0);
+  errno = saved_errno;
+}
+
 // NOT SIGNAL CONTEXT BEGIN: setup, teardown and the refresh thread
 
-StatusOr<std::unique_ptr<StackWalker>> StackWalker::Start() {
+StatusOr<std::unique_ptr<StackWalker>> StackWalker::Start(milliseconds poll) {
   if (!InitAgentStacks()) {
     return InternalError("cannot map the agent's signal stacks (mmap failed)");
   }
   std::unique_ptr<StackWalker> walker(new StackWalker());
+  walker->poll_ = poll;
   {
     std::lock_guard<std::mutex> lock(walker->mu_);
     walker->RebuildLocked();
@@ -180,7 +212,7 @@ StackWalker::~StackWalker() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  WakeRefresher();
   if (refresher_.joinable()) refresher_.join();
 }
 
@@ -197,10 +229,26 @@ uint64_t StackWalker::map_rebuilds() const {
 void StackWalker::RefreshLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    wake_.wait_for(lock, kRefreshInterval, [this] { return stopping_; });
+    // Read before the wait is decided: a wake after this read changes the
+    // word, and the futex wait then returns at once.
+    const uint32_t seen = wake_word_.load(std::memory_order_acquire);
+    const milliseconds wait = RefreshWaitLocked();
+    if (wait.count() > 0) {
+      lock.unlock();
+      FutexWait(&wake_word_, seen, wait);
+      lock.lock();
+    }
     if (stopping_) break;
     RefreshIfNeededLocked();
   }
+}
+
+milliseconds StackWalker::RefreshWaitLocked() const {
+  if (!maps_.RefreshRequested()) return poll_;
+  const auto since = steady_clock::now() - last_build_;
+  if (since >= kMinRebuildInterval) return milliseconds(0);
+  return std::min(poll_,
+                  std::chrono::ceil<milliseconds>(kMinRebuildInterval - since));
 }
 
 void StackWalker::RefreshIfNeeded() {

@@ -17,7 +17,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -38,8 +37,11 @@ struct StackWalk {
 
 class StackWalker {
  public:
-  // Builds the first map, warms libunwind up and starts the refresh thread.
-  [[nodiscard]] static StatusOr<std::unique_ptr<StackWalker>> Start();
+  // Builds the first map, warms libunwind up and starts the refresh thread,
+  // which compares the loader's module counters every `poll` (200 ms by
+  // default; tests make it long to see that a walk's request wakes it).
+  [[nodiscard]] static StatusOr<std::unique_ptr<StackWalker>> Start(
+      std::chrono::milliseconds poll = std::chrono::milliseconds(200));
 
   StackWalker(const StackWalker&) = delete;
   StackWalker& operator=(const StackWalker&) = delete;
@@ -65,7 +67,9 @@ class StackWalker {
   void Rebuild();
 
   // Rebuilds the map if a walk asked for it (rate limited) or the loader's
-  // modules changed. The refresh thread does this every 200 ms; a CPU
+  // modules changed. The refresh thread does this every poll period and as
+  // soon as a walk asks (a new thread's stack: until the map knows it, its
+  // walks read through the kernel, several times the cost); a CPU
   // profile's collector calls it every drain so that code loaded during the
   // profile is unwound within 50 ms. Not async-signal-safe.
   void RefreshIfNeeded();
@@ -81,6 +85,11 @@ class StackWalker {
  private:
   StackWalker() = default;
   void RefreshLoop();
+  // How long the refresh thread may sleep: until the rate limit allows the
+  // rebuild a walk asked for, else a poll period. Guarded by mu_.
+  std::chrono::milliseconds RefreshWaitLocked() const;
+  // Wakes the refresh thread (a futex wake: async-signal-safe).
+  void WakeRefresher() noexcept;
   void RebuildLocked();
   void RefreshIfNeededLocked();
 
@@ -89,7 +98,10 @@ class StackWalker {
   Unwinder unwinder_;
 
   mutable std::mutex mu_;
-  std::condition_variable wake_;
+  // Bumped to wake the refresh thread, which waits on it as a futex (a
+  // condition variable cannot be notified from a signal handler).
+  std::atomic<uint32_t> wake_word_{0};
+  std::chrono::milliseconds poll_{200};
   // Guarded by mu_.
   bool stopping_ = false;
   uint64_t map_rebuilds_ = 0;

@@ -3,8 +3,10 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -128,6 +130,53 @@ TEST(StackWalkerTest, WalksThreadsStartedAfterTheMapWasBuilt) {
   // The new thread's stack is unknown to the map, but the kernel reads
   // around its stack pointer still unwind it.
   EXPECT_GE(walk.depth, 3);
+}
+
+// A walk that meets a stack the map does not know asks for a rebuild and
+// wakes the refresh thread. With a poll period of an hour only that wake
+// can rebuild the map in time (before, the request waited for the next
+// poll, 200 ms, and every walk of the new thread read its stack through the
+// kernel until then); a failure hangs until ctest's timeout.
+struct UnknownStackWalks {
+  StackWalker* walker;
+  uint64_t rebuilds_before;
+  StackWalk first, second;
+};
+
+void* WalkUntilTheMapKnowsThisStack(void* raw) {
+  auto* walks = static_cast<UnknownStackWalks*>(raw);
+  uint64_t pcs[32];
+  walks->first = WalkFromHere(*walks->walker, pcs, 32);
+  while (walks->walker->map_rebuilds() == walks->rebuilds_before) {
+    std::this_thread::yield();
+  }
+  walks->second = WalkFromHere(*walks->walker, pcs, 32);
+  return nullptr;
+}
+
+TEST(StackWalkerTest, AWalkOnAnUnknownStackWakesTheRefresher) {
+  StatusOr<std::unique_ptr<StackWalker>> started =
+      StackWalker::Start(std::chrono::hours(1));
+  ASSERT_TRUE(started.ok()) << started.status().message();
+  UnknownStackWalks walks{started->get(), (*started)->map_rebuilds(), {}, {}};
+  // A stack mapped after the map was built (a thread of glibc's could reuse
+  // a cached stack the map already holds).
+  constexpr size_t kStackBytes = 4 << 20;  // TSan keeps ~1 MiB of it
+  void* stack = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(stack, MAP_FAILED);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstack(&attr, stack, kStackBytes);
+  pthread_t thread;
+  ASSERT_EQ(
+      pthread_create(&thread, &attr, WalkUntilTheMapKnowsThisStack, &walks), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  munmap(stack, kStackBytes);
+  EXPECT_TRUE(walks.first.unknown_stack);
+  EXPECT_FALSE(walks.second.unknown_stack);
+  EXPECT_GE(walks.second.depth, 2);
 }
 
 TEST(StackWalkerTest, RebuildsTheMapWhenALibraryIsLoaded) {
