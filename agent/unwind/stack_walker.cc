@@ -239,30 +239,38 @@ void StackWalker::RefreshLoop() {
       lock.lock();
     }
     if (stopping_) break;
-    RefreshIfNeededLocked();
+    RefreshIfNeededLocked(/*budgeted=*/true);
   }
 }
 
 milliseconds StackWalker::RefreshWaitLocked() const {
   if (!maps_.RefreshRequested()) return poll_;
-  const auto since = steady_clock::now() - last_build_;
-  if (since >= kMinRebuildInterval) return milliseconds(0);
-  return std::min(poll_,
-                  std::chrono::ceil<milliseconds>(kMinRebuildInterval - since));
+  const steady_clock::time_point now = steady_clock::now();
+  const steady_clock::duration wait =
+      std::max({steady_clock::duration::zero(),
+                last_build_ + kMinRebuildInterval - now, budget_.WaitAt(now)});
+  if (wait == steady_clock::duration::zero()) return milliseconds(0);
+  return std::min(poll_, std::chrono::ceil<milliseconds>(wait));
 }
 
 void StackWalker::RefreshIfNeeded() {
   std::lock_guard<std::mutex> lock(mu_);
-  RefreshIfNeededLocked();
+  RefreshIfNeededLocked(/*budgeted=*/false);
 }
 
-void StackWalker::RefreshIfNeededLocked() {
+void StackWalker::RefreshIfNeededLocked(bool budgeted) {
   if (!(CurrentLoaderGeneration() == loader_generation_)) {
     RebuildLocked();
-  } else if (steady_clock::now() - last_build_ >= kMinRebuildInterval &&
-             maps_.TakeRefreshRequest()) {
-    RebuildLocked();
+    return;
   }
+  const steady_clock::time_point now = steady_clock::now();
+  if (now - last_build_ < kMinRebuildInterval) return;
+  if (budgeted && budget_.WaitAt(now) > steady_clock::duration::zero()) {
+    return;
+  }
+  if (!maps_.TakeRefreshRequest()) return;
+  if (budgeted) budget_.Spend(now);
+  RebuildLocked();
 }
 
 void StackWalker::RebuildLocked() {

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "agent/unwind/address_map.h"
+#include "agent/unwind/rebuild_budget.h"
 #include "agent/unwind/unwind.h"
 #include "inprof/status.h"
 
@@ -85,13 +86,15 @@ class StackWalker {
  private:
   StackWalker() = default;
   void RefreshLoop();
-  // How long the refresh thread may sleep: until the rate limit allows the
-  // rebuild a walk asked for, else a poll period. Guarded by mu_.
+  // How long the refresh thread may sleep: until the rate limit and its
+  // budget allow the rebuild a walk asked for, else a poll period.
   std::chrono::milliseconds RefreshWaitLocked() const;
   // Wakes the refresh thread (a futex wake: async-signal-safe).
   void WakeRefresher() noexcept;
   void RebuildLocked();
-  void RefreshIfNeededLocked();
+  // `budgeted`: the refresh thread's call, which spends its budget on a
+  // requested rebuild; the collector's (during a CPU profile) does not.
+  void RefreshIfNeededLocked(bool budgeted);
 
   // Shared with walkers in signal handlers and hooks (lock-free).
   AddressMapHolder maps_;
@@ -108,6 +111,9 @@ class StackWalker {
   std::atomic<uint64_t> own_stack_walks_{0};
   LoaderGeneration loader_generation_;
   std::chrono::steady_clock::time_point last_build_;
+  // The refresh thread's rebuilds for walkers: three at once, then one per
+  // 200 ms on average (as often as its old 200 ms poll served them).
+  RebuildBudget budget_{std::chrono::milliseconds(200), 3};
 
   std::thread refresher_;
 };
