@@ -17,8 +17,9 @@ class RebuildBudget {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // `period` > 0; a `burst` below 1 counts as 1.
   RebuildBudget(Clock::duration period, int burst)
-      : period_(period), burst_(burst) {}
+      : period_(period), burst_(std::max(burst, 1)) {}
 
   // How long from `now` until a rebuild is within budget (zero: now).
   Clock::duration WaitAt(Clock::time_point now) const {

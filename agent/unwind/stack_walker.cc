@@ -192,7 +192,7 @@ StatusOr<std::unique_ptr<StackWalker>> StackWalker::Start(milliseconds poll) {
     return InternalError("cannot map the agent's signal stacks (mmap failed)");
   }
   std::unique_ptr<StackWalker> walker(new StackWalker());
-  walker->poll_ = poll;
+  walker->poll_ = std::max(poll, milliseconds(1));  // 0 would spin
   {
     std::lock_guard<std::mutex> lock(walker->mu_);
     walker->RebuildLocked();
@@ -274,6 +274,9 @@ void StackWalker::RefreshIfNeededLocked(bool budgeted) {
 }
 
 void StackWalker::RebuildLocked() {
+  // Any build answers the requests made before it (a walk that meets an
+  // unknown stack while this one runs asks again).
+  maps_.TakeRefreshRequest();
   LoaderGeneration generation = CurrentLoaderGeneration();
   bool unloaded = generation.subs != loader_generation_.subs;
   loader_generation_ = generation;

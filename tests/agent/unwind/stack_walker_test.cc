@@ -147,6 +147,7 @@ void* WalkUntilTheMapKnowsThisStack(void* raw) {
   auto* walks = static_cast<UnknownStackWalks*>(raw);
   uint64_t pcs[32];
   walks->first = WalkFromHere(*walks->walker, pcs, 32);
+  if (!walks->first.unknown_stack) return nullptr;  // asked nothing: fail
   while (walks->walker->map_rebuilds() == walks->rebuilds_before) {
     std::this_thread::yield();
   }
