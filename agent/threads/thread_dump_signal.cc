@@ -12,11 +12,11 @@
 // is answered without frames (no_agent_stack) and the collector asks again.
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent/base/agent_thread.h"
+#include "agent/base/futex.h"
 #include "agent/base/thread_labels.h"
 #include "agent/unwind/agent_stack.h"
 #include "agent/unwind/stack_walker.h"
@@ -68,8 +68,7 @@ void AnswerOnAgentStack(void* raw) noexcept {
     slot.depth = walk.depth;
     slot.truncated = walk.truncated;
     Publish(call);
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(call.target->answers),
-            FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    FutexWake(*call.target->answers);
   }
   errno = saved_errno;
 }

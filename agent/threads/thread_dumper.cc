@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -20,6 +19,7 @@
 
 #include "agent/base/agent_thread.h"
 #include "agent/base/clock.h"
+#include "agent/base/futex.h"
 #include "agent/base/thread_labels.h"
 #include "agent/threads/thread_dump_signal.h"
 #include "agent/unwind/stack_walker.h"
@@ -356,8 +356,7 @@ class Collection {
       const uint32_t seen = g_answers.load(std::memory_order_acquire);
       if (answers_seen_ == seen) {
         timespec wait{0, 2000000};  // 2 ms: a wake may be skipped
-        syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_answers),
-                FUTEX_WAIT_PRIVATE, seen, &wait, nullptr, 0);
+        FutexWait(g_answers, seen, wait);
       }
       answers_seen_ = g_answers.load(std::memory_order_acquire);
     }

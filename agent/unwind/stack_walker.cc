@@ -4,17 +4,15 @@
 // inside allocation hooks; the rest is marked. See unwind.h for the rules.
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "agent/base/agent_thread.h"
 #include "agent/base/agent_thread_start.h"
+#include "agent/base/futex.h"
 #include "agent/unwind/agent_stack.h"
 
 // glibc's record of where the main thread's stack ends (a GLIBC_2.1
@@ -32,23 +30,6 @@ using std::chrono::steady_clock;
 // requests the refresh thread compares the loader's module counters (a
 // dl_iterate_phdr call of a few microseconds) every poll period.
 constexpr milliseconds kMinRebuildInterval{50};
-
-static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
-              std::atomic<uint32_t>::is_always_lock_free);
-
-// The futex word under an atomic (the kernel reads the same 4 bytes).
-uint32_t* FutexWord(std::atomic<uint32_t>* word) noexcept {
-  return reinterpret_cast<uint32_t*>(word);
-}
-
-// Sleeps until the word is no longer `seen` (a wake) or `wait` has passed.
-void FutexWait(std::atomic<uint32_t>* word, uint32_t seen,
-               milliseconds wait) noexcept {
-  const timespec timeout{static_cast<time_t>(wait.count() / 1000),
-                         static_cast<long>(wait.count() % 1000) * 1000000};
-  syscall(SYS_futex, FutexWord(word), FUTEX_WAIT_PRIVATE, seen, &timeout,
-          nullptr, 0);
-}
 
 }  // namespace
 
@@ -180,8 +161,7 @@ StackWalk StackWalker::WalkHere(uint64_t* pcs, int max_depth) noexcept {
 void StackWalker::WakeRefresher() noexcept {
   const int saved_errno = errno;  // a handler or malloc must not change it
   wake_word_.fetch_add(1, std::memory_order_release);
-  syscall(SYS_futex, FutexWord(&wake_word_), FUTEX_WAKE_PRIVATE, 1, nullptr,
-          nullptr, 0);
+  FutexWake(wake_word_);
   errno = saved_errno;
 }
 
@@ -226,6 +206,16 @@ uint64_t StackWalker::map_rebuilds() const {
   return map_rebuilds_;
 }
 
+namespace {
+
+// A whole number of milliseconds as a relative futex timeout.
+timespec ToTimespec(milliseconds wait) {
+  return {static_cast<time_t>(wait.count() / 1000),
+          static_cast<long>(wait.count() % 1000) * 1000000};
+}
+
+}  // namespace
+
 void StackWalker::RefreshLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
@@ -235,7 +225,7 @@ void StackWalker::RefreshLoop() {
     const milliseconds wait = RefreshWaitLocked();
     if (wait.count() > 0) {
       lock.unlock();
-      FutexWait(&wake_word_, seen, wait);
+      FutexWait(wake_word_, seen, ToTimespec(wait));
       lock.lock();
     }
     if (stopping_) break;
@@ -245,12 +235,17 @@ void StackWalker::RefreshLoop() {
 
 milliseconds StackWalker::RefreshWaitLocked() const {
   if (!maps_.RefreshRequested()) return poll_;
-  const steady_clock::time_point now = steady_clock::now();
   const steady_clock::duration wait =
-      std::max({steady_clock::duration::zero(),
-                last_build_ + kMinRebuildInterval - now, budget_.WaitAt(now)});
+      RequestDueInLocked(steady_clock::now(), /*budgeted=*/true);
   if (wait == steady_clock::duration::zero()) return milliseconds(0);
   return std::min(poll_, std::chrono::ceil<milliseconds>(wait));
+}
+
+steady_clock::duration StackWalker::RequestDueInLocked(
+    steady_clock::time_point now, bool budgeted) const {
+  return std::max(
+      {steady_clock::duration::zero(), last_build_ + kMinRebuildInterval - now,
+       budgeted ? budget_.WaitAt(now) : steady_clock::duration::zero()});
 }
 
 void StackWalker::RefreshIfNeeded() {
@@ -259,18 +254,15 @@ void StackWalker::RefreshIfNeeded() {
 }
 
 void StackWalker::RefreshIfNeededLocked(bool budgeted) {
-  if (!(CurrentLoaderGeneration() == loader_generation_)) {
-    RebuildLocked();
-    return;
-  }
   const steady_clock::time_point now = steady_clock::now();
-  if (now - last_build_ < kMinRebuildInterval) return;
-  if (budgeted && budget_.WaitAt(now) > steady_clock::duration::zero()) {
-    return;
+  if (CurrentLoaderGeneration() == loader_generation_) {
+    if (!maps_.RefreshRequested()) return;
+    if (RequestDueInLocked(now, budgeted) > steady_clock::duration::zero()) {
+      return;
+    }
+    if (budgeted) budget_.Spend(now);
   }
-  if (!maps_.TakeRefreshRequest()) return;
-  if (budgeted) budget_.Spend(now);
-  RebuildLocked();
+  RebuildLocked();  // takes the request
 }
 
 void StackWalker::RebuildLocked() {

@@ -89,6 +89,10 @@ class StackWalker {
   // How long the refresh thread may sleep: until the rate limit and its
   // budget allow the rebuild a walk asked for, else a poll period.
   std::chrono::milliseconds RefreshWaitLocked() const;
+  // How long from `now` until a rebuild a walk asked for may run: the rate
+  // limit, and for the refresh thread (`budgeted`) its budget.
+  std::chrono::steady_clock::duration RequestDueInLocked(
+      std::chrono::steady_clock::time_point now, bool budgeted) const;
   // Wakes the refresh thread (a futex wake: async-signal-safe).
   void WakeRefresher() noexcept;
   void RebuildLocked();
