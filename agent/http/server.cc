@@ -262,7 +262,7 @@ void AgentHttpServer::AcceptLoop() {
   }
   {
     std::lock_guard<std::mutex> lock(closing_);
-    svr_sock_.exchange(INVALID_SOCKET);  // handlers see stopping()
+    svr_sock_.store(INVALID_SOCKET);  // handlers see stopping()
     if (listener_.Matches(fd)) {
       close(fd);
     } else {
